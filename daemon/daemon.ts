@@ -1,0 +1,204 @@
+/**
+ * Assembles and runs the daemon: Bifrost bus, action registry and invoker, plugin hosts (one
+ * worker each), router, sources, metrics and the admin HTTP API; stops them in reverse order.
+ */
+import { basename, extname, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import type { Logger } from 'pino';
+import type { ActionTrigger, PromptOptions } from '../sdk/index.js';
+import type { HeimdallConfig } from '../config/types.js';
+import type { DaemonApi, DaemonStatus, IngestResult, Readiness, SourceStatus } from './api.js';
+import { BifrostBus } from './bifrost/bus.js';
+import { registerBuiltinActions } from './builtin-actions.js';
+import { createHttpServer } from './http/server.js';
+import { ActionRegistry } from './invoker/action-registry.js';
+import { Invoker } from './invoker/invoker.js';
+import { DaemonMetrics } from './metrics.js';
+import { checkEvent } from './router/event-validator.js';
+import { Router } from './router/router.js';
+import { NO_DATABASE, makeRpcHandler, type Confirmations, type PluginDatabase } from './workers/host-rpc.js';
+import { PluginHost } from './workers/plugin-host.js';
+import { resolvePluginModule } from './workers/resolve-module.js';
+
+export interface RunningDaemon {
+  api: DaemonApi;
+  /** Base URL of the admin API. */
+  url: string;
+  /** Stops sources, drains queues up to the configured deadline, stops plugins. */
+  stop(reason?: string): Promise<void>;
+  /** Internals, for tests and benchmarks in this repository. */
+  internals: { router: Router; hosts: PluginHost[]; bus: BifrostBus; registry: ActionRegistry; invoker: Invoker };
+}
+
+const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+/** Until the Bifrost issue lands every confirmation is denied, with a log line saying why. */
+function denyingConfirmations(log: Logger): Confirmations {
+  return {
+    request: async (plugin, action) => {
+      log.warn(`The plugin ${plugin} asked an operator to confirm "${action}"; confirmations are not available in this build, so it was denied.`);
+      return false;
+    },
+  };
+}
+
+export async function startDaemon(opts: { config: HeimdallConfig; logger: Logger; listen?: boolean }): Promise<RunningDaemon> {
+  const { config, logger } = opts;
+  const startedAt = new Date();
+  let state: DaemonStatus['state'] = 'starting';
+  const bus = new BifrostBus(config.bifrost.bufferSize, logger.child({ component: 'bifrost' }));
+  const registry = new ActionRegistry(config.actions.timeoutMs);
+  const invoker = new Invoker(config, registry, bus, logger.child({ component: 'invoker' }));
+  const router = new Router();
+  const database: PluginDatabase = NO_DATABASE;
+  const onRpc = makeRpcHandler({ invoker, bus, database: () => database, confirmations: denyingConfirmations(logger) });
+  const hosts: PluginHost[] = [];
+  const metrics = new DaemonMetrics(() => hosts);
+  const sourceStats: Record<string, SourceStatus> = {};
+  for (const s of config.sources) sourceStats[s.type] = { name: s.type, type: s.type, state: 'starting', emitted: 0 };
+
+  const hooks = {
+    onReady: (h: PluginHost, info: { actions: import('./workers/protocol.js').ActionDescriptor[] }) => {
+      const clash = hosts.find((o) => o !== h && o.name === h.name && o.state !== 'failed');
+      if (clash) {
+        h.log.error(`Two plugins are named ${h.name} (${clash.modulePath} and ${h.modulePath}); the second one's actions are not registered. Rename one of them.`);
+        return;
+      }
+      registry.registerPlugin(h, info.actions);
+    },
+    onUnavailable: (h: PluginHost) => registry.unregisterPlugin(h.name),
+    onBatch: (h: PluginHost, res: import('./workers/protocol.js').EventsResult) => metrics.observeBatch(h.name, res),
+    onLifecycle: (h: PluginHost, what: 'crashed' | 'restarted' | 'failed', reason: string) => {
+      bus.publish({
+        kind: 'notification',
+        level: what === 'restarted' ? 'info' : what === 'crashed' ? 'warning' : 'error',
+        title: `Plugin ${h.name} ${what}`,
+        message: what === 'restarted' ? `The plugin ${h.name} was restarted with fresh state after: ${reason}` : `The plugin ${h.name} ${what}: ${reason}`,
+        data: { plugin: h.name, restarts: h.restarts },
+        origin: { kind: 'daemon' },
+      });
+    },
+  };
+
+  for (const pc of config.plugins) {
+    if (!pc.enabled) continue;
+    const guess = basename(pc.path, extname(pc.path)) === 'index' ? basename(resolve(config.baseDir, pc.path, '..')) : basename(pc.path, extname(pc.path));
+    let modulePath: string;
+    let resolveError: Error | undefined;
+    try {
+      modulePath = resolvePluginModule(pc.path, config.baseDir);
+    } catch (err) {
+      modulePath = resolve(config.baseDir, pc.path);
+      resolveError = err as Error;
+    }
+    const log = logger.child({ plugin: guess });
+    const host = new PluginHost(guess, modulePath, pc, log, onRpc, hooks);
+    hosts.push(host);
+    if (resolveError) {
+      host.state = 'failed';
+      host.reason = resolveError.message;
+    }
+  }
+  router.setHosts(hosts);
+
+  await Promise.all(
+    hosts
+      .filter((h) => h.state !== 'failed')
+      .map((h) =>
+        h.start().then(
+          () => h.log.info({ actions: h.info?.actions.map((a) => a.name) }, `The plugin ${h.name} ${h.info?.version ?? ''} is running in its own worker thread.`),
+          (err: Error) => h.log.error(`The plugin at ${h.modulePath} could not start and is marked failed: ${err.message}`),
+        ),
+      ),
+  );
+  for (const h of hosts) if (h.state === 'failed' && !h.info && h.reason?.includes('does not exist')) h.log.error(`The plugin at ${h.modulePath} is marked failed: ${h.reason}`);
+
+  const defaults = { database: config.database?.database ?? 'neo4j', source: 'http' };
+  const api: DaemonApi = {
+    readiness(): Readiness {
+      const reasons: string[] = [];
+      if (state !== 'running') reasons.push(`The daemon is ${state}.`);
+      for (const h of hosts) if (h.state !== 'running') reasons.push(`The plugin ${h.name} is ${h.state}${h.reason ? `: ${h.reason}` : '.'}`);
+      for (const s of Object.values(sourceStats)) if (s.state !== 'running') reasons.push(`The source ${s.name} is ${s.state}${s.reason ? `: ${s.reason}` : '.'}`);
+      return { ready: reasons.length === 0, reasons };
+    },
+    status(): DaemonStatus {
+      return {
+        version: VERSION,
+        startedAt: startedAt.toISOString(),
+        uptimeS: Math.round((Date.now() - startedAt.getTime()) / 1000),
+        state,
+        plugins: hosts.map((h) => h.status()),
+        sources: Object.values(sourceStats).map((s) => ({ ...s })),
+        database: config.database ? { configured: true, connected: false, uri: config.database.uri, reason: 'The database router is not part of this build.' } : { configured: false, connected: false },
+        llm: config.llm ? { configured: true, model: config.llm.model, baseURL: config.llm.baseURL } : { configured: false },
+      };
+    },
+    plugins: () => hosts.map((h) => h.status()),
+    actions: () => registry.list(),
+    ingest(items: unknown[], source: string): IngestResult {
+      const d = source === defaults.source ? defaults : { ...defaults, source };
+      const ok = [];
+      const rejected = [];
+      const ids: string[] = [];
+      for (let i = 0; i < items.length; i++) {
+        const c = checkEvent(items[i], d);
+        if (c.ok) {
+          ok.push(c.event);
+          ids.push(c.event.id);
+        } else rejected.push({ index: i, ...(c.id ? { id: c.id } : {}), reason: c.reason });
+      }
+      if (state === 'running') {
+        router.route(ok);
+        const st = sourceStats[source];
+        if (st) st.emitted += ok.length;
+      } else {
+        for (const r of ok.map((e, i) => ({ index: i, id: e.id }))) rejected.push({ ...r, reason: `The daemon is ${state} and accepts no new events.` });
+        return { accepted: 0, rejected, ids: [] };
+      }
+      return { accepted: ok.length, rejected, ids };
+    },
+    invokeAction: (name, params, trigger: ActionTrigger) => invoker.invokeAction(name, params, trigger),
+    prompt: (prompt: string, popts?: PromptOptions) => invoker.sendPrompt(prompt, popts, { kind: 'operator' }),
+    metrics: () => metrics.render(),
+  };
+  registerBuiltinActions(registry, () => api);
+
+  const dropTimer = setInterval(() => {
+    for (const h of hosts) {
+      const d = h.queue.takeDropsSinceLastSummary();
+      if (!d) continue;
+      const total = Object.values(d).reduce((a, b) => a + b, 0);
+      const c = h.queue.counters();
+      const text = `The plugin ${h.name} dropped ${total} events in the last ${config.drops.logIntervalMs / 1000} s (${Object.entries(d).map(([k, v]) => `${k}: ${v}`).join(', ')}); it has received ${c.received}, delivered ${c.delivered}, dropped ${c.droppedTotal} in all. Raise queue.capacity or make the handler faster.`;
+      h.log.warn({ dropped: d, counters: c }, text);
+      bus.publish({ kind: 'notification', level: 'warning', title: `Plugin ${h.name} is dropping events`, message: text, data: { plugin: h.name, dropped: d }, origin: { kind: 'daemon' } });
+    }
+  }, config.drops.logIntervalMs);
+  dropTimer.unref();
+
+  const http = createHttpServer({ api, config, logger: logger.child({ component: 'http' }) });
+  let url = '';
+  if (opts.listen !== false) url = await http.listen();
+  for (const s of Object.values(sourceStats)) s.state = 'running';
+  state = 'running';
+  logger.info({ url, plugins: hosts.map((h) => ({ name: h.name, state: h.state })) }, `Heimdall is listening on ${url || '(not listening)'} with ${hosts.filter((h) => h.state === 'running').length} of ${hosts.length} plugins running.`);
+
+  let stopping: Promise<void> | undefined;
+  const stop = (reason = 'stop requested') =>
+    (stopping ??= (async () => {
+      logger.info(`Heimdall is stopping (${reason}); draining plugin queues for up to ${config.shutdown.drainTimeoutMs} ms.`);
+      state = 'draining';
+      for (const s of Object.values(sourceStats)) s.state = 'stopped';
+      const deadline = Date.now() + config.shutdown.drainTimeoutMs;
+      const results = await Promise.all(hosts.map((h) => h.stop(deadline).then((r) => ({ h, ...r }))));
+      clearInterval(dropTimer);
+      await http.close().catch(() => undefined);
+      state = 'stopped';
+      const left = results.reduce((a, r) => a + r.leftOver, 0);
+      for (const { h } of results) h.log.info({ counters: h.queue.counters() }, `The plugin ${h.name} stopped.`);
+      logger.info(`Heimdall stopped; ${left === 0 ? 'every queued event was delivered' : `${left} queued events were dropped at the deadline`}.`);
+    })());
+
+  return { api, url, stop, internals: { router, hosts, bus, registry, invoker } };
+}

@@ -1,0 +1,135 @@
+/**
+ * The action registry: `heimdall.<plugin>.<action>` for plugin actions (added when a plugin is
+ * ready, removed when it stops or fails) plus built-ins run in the host. Params schemas are
+ * compiled once with ajv and checked on every call; every call has a deadline.
+ */
+import { randomUUID } from 'node:crypto';
+import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
+import addFormatsImport from 'ajv-formats';
+import {
+  ActionNotFoundError,
+  ActionTimeoutError,
+  InvalidParamsError,
+  type ActionResult,
+  type ActionTrigger,
+  type JsonSchema,
+} from '../../sdk/index.js';
+import type { ActionInfo } from '../api.js';
+import type { PluginHost } from '../workers/plugin-host.js';
+import type { ActionDescriptor } from '../workers/protocol.js';
+import { closestNames } from './closest-names.js';
+
+const addFormats = addFormatsImport as unknown as (ajv: Ajv2020) => Ajv2020;
+
+/** A built-in action, run in the daemon process. */
+export interface BuiltinAction {
+  description: string;
+  params?: JsonSchema;
+  destructive?: boolean;
+  timeoutMs?: number;
+  run(params: Record<string, unknown>, call: { invocationId: string; trigger: ActionTrigger; signal: AbortSignal }): Promise<ActionResult> | ActionResult;
+}
+
+interface Entry {
+  info: ActionInfo;
+  validate: ValidateFunction;
+  host?: PluginHost;
+  shortName?: string;
+  builtin?: BuiltinAction;
+}
+
+export interface InvokeOptions {
+  trigger: ActionTrigger;
+  invocationId?: string;
+}
+
+export class ActionRegistry {
+  private readonly entries = new Map<string, Entry>();
+  private readonly ajv: Ajv2020;
+
+  constructor(private readonly defaultTimeoutMs: number) {
+    this.ajv = new Ajv2020({ strict: false, allErrors: true, useDefaults: true });
+    addFormats(this.ajv);
+  }
+
+  private compile(name: string, schema: JsonSchema): ValidateFunction {
+    try {
+      return this.ajv.compile(schema);
+    } catch (err) {
+      throw new InvalidParamsError(`The params schema of action ${name} is not a valid JSON Schema: ${(err as Error).message}`);
+    }
+  }
+
+  registerBuiltin(name: string, a: BuiltinAction): void {
+    const params = a.params ?? { type: 'object', additionalProperties: false };
+    this.entries.set(name, {
+      info: { name, plugin: null, description: a.description, params, destructive: a.destructive === true, timeoutMs: a.timeoutMs ?? this.defaultTimeoutMs },
+      validate: this.compile(name, params),
+      builtin: a,
+    });
+  }
+
+  /** Registers a plugin's actions (replacing any earlier registration of the same plugin). */
+  registerPlugin(host: PluginHost, actions: ActionDescriptor[]): void {
+    this.unregisterPlugin(host.name);
+    for (const a of actions) {
+      const name = `heimdall.${host.name}.${a.name}`;
+      this.entries.set(name, {
+        info: { name, plugin: host.name, description: a.description, params: a.params, destructive: a.destructive, timeoutMs: a.timeoutMs ?? this.defaultTimeoutMs },
+        validate: this.compile(name, a.params),
+        host,
+        shortName: a.name,
+      });
+    }
+  }
+
+  unregisterPlugin(plugin: string): void {
+    for (const [k, e] of this.entries) if (e.info.plugin === plugin) this.entries.delete(k);
+  }
+
+  list(): ActionInfo[] {
+    return [...this.entries.values()].map((e) => e.info).sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  get(name: string): ActionInfo | undefined {
+    return this.entries.get(name)?.info;
+  }
+
+  /** Finds the action or throws ActionNotFoundError with the closest names. */
+  private lookup(name: string): Entry {
+    const e = this.entries.get(name);
+    if (e) return e;
+    const suggestions = closestNames(name, [...this.entries.keys()]);
+    const hint = suggestions.length ? ` Did you mean ${suggestions.join(', ')}?` : ' Run `heimdall actions` to list them.';
+    throw new ActionNotFoundError(`No action is registered as ${JSON.stringify(name)}.${hint}`, { action: name, suggestions });
+  }
+
+  /** Validates params and runs the action within its deadline. */
+  async invoke(name: string, params: Record<string, unknown> | undefined, opts: InvokeOptions): Promise<ActionResult> {
+    const e = this.lookup(name);
+    const p = structuredClone(params ?? {});
+    if (!e.validate(p)) {
+      const errors = (e.validate.errors ?? []).map((x) => ({ path: x.instancePath || '/', message: x.message ?? 'is invalid', params: x.params }));
+      const text = errors.map((x) => `${x.path === '/' ? 'params' : `params${x.path.replace(/\//g, '.')}`} ${x.message}`).join('; ');
+      throw new InvalidParamsError(`The parameters of ${name} are invalid: ${text}. See \`heimdall actions\` for its schema.`, { action: name, errors });
+    }
+    const invocationId = opts.invocationId ?? randomUUID();
+    if (e.host) return e.host.invoke(e.shortName!, p, invocationId, opts.trigger, e.info.timeoutMs);
+    const ac = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await Promise.race([
+        Promise.resolve(e.builtin!.run(p, { invocationId, trigger: opts.trigger, signal: ac.signal })),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => {
+            const err = new ActionTimeoutError(`The action ${name} did not finish within ${e.info.timeoutMs} ms.`, { invocationId });
+            ac.abort(err);
+            reject(err);
+          }, e.info.timeoutMs);
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}

@@ -1,0 +1,82 @@
+/**
+ * Prometheus metrics (prom-client). Plugin counters are read from the queues at scrape time, so the
+ * event path pays nothing for them and they agree exactly with /v1/status. Handler latency is a
+ * histogram filled from per-batch bucket counts the workers report.
+ */
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import type { PluginHost } from './workers/plugin-host.js';
+import { HANDLER_BUCKETS_MS, type EventsResult } from './workers/protocol.js';
+
+interface Value {
+  labels: Record<string, string | number>;
+  value: number;
+  metricName?: string;
+}
+
+interface HistogramState {
+  buckets: number[];
+  sumMs: number;
+  count: number;
+}
+
+/** Registers a metric whose values are computed when Prometheus scrapes. */
+function collected(registry: Registry, name: string, help: string, type: 'counter' | 'gauge' | 'histogram', values: () => Value[]): void {
+  registry.registerMetric({ name, help, type, get: async () => ({ name, help, type, values: values(), aggregator: 'sum' }) } as never);
+}
+
+export class DaemonMetrics {
+  readonly registry = new Registry();
+  private readonly handlerHist = new Map<string, HistogramState>();
+  private readonly extra: Array<(r: Registry) => void> = [];
+
+  constructor(private readonly hosts: () => PluginHost[]) {
+    const r = this.registry;
+    collectDefaultMetrics({ register: r, prefix: 'heimdall_process_' });
+    const per = (f: (h: PluginHost) => number) => () => this.hosts().map((h) => ({ labels: { plugin: h.name }, value: f(h) }));
+    collected(r, 'heimdall_events_received_total', 'Events offered to a plugin queue.', 'counter', per((h) => h.queue.counters().received));
+    collected(r, 'heimdall_events_delivered_total', 'Events whose handler returned (or threw).', 'counter', per((h) => h.queue.counters().delivered));
+    collected(r, 'heimdall_events_failed_total', 'Events whose handler threw or timed out.', 'counter', per((h) => h.queue.counters().failed));
+    collected(r, 'heimdall_events_dropped_total', 'Events dropped, by reason.', 'counter', () =>
+      this.hosts().flatMap((h) => Object.entries(h.queue.counters().dropped).map(([reason, value]) => ({ labels: { plugin: h.name, reason }, value }))),
+    );
+    collected(r, 'heimdall_queue_depth', 'Events waiting or in flight.', 'gauge', per((h) => h.queue.queued));
+    collected(r, 'heimdall_queue_high_water_mark', 'Largest queue depth seen.', 'gauge', per((h) => h.queue.counters().highWaterMark));
+    collected(r, 'heimdall_queue_capacity', 'Queue capacity.', 'gauge', per((h) => h.queue.capacity));
+    collected(r, 'heimdall_plugin_restarts_total', 'Plugin worker restarts after a crash.', 'counter', per((h) => h.restarts));
+    collected(r, 'heimdall_plugin_up', '1 when the plugin is running.', 'gauge', () =>
+      this.hosts().map((h) => ({ labels: { plugin: h.name, state: h.state }, value: h.state === 'running' ? 1 : 0 })),
+    );
+    collected(r, 'heimdall_handler_duration_seconds', 'onDatabaseEvent duration.', 'histogram', () => this.histogramValues());
+  }
+
+  /** Adds a batch's handler durations to the plugin's histogram. */
+  observeBatch(plugin: string, res: EventsResult): void {
+    let h = this.handlerHist.get(plugin);
+    if (!h) {
+      h = { buckets: new Array<number>(HANDLER_BUCKETS_MS.length + 1).fill(0), sumMs: 0, count: 0 };
+      this.handlerHist.set(plugin, h);
+    }
+    for (let i = 0; i < res.buckets.length; i++) h.buckets[i]! += res.buckets[i]!;
+    h.sumMs += res.sumMs;
+    for (const c of res.buckets) h.count += c;
+  }
+
+  private histogramValues(): Value[] {
+    const out: Value[] = [];
+    for (const [plugin, h] of this.handlerHist) {
+      let cum = 0;
+      for (let i = 0; i < HANDLER_BUCKETS_MS.length; i++) {
+        cum += h.buckets[i]!;
+        out.push({ metricName: 'heimdall_handler_duration_seconds_bucket', labels: { plugin, le: HANDLER_BUCKETS_MS[i]! / 1000 }, value: cum });
+      }
+      out.push({ metricName: 'heimdall_handler_duration_seconds_bucket', labels: { plugin, le: '+Inf' }, value: h.count });
+      out.push({ metricName: 'heimdall_handler_duration_seconds_sum', labels: { plugin }, value: h.sumMs / 1000 });
+      out.push({ metricName: 'heimdall_handler_duration_seconds_count', labels: { plugin }, value: h.count });
+    }
+    return out;
+  }
+
+  async render(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+}

@@ -1,0 +1,151 @@
+/**
+ * A bounded FIFO with exact accounting, one per plugin.
+ *
+ * Invariant at every moment: received = delivered + droppedTotal + queued, where queued counts
+ * events waiting plus events in flight (taken by the worker, handler not yet returned).
+ * `capacity` bounds waiting + in flight. When full, `drop_newest` refuses the incoming event and
+ * `drop_oldest` evicts the oldest waiting one (events in flight are never evicted; if nothing is
+ * waiting the incoming event is dropped instead).
+ */
+import type { QueueCounters } from '../api.js';
+import type { WhenFull } from '../../config/types.js';
+
+export type DropReason = 'queue_full' | 'plugin_failed' | 'plugin_stopped' | 'shutdown';
+
+export class BoundedQueue<T> {
+  private ring: (T | undefined)[];
+  private head = 0;
+  private size = 0;
+  private inFlightCount = 0;
+  private receivedCount = 0;
+  private deliveredCount = 0;
+  private failedCount = 0;
+  private droppedTotalCount = 0;
+  private readonly droppedByReason = new Map<string, number>();
+  private highWater = 0;
+  /** Drops since the last call to {@link takeDropsSinceLastSummary}. */
+  private dropsSinceSummary = new Map<string, number>();
+
+  constructor(readonly capacity: number, readonly whenFull: WhenFull) {
+    if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`Queue capacity must be a positive integer; got ${capacity}.`);
+    this.ring = new Array(capacity);
+  }
+
+  /** Events waiting (not in flight). */
+  get waiting(): number {
+    return this.size;
+  }
+  get inFlight(): number {
+    return this.inFlightCount;
+  }
+  /** Waiting plus in flight. */
+  get queued(): number {
+    return this.size + this.inFlightCount;
+  }
+
+  /** Offers one event. Returns false when it (or an older one, for drop_oldest) was dropped. */
+  push(item: T): boolean {
+    this.receivedCount++;
+    if (this.size + this.inFlightCount >= this.capacity) {
+      if (this.whenFull === 'drop_oldest' && this.size > 0) {
+        this.ring[this.head] = undefined;
+        this.head = (this.head + 1) % this.capacity;
+        this.size--;
+        this.countDrop('queue_full', 1);
+      } else {
+        this.countDrop('queue_full', 1);
+        return false;
+      }
+      this.append(item);
+      return false;
+    }
+    this.append(item);
+    return true;
+  }
+
+  private append(item: T): void {
+    this.ring[(this.head + this.size) % this.capacity] = item;
+    this.size++;
+    const q = this.size + this.inFlightCount;
+    if (q > this.highWater) this.highWater = q;
+  }
+
+  /** Takes up to `max` waiting events; they stay counted as queued (in flight) until settled. */
+  take(max: number): T[] {
+    const n = Math.min(max, this.size);
+    const out = new Array<T>(n);
+    for (let i = 0; i < n; i++) {
+      out[i] = this.ring[this.head] as T;
+      this.ring[this.head] = undefined;
+      this.head = (this.head + 1) % this.capacity;
+    }
+    this.size -= n;
+    this.inFlightCount += n;
+    return out;
+  }
+
+  /** Marks `delivered` in-flight events as handled (`failed` of them threw). */
+  settle(delivered: number, failed: number): void {
+    if (delivered > this.inFlightCount) throw new RangeError(`Cannot settle ${delivered} events; only ${this.inFlightCount} are in flight.`);
+    this.inFlightCount -= delivered;
+    this.deliveredCount += delivered;
+    this.failedCount += failed;
+  }
+
+  /** Puts in-flight events that were never handled back at the head, in their original order. */
+  requeueFront(items: T[]): void {
+    if (items.length > this.inFlightCount) throw new RangeError(`Cannot requeue ${items.length} events; only ${this.inFlightCount} are in flight.`);
+    this.inFlightCount -= items.length;
+    for (let i = items.length - 1; i >= 0; i--) {
+      this.head = (this.head - 1 + this.capacity) % this.capacity;
+      this.ring[this.head] = items[i];
+      this.size++;
+    }
+  }
+
+  /** Drops every waiting event (and, with `includeInFlight`, counts in-flight ones as dropped too). */
+  dropAll(reason: DropReason, includeInFlight = false): number {
+    const n = this.size + (includeInFlight ? this.inFlightCount : 0);
+    this.ring.fill(undefined);
+    this.head = 0;
+    this.size = 0;
+    if (includeInFlight) this.inFlightCount = 0;
+    if (n > 0) this.countDrop(reason, n);
+    return n;
+  }
+
+  /** Counts an event that was refused before it could be queued (e.g. the plugin has failed). */
+  refuse(reason: DropReason): void {
+    this.receivedCount++;
+    this.countDrop(reason, 1);
+  }
+
+  private countDrop(reason: string, n: number): void {
+    this.droppedTotalCount += n;
+    this.droppedByReason.set(reason, (this.droppedByReason.get(reason) ?? 0) + n);
+    this.dropsSinceSummary.set(reason, (this.dropsSinceSummary.get(reason) ?? 0) + n);
+  }
+
+  /** Drops by reason since the previous call (for the periodic drop summary), then resets. */
+  takeDropsSinceLastSummary(): Record<string, number> | undefined {
+    if (this.dropsSinceSummary.size === 0) return undefined;
+    const out = Object.fromEntries(this.dropsSinceSummary);
+    this.dropsSinceSummary = new Map();
+    return out;
+  }
+
+  counters(): QueueCounters {
+    return {
+      received: this.receivedCount,
+      delivered: this.deliveredCount,
+      dropped: Object.fromEntries(this.droppedByReason),
+      droppedTotal: this.droppedTotalCount,
+      failed: this.failedCount,
+      queued: this.size + this.inFlightCount,
+      inFlight: this.inFlightCount,
+      highWaterMark: this.highWater,
+      capacity: this.capacity,
+      whenFull: this.whenFull,
+    };
+  }
+}

@@ -1,0 +1,341 @@
+/**
+ * One plugin: its bounded queue, its piscina pool (one long-lived thread), its lifecycle
+ * (starting → running → restarting/failed → draining → stopped), the dispatcher that hands batches
+ * to the worker, the watchdog that terminates a handler past its deadline, and crash recovery
+ * with backoff and fresh state.
+ */
+import { Piscina } from 'piscina';
+import type { Logger } from 'pino';
+import {
+  PluginInitError,
+  PluginUnavailableError,
+  deserializeError,
+  eventTypeMatches,
+  type ActionResult,
+  type ActionTrigger,
+  type DatabaseEvent,
+} from '../../sdk/index.js';
+import type { PluginConfig } from '../../config/types.js';
+import type { PluginState, PluginStatus } from '../api.js';
+import { BoundedQueue } from '../queue/bounded-queue.js';
+import { PROGRESS, type EventsResult, type InitAnswer, type InitResult, type WorkerTask } from './protocol.js';
+import { WorkerChannel, type RpcHandler } from './worker-channel.js';
+
+const WORKER_FILE = new URL('./plugin-worker.js', import.meta.url).href;
+
+export interface PluginHostHooks {
+  /** Called after a (re)start succeeded, with what the plugin declared. */
+  onReady(host: PluginHost, info: InitResult): void;
+  /** Called when the plugin stops being able to run actions (crash, failed, stopped). */
+  onUnavailable(host: PluginHost): void;
+  /** Called after each batch with its handled count, failures and duration. */
+  onBatch?(host: PluginHost, result: EventsResult, durationMs: number): void;
+  /** Called on a crash, a restart, and when the plugin is marked failed. */
+  onLifecycle?(host: PluginHost, what: 'crashed' | 'restarted' | 'failed', reason: string): void;
+}
+
+export class PluginHost {
+  readonly queue: BoundedQueue<DatabaseEvent>;
+  state: PluginState = 'starting';
+  reason: string | undefined;
+  info: InitResult | undefined;
+  restarts = 0;
+  private pool: Piscina | undefined;
+  private channel: WorkerChannel | undefined;
+  private progress = new Float64Array(new SharedArrayBuffer(PROGRESS.LENGTH * 8));
+  private inFlightBatch: DatabaseEvent[] | undefined;
+  private batchStartedAt = 0;
+  private terminating: string | undefined;
+  private crashTimes: number[] = [];
+  private restartTimer: NodeJS.Timeout | undefined;
+  private watchdog: NodeJS.Timeout | undefined;
+  private idleWaiters: Array<() => void> = [];
+  private generation = 0;
+  private readonly batchSize: number;
+
+  constructor(
+    /** Name from the config file's point of view until the module declares its own. */
+    public name: string,
+    readonly modulePath: string,
+    readonly cfg: PluginConfig,
+    readonly log: Logger,
+    private readonly onRpc: (host: PluginHost) => RpcHandler,
+    private readonly hooks: PluginHostHooks,
+  ) {
+    this.queue = new BoundedQueue<DatabaseEvent>(cfg.queue.capacity, cfg.queue.whenFull);
+    this.batchSize = Math.max(1, Math.min(cfg.queue.batchSize, cfg.queue.capacity));
+  }
+
+  /** Whether this plugin wants events of `type` (its `events` subscription). */
+  subscribes(type: string): boolean {
+    const ev = this.info?.events;
+    if (!ev || ev.length === 0) return true;
+    for (const p of ev) if (eventTypeMatches(p, type)) return true;
+    return false;
+  }
+
+  /** Offers an event to the queue; counted whatever happens. */
+  offer(event: DatabaseEvent): void {
+    if (this.state === 'failed' || this.state === 'stopped') {
+      this.queue.refuse(this.state === 'failed' ? 'plugin_failed' : 'plugin_stopped');
+      return;
+    }
+    this.queue.push(event);
+    if (this.state === 'running' && !this.inFlightBatch) this.dispatch();
+  }
+
+  /** Starts the worker and runs init; resolves when running, rejects (state failed) on init failure. */
+  async start(): Promise<void> {
+    const gen = ++this.generation;
+    this.state = this.restarts > 0 ? 'restarting' : 'starting';
+    this.terminating = undefined;
+    const pool = new Piscina({
+      filename: WORKER_FILE,
+      minThreads: 1,
+      maxThreads: 1,
+      idleTimeout: Infinity,
+      atomics: 'disabled',
+      concurrentTasksPerWorker: 1,
+      resourceLimits: this.cfg.resourceLimits,
+      env: process.env,
+    });
+    pool.on('error', (err: Error) => this.onCrash(gen, `its worker thread failed: ${err.message}`));
+    this.pool = pool;
+    const channel = new WorkerChannel(this.name, this.log, this.onRpc(this));
+    this.channel = channel;
+    this.progress.fill(0);
+    const task: WorkerTask = {
+      type: 'init',
+      port: channel.workerPort,
+      progress: this.progress.buffer as SharedArrayBuffer,
+      modulePath: this.modulePath,
+      config: this.cfg.config,
+      ...(this.info ? { expectedName: this.info.name } : {}),
+    };
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const initP = (pool.run(task, { transferList: [channel.workerPort] }) as Promise<InitAnswer>).then((a) => {
+        if (!a.ok) throw deserializeError(a.error);
+        return a.info;
+      });
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new PluginInitError(`The plugin ${this.name} did not finish init() within ${this.cfg.initTimeoutMs} ms; raise plugins[].initTimeoutMs or make init faster.`)),
+          this.cfg.initTimeoutMs,
+        );
+      });
+      const info = await Promise.race([initP, timeout]);
+      if (gen !== this.generation) return;
+      this.info = info;
+      this.name = info.name;
+      this.state = 'running';
+      this.reason = undefined;
+      this.hooks.onReady(this, info);
+      this.startWatchdog();
+      this.dispatch();
+    } catch (err) {
+      if (gen !== this.generation) return;
+      const e = deserializeMaybe(err);
+      this.reason = e.message;
+      this.state = 'failed';
+      await this.teardownWorker(`init failed: ${e.message}`);
+      this.queue.dropAll('plugin_failed');
+      this.hooks.onLifecycle?.(this, 'failed', e.message);
+      throw e;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private startWatchdog(): void {
+    clearInterval(this.watchdog);
+    const every = Math.max(10, Math.min(250, Math.floor(this.cfg.handlerTimeoutMs / 4)));
+    const gen = this.generation;
+    this.watchdog = setInterval(() => {
+      const started = this.progress[PROGRESS.HANDLER_STARTED_AT]!;
+      if (started > 0 && this.inFlightBatch && Date.now() - started > this.cfg.handlerTimeoutMs && !this.terminating) {
+        this.terminating = `its onDatabaseEvent handler ran past the ${this.cfg.handlerTimeoutMs} ms deadline (plugins[].handlerTimeoutMs)`;
+        void this.pool?.destroy().catch(() => undefined);
+        // the in-flight run() rejects, which takes the crash path below
+        void gen;
+      }
+    }, every);
+    this.watchdog.unref();
+  }
+
+  /** Hands the next batch to the worker when it is idle. */
+  private dispatch(): void {
+    if (this.state !== 'running' && this.state !== 'draining') return;
+    if (this.inFlightBatch || !this.pool) {
+      return;
+    }
+    if (this.queue.waiting === 0) {
+      this.notifyIdle();
+      return;
+    }
+    const batch = this.queue.take(this.batchSize);
+    this.inFlightBatch = batch;
+    this.batchStartedAt = performance.now();
+    const gen = this.generation;
+    (this.pool.run({ type: 'events', batch } satisfies WorkerTask) as Promise<EventsResult>).then(
+      (res) => {
+        if (gen !== this.generation) return;
+        this.inFlightBatch = undefined;
+        this.queue.settle(batch.length, res.failed);
+        this.hooks.onBatch?.(this, res, performance.now() - this.batchStartedAt);
+        for (const f of res.failures) {
+          const e = deserializeError(f.error);
+          this.log.warn({ eventId: f.id, err: { message: e.message, stack: e.stack } }, `The plugin ${this.name} threw while handling event ${f.id}: ${e.message}. The event is counted as failed and the next one is delivered.`);
+        }
+        if (res.failed > res.failures.length) {
+          this.log.warn(`The plugin ${this.name} threw on ${res.failed - res.failures.length} more events of the same batch.`);
+        }
+        this.dispatch();
+      },
+      (err: Error) => {
+        if (gen !== this.generation) return;
+        this.onCrash(gen, this.terminating ?? `its worker stopped while handling events: ${err.message}`);
+      },
+    );
+  }
+
+  /** Settles the batch that was in flight when the worker died, then restarts or marks failed. */
+  private onCrash(gen: number, reason: string): void {
+    if (gen !== this.generation || this.state === 'failed' || this.state === 'stopped') return;
+    const batch = this.inFlightBatch;
+    this.inFlightBatch = undefined;
+    if (batch) {
+      const completed = this.progress[PROGRESS.COMPLETED]!;
+      let failed = this.progress[PROGRESS.FAILED]!;
+      let settled = completed;
+      if (this.progress[PROGRESS.HANDLER_STARTED_AT]! > 0 && completed < batch.length) {
+        // the event whose handler was running is the one that took the worker down: delivered, failed
+        settled++;
+        failed++;
+        this.log.error({ eventId: batch[completed]!.id }, `The plugin ${this.name} lost event ${batch[completed]!.id}: ${reason}. It is counted as failed.`);
+      }
+      this.queue.settle(settled, failed);
+      this.queue.requeueFront(batch.slice(settled));
+    }
+    this.generation++;
+    const draining = this.state === 'draining';
+    void this.teardownWorker(reason);
+    const now = Date.now();
+    this.crashTimes = this.crashTimes.filter((t) => now - t < this.cfg.restart.windowMs);
+    this.crashTimes.push(now);
+    this.hooks.onLifecycle?.(this, 'crashed', reason);
+    if (this.crashTimes.length > this.cfg.restart.maxRestarts) {
+      this.state = 'failed';
+      this.reason = `The plugin crashed ${this.crashTimes.length} times within ${this.cfg.restart.windowMs} ms; last: ${reason}`;
+      const lost = this.queue.dropAll('plugin_failed');
+      this.log.error(`The plugin ${this.name} is marked failed after ${this.crashTimes.length} crashes within ${this.cfg.restart.windowMs} ms (last: ${reason}); ${lost} queued events were dropped and new ones will be counted as dropped. Fix the plugin and restart the daemon.`);
+      this.hooks.onLifecycle?.(this, 'failed', this.reason);
+      this.notifyIdle();
+      return;
+    }
+    const delay = Math.min(this.cfg.restart.maxBackoffMs, this.cfg.restart.backoffMs * 2 ** (this.crashTimes.length - 1));
+    this.state = 'restarting';
+    this.reason = reason;
+    this.log.warn(`The plugin ${this.name} crashed: ${reason}. It restarts with fresh state in ${delay} ms; ${this.queue.queued} events stay queued.`);
+    this.restartTimer = setTimeout(() => {
+      this.restarts++;
+      this.start().then(
+        () => {
+          if (draining && this.state === 'running') this.state = 'draining';
+          this.hooks.onLifecycle?.(this, 'restarted', reason);
+          this.log.info(`The plugin ${this.name} restarted (restart ${this.restarts}).`);
+        },
+        (err: Error) => this.log.error(`The plugin ${this.name} could not be restarted: ${err.message}`),
+      );
+    }, delay);
+  }
+
+  private async teardownWorker(reason: string): Promise<void> {
+    clearInterval(this.watchdog);
+    this.hooks.onUnavailable(this);
+    this.channel?.close(reason);
+    this.channel = undefined;
+    const pool = this.pool;
+    this.pool = undefined;
+    if (pool) await pool.destroy().catch(() => undefined);
+  }
+
+  /** Runs one of this plugin's actions in its worker (params already validated). */
+  invoke(action: string, params: Record<string, unknown>, invocationId: string, trigger: ActionTrigger, timeoutMs: number): Promise<ActionResult> {
+    if (this.state !== 'running' && this.state !== 'draining') {
+      return Promise.reject(new PluginUnavailableError(`The plugin ${this.name} is ${this.state}; its action ${action} cannot run now.${this.reason ? ` Reason: ${this.reason}` : ''}`));
+    }
+    return this.channel!.invoke(action, params, invocationId, trigger, timeoutMs);
+  }
+
+  private notifyIdle(): void {
+    const w = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const f of w) f();
+  }
+
+  /** Resolves when nothing is queued or in flight (or the plugin cannot make progress). */
+  private whenIdle(): Promise<void> {
+    if (this.queue.queued === 0 || this.state === 'failed' || this.state === 'stopped') return Promise.resolve();
+    return new Promise((r) => this.idleWaiters.push(r));
+  }
+
+  /**
+   * Drains the queue until `deadline` (epoch ms), counts whatever is left as dropped (reason
+   * shutdown), calls the plugin's stop(), and terminates the worker.
+   */
+  async stop(deadline: number): Promise<{ leftOver: number }> {
+    clearTimeout(this.restartTimer);
+    if (this.state === 'running' || this.state === 'restarting' || this.state === 'starting') this.state = 'draining';
+    let timer: NodeJS.Timeout | undefined;
+    const remaining = Math.max(0, deadline - Date.now());
+    await Promise.race([this.whenIdle(), new Promise<void>((r) => (timer = setTimeout(r, remaining)))]);
+    clearTimeout(timer);
+    const leftOver = this.queue.dropAll('shutdown', true);
+    this.inFlightBatch = undefined;
+    if (leftOver > 0) {
+      this.log.warn(`The plugin ${this.name} still had ${leftOver} events queued at the shutdown deadline; they were dropped (counted as dropped, reason shutdown).`);
+    }
+    const pool = this.pool;
+    if (pool && this.state === 'draining' && this.info) {
+      const stopDeadline = Math.max(1000, deadline - Date.now());
+      let t2: NodeJS.Timeout | undefined;
+      try {
+        await Promise.race([
+          pool.run({ type: 'stop' } satisfies WorkerTask),
+          new Promise((_, rej) => (t2 = setTimeout(() => rej(new Error(`stop() did not finish within ${stopDeadline} ms`)), stopDeadline))),
+        ]);
+      } catch (err) {
+        this.log.warn(`The plugin ${this.name} failed in stop(): ${(err as Error).message}.`);
+      } finally {
+        clearTimeout(t2);
+      }
+    }
+    this.generation++;
+    const wasFailed = this.state === 'failed';
+    await this.teardownWorker('the daemon is shutting down');
+    if (!wasFailed) this.state = 'stopped';
+    return { leftOver };
+  }
+
+  status(): PluginStatus {
+    return {
+      name: this.name,
+      ...(this.info?.version ? { version: this.info.version } : {}),
+      ...(this.info?.description ? { description: this.info.description } : {}),
+      path: this.modulePath,
+      state: this.state,
+      ...(this.reason ? { reason: this.reason } : {}),
+      events: this.info?.events ?? ['*'],
+      actions: (this.info?.actions ?? []).map((a) => `heimdall.${this.name}.${a.name}`),
+      restarts: this.restarts,
+      write: this.cfg.write,
+      counters: this.queue.counters(),
+    };
+  }
+}
+
+function deserializeMaybe(err: unknown): Error {
+  if (err instanceof Error) return err;
+  return new Error(String(err));
+}

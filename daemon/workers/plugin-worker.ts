@@ -1,0 +1,203 @@
+/**
+ * The plugin worker: the piscina task function that runs inside each plugin's thread.
+ * State (the plugin module, its ctx, the port) lives in module scope for the worker's lifetime.
+ */
+import {
+  ActionFailedError,
+  ActionNotFoundError,
+  ActionTimeoutError,
+  PluginInitError,
+  serializeError,
+  type ActionResult,
+  type DatabaseEvent,
+  type PluginContext,
+  type PluginDefinition,
+  type ActionDefinition,
+} from '../../sdk/index.js';
+import { checkPluginDefinition, importPluginModule } from './plugin-loader.js';
+import { HostRpc, makeActionContext, makeLogger, makePluginContext } from './worker-context.js';
+import {
+  PROGRESS,
+  type ActionDescriptor,
+  type EventFailure,
+  type EventsResult,
+  type HostToWorker,
+  type InitResult,
+  type InitAnswer,
+  HANDLER_BUCKETS_MS,
+  type InitTask,
+  type InvokeRequest,
+  type WorkerTask,
+  type WorkerToHost,
+} from './protocol.js';
+import type { MessagePort } from 'node:worker_threads';
+
+interface WorkerState {
+  plugin: PluginDefinition;
+  ctx: PluginContext;
+  rpc: HostRpc;
+  port: MessagePort;
+  progress: Float64Array;
+  actions: Record<string, ActionDefinition>;
+  config: Record<string, unknown>;
+}
+
+let state: WorkerState | undefined;
+const MAX_FAILURES_REPORTED = 5;
+
+export default async function runTask(task: WorkerTask): Promise<unknown> {
+  switch (task.type) {
+    case 'init':
+      try {
+        return { ok: true, info: await init(task) } satisfies InitAnswer;
+      } catch (err) {
+        return { ok: false, error: serializeError(err) } satisfies InitAnswer;
+      }
+    case 'events':
+      return handleEvents(task.batch);
+    case 'stop':
+      return stop();
+  }
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object' && !Object.isFrozen(o)) {
+    Object.freeze(o);
+    for (const v of Object.values(o as Record<string, unknown>)) deepFreeze(v);
+  }
+  return o;
+}
+
+async function init(task: InitTask): Promise<InitResult> {
+  const rpc = new HostRpc(task.port);
+  task.port.on('message', (msg: HostToWorker) => onPortMessage(msg));
+  const plugin = checkPluginDefinition(await importPluginModule(task.modulePath), task.modulePath);
+  const config = deepFreeze(structuredClone(task.config));
+  const log = makeLogger(rpc);
+  const ctx = makePluginContext(plugin.name, config, rpc, log);
+  let actions: Record<string, ActionDefinition> = {};
+  if (plugin.actions) {
+    const got = plugin.actions.call(plugin);
+    if (!got || typeof got !== 'object') throw new PluginInitError(`The plugin ${plugin.name}: actions() must return an object of name → action; got ${typeof got}.`);
+    for (const [k, a] of Object.entries(got)) {
+      if (!/^[a-zA-Z][a-zA-Z0-9_-]*$/.test(k)) throw new PluginInitError(`The plugin ${plugin.name} declares an action named ${JSON.stringify(k)}; action names must match [a-zA-Z][a-zA-Z0-9_-]*.`);
+      if (!a || typeof a.handler !== 'function') throw new PluginInitError(`The action ${k} of plugin ${plugin.name} has no handler function.`);
+      if (typeof a.description !== 'string') throw new PluginInitError(`The action ${k} of plugin ${plugin.name} needs a description string (the model reads it).`);
+    }
+    actions = got;
+  }
+  state = { plugin, ctx, rpc, port: task.port, progress: new Float64Array(task.progress), actions, config };
+  if (plugin.init) {
+    try {
+      await plugin.init.call(plugin, ctx);
+    } catch (err) {
+      const e = err as Error;
+      throw new PluginInitError(`The plugin ${plugin.name} failed in init(): ${e?.message ?? String(err)}`, { cause: serializeError(err) });
+    }
+  }
+  const descriptors: ActionDescriptor[] = Object.entries(actions).map(([name, a]) => ({
+    name,
+    description: a.description,
+    params: (a.params as Record<string, unknown> | undefined) ?? { type: 'object' },
+    destructive: a.destructive === true,
+    ...(typeof a.timeoutMs === 'number' ? { timeoutMs: a.timeoutMs } : {}),
+  }));
+  return {
+    name: plugin.name,
+    version: plugin.version,
+    ...(plugin.description ? { description: plugin.description } : {}),
+    ...(plugin.events ? { events: [...plugin.events] } : {}),
+    ...(plugin.configSchema ? { configSchema: plugin.configSchema } : {}),
+    actions: descriptors,
+  };
+}
+
+async function handleEvents(batch: DatabaseEvent[]): Promise<EventsResult> {
+  const s = state;
+  if (!s) throw new Error('The worker received events before init; this is a bug in the plugin host.');
+  const p = s.progress;
+  const handler = s.plugin.onDatabaseEvent;
+  p[PROGRESS.COMPLETED] = 0;
+  p[PROGRESS.FAILED] = 0;
+  let failed = 0;
+  const failures: EventFailure[] = [];
+  const buckets = new Array<number>(HANDLER_BUCKETS_MS.length + 1).fill(0);
+  let sumMs = 0;
+  for (let i = 0; i < batch.length; i++) {
+    const event = batch[i]!;
+    if (handler) {
+      p[PROGRESS.HANDLER_STARTED_AT] = Date.now();
+      const t0 = performance.now();
+      try {
+        const r = handler.call(s.plugin, event, s.ctx);
+        if (r && typeof (r as Promise<void>).then === 'function') await r;
+      } catch (err) {
+        failed++;
+        p[PROGRESS.FAILED] = failed;
+        if (failures.length < MAX_FAILURES_REPORTED) failures.push({ index: i, id: event.id, error: serializeError(err) });
+      }
+      const d = performance.now() - t0;
+      sumMs += d;
+      let b = 0;
+      while (b < HANDLER_BUCKETS_MS.length && d > HANDLER_BUCKETS_MS[b]!) b++;
+      buckets[b]!++;
+      p[PROGRESS.HANDLER_STARTED_AT] = 0;
+    }
+    p[PROGRESS.COMPLETED] = i + 1;
+  }
+  return { handled: batch.length, failed, failures, buckets, sumMs };
+}
+
+async function stop(): Promise<{ stopped: boolean }> {
+  const s = state;
+  if (!s?.plugin.stop) return { stopped: true };
+  await s.plugin.stop.call(s.plugin, s.ctx);
+  return { stopped: true };
+}
+
+function onPortMessage(msg: HostToWorker): void {
+  if (msg.type === 'rpc-result') state?.rpc.settle(msg);
+  else if (msg.type === 'invoke') void runAction(msg);
+}
+
+function isActionResult(v: unknown): v is ActionResult {
+  return !!v && typeof v === 'object' && typeof (v as ActionResult).success === 'boolean' && typeof (v as ActionResult).message === 'string';
+}
+
+async function runAction(req: InvokeRequest): Promise<void> {
+  const s = state!;
+  const reply = (m: WorkerToHost) => s.port.postMessage(m);
+  const def = s.actions[req.action];
+  if (!def) {
+    const err = new ActionNotFoundError(`The plugin ${s.plugin.name} has no action ${req.action}.`, { action: req.action, suggestions: Object.keys(s.actions) });
+    reply({ type: 'invoke-result', id: req.id, ok: false, error: serializeError(err) });
+    return;
+  }
+  const ac = new AbortController();
+  const fullName = `heimdall.${s.plugin.name}.${req.action}`;
+  const timer = setTimeout(() => ac.abort(new ActionTimeoutError(`The action ${fullName} did not finish within ${req.timeoutMs} ms.`)), req.timeoutMs);
+  try {
+    const actx = makeActionContext({ name: s.plugin.name, config: s.config, rpc: s.rpc, log: s.ctx.log }, req.action, req.params, req.invocationId, req.trigger, ac.signal);
+    const value = await def.handler.call(def, actx);
+    if (!isActionResult(value)) {
+      throw new ActionFailedError(`The action ${fullName} returned ${JSON.stringify(value)?.slice(0, 200)}, which is not an ActionResult { success: boolean, message: string, data?: object }.`);
+    }
+    let plain: ActionResult;
+    try {
+      plain = JSON.parse(JSON.stringify(value)) as ActionResult;
+    } catch (e) {
+      throw new ActionFailedError(`The action ${fullName} returned a result that cannot be turned into JSON: ${(e as Error).message}`);
+    }
+    reply({ type: 'invoke-result', id: req.id, ok: true, value: plain });
+  } catch (err) {
+    const wrapped =
+      err instanceof ActionFailedError || err instanceof ActionTimeoutError
+        ? err
+        : ac.signal.aborted
+          ? (ac.signal.reason as Error)
+          : new ActionFailedError(`The action ${fullName} threw: ${(err as Error)?.message ?? String(err)}`, { cause: serializeError(err) });
+    reply({ type: 'invoke-result', id: req.id, ok: false, error: serializeError(wrapped) });
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,29 @@
+/** Starts a real daemon (real worker threads, real HTTP on a free loopback port) inside the test process. */
+import { pino } from 'pino';
+import { parseConfig } from '../../config/loader.js';
+import { startDaemon, type RunningDaemon } from '../../daemon/daemon.js';
+import { REPO_ROOT } from './paths.js';
+
+/** YAML for one plugin entry; `extra` is appended (indented) under it. */
+export function pluginYaml(path: string, extra = ''): string {
+  const lines = [`  - path: ${JSON.stringify(path)}`];
+  for (const l of extra.split('\n').filter(Boolean)) lines.push(`    ${l}`);
+  return lines.join('\n');
+}
+
+export async function startTestDaemon(pluginsYaml: string[], extraYaml = '', opts: { listen?: boolean } = {}): Promise<RunningDaemon> {
+  const text = `server:\n  port: 0\n${extraYaml}\nplugins:\n${pluginsYaml.length ? pluginsYaml.join('\n') : '  []'}\n`;
+  const config = parseConfig(text, { file: `${REPO_ROOT}/test-inline.yaml`, env: {} });
+  const logger = pino({ level: process.env.HEIMDALL_TEST_LOG ?? 'silent' });
+  return startDaemon({ config, logger, ...(opts.listen === false ? { listen: false } : {}) });
+}
+
+/** Polls until `check` returns true (or throws after `timeoutMs` with `what`). */
+export async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > end) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}.`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
