@@ -291,6 +291,8 @@ export class PluginHost {
     const remaining = Math.max(0, deadline - Date.now());
     await Promise.race([this.whenIdle(), new Promise<void>((r) => (timer = setTimeout(r, remaining)))]);
     clearTimeout(timer);
+    // From here a batch still in flight is counted as dropped; its late answer is ignored.
+    this.generation++;
     const leftOver = this.queue.dropAll('shutdown', true);
     this.inFlightBatch = undefined;
     if (leftOver > 0) {
@@ -311,7 +313,6 @@ export class PluginHost {
         clearTimeout(t2);
       }
     }
-    this.generation++;
     const wasFailed = this.state === 'failed';
     await this.teardownWorker('the daemon is shutting down');
     if (!wasFailed) this.state = 'stopped';

@@ -1,0 +1,58 @@
+/**
+ * ConfigError: every problem found in a config file, thrown at once.
+ */
+
+/** One problem in a config file. `line`/`column` are 1-based; absent for file-level problems. */
+export interface ConfigIssue {
+  /** Where in the document, e.g. `plugins[0].queue.whenFull`; '' for the whole file. */
+  path: string;
+  line?: number;
+  column?: number;
+  /** What is wrong, as a full sentence. */
+  message: string;
+  /** What to do about it, as a full sentence. */
+  hint?: string;
+}
+
+/** The config file could not be read, parsed or validated. `errors` lists every problem found. */
+export class ConfigError extends Error {
+  readonly code = 'HMD_ERR_CONFIG' as const;
+  readonly errors: ConfigIssue[];
+  /** The config file, or undefined when a string was parsed. */
+  readonly file?: string;
+
+  constructor(errors: ConfigIssue[], file?: string) {
+    const n = errors.length;
+    super(
+      n === 1
+        ? formatIssues(errors, file)
+        : `${file ?? 'The configuration'} has ${n} problems:\n${formatIssues(errors, file)}`,
+    );
+    this.name = 'ConfigError';
+    this.errors = errors;
+    this.file = file;
+  }
+
+  /** One line per problem: `file:line:col path: message (hint)`. */
+  format(): string {
+    return formatIssues(this.errors, this.file);
+  }
+
+  /** JSON form, in the shape of the SDK's SerializedError. */
+  toJSON(): { name: string; code: string; message: string; details: { file?: string; errors: ConfigIssue[] } } {
+    return { name: this.name, code: this.code, message: this.message, details: { file: this.file, errors: this.errors } };
+  }
+}
+
+/** Formats issues one per line: `file:line:col path: message (hint)`. */
+export function formatIssues(errors: readonly ConfigIssue[], file?: string): string {
+  return errors.map((e) => formatIssue(e, file)).join('\n');
+}
+
+function formatIssue(e: ConfigIssue, file?: string): string {
+  let where = file ?? (e.line !== undefined ? '<config>' : '');
+  if (e.line !== undefined) where += `:${e.line}:${e.column ?? 1}`;
+  const path = e.path ? `${e.path}: ` : '';
+  const hint = e.hint ? ` (${e.hint})` : '';
+  return `${where ? `${where} ` : ''}${path}${e.message}${hint}`;
+}
