@@ -69,7 +69,7 @@ export class PluginHost {
   /** Whether this plugin wants events of `type` (its `events` subscription). */
   subscribes(type: string): boolean {
     const ev = this.info?.events;
-    if (!ev || ev.length === 0) return true;
+    if (!ev) return true;
     for (const p of ev) if (eventTypeMatches(p, type)) return true;
     return false;
   }

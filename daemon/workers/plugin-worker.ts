@@ -6,6 +6,7 @@ import {
   ActionFailedError,
   ActionNotFoundError,
   ActionTimeoutError,
+  InvalidPluginError,
   PluginInitError,
   serializeError,
   type ActionResult,
@@ -14,6 +15,7 @@ import {
   type PluginDefinition,
   type ActionDefinition,
 } from '../../sdk/index.js';
+import { Ajv2020 } from 'ajv/dist/2020.js';
 import { checkPluginDefinition, importPluginModule } from './plugin-loader.js';
 import { HostRpc, makeActionContext, makeLogger, makePluginContext } from './worker-context.js';
 import {
@@ -72,7 +74,7 @@ async function init(task: InitTask): Promise<InitResult> {
   const rpc = new HostRpc(task.port);
   task.port.on('message', (msg: HostToWorker) => onPortMessage(msg));
   const plugin = checkPluginDefinition(await importPluginModule(task.modulePath), task.modulePath);
-  const config = deepFreeze(structuredClone(task.config));
+  const config = deepFreeze(checkConfig(plugin, structuredClone(task.config)));
   const log = makeLogger(rpc);
   const ctx = makePluginContext(plugin.name, config, rpc, log);
   let actions: Record<string, ActionDefinition> = {};
@@ -110,6 +112,23 @@ async function init(task: InitTask): Promise<InitResult> {
     ...(plugin.configSchema ? { configSchema: plugin.configSchema } : {}),
     actions: descriptors,
   };
+}
+
+/** Validates the plugin's config slice against its configSchema (filling defaults). */
+function checkConfig(plugin: PluginDefinition, config: Record<string, unknown>): Record<string, unknown> {
+  if (!plugin.configSchema) return config;
+  const ajv = new Ajv2020({ strict: false, allErrors: true, useDefaults: true });
+  let validate;
+  try {
+    validate = ajv.compile(plugin.configSchema);
+  } catch (err) {
+    throw new InvalidPluginError(`The configSchema of plugin ${plugin.name} is not a valid JSON Schema: ${(err as Error).message}`);
+  }
+  if (!validate(config)) {
+    const why = (validate.errors ?? []).map((e) => `config${e.instancePath.replace(/\//g, '.')} ${e.message}`).join('; ');
+    throw new InvalidPluginError(`The config of plugin ${plugin.name} does not match its configSchema: ${why}. Fix plugins[].config in heimdall.config.yaml.`);
+  }
+  return config;
 }
 
 async function handleEvents(batch: DatabaseEvent[]): Promise<EventsResult> {

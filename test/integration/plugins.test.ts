@@ -117,3 +117,15 @@ test('ctx services from inside a worker: typed errors for unknown actions, bad p
     await d.stop();
   }
 });
+
+test('a plugin config that does not match the plugin configSchema marks the plugin failed with the reason', async () => {
+  const d = await startTestDaemon([pluginYaml(fixturePlugin('slow.mjs'), 'config:\n  delayMs: "fast"'), pluginYaml(fixturePlugin('recorder.mjs'))]);
+  try {
+    const slow = d.api.plugins().find((p) => p.path.endsWith('slow.mjs'))!;
+    assert.equal(slow.state, 'failed');
+    assert.match(slow.reason!, /config of plugin slow does not match its configSchema: config\.delayMs must be number/);
+    assert.equal(d.api.plugins().find((p) => p.name === 'recorder')!.state, 'running');
+  } finally {
+    await d.stop();
+  }
+});
