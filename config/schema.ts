@@ -102,8 +102,47 @@ const llm = {
     timeoutMs: { ...durationMs, default: 60000 },
     maxRetries: { type: 'integer', minimum: 0, maximum: 10, default: 2 },
     headers: { type: 'object', additionalProperties: { type: 'string' }, description: 'Extra HTTP headers sent with every request.' },
-    toolMode: { type: 'string', enum: TOOL_MODES, default: 'auto', description: 'How actions are offered to the model.' },
-    maxSteps: { ...positiveInt, maximum: 100, default: 8, description: 'Most model/tool round trips per prompt.' },
+    toolMode: { type: 'string', enum: TOOL_MODES, default: 'auto', description: 'How actions are offered to the model: native function tools, a JSON reply protocol, or auto (native, falling back to JSON when the server refuses tools).' },
+    maxSteps: { ...positiveInt, maximum: 100, default: 6, description: 'Most model/tool round trips per prompt.' },
+    contextTokenBudget: { type: 'integer', minimum: 256, default: 8000, description: 'Tokens (estimated) the system prompt and user prompt may use; the oldest context is trimmed first, never the user prompt.' },
+  },
+} as const;
+
+const promptRateLimitProps = {
+  promptsPerMinute: { type: 'integer', minimum: 0, description: 'Prompts one plugin may send per minute; 0 means no limit.' },
+  promptsPerHour: { type: 'integer', minimum: 0, description: 'Prompts one plugin may send per hour; 0 means no limit.' },
+  identicalPromptCooldownMs: { type: 'integer', minimum: 0, description: 'A plugin may not repeat the same prompt text within this many ms; 0 disables.' },
+} as const;
+
+const invoker = {
+  type: 'object',
+  description: 'Async invocations, their limits, and the model-facing built-in actions.',
+  additionalProperties: false,
+  default: {},
+  properties: {
+    queueCapacity: { ...positiveInt, default: 256, description: 'Async invocations that may wait for a free slot; more are refused and counted.' },
+    concurrency: { ...positiveInt, default: 4, description: 'Async invocations that run at the same time.' },
+    historySize: { ...positiveInt, default: 1000, description: 'Recent invocations kept for GET /v1/invocations.' },
+    schemaRefreshMs: { ...durationMs, default: 300000, description: 'How often the database schema summary given to the model is refreshed, ms.' },
+    queryRowLimit: { ...positiveInt, default: 100, description: 'Most rows heimdall.db.query returns to the model.' },
+    approvalTimeoutMs: { ...durationMs, default: 300000, description: 'How long a destructive action the model asked for waits for an operator under remediation.mode approve, ms.' },
+    rateLimit: {
+      type: 'object',
+      description: 'Per-plugin prompt limits (each plugin has its own budget). Operator prompts are not limited.',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        promptsPerMinute: { ...promptRateLimitProps.promptsPerMinute, default: 10 },
+        promptsPerHour: { ...promptRateLimitProps.promptsPerHour, default: 120 },
+        identicalPromptCooldownMs: { ...promptRateLimitProps.identicalPromptCooldownMs, default: 60000 },
+      },
+    },
+    pluginRateLimits: {
+      type: 'object',
+      description: 'Overrides of rateLimit by plugin name.',
+      default: {},
+      additionalProperties: { type: 'object', additionalProperties: false, properties: promptRateLimitProps },
+    },
   },
 } as const;
 
@@ -145,6 +184,7 @@ const restart = {
 const remediationProps = {
   mode: { type: 'string', enum: REMEDIATION_MODES, description: 'auto runs repairs, approve asks an operator, dry-run only logs.' },
   allowSchema: { type: 'boolean', description: 'Allow index/constraint statements.' },
+  autoApproveDestructive: { type: 'boolean', description: 'Under mode auto, run statements that delete (and destructive actions) without asking an operator.' },
 } as const;
 
 const plugin = {
@@ -166,6 +206,79 @@ const plugin = {
   },
 } as const;
 
+const BIFROST_LEVELS = ['info', 'success', 'warning', 'error'] as const;
+const BIFROST_KINDS = ['message', 'notification', 'broadcast', 'confirmation_request', 'confirmation_result'] as const;
+
+/** Filters shared by every Bifrost sink: a message passes when it matches all that are set. */
+const sinkFilter = {
+  name: { type: 'string', minLength: 1, description: 'Name of the sink in logs and stats; default type#index.' },
+  level: { type: 'string', enum: BIFROST_LEVELS, description: 'Only messages at or above this level (info < success < warning < error).' },
+  plugins: { type: 'array', items: { type: 'string', minLength: 1 }, description: "Only messages from these plugins ('daemon' for the daemon's own notices)." },
+  kinds: { type: 'array', items: { type: 'string', enum: BIFROST_KINDS }, description: 'Only these message kinds.' },
+} as const;
+
+const bifrostSink = {
+  type: 'object',
+  discriminator: { propertyName: 'type' },
+  oneOf: [
+    {
+      type: 'object',
+      description: 'Appends every message as one JSON line, rotating by size.',
+      additionalProperties: false,
+      required: ['type', 'path'],
+      properties: {
+        type: { const: 'file' },
+        ...sinkFilter,
+        path: { type: 'string', minLength: 1, description: 'JSONL file, relative to the config file.' },
+        maxBytes: { ...positiveInt, default: 10485760, description: 'Rotate when the file would grow past this size, bytes.' },
+        maxFiles: { ...positiveInt, default: 5, description: 'Rotated files kept (path.1 … path.N).' },
+      },
+    },
+    {
+      type: 'object',
+      description: 'POSTs every message as JSON (or Slack-compatible text) with retries.',
+      additionalProperties: false,
+      required: ['type', 'url'],
+      properties: {
+        type: { const: 'webhook' },
+        ...sinkFilter,
+        url: { type: 'string', pattern: '^https?://', description: 'Where to POST.' },
+        format: { type: 'string', enum: ['json', 'slack'], default: 'json', description: 'json: the message object; slack: { text }.' },
+        headers: { type: 'object', additionalProperties: { type: 'string' }, description: 'Extra HTTP headers (e.g. Authorization).' },
+        timeoutMs: { ...durationMs, default: 5000, description: 'Deadline of one POST, ms.' },
+        maxRetries: { type: 'integer', minimum: 0, maximum: 100, default: 5, description: 'Retries of a failed POST before the message is given up.' },
+        backoffMs: { ...durationMs, default: 500, description: 'First retry delay, ms; doubles per retry.' },
+        maxBackoffMs: { ...durationMs, default: 30000, description: 'Largest retry delay, ms.' },
+        queueSize: { ...positiveInt, default: 1000, description: 'Messages waiting to be sent; the oldest is dropped (and counted) when full.' },
+      },
+    },
+    {
+      type: 'object',
+      description: "Writes every message to the daemon's log (pino).",
+      additionalProperties: false,
+      required: ['type'],
+      properties: { type: { const: 'log' }, ...sinkFilter },
+    },
+  ],
+} as const;
+
+const bifrost = {
+  type: 'object',
+  description: 'Bifrost, the notification bus operators tail.',
+  additionalProperties: false,
+  default: {},
+  properties: {
+    bufferSize: { ...positiveInt, default: 1000, description: 'Notifications kept for replay.' },
+    heartbeatMs: { ...durationMs, default: 15000, description: 'Interval of SSE heartbeats, ms.' },
+    maxClients: { ...positiveInt, default: 1000, description: 'Most SSE clients connected at once; more are answered 503.' },
+    clientBufferBytes: { ...positiveInt, default: 1048576, description: 'Bytes waiting for one SSE client before it is cut off as too slow.' },
+    clientBufferMessages: { ...positiveInt, default: 10000, description: 'Messages waiting for one SSE client before it is cut off as too slow.' },
+    confirmationTimeoutMs: { ...durationMs, default: 300000, description: 'Deadline of a confirmation request that sets no timeoutMs, ms.' },
+    maxConfirmationTimeoutMs: { ...durationMs, default: 3600000, description: 'Longest deadline a plugin may ask for, ms.' },
+    sinks: { type: 'array', items: bifrostSink, default: [{ type: 'log' }], description: 'Where messages are copied besides the stream.' },
+  },
+} as const;
+
 export const heimdallConfigSchema = {
   $schema: 'https://json-schema.org/draft/2020-12/schema',
   title: 'heimdall.config.yaml',
@@ -184,6 +297,7 @@ export const heimdallConfigSchema = {
       default: [{ type: 'http' }, { type: 'system' }],
     },
     llm,
+    invoker,
     plugins: { type: 'array', items: plugin, default: [] },
     actions: {
       type: 'object',
@@ -208,16 +322,21 @@ export const heimdallConfigSchema = {
       additionalProperties: false,
       default: {},
       properties: {
-        mode: { ...remediationProps.mode, default: 'approve' },
+        mode: { ...remediationProps.mode, default: 'auto' },
         allowSchema: { ...remediationProps.allowSchema, default: false },
+        autoApproveDestructive: { ...remediationProps.autoApproveDestructive, default: false },
       },
     },
-    bifrost: {
+    audit: {
       type: 'object',
       additionalProperties: false,
       default: {},
-      properties: { bufferSize: { ...positiveInt, default: 1000, description: 'Notifications kept for replay.' } },
+      properties: {
+        path: { type: 'string', minLength: 1, default: '.heimdall/audit.jsonl', description: 'Append-only, hash-chained JSONL audit log of every write the daemon made or refused; relative to the config file.' },
+        graph: { type: 'boolean', default: false, description: 'Also mirror each audit entry as a (:HeimdallAudit) node in the database.' },
+      },
     },
+    bifrost,
   },
 } as const;
 

@@ -52,8 +52,39 @@ export interface LlmConfig {
   timeoutMs: number;
   maxRetries: number;
   headers?: Record<string, string>;
+  /** auto (native tools, JSON mode when the server refuses tools), native or json. Default auto. */
   toolMode: 'auto' | 'native' | 'json';
+  /** Most model/tool round trips per prompt. Default 6. */
   maxSteps: number;
+  /** Estimated tokens the system prompt plus user prompt may use. Default 8000. */
+  contextTokenBudget: number;
+}
+
+export interface PromptRateLimitConfig {
+  /** Prompts per plugin per minute; 0 = no limit. Default 10. */
+  promptsPerMinute: number;
+  /** Prompts per plugin per hour; 0 = no limit. Default 120. */
+  promptsPerHour: number;
+  /** Identical prompt text from one plugin is refused within this window, ms; 0 disables. Default 60000. */
+  identicalPromptCooldownMs: number;
+}
+
+export interface InvokerConfig {
+  /** Async invocations that may wait for a slot. Default 256. */
+  queueCapacity: number;
+  /** Async invocations running at once. Default 4. */
+  concurrency: number;
+  /** Recent invocations kept for /v1/invocations. Default 1000. */
+  historySize: number;
+  /** Refresh interval of the schema summary, ms. Default 300000. */
+  schemaRefreshMs: number;
+  /** Row limit of heimdall.db.query. Default 100. */
+  queryRowLimit: number;
+  /** Wait for an operator's approval of a model-requested destructive action, ms. Default 300000. */
+  approvalTimeoutMs: number;
+  rateLimit: PromptRateLimitConfig;
+  /** Per-plugin overrides of rateLimit. Default {}. */
+  pluginRateLimits: Record<string, Partial<PromptRateLimitConfig>>;
 }
 
 export interface QueueConfig {
@@ -83,8 +114,19 @@ export interface RestartConfig {
 }
 
 export interface RemediationConfig {
+  /** auto (default): writes run, deleting ones need approval; approve: every write needs approval; dry-run: nothing runs. */
   mode: RemediationMode;
+  /** Allow index/constraint statements. Default false. */
   allowSchema: boolean;
+  /** Under auto, run deleting statements and destructive actions without approval. Default false. */
+  autoApproveDestructive?: boolean;
+}
+
+export interface AuditConfig {
+  /** Hash-chained JSONL audit log, relative to the config file. Default .heimdall/audit.jsonl. */
+  path: string;
+  /** Mirror entries as (:HeimdallAudit) nodes. Default false. */
+  graph: boolean;
 }
 
 export interface PluginConfig {
@@ -109,19 +151,88 @@ export interface PluginConfig {
   remediation?: Partial<RemediationConfig>;
 }
 
+export type BifrostLevel = 'info' | 'success' | 'warning' | 'error';
+export type BifrostKindName = 'message' | 'notification' | 'broadcast' | 'confirmation_request' | 'confirmation_result';
+
+/** Filters of one Bifrost sink; a message passes when it matches every filter that is set. */
+export interface BifrostSinkFilterConfig {
+  /** Name in logs and stats. Default `<type>#<index>`. */
+  name?: string;
+  /** Only messages at or above this level (info < success < warning < error). */
+  level?: BifrostLevel;
+  /** Only messages from these plugins ('daemon' for the daemon's own notices). */
+  plugins?: string[];
+  kinds?: BifrostKindName[];
+}
+
+export interface FileSinkConfig extends BifrostSinkFilterConfig {
+  type: 'file';
+  /** JSONL file, relative to the config file. */
+  path: string;
+  /** Rotate before the file would pass this size, bytes. Default 10 MiB. */
+  maxBytes: number;
+  /** Rotated files kept (path.1 … path.N). Default 5. */
+  maxFiles: number;
+}
+
+export interface WebhookSinkConfig extends BifrostSinkFilterConfig {
+  type: 'webhook';
+  url: string;
+  /** json: the message object; slack: { text }. Default json. */
+  format: 'json' | 'slack';
+  headers?: Record<string, string>;
+  /** Deadline of one POST, ms. Default 5000. */
+  timeoutMs: number;
+  /** Retries before a message is given up. Default 5. */
+  maxRetries: number;
+  /** First retry delay, ms; doubles per retry. Default 500. */
+  backoffMs: number;
+  /** Largest retry delay, ms. Default 30000. */
+  maxBackoffMs: number;
+  /** Messages waiting to be sent; the oldest is dropped (and counted) when full. Default 1000. */
+  queueSize: number;
+}
+
+export interface LogSinkConfig extends BifrostSinkFilterConfig {
+  type: 'log';
+}
+
+export type BifrostSinkConfig = FileSinkConfig | WebhookSinkConfig | LogSinkConfig;
+
+export interface BifrostConfig {
+  /** Messages kept for replay. Default 1000. */
+  bufferSize: number;
+  /** Interval of SSE heartbeats, ms. Default 15000. */
+  heartbeatMs: number;
+  /** Most SSE clients at once. Default 1000. */
+  maxClients: number;
+  /** Bytes waiting for one SSE client before it is cut off. Default 1 MiB. */
+  clientBufferBytes: number;
+  /** Messages waiting for one SSE client before it is cut off. Default 10000. */
+  clientBufferMessages: number;
+  /** Deadline of a confirmation request without timeoutMs, ms. Default 300000. */
+  confirmationTimeoutMs: number;
+  /** Longest deadline a plugin may ask for, ms. Default 3600000. */
+  maxConfirmationTimeoutMs: number;
+  /** Where messages are copied besides the stream. Default [{ type: log }]. */
+  sinks: BifrostSinkConfig[];
+}
+
 export interface HeimdallConfig {
   server: ServerConfig;
   log: { level: LogLevel; pretty: boolean };
   database?: DatabaseConfig;
   sources: SourceConfig[];
   llm?: LlmConfig;
+  invoker: InvokerConfig;
   plugins: PluginConfig[];
   actions: { timeoutMs: number };
   /** Interval of the per-plugin drop summary in the log, ms. Default 10000. */
   drops: { logIntervalMs: number };
   shutdown: { drainTimeoutMs: number };
   remediation: RemediationConfig;
-  bifrost: { bufferSize: number };
+  audit: AuditConfig;
+  bifrost: BifrostConfig;
   /** Absolute path of the config file this came from (set by the loader), or undefined. */
   readonly configPath?: string;
   /** Folder that relative paths in the config are resolved against (the config file's folder). */

@@ -3,6 +3,8 @@
  * daemon/http only talks to this interface.
  */
 import type { ActionResult, ActionTrigger, DatabaseEvent, JsonSchema, PromptOptions } from '../sdk/index.js';
+import type { BifrostApi } from './bifrost/types.js';
+import type { InvocationsApi } from './invoker/invocation-store.js';
 
 export type PluginState = 'starting' | 'running' | 'restarting' | 'draining' | 'stopped' | 'failed' | 'disabled';
 
@@ -97,6 +99,10 @@ export interface DaemonApi {
   prompt(prompt: string, opts?: PromptOptions): Promise<ActionResult>;
   /** Prometheus text exposition. */
   metrics(): Promise<{ contentType: string; body: string }>;
+  /** Bifrost: stream, polling, confirmations (the /v1/bifrost and /v1/confirmations routes). */
+  bifrost?: BifrostApi;
+  /** Async invocations and their results (the /v1/invocations routes). */
+  invocations?: InvocationsApi;
 }
 
 export type { DatabaseEvent };

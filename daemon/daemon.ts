@@ -9,6 +9,7 @@ import type { ActionTrigger, PromptOptions } from '../sdk/index.js';
 import type { HeimdallConfig } from '../config/types.js';
 import type { DaemonApi, DaemonStatus, IngestResult, Readiness, SourceStatus } from './api.js';
 import { BifrostBus } from './bifrost/bus.js';
+import { createBifrost, type Bifrost } from './bifrost/index.js';
 import { registerBuiltinActions } from './builtin-actions.js';
 import { createHttpServer } from './http/server.js';
 import { ActionRegistry } from './invoker/action-registry.js';
@@ -16,9 +17,14 @@ import { Invoker } from './invoker/invoker.js';
 import { DaemonMetrics } from './metrics.js';
 import { checkEvent } from './router/event-validator.js';
 import { Router } from './router/router.js';
-import { NO_DATABASE, makeRpcHandler, type Confirmations, type PluginDatabase } from './workers/host-rpc.js';
+import { NO_DATABASE, makeRpcHandler, type PluginDatabase } from './workers/host-rpc.js';
 import { PluginHost } from './workers/plugin-host.js';
 import { resolvePluginModule } from './workers/resolve-module.js';
+import { AuditLog } from './audit/audit-log.js';
+import { Database } from './db/database.js';
+import { makePluginDatabase } from './db/plugin-database.js';
+import { RemediationExecutor } from './db/remediation-executor.js';
+import { systemEvent } from './sources/system-source.js';
 
 export interface RunningDaemon {
   api: DaemonApi;
@@ -27,33 +33,45 @@ export interface RunningDaemon {
   /** Stops sources, drains queues up to the configured deadline, stops plugins. */
   stop(reason?: string): Promise<void>;
   /** Internals, for tests and benchmarks in this repository. */
-  internals: { router: Router; hosts: PluginHost[]; bus: BifrostBus; registry: ActionRegistry; invoker: Invoker };
+  internals: { router: Router; hosts: PluginHost[]; bus: BifrostBus; bifrost: Bifrost; registry: ActionRegistry; invoker: Invoker; db: Database | undefined; executor: RemediationExecutor | undefined; audit: AuditLog };
 }
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-
-/** Until the Bifrost issue lands every confirmation is denied, with a log line saying why. */
-function denyingConfirmations(log: Logger): Confirmations {
-  return {
-    request: async (plugin, action) => {
-      log.warn(`The plugin ${plugin} asked an operator to confirm "${action}"; confirmations are not available in this build, so it was denied.`);
-      return false;
-    },
-  };
-}
 
 export async function startDaemon(opts: { config: HeimdallConfig; logger: Logger; listen?: boolean }): Promise<RunningDaemon> {
   const { config, logger } = opts;
   const startedAt = new Date();
   let state: DaemonStatus['state'] = 'starting';
   const bus = new BifrostBus(config.bifrost.bufferSize, logger.child({ component: 'bifrost' }));
+  const bifrost = createBifrost(bus, config, logger.child({ component: 'bifrost' }));
   const registry = new ActionRegistry(config.actions.timeoutMs);
-  const invoker = new Invoker(config, registry, bus, logger.child({ component: 'invoker' }));
+  const invoker = new Invoker(config, registry, bus, logger.child({ component: 'invoker' }), { confirmations: bifrost.confirmations });
   const router = new Router();
-  const database: PluginDatabase = NO_DATABASE;
-  const onRpc = makeRpcHandler({ invoker, bus, database: () => database, confirmations: denyingConfirmations(logger) });
+  const audit = new AuditLog(resolve(config.baseDir, config.audit.path), logger.child({ component: 'audit' }));
+  const db = config.database ? new Database(config.database, logger.child({ component: 'database' })) : undefined;
+  const executor = db
+    ? new RemediationExecutor({
+        db,
+        config,
+        audit,
+        bus,
+        log: logger.child({ component: 'remediation' }),
+        confirmations: () => bifrost.confirmations,
+        pluginPolicy: (name) => hosts.find((h) => h.name === name)?.cfg.remediation,
+      })
+    : undefined;
+  const database: PluginDatabase = db && executor ? makePluginDatabase(db, executor) : NO_DATABASE;
+  if (db && executor) {
+    invoker.attach({
+      reader: { read: async (cypher, params, o) => (await db.run(cypher, params, { mode: 'read', ...(o.database ? { database: o.database } : {}), ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}), metadata: { ...(o.invocationId ? { invocationId: o.invocationId } : {}) } })).rows.slice(0, o.maxRows ?? Infinity) },
+      executor,
+    });
+  }
+  invoker.attach({ audit: { append: (e) => void audit.append({ ...e }) }, confirmations: bifrost.confirmations });
+  const onRpc = makeRpcHandler({ invoker, bus, database: () => database, confirmations: bifrost.confirmations });
   const hosts: PluginHost[] = [];
   const metrics = new DaemonMetrics(() => hosts);
+  invoker.attachMetrics(metrics.registry);
   const sourceStats: Record<string, SourceStatus> = {};
   for (const s of config.sources) sourceStats[s.type] = { name: s.type, type: s.type, state: 'starting', emitted: 0 };
 
@@ -101,17 +119,13 @@ export async function startDaemon(opts: { config: HeimdallConfig; logger: Logger
   }
   router.setHosts(hosts);
 
-  await Promise.all(
-    hosts
-      .filter((h) => h.state !== 'failed')
-      .map((h) =>
-        h.start().then(
-          () => h.log.info({ actions: h.info?.actions.map((a) => a.name) }, `The plugin ${h.name} ${h.info?.version ?? ''} is running in its own worker thread.`),
-          (err: Error) => h.log.error(`The plugin at ${h.modulePath} could not start and is marked failed: ${err.message}`),
-        ),
-      ),
-  );
-  for (const h of hosts) if (h.state === 'failed' && !h.info && h.reason?.includes('does not exist')) h.log.error(`The plugin at ${h.modulePath} is marked failed: ${h.reason}`);
+  if (db) {
+    db.onConnectivity((up, reason) => {
+      if (state === 'running') router.route([systemEvent(up ? 'database.started' : 'database.shutdown', db.defaultDatabase, { reason, uri: config.database!.uri })]);
+      bifrost.notices.publish(up ? 'success' : 'error', up ? 'Database is back' : 'Database is down', up ? `The database at ${config.database!.uri} is reachable again.` : `The database at ${config.database!.uri} cannot be reached: ${reason}. Heimdall keeps running; plugin queries fail fast until it is back.`);
+    });
+    await db.start();
+  }
 
   const defaults = { database: config.database?.database ?? 'neo4j', source: 'http' };
   const api: DaemonApi = {
@@ -120,6 +134,7 @@ export async function startDaemon(opts: { config: HeimdallConfig; logger: Logger
       if (state !== 'running') reasons.push(`The daemon is ${state}.`);
       for (const h of hosts) if (h.state !== 'running') reasons.push(`The plugin ${h.name} is ${h.state}${h.reason ? `: ${h.reason}` : '.'}`);
       for (const s of Object.values(sourceStats)) if (s.state !== 'running') reasons.push(`The source ${s.name} is ${s.state}${s.reason ? `: ${s.reason}` : '.'}`);
+      if (db && !db.connected) reasons.push(`The database at ${config.database!.uri} is not reachable: ${db.lastError ?? 'not connected yet'}.`);
       return { ready: reasons.length === 0, reasons };
     },
     status(): DaemonStatus {
@@ -130,7 +145,7 @@ export async function startDaemon(opts: { config: HeimdallConfig; logger: Logger
         state,
         plugins: hosts.map((h) => h.status()),
         sources: Object.values(sourceStats).map((s) => ({ ...s })),
-        database: config.database ? { configured: true, connected: false, uri: config.database.uri, reason: 'The database router is not part of this build.' } : { configured: false, connected: false },
+        database: db ? { configured: true, connected: db.connected, uri: config.database!.uri, ...(db.lastError ? { reason: db.lastError } : {}) } : { configured: false, connected: false },
         llm: config.llm ? { configured: true, model: config.llm.model, baseURL: config.llm.baseURL } : { configured: false },
       };
     },
@@ -161,8 +176,28 @@ export async function startDaemon(opts: { config: HeimdallConfig; logger: Logger
     invokeAction: (name, params, trigger: ActionTrigger) => invoker.invokeAction(name, params, trigger),
     prompt: (prompt: string, popts?: PromptOptions) => invoker.sendPrompt(prompt, popts, { kind: 'operator' }),
     metrics: () => metrics.render(),
+    bifrost: bifrost.api,
+    invocations: { list: (f) => invoker.listInvocations(f), get: (id) => invoker.getInvocation(id), submit: (req) => invoker.submit(req) },
   };
   registerBuiltinActions(registry, () => api);
+
+  // Built (and listening) before the plugins start, so a refused bind or a port in use fails fast;
+  // until the daemon is running, /readyz answers 503 and events are refused.
+  const http = createHttpServer({ api, config, logger: logger.child({ component: 'http' }) });
+  let url = '';
+  if (opts.listen !== false) url = await http.listen();
+
+  await Promise.all(
+    hosts
+      .filter((h) => h.state !== 'failed')
+      .map((h) =>
+        h.start().then(
+          () => h.log.info({ actions: h.info?.actions.map((a) => a.name) }, `The plugin ${h.name} ${h.info?.version ?? ''} is running in its own worker thread.`),
+          (err: Error) => h.log.error(`The plugin at ${h.modulePath} could not start and is marked failed: ${err.message}`),
+        ),
+      ),
+  );
+  for (const h of hosts) if (h.state === 'failed' && !h.info && h.reason?.includes('does not exist')) h.log.error(`The plugin at ${h.modulePath} is marked failed: ${h.reason}`);
 
   const dropTimer = setInterval(() => {
     for (const h of hosts) {
@@ -177,9 +212,6 @@ export async function startDaemon(opts: { config: HeimdallConfig; logger: Logger
   }, config.drops.logIntervalMs);
   dropTimer.unref();
 
-  const http = createHttpServer({ api, config, logger: logger.child({ component: 'http' }) });
-  let url = '';
-  if (opts.listen !== false) url = await http.listen();
   for (const s of Object.values(sourceStats)) s.state = 'running';
   state = 'running';
   logger.info({ url, plugins: hosts.map((h) => ({ name: h.name, state: h.state })) }, `Heimdall is listening on ${url || '(not listening)'} with ${hosts.filter((h) => h.state === 'running').length} of ${hosts.length} plugins running.`);
@@ -189,16 +221,21 @@ export async function startDaemon(opts: { config: HeimdallConfig; logger: Logger
     (stopping ??= (async () => {
       logger.info(`Heimdall is stopping (${reason}); draining plugin queues for up to ${config.shutdown.drainTimeoutMs} ms.`);
       state = 'draining';
+      bifrost.notices.publish('info', 'Heimdall is stopping', `Heimdall is stopping (${reason}); pending confirmations are denied and streams end once plugins have drained.`);
+      bifrost.confirmations.cancelAll('the daemon is stopping');
       for (const s of Object.values(sourceStats)) s.state = 'stopped';
+      invoker.close();
       const deadline = Date.now() + config.shutdown.drainTimeoutMs;
       const results = await Promise.all(hosts.map((h) => h.stop(deadline).then((r) => ({ h, ...r }))));
       clearInterval(dropTimer);
       await http.close().catch(() => undefined);
+      await db?.close().catch(() => undefined);
+      await bifrost.close(Date.now() + 2000);
       state = 'stopped';
       const left = results.reduce((a, r) => a + r.leftOver, 0);
       for (const { h } of results) h.log.info({ counters: h.queue.counters() }, `The plugin ${h.name} stopped.`);
       logger.info(`Heimdall stopped; ${left === 0 ? 'every queued event was delivered' : `${left} queued events were dropped at the deadline`}.`);
     })());
 
-  return { api, url, stop, internals: { router, hosts, bus, registry, invoker } };
+  return { api, url, stop, internals: { router, hosts, bus, bifrost, registry, invoker, db, executor, audit } };
 }

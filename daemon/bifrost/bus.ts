@@ -1,14 +1,21 @@
 /**
  * Bifrost, the notification bus: every message gets a monotonic id, a timestamp and its origin,
- * is logged, is kept in a bounded ring buffer for replay, and is handed to live subscribers.
+ * is kept in a bounded ring buffer for replay, and is handed to live subscribers (the SSE hub, the
+ * sinks; the `log` sink writes it to the daemon log).
+ *
+ * Ids are consecutive within one run of the daemon, so the ring is indexed by id arithmetic. Each
+ * run has an `epoch` (a short base-36 string) so that a client resuming with an id from an earlier
+ * run is told that the daemon restarted instead of silently missing messages.
  */
 import type { Logger } from 'pino';
 import type { NotificationLevel } from '../../sdk/index.js';
+import { compileFilter, type BifrostFilter } from './filter.js';
+import { sseId, type SincePoint } from './since.js';
 
 export type BifrostKind = 'message' | 'notification' | 'broadcast' | 'confirmation_request' | 'confirmation_result';
 
 export interface BifrostOrigin {
-  /** 'daemon' for the daemon's own notices, otherwise 'plugin'. */
+  /** 'daemon' for the daemon's own notices, 'plugin' for plugins, 'operator' for operators. */
   kind: 'daemon' | 'plugin' | 'operator';
   plugin?: string;
   invocationId?: string;
@@ -28,35 +35,91 @@ export interface BifrostMessage {
 export type BifrostInput = Omit<BifrostMessage, 'id' | 'timestamp' | 'level'> & { level?: NotificationLevel };
 export type BifrostSubscriber = (m: BifrostMessage) => void;
 
+/** Why a replay cannot be complete; sent as the first `gap` event of a stream. */
+export interface BifrostGap {
+  reason: 'evicted' | 'restarted';
+  /** What the client asked for (as given). */
+  requested: string;
+  /** Messages that cannot be replayed; null when the count is unknown. */
+  missed: number | null;
+  /** Oldest id still in the buffer (0 when it is empty). */
+  oldestAvailable: number;
+  /** The same as a sentence. */
+  message: string;
+}
+
+export interface BifrostQuery {
+  /** Start after this point; without it, the latest `last` (or `limit`) messages. */
+  since?: SincePoint;
+  /** The raw since value, for gap messages. */
+  sinceText?: string;
+  filter?: BifrostFilter;
+  /** Most messages returned. */
+  limit?: number;
+  /** Without `since`: how many of the latest matching messages. Default: limit. */
+  last?: number;
+}
+
+export interface BifrostQueryResult {
+  messages: BifrostMessage[];
+  gap?: BifrostGap;
+  /** True when more matching messages follow the last one returned (only with since). */
+  more: boolean;
+  /** Resume point for the next query: the SSE id of the last message scanned. */
+  next: string;
+}
+
 export class BifrostBus {
   private readonly ring: BifrostMessage[];
+  private readonly times: Float64Array;
   private start = 0;
   private count = 0;
   private nextId = 1;
   private readonly subscribers = new Set<BifrostSubscriber>();
+  /** Identifies this run of the daemon in SSE ids. */
+  readonly epoch = Date.now().toString(36);
   published = 0;
+  /** Messages pushed out of the ring buffer by newer ones. */
+  evicted = 0;
+  private lastEvictedAt = -Infinity;
+  /** Operator clients connected (SSE); the stream hub keeps this up to date. */
+  clients = 0;
 
   constructor(readonly capacity: number, private readonly log: Logger) {
     this.ring = new Array(capacity);
+    this.times = new Float64Array(capacity);
   }
 
   publish(input: BifrostInput): BifrostMessage {
-    const m: BifrostMessage = { ...input, level: input.level ?? 'info', id: this.nextId++, timestamp: new Date().toISOString() };
+    const now = Date.now();
+    const m: BifrostMessage = {
+      id: this.nextId++,
+      kind: input.kind,
+      timestamp: new Date(now).toISOString(),
+      level: input.level ?? 'info',
+      ...(input.title !== undefined ? { title: input.title } : {}),
+      message: input.message,
+      ...(input.data !== undefined ? { data: input.data } : {}),
+      origin: input.origin,
+    };
+    let slot: number;
     if (this.count < this.capacity) {
-      this.ring[(this.start + this.count) % this.capacity] = m;
+      slot = (this.start + this.count) % this.capacity;
       this.count++;
     } else {
-      this.ring[this.start] = m;
+      slot = this.start;
+      this.lastEvictedAt = this.times[slot]!;
+      this.evicted++;
       this.start = (this.start + 1) % this.capacity;
     }
+    this.ring[slot] = m;
+    this.times[slot] = now;
     this.published++;
-    const lvl = m.level === 'error' ? 'error' : m.level === 'warning' ? 'warn' : 'info';
-    this.log[lvl]({ bifrostId: m.id, kind: m.kind, origin: m.origin, ...(m.data ? { data: m.data } : {}) }, `Bifrost ${m.kind}${m.title ? ` "${m.title}"` : ''}: ${m.message}`);
     for (const s of this.subscribers) {
       try {
         s(m);
       } catch (err) {
-        this.log.warn(`A Bifrost subscriber threw and was skipped: ${(err as Error).message}`);
+        this.log.warn(`A Bifrost subscriber threw and was skipped for message ${m.id}: ${(err as Error).message}`);
       }
     }
     return m;
@@ -71,21 +134,120 @@ export class BifrostBus {
     return this.nextId - 1;
   }
 
+  /** The message with this id when it is still in the buffer. */
+  get(id: number): BifrostMessage | undefined {
+    const i = id - this.oldestId();
+    if (this.count === 0 || i < 0 || i >= this.count) return undefined;
+    return this.ring[(this.start + i) % this.capacity];
+  }
+
+  private at(i: number): BifrostMessage {
+    return this.ring[(this.start + i) % this.capacity]!;
+  }
+
+  /** Ring index of the first message with id > since. */
+  private indexAfterId(since: number): number {
+    if (this.count === 0) return 0;
+    return Math.min(this.count, Math.max(0, since + 1 - this.oldestId()));
+  }
+
+  /** Ring index of the first message at or after `at` (ms); timestamps never decrease. */
+  private indexAtTime(at: number): number {
+    let lo = 0;
+    let hi = this.count;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.times[(this.start + mid) % this.capacity]! < at) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
   /** Messages with id > since, oldest first, at most limit. */
   since(since: number, limit = this.capacity): BifrostMessage[] {
     const out: BifrostMessage[] = [];
-    for (let i = 0; i < this.count && out.length < limit; i++) {
-      const m = this.ring[(this.start + i) % this.capacity]!;
-      if (m.id > since) out.push(m);
-    }
+    for (let i = this.indexAfterId(since); i < this.count && out.length < limit; i++) out.push(this.at(i));
     return out;
+  }
+
+  /** Where a replay from `since` starts, and the gap in front of it if any. */
+  private startOf(q: BifrostQuery): { index: number; gap?: BifrostGap } {
+    const since = q.since!;
+    const requested = q.sinceText ?? (since.kind === 'id' ? String(since.id) : new Date(since.at).toISOString());
+    const oldest = this.oldestId();
+    if (since.kind === 'time') {
+      const index = this.indexAtTime(since.at);
+      if (this.evicted > 0 && this.lastEvictedAt >= since.at) {
+        return {
+          index,
+          gap: {
+            reason: 'evicted', requested, missed: null, oldestAvailable: oldest,
+            message: `Some messages published after ${new Date(since.at).toISOString()} are no longer in the replay buffer (it keeps the latest ${this.capacity}); the replay starts at message ${oldest}. Raise bifrost.bufferSize to keep more.`,
+          },
+        };
+      }
+      return { index };
+    }
+    const restarted = (since.epoch !== undefined && since.epoch !== this.epoch) || (since.epoch === undefined && since.id > this.lastId());
+    if (restarted) {
+      const lost = this.evicted > 0 ? ` and ${this.evicted} messages of this run are no longer in the buffer` : '';
+      return {
+        index: 0,
+        gap: {
+          reason: 'restarted', requested, missed: null, oldestAvailable: oldest,
+          message: `The daemon restarted after message ${requested} was published: messages published before the restart are not available${lost}. Replaying from message ${oldest || this.lastId() + 1} of this run.`,
+        },
+      };
+    }
+    if (this.count > 0 && since.id < oldest - 1) {
+      const missed = oldest - 1 - since.id;
+      return {
+        index: 0,
+        gap: {
+          reason: 'evicted', requested, missed, oldestAvailable: oldest,
+          message: `${missed} messages after ${requested} (ids ${since.id + 1} to ${oldest - 1}) are no longer in the replay buffer, which keeps the latest ${this.capacity}; the replay starts at message ${oldest}. Reconnect sooner or raise bifrost.bufferSize.`,
+        },
+      };
+    }
+    return { index: this.indexAfterId(since.id) };
+  }
+
+  /**
+   * Replay and polling: the matching messages after `since` (oldest first, at most `limit`), or,
+   * without `since`, the latest `last` matching messages; with the gap in front when some are gone.
+   */
+  query(q: BifrostQuery = {}): BifrostQueryResult {
+    const pass = compileFilter(q.filter);
+    const limit = Math.max(1, q.limit ?? this.capacity);
+    const messages: BifrostMessage[] = [];
+    if (q.since === undefined) {
+      const last = Math.min(limit, q.last ?? limit);
+      for (let i = this.count - 1; i >= 0 && messages.length < last; i--) {
+        const m = this.at(i);
+        if (!pass || pass(m)) messages.push(m);
+      }
+      messages.reverse();
+      return { messages, more: false, next: sseId(this.epoch, this.lastId()) };
+    }
+    const { index, gap } = this.startOf(q);
+    let i = index;
+    for (; i < this.count && messages.length < limit; i++) {
+      const m = this.at(i);
+      if (!pass || pass(m)) messages.push(m);
+    }
+    let more = false;
+    if (messages.length >= limit) {
+      for (let j = i; j < this.count && !more; j++) {
+        const m = this.at(j);
+        more = !pass || pass(m);
+      }
+    }
+    const next = more ? messages[messages.length - 1]!.id : this.lastId();
+    return { messages, ...(gap ? { gap } : {}), more, next: sseId(this.epoch, next) };
   }
 
   subscribe(fn: BifrostSubscriber): () => void {
     this.subscribers.add(fn);
     return () => this.subscribers.delete(fn);
   }
-
-  /** Operator clients connected (SSE); the stream endpoint registers them. */
-  clients = 0;
 }

@@ -14,6 +14,7 @@ import {
   type ActionTrigger,
   type JsonSchema,
 } from '../../sdk/index.js';
+import type { PluginConfig } from '../../config/types.js';
 import type { ActionInfo } from '../api.js';
 import type { PluginHost } from '../workers/plugin-host.js';
 import type { ActionDescriptor } from '../workers/protocol.js';
@@ -95,6 +96,12 @@ export class ActionRegistry {
     return this.entries.get(name)?.info;
   }
 
+  /** The config entry of a plugin that has registered actions (for its remediation override). */
+  pluginConfig(plugin: string): PluginConfig | undefined {
+    for (const e of this.entries.values()) if (e.info.plugin === plugin && e.host) return e.host.cfg;
+    return undefined;
+  }
+
   /** Finds the action or throws ActionNotFoundError with the closest names. */
   private lookup(name: string): Entry {
     const e = this.entries.get(name);
@@ -104,8 +111,16 @@ export class ActionRegistry {
     throw new ActionNotFoundError(`No action is registered as ${JSON.stringify(name)}.${hint}`, { action: name, suggestions });
   }
 
-  /** Validates params and runs the action within its deadline. */
-  async invoke(name: string, params: Record<string, unknown> | undefined, opts: InvokeOptions): Promise<ActionResult> {
+  /** The closest registered names to a misspelt one. */
+  suggest(name: string): string[] {
+    return closestNames(name, [...this.entries.keys()]);
+  }
+
+  /**
+   * Looks the action up and validates (a copy of) its params, applying schema defaults.
+   * Throws ActionNotFoundError (with suggestions) or InvalidParamsError (with the failing paths).
+   */
+  check(name: string, params: Record<string, unknown> | undefined): { info: ActionInfo; params: Record<string, unknown> } {
     const e = this.lookup(name);
     const p = structuredClone(params ?? {});
     if (!e.validate(p)) {
@@ -113,6 +128,18 @@ export class ActionRegistry {
       const text = errors.map((x) => `${x.path === '/' ? 'params' : `params${x.path.replace(/\//g, '.')}`} ${x.message}`).join('; ');
       throw new InvalidParamsError(`The parameters of ${name} are invalid: ${text}. See \`heimdall actions\` for its schema.`, { action: name, errors });
     }
+    return { info: e.info, params: p };
+  }
+
+  /** Validates params and runs the action within its deadline. */
+  async invoke(name: string, params: Record<string, unknown> | undefined, opts: InvokeOptions): Promise<ActionResult> {
+    const { params: p } = this.check(name, params);
+    return this.run(name, p, opts);
+  }
+
+  /** Runs an action whose params {@link check} has already validated. */
+  async run(name: string, p: Record<string, unknown>, opts: InvokeOptions): Promise<ActionResult> {
+    const e = this.lookup(name);
     const invocationId = opts.invocationId ?? randomUUID();
     if (e.host) return e.host.invoke(e.shortName!, p, invocationId, opts.trigger, e.info.timeoutMs);
     const ac = new AbortController();

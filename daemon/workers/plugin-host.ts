@@ -101,7 +101,9 @@ export class PluginHost {
     });
     pool.on('error', (err: Error) => this.onCrash(gen, `its worker thread failed: ${err.message}`));
     this.pool = pool;
-    const channel = new WorkerChannel(this.name, this.log, this.onRpc(this));
+    const channel = new WorkerChannel(this.name, this.log, this.onRpc(this), () => {
+      if (this.state === 'running' || this.state === 'draining') this.onCrash(gen, 'its worker thread exited');
+    });
     this.channel = channel;
     this.progress.fill(0);
     const task: WorkerTask = {

@@ -33,11 +33,25 @@ export class WorkerChannel {
   private readonly pending = new Map<number, PendingInvoke>();
   private closed = false;
 
-  constructor(private readonly plugin: string, private readonly log: Logger, private readonly onRpc: RpcHandler) {
+  /**
+   * @param onWorkerGone called when the worker's end of the port closes without the host closing
+   *   it first: the worker thread exited (for example process.exit inside an action).
+   */
+  constructor(
+    private readonly plugin: string,
+    private readonly log: Logger,
+    private readonly onRpc: RpcHandler,
+    private readonly onWorkerGone: () => void = () => undefined,
+  ) {
     const { port1, port2 } = new MessageChannel();
     this.port = port1;
     this.workerPort = port2;
     this.port.on('message', (msg: WorkerToHost) => this.onMessage(msg));
+    this.port.on('close', () => {
+      if (this.closed) return;
+      this.close('its worker thread exited');
+      this.onWorkerGone();
+    });
   }
 
   private onMessage(msg: WorkerToHost): void {

@@ -47,8 +47,9 @@ describe('config defaults', () => {
     assert.deepEqual(cfg.actions, { timeoutMs: 30000 });
     assert.deepEqual(cfg.drops, { logIntervalMs: 10000 });
     assert.deepEqual(cfg.shutdown, { drainTimeoutMs: 10000 });
-    assert.deepEqual(cfg.remediation, { mode: 'approve', allowSchema: false });
-    assert.deepEqual(cfg.bifrost, { bufferSize: 1000 });
+    assert.deepEqual(cfg.remediation, { mode: 'auto', allowSchema: false, autoApproveDestructive: false });
+    assert.deepEqual(cfg.audit, { path: '.heimdall/audit.jsonl', graph: false });
+    assert.equal(cfg.bifrost.bufferSize, 1000);
     assert.equal(cfg.database, undefined);
     assert.equal(cfg.llm, undefined);
     assert.equal(cfg.configPath, undefined);
@@ -77,7 +78,7 @@ describe('config defaults', () => {
     });
     assert.equal(cfg.llm?.baseURL, 'https://api.openai.com/v1');
     assert.equal(cfg.llm?.toolMode, 'auto');
-    assert.equal(cfg.llm?.maxSteps, 8);
+    assert.equal(cfg.llm?.maxSteps, 6);
   });
 
   it('accepts a top-level $schema for editors and leaves it out of the result', () => {

@@ -1,0 +1,134 @@
+/**
+ * The append-only audit log: one JSON object per line, each carrying `seq`, `at`, the hash of the
+ * previous entry (`prev`) and its own `hash` = sha256(prev + canonical JSON of the entry without
+ * `hash`). Editing, removing or reordering any line breaks the chain, which `verifyAuditLog`
+ * (and `heimdall audit verify`) reports with the line number. Optionally mirrored as
+ * (:HeimdallAudit) nodes in the graph.
+ */
+import { createHash } from 'node:crypto';
+import { appendFileSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Logger } from 'pino';
+
+export const GENESIS_HASH = '0'.repeat(64);
+
+export interface AuditRecord {
+  seq: number;
+  at: string;
+  prev: string;
+  hash: string;
+  type: string;
+  [k: string]: unknown;
+}
+
+/** JSON with keys sorted at every level, so the hash does not depend on key order. */
+export function canonicalJson(v: unknown): string {
+  if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'null';
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+  const o = v as Record<string, unknown>;
+  return `{${Object.keys(o)
+    .filter((k) => o[k] !== undefined)
+    .sort()
+    .map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`)
+    .join(',')}}`;
+}
+
+export function hashEntry(prev: string, entryWithoutHash: Record<string, unknown>): string {
+  return createHash('sha256').update(prev).update(canonicalJson(entryWithoutHash)).digest('hex');
+}
+
+export type GraphMirror = (record: AuditRecord) => Promise<void>;
+
+export class AuditLog {
+  private seq = 0;
+  private prev = GENESIS_HASH;
+  private mirror: GraphMirror | undefined;
+  appended = 0;
+
+  private opened = false;
+
+  /** Nothing touches the file system until the first append. */
+  constructor(readonly path: string, private readonly log: Logger) {}
+
+  private open(): void {
+    if (this.opened) return;
+    const path = this.path;
+    mkdirSync(dirname(path), { recursive: true });
+    if (existsSync(path)) {
+      const lines = readFileSync(path, 'utf8').split('\n').filter((l) => l.trim());
+      const last = lines.at(-1);
+      if (last) {
+        try {
+          const r = JSON.parse(last) as AuditRecord;
+          this.seq = r.seq;
+          this.prev = r.hash;
+        } catch {
+          throw new Error(`The last line of the audit log ${path} is not JSON; run \`heimdall audit verify --file ${path}\` and repair or move the file.`);
+        }
+      }
+    }
+    this.opened = true;
+  }
+
+  setMirror(m: GraphMirror | undefined): void {
+    this.mirror = m;
+  }
+
+  /** Appends one entry (synchronously flushed to the file) and returns the stored record. */
+  append(entry: { type: string; [k: string]: unknown }): AuditRecord {
+    this.open();
+    const body: Record<string, unknown> = { ...JSON.parse(JSON.stringify(entry)), seq: this.seq + 1, at: new Date().toISOString(), prev: this.prev };
+    delete body.hash;
+    const hash = hashEntry(this.prev, body);
+    const record = { ...body, hash } as AuditRecord;
+    const fd = openSync(this.path, 'a');
+    try {
+      appendFileSync(fd, `${JSON.stringify(record)}\n`);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    this.seq = record.seq;
+    this.prev = hash;
+    this.appended++;
+    if (this.mirror) {
+      this.mirror(record).catch((err: Error) => this.log.warn(`Audit entry ${record.seq} is in ${this.path} but could not be mirrored to the graph: ${err.message}`));
+    }
+    return record;
+  }
+}
+
+export interface VerifyResult {
+  ok: boolean;
+  entries: number;
+  /** 1-based line of the first broken entry. */
+  brokenAtLine?: number;
+  reason?: string;
+}
+
+/** Recomputes the chain of an audit log file. */
+export function verifyAuditLog(path: string): VerifyResult {
+  if (!existsSync(path)) return { ok: false, entries: 0, reason: `The audit log ${path} does not exist.` };
+  const lines = readFileSync(path, 'utf8').split('\n');
+  let prev = GENESIS_HASH;
+  let seq = 0;
+  let entries = 0;
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!;
+    if (!line.trim()) continue;
+    let r: AuditRecord;
+    try {
+      r = JSON.parse(line) as AuditRecord;
+    } catch {
+      return { ok: false, entries, brokenAtLine: i + 1, reason: `Line ${i + 1} is not valid JSON.` };
+    }
+    if (r.prev !== prev) return { ok: false, entries, brokenAtLine: i + 1, reason: `Line ${i + 1} (seq ${r.seq}) does not point at the hash of the entry before it: an entry was removed, reordered or edited.` };
+    if (r.seq !== seq + 1) return { ok: false, entries, brokenAtLine: i + 1, reason: `Line ${i + 1} has seq ${r.seq}, expected ${seq + 1}.` };
+    const { hash, ...body } = r;
+    if (hashEntry(prev, body) !== hash) return { ok: false, entries, brokenAtLine: i + 1, reason: `Line ${i + 1} (seq ${r.seq}) was modified: its content does not match its hash.` };
+    prev = hash;
+    seq = r.seq;
+    entries++;
+  }
+  return { ok: true, entries };
+}

@@ -1,0 +1,50 @@
+/**
+ * The daemon's own notices on Bifrost, for the parts of the daemon that watch something that can
+ * go down and come back (the database, the language model). Each notice is published on a change
+ * of state only — "down" once, then "back" once — never once per failed call.
+ */
+import type { BifrostBus, BifrostMessage } from './bus.js';
+
+export type WatchedService = 'database' | 'model';
+
+const LABEL: Record<WatchedService, string> = { database: 'The database', model: 'The language model' };
+
+export class DaemonNotices {
+  private readonly down = new Map<WatchedService, { since: number; reason: string }>();
+
+  constructor(private readonly bus: BifrostBus) {}
+
+  /** A daemon notice (origin daemon). */
+  publish(level: BifrostMessage['level'], title: string, message: string, data?: Record<string, unknown>): BifrostMessage {
+    return this.bus.publish({ kind: 'notification', level, title, message, ...(data ? { data } : {}), origin: { kind: 'daemon' } });
+  }
+
+  /** Reports that `service` cannot be reached; published only when it was up before. */
+  unavailable(service: WatchedService, reason: string, where?: string): BifrostMessage | undefined {
+    if (this.down.has(service)) return undefined;
+    this.down.set(service, { since: Date.now(), reason });
+    const at = where ? ` at ${where}` : '';
+    const effect = service === 'database'
+      ? 'ctx.database queries fail and database events stop until it is back'
+      : 'prompts answer success:false until it is back';
+    return this.publish('error', `${LABEL[service]} is unreachable`,
+      `${LABEL[service]}${at} cannot be reached: ${reason.replace(/\.$/, '')}. ${effect[0]!.toUpperCase()}${effect.slice(1)}; Heimdall keeps retrying.`,
+      { service, ...(where ? { where } : {}), reason });
+  }
+
+  /** Reports that `service` is reachable again; published only after an outage. */
+  available(service: WatchedService, where?: string): BifrostMessage | undefined {
+    const d = this.down.get(service);
+    if (!d) return undefined;
+    this.down.delete(service);
+    const downMs = Date.now() - d.since;
+    const at = where ? ` at ${where}` : '';
+    return this.publish('success', `${LABEL[service]} is back`,
+      `${LABEL[service]}${at} can be reached again after ${Math.round(downMs / 1000)} s.`,
+      { service, ...(where ? { where } : {}), downMs });
+  }
+
+  isDown(service: WatchedService): boolean {
+    return this.down.has(service);
+  }
+}

@@ -1,0 +1,149 @@
+/**
+ * Commands that talk to a running daemon: status, plugins, actions, invoke, prompt (emit is in
+ * emit.ts). Each takes --url, --token and --json; without --json it prints a table or a summary.
+ */
+import { type Command } from 'commander';
+import type { ActionResult } from '../../sdk/index.js';
+import type { ActionInfo, DaemonStatus, PluginStatus } from '../api.js';
+import { ApiError, DEFAULT_URL, DaemonClient } from './client.js';
+import { CliError, EXIT_FAILURE, parseJsonObjectOption } from './exit.js';
+import { formatDuration, indent, out, printJson, table, truncate } from './output.js';
+
+export interface RemoteOptions {
+  url?: string;
+  token?: string;
+  json?: boolean;
+}
+
+/** Adds --url, --token and --json to a command. */
+export function withRemoteOptions(cmd: Command): Command {
+  return cmd
+    .option('--url <url>', `base URL of the daemon (default: $HEIMDALL_URL or ${DEFAULT_URL})`)
+    .option('--token <token>', 'bearer token when the daemon has server.token set (default: $HEIMDALL_TOKEN)')
+    .option('--json', 'print the raw JSON answer instead of a table');
+}
+
+/** Runs `fn` with a client; with --json an API error is also printed as its JSON body on stdout. */
+export async function withClient(opts: RemoteOptions, fn: (client: DaemonClient) => Promise<void>): Promise<void> {
+  const client = new DaemonClient({ url: opts.url, token: opts.token });
+  try {
+    await fn(client);
+  } catch (err) {
+    if (err instanceof ApiError) {
+      throw new CliError(err.message, EXIT_FAILURE, opts.json ? JSON.stringify(err.body, null, 2) : undefined);
+    }
+    throw err;
+  }
+}
+
+function counters(p: PluginStatus): (string | number)[] {
+  const c = p.counters;
+  return [c.received, c.delivered, c.droppedTotal, c.failed, `${c.queued}/${c.capacity}`];
+}
+
+function reasons(plugins: readonly PluginStatus[]): string[] {
+  return plugins.filter((p) => p.reason).map((p) => `  ${p.name}: ${p.reason}`);
+}
+
+export function printStatus(s: DaemonStatus): void {
+  out(`Heimdall ${s.version} is ${s.state}, up ${formatDuration(s.uptimeS)} (since ${s.startedAt}).`);
+  const db = s.database;
+  out(`Database: ${!db.configured ? 'not configured' : db.connected ? `connected to ${db.uri}` : `configured (${db.uri ?? '?'}) but not connected${db.reason ? `: ${db.reason}` : ''}`}`);
+  out(`Model:    ${s.llm.configured ? `${s.llm.model ?? '?'} at ${s.llm.baseURL ?? '?'}` : 'not configured'}`);
+  out();
+  if (s.plugins.length === 0) out('No plugins are configured.');
+  else {
+    out(table(['plugin', 'state', 'received', 'delivered', 'dropped', 'failed', 'queued', 'restarts'],
+      s.plugins.map((p) => [p.name, p.state, ...counters(p), p.restarts])));
+    const why = reasons(s.plugins);
+    if (why.length > 0) out(['', 'Reasons:', ...why].join('\n'));
+  }
+  out();
+  out(table(['source', 'state', 'emitted', 'reason'], s.sources.map((src) => [src.name, src.state, src.emitted, src.reason ?? ''])));
+}
+
+export function printPlugins(plugins: readonly PluginStatus[]): void {
+  if (plugins.length === 0) {
+    out('No plugins are configured; add them under plugins: in the config file.');
+    return;
+  }
+  out(table(['name', 'version', 'state', 'events', 'actions', 'path'],
+    plugins.map((p) => [p.name, p.version, p.state, p.events.length ? p.events.join(',') : '*', p.actions.length, p.path])));
+  const why = reasons(plugins);
+  if (why.length > 0) out(['', 'Reasons:', ...why].join('\n'));
+}
+
+function requiredParams(a: ActionInfo): string {
+  const schema = a.params as { properties?: Record<string, unknown>; required?: string[] } | undefined;
+  const names = Object.keys(schema?.properties ?? {});
+  if (names.length === 0) return '';
+  const req = new Set(schema?.required ?? []);
+  return names.map((n) => (req.has(n) ? n : `${n}?`)).join(', ');
+}
+
+export function printActions(actions: readonly ActionInfo[]): void {
+  if (actions.length === 0) {
+    out('No actions are registered; plugins register theirs when they start.');
+    return;
+  }
+  out(table(['action', 'plugin', 'destructive', 'params', 'description'],
+    actions.map((a) => [a.name, a.plugin ?? '(built-in)', a.destructive ? 'yes' : 'no', requiredParams(a), truncate(a.description ?? '', 70)])));
+}
+
+/** Prints an ActionResult; throws (exit 1) when success is false. */
+export function reportResult(result: ActionResult, json: boolean | undefined): void {
+  if (json) printJson(result);
+  else {
+    out(`${result.success ? 'OK' : 'FAILED'}: ${result.message}`);
+    if (result.data !== undefined && Object.keys(result.data).length > 0) out(indent(JSON.stringify(result.data, null, 2)));
+  }
+  // The FAILED line (or the JSON) already says why: exit 1 without repeating it.
+  if (!result.success) throw new CliError('', EXIT_FAILURE);
+}
+
+export function registerRemoteCommands(program: Command): void {
+  withRemoteOptions(program.command('status').description('Show the daemon\'s state: plugins with their counters, sources, database and model.'))
+    .action(async (opts: RemoteOptions) => withClient(opts, async (client) => {
+      const s = await client.get<DaemonStatus>('/v1/status');
+      if (opts.json) printJson(s);
+      else printStatus(s);
+    }));
+
+  withRemoteOptions(program.command('plugins').description('List the configured plugins and their state.'))
+    .action(async (opts: RemoteOptions) => withClient(opts, async (client) => {
+      const body = await client.get<{ plugins: PluginStatus[] }>('/v1/plugins');
+      if (opts.json) printJson(body);
+      else printPlugins(body.plugins);
+    }));
+
+  withRemoteOptions(program.command('actions').description('List the actions that can be invoked.'))
+    .action(async (opts: RemoteOptions) => withClient(opts, async (client) => {
+      const body = await client.get<{ actions: ActionInfo[] }>('/v1/actions');
+      if (opts.json) printJson(body);
+      else printActions(body.actions);
+    }));
+
+  withRemoteOptions(program.command('invoke')
+    .description('Run an action as an operator and print its result; exits 1 when the action reports failure.')
+    .argument('<action>', 'full action name, e.g. heimdall.audit.remediate (see `heimdall actions`)')
+    .option('--params <json>', 'parameters as a JSON object, e.g. --params \'{"summary":"x"}\''))
+    .action(async (action: string, opts: RemoteOptions & { params?: string }) => {
+      const params = opts.params === undefined ? undefined : parseJsonObjectOption('--params', opts.params, '{"summary":"checked"}');
+      await withClient(opts, async (client) => {
+        const result = await client.postJson<ActionResult>(`/v1/actions/${encodeURIComponent(action)}/invoke`, params ? { params } : {});
+        reportResult(result, opts.json);
+      });
+    });
+
+  withRemoteOptions(program.command('prompt')
+    .description('Ask the language model (with the action catalogue as tools) and print its answer.')
+    .argument('<text>', 'the prompt')
+    .option('--context <json>', 'extra facts for the model as a JSON object'))
+    .action(async (text: string, opts: RemoteOptions & { context?: string }) => {
+      const context = opts.context === undefined ? undefined : parseJsonObjectOption('--context', opts.context, '{"recentFailures":5}');
+      await withClient(opts, async (client) => {
+        const result = await client.postJson<ActionResult>('/v1/prompt', context ? { prompt: text, context } : { prompt: text });
+        reportResult(result, opts.json);
+      });
+    });
+}

@@ -1,0 +1,107 @@
+/**
+ * `heimdall start [--config F] [--log-level L] [--pretty]`: run the daemon in the foreground.
+ *
+ * Loads the config (--config, $HEIMDALL_CONFIG, ./heimdall.config.yaml, else built-in defaults),
+ * starts the daemon and waits for SIGTERM/SIGINT, then stops it gracefully and exits 0. A second
+ * signal exits 1 at once. A config error (including a non-loopback bind without a token) exits 2;
+ * any other start-up failure exits 1.
+ */
+import { Option, type Command } from 'commander';
+import type { Logger } from 'pino';
+import type { HeimdallConfig, LogLevel } from '../../config/types.js';
+import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, flushAndExit } from './exit.js';
+
+const LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'];
+
+interface StartOptions {
+  config?: string;
+  logLevel?: LogLevel;
+  pretty?: boolean;
+}
+
+/** Loads the config the way `start` and `validate` agree on; ConfigError becomes exit 2. */
+export async function loadConfigOrDefaults(explicit: string | undefined): Promise<{ config: HeimdallConfig; file: string | undefined }> {
+  // Imported here, not at the top: the remote commands should not pay for ajv, fastify and piscina.
+  const { ConfigError, defaultConfig, findConfigFile, loadConfig } = await import('../../config/loader.js');
+  try {
+    const file = findConfigFile(explicit);
+    return { config: file ? loadConfig(file) : defaultConfig(), file };
+  } catch (err) {
+    if (err instanceof ConfigError) throw new CliError(`${err.format()}\nFix the config (\`heimdall validate\` checks it) and start again.`, EXIT_USAGE);
+    throw err;
+  }
+}
+
+function isConfigError(err: unknown): boolean {
+  return (err as { code?: unknown } | null)?.code === 'HMD_ERR_CONFIG';
+}
+
+export async function runStart(opts: StartOptions): Promise<void> {
+  const { config, file } = await loadConfigOrDefaults(opts.config);
+  const [{ redactConfig }, { createLogger }, { startDaemon }] = await Promise.all([
+    import('../../config/loader.js'),
+    import('../logger.js'),
+    import('../daemon.js'),
+  ]);
+  const logger: Logger = createLogger({ level: opts.logLevel ?? config.log.level, pretty: opts.pretty ?? config.log.pretty });
+  if (file) logger.info({ configPath: file }, `Loaded the config from ${file}.`);
+  else {
+    logger.info(
+      'No config file was found (no --config, no $HEIMDALL_CONFIG, no ./heimdall.config.yaml), so Heimdall is using its ' +
+      `built-in defaults: the admin API on ${config.server.host}:${config.server.port} and ${config.plugins.length} plugins. ` +
+      'Write a heimdall.config.yaml (or pass --config) to add plugins.',
+    );
+  }
+  logger.debug({ config: redactConfig(config) }, 'This is the effective config, with secrets masked.');
+
+  // Signals are handled from the start, so a SIGTERM during start-up still stops cleanly.
+  let signalled: NodeJS.Signals | undefined;
+  let onSignal: ((sig: NodeJS.Signals) => void) | undefined;
+  const handler = (sig: NodeJS.Signals): void => {
+    if (signalled !== undefined) {
+      logger.warn(`Received ${sig} again while stopping; exiting at once without waiting for the plugins.`);
+      void flushAndExit(EXIT_FAILURE);
+      return;
+    }
+    signalled = sig;
+    logger.info(`Received ${sig}; stopping Heimdall gracefully (send it again to exit at once).`);
+    onSignal?.(sig);
+  };
+  process.on('SIGTERM', handler);
+  process.on('SIGINT', handler);
+  process.on('unhandledRejection', (reason) => {
+    logger.fatal({ err: reason }, 'Heimdall hit an unhandled promise rejection and is exiting; this is a bug, please report it with this log.');
+    void flushAndExit(EXIT_FAILURE);
+  });
+
+  let running;
+  try {
+    running = await startDaemon({ config, logger });
+  } catch (err) {
+    if (isConfigError(err)) {
+      logger.error(`Heimdall cannot start: ${(err as Error).message}`);
+      throw new CliError((err as Error).message, EXIT_USAGE);
+    }
+    logger.fatal({ err }, `Heimdall could not start: ${(err as Error).message}`);
+    throw new CliError(`Heimdall could not start: ${(err as Error).message}`, EXIT_FAILURE);
+  }
+
+  const sig = signalled ?? (await new Promise<NodeJS.Signals>((resolve) => (onSignal = resolve)));
+  try {
+    await running.stop(`received ${sig}`);
+  } catch (err) {
+    logger.error({ err }, `Heimdall did not stop cleanly: ${(err as Error).message}`);
+    await flushAndExit(EXIT_FAILURE);
+  }
+  await flushAndExit(EXIT_OK);
+}
+
+export function registerStart(program: Command): void {
+  program
+    .command('start')
+    .description('Start the daemon in the foreground; SIGTERM or SIGINT stops it gracefully.')
+    .option('-c, --config <file>', 'config file (default: $HEIMDALL_CONFIG, else ./heimdall.config.yaml, else built-in defaults)')
+    .addOption(new Option('--log-level <level>', 'lowest log level written; overrides log.level').choices(LEVELS))
+    .option('--pretty', 'human-readable log lines instead of JSON; overrides log.pretty')
+    .action(async (opts: StartOptions) => runStart(opts));
+}

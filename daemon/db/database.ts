@@ -1,0 +1,156 @@
+/**
+ * The database router: one neo4j-driver Driver, `executeQuery` with the configured database or a
+ * per-call one, READ/WRITE routing, a timeout and transaction metadata on every daemon transaction
+ * (`{ app: 'heimdall', plugin?, action?, invocationId? }`), plain JSON-safe results, and a
+ * connectivity watch: when the database goes away the daemon keeps running, queries fail fast
+ * with a clear error, and listeners hear about it (the system source turns that into
+ * database.shutdown / database.started events).
+ */
+import neo4j, { type Driver, type ResultSummary } from 'neo4j-driver';
+import type { Logger } from 'pino';
+import { DatabaseUnavailableError, QueryFailedError, ReadOnlyError, type Row } from '../../sdk/index.js';
+import type { DatabaseConfig } from '../../config/types.js';
+import { plainRows } from './plain-values.js';
+
+export interface TxMetadata {
+  app: 'heimdall';
+  plugin?: string;
+  action?: string;
+  invocationId?: string;
+  [k: string]: unknown;
+}
+
+export interface RunOptions {
+  database?: string;
+  mode: 'read' | 'write';
+  timeoutMs?: number;
+  metadata?: Omit<TxMetadata, 'app'>;
+}
+
+export interface RunResult {
+  rows: Row[];
+  summary: ResultSummary;
+}
+
+export type ConnectivityListener = (up: boolean, reason: string) => void;
+
+const ACCESS_MODE_CODES = new Set(['Neo.ClientError.Statement.AccessMode', 'Neo.ClientError.Cluster.NotALeader']);
+
+export class Database {
+  readonly driver: Driver;
+  readonly defaultDatabase: string;
+  connected = false;
+  lastError: string | undefined;
+  private readonly listeners = new Set<ConnectivityListener>();
+  private watchTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(readonly cfg: DatabaseConfig, private readonly log: Logger) {
+    this.defaultDatabase = cfg.database;
+    this.driver = neo4j.driver(cfg.uri, neo4j.auth.basic(cfg.user, cfg.password), {
+      connectionTimeout: cfg.connectTimeoutMs,
+      connectionAcquisitionTimeout: cfg.connectTimeoutMs,
+      maxTransactionRetryTime: 2000,
+      userAgent: 'heimdall',
+      logging: { level: 'error', logger: (_level, message) => this.log.debug(`neo4j-driver: ${message}`) },
+    });
+  }
+
+  onConnectivity(fn: ConnectivityListener): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  private everChecked = false;
+
+  private setConnected(up: boolean, reason: string): void {
+    if (!up) this.lastError = reason;
+    const first = !this.everChecked;
+    this.everChecked = true;
+    if (up === this.connected) return;
+    this.connected = up;
+    this.lastError = up ? undefined : reason;
+    if (up) this.log.info(`The database at ${this.cfg.uri} is reachable (${reason}).`);
+    else if (!first) this.log.warn(`The database at ${this.cfg.uri} cannot be reached: ${reason}. Heimdall keeps running; queries fail fast until it is back.`);
+    for (const l of this.listeners) {
+      try {
+        l(up, reason);
+      } catch (err) {
+        this.log.warn(`A database connectivity listener threw: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  /** Checks connectivity now; resolves with whether the database answered. */
+  async check(): Promise<boolean> {
+    try {
+      await this.driver.executeQuery('RETURN 1', {}, { database: this.defaultDatabase, routing: neo4j.routing.READ });
+      this.setConnected(true, 'it answered a health query');
+      return true;
+    } catch (err) {
+      this.setConnected(false, describe(err));
+      return false;
+    }
+  }
+
+  /** Checks now and then every `intervalMs` (faster while down). */
+  async start(intervalMs = 2000): Promise<void> {
+    const ok = await this.check();
+    if (!ok) {
+      this.log.error(`Heimdall could not connect to the database at ${this.cfg.uri} as ${this.cfg.user}: ${this.lastError}. It runs degraded and retries every ${intervalMs} ms; check database.uri, database.user and database.password.`);
+    }
+    const tick = async () => {
+      if (this.closed) return;
+      await this.check();
+      if (!this.closed) this.watchTimer = setTimeout(tick, this.connected ? intervalMs : Math.min(intervalMs, 1000));
+      this.watchTimer?.unref();
+    };
+    this.watchTimer = setTimeout(tick, intervalMs);
+    this.watchTimer.unref();
+  }
+
+  /** Runs one statement in its own transaction and returns plain rows. */
+  async run(cypher: string, params: Record<string, unknown>, opts: RunOptions): Promise<RunResult> {
+    if (!this.connected) {
+      throw new DatabaseUnavailableError(`The database at ${this.cfg.uri} is not reachable (${this.lastError ?? 'not connected yet'}); the query was not run. It runs again once the database is back.`);
+    }
+    const metadata: TxMetadata = { app: 'heimdall', ...(opts.metadata ?? {}) };
+    try {
+      const res = await this.driver.executeQuery(cypher, params, {
+        database: opts.database ?? this.defaultDatabase,
+        routing: opts.mode === 'write' ? neo4j.routing.WRITE : neo4j.routing.READ,
+        transactionConfig: { timeout: opts.timeoutMs ?? this.cfg.queryTimeoutMs, metadata },
+      });
+      return { rows: plainRows(res.records), summary: res.summary };
+    } catch (err) {
+      throw this.translate(err, opts);
+    }
+  }
+
+  /** Maps driver errors to the SDK's typed errors with messages an operator can act on. */
+  translate(err: unknown, opts: { mode: 'read' | 'write'; metadata?: { plugin?: string } }): Error {
+    const e = err as Error & { code?: string };
+    const code = e.code ?? '';
+    if (ACCESS_MODE_CODES.has(code) || /write.*read access mode|not allowed in read mode|read-only/i.test(e.message)) {
+      const who = opts.metadata?.plugin ? `The plugin ${opts.metadata.plugin} is read-only` : 'This query ran in read mode';
+      return new ReadOnlyError(`${who}, and the statement tried to write: ${e.message}. Grant write: true in its plugins[] entry to allow writes (they go through the remediation policy).`, { neo4jCode: code });
+    }
+    if (code === 'ServiceUnavailable' || code === 'SessionExpired' || /ECONNREFUSED|connect|Connection was closed/i.test(e.message)) {
+      this.setConnected(false, describe(err));
+      return new DatabaseUnavailableError(`The database at ${this.cfg.uri} is not reachable: ${e.message}`, { neo4jCode: code });
+    }
+    return new QueryFailedError(`The database rejected the query: ${e.message}`, { neo4jCode: code });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.watchTimer);
+    await this.driver.close();
+  }
+}
+
+function describe(err: unknown): string {
+  const e = err as Error & { code?: string };
+  if (e?.code === 'Neo.ClientError.Security.Unauthorized') return `the credentials were refused (${e.message})`;
+  return `${e?.code ? `${e.code}: ` : ''}${e?.message ?? String(err)}`;
+}
