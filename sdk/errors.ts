@@ -27,6 +27,13 @@ export const ERROR_CODES = {
   HMD_ERR_POLICY_DENIED: 'The remediation policy refused the statement.',
   HMD_ERR_NOT_FOUND: 'The requested resource does not exist.',
   HMD_ERR_CONFLICT: 'The request conflicts with the current state.',
+  HMD_ERR_BAD_REQUEST: 'The request is malformed (body is not valid JSON, wrong shape, bad parameter).',
+  HMD_ERR_UNAUTHORIZED: 'The route needs a valid bearer token.',
+  HMD_ERR_METHOD_NOT_ALLOWED: 'The path exists but not with this HTTP method.',
+  HMD_ERR_BODY_TOO_LARGE: 'The request body is larger than server.bodyLimitBytes.',
+  HMD_ERR_UNSUPPORTED_MEDIA_TYPE: 'The Content-Type of the request is not one the route accepts.',
+  HMD_ERR_NOT_READY: 'The daemon is up but not ready (sources, plugins or the database are not up).',
+  HMD_ERR_SHUTTING_DOWN: 'The daemon is shutting down and no longer takes requests.',
 } as const;
 
 /** A stable error code, `HMD_ERR_*`. */

@@ -1,22 +1,20 @@
 /**
  * Errors of the admin HTTP API: every 4xx/5xx answer is `{ error: { code, message, details? } }`.
- *
- * The codes of the SDK catalogue (sdk/errors.ts) map to a status here; the few failures that only
- * exist at the HTTP layer get their own stable `HMD_ERR_*` codes below. Codes are never reused.
+ * Every code comes from the one catalogue in sdk/errors.ts (docs/errors.md); codes are never reused.
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { ERROR_CODES } from '../../sdk/errors.js';
 
-/** Codes that only the HTTP layer produces. */
+/** Codes the HTTP layer produces; they are part of the one catalogue in sdk/errors.ts. */
 export const HTTP_ERROR_CODES = {
-  HMD_ERR_BAD_REQUEST: 'The request is malformed (body is not valid JSON, wrong shape, bad parameter).',
-  HMD_ERR_UNAUTHORIZED: 'The route needs a valid bearer token.',
-  HMD_ERR_METHOD_NOT_ALLOWED: 'The path exists but not with this HTTP method.',
-  HMD_ERR_BODY_TOO_LARGE: 'The request body is larger than server.bodyLimitBytes.',
-  HMD_ERR_UNSUPPORTED_MEDIA_TYPE: 'The Content-Type of the request is not one the route accepts.',
-  HMD_ERR_NOT_READY: 'The daemon is up but not ready (sources or plugins are still starting or failed).',
-  HMD_ERR_SHUTTING_DOWN: 'The daemon is shutting down and no longer takes requests.',
+  HMD_ERR_BAD_REQUEST: ERROR_CODES.HMD_ERR_BAD_REQUEST,
+  HMD_ERR_UNAUTHORIZED: ERROR_CODES.HMD_ERR_UNAUTHORIZED,
+  HMD_ERR_METHOD_NOT_ALLOWED: ERROR_CODES.HMD_ERR_METHOD_NOT_ALLOWED,
+  HMD_ERR_BODY_TOO_LARGE: ERROR_CODES.HMD_ERR_BODY_TOO_LARGE,
+  HMD_ERR_UNSUPPORTED_MEDIA_TYPE: ERROR_CODES.HMD_ERR_UNSUPPORTED_MEDIA_TYPE,
+  HMD_ERR_NOT_READY: ERROR_CODES.HMD_ERR_NOT_READY,
+  HMD_ERR_SHUTTING_DOWN: ERROR_CODES.HMD_ERR_SHUTTING_DOWN,
 } as const;
 
 export type HttpErrorCode = keyof typeof HTTP_ERROR_CODES | keyof typeof ERROR_CODES;
