@@ -31,7 +31,7 @@ export class DaemonMetrics {
 
   constructor(private readonly hosts: () => PluginHost[]) {
     const r = this.registry;
-    collectDefaultMetrics({ register: r, prefix: 'heimdall_process_' });
+    collectDefaultMetrics({ register: r, prefix: 'heimdall_' });
     const per = (f: (h: PluginHost) => number) => () => this.hosts().map((h) => ({ labels: { plugin: h.name }, value: f(h) }));
     collected(r, 'heimdall_events_received_total', 'Events offered to a plugin queue.', 'counter', per((h) => h.queue.counters().received));
     collected(r, 'heimdall_events_delivered_total', 'Events whose handler returned (or threw).', 'counter', per((h) => h.queue.counters().delivered));
