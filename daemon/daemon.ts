@@ -61,6 +61,15 @@ export async function startDaemon(opts: { config: HeimdallConfig; logger: Logger
       })
     : undefined;
   const database: PluginDatabase = db && executor ? makePluginDatabase(db, executor) : NO_DATABASE;
+  if (db && config.audit.graph) {
+    audit.setMirror(async (r) => {
+      await db.run(
+        'CREATE (a:HeimdallAudit {seq: $seq, hash: $hash, prev: $prev, type: $type, at: datetime($at), entry: $entry})',
+        { seq: r.seq, hash: r.hash, prev: r.prev, type: r.type, at: r.at, entry: JSON.stringify(r) },
+        { mode: 'write', metadata: { purpose: 'audit-mirror' } },
+      );
+    });
+  }
   if (db && executor) {
     invoker.attach({
       reader: { read: async (cypher, params, o) => (await db.run(cypher, params, { mode: 'read', ...(o.database ? { database: o.database } : {}), ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}), metadata: { ...(o.invocationId ? { invocationId: o.invocationId } : {}) } })).rows.slice(0, o.maxRows ?? Infinity) },

@@ -167,6 +167,20 @@ test('policy: auto runs writes, asks before deletes (denied or approved by an op
   }
 });
 
+test('with audit.graph the audit entries are mirrored as HeimdallAudit nodes carrying the same hashes', async () => {
+  const d = await startTestDaemon([pluginYaml(fixturePlugin('db-probe.mjs'), 'write: true')], (await dbYaml()).replace('audit:\n', 'audit:\n  graph: true\n'));
+  try {
+    assert.equal((await probe(d, 'db-probe', 'CREATE (:Mirrored)')).success, true);
+    const line = JSON.parse(readFileSync(d.internals.audit.path, 'utf8').trim().split('\n')[0]!);
+    await waitFor('the mirror node', async () => {
+      const r = await driver.executeQuery('MATCH (a:HeimdallAudit {hash: $h}) RETURN a.seq AS seq, a.type AS type', { h: line.hash });
+      return r.records.length === 1 && r.records[0]!.get('type') === 'executor.executed';
+    });
+  } finally {
+    await d.stop();
+  }
+});
+
 test('wrong credentials give one clear log line and a degraded daemon that keeps running', async () => {
   const n = await testNeo4j();
   const d = await startTestDaemon([pluginYaml(fixturePlugin('db-probe.mjs'))], `database:\n  uri: ${n.uri}\n  user: neo4j\n  password: definitely-wrong\n`);
