@@ -18,7 +18,7 @@ import {
 import type { PluginConfig } from '../../config/types.js';
 import type { PluginState, PluginStatus } from '../api.js';
 import { BoundedQueue } from '../queue/bounded-queue.js';
-import { PROGRESS, type EventsResult, type InitAnswer, type InitResult, type WorkerTask } from './protocol.js';
+import { MAX_BATCHES_IN_FLIGHT, PROGRESS, type EventsResult, type InitAnswer, type InitResult, type WorkerTask } from './protocol.js';
 import { WorkerChannel, type RpcHandler } from './worker-channel.js';
 
 const WORKER_FILE = new URL('./plugin-worker.js', import.meta.url).href;
@@ -43,8 +43,9 @@ export class PluginHost {
   private pool: Piscina | undefined;
   private channel: WorkerChannel | undefined;
   private progress = new Float64Array(new SharedArrayBuffer(PROGRESS.LENGTH * 8));
-  private inFlightBatch: DatabaseEvent[] | undefined;
-  private batchStartedAt = 0;
+  /** Batches handed to the worker and not yet answered, oldest first. */
+  private inFlight: Array<{ seq: number; batch: DatabaseEvent[]; startedAt: number }> = [];
+  private nextSeq = 1;
   private terminating: string | undefined;
   private crashTimes: number[] = [];
   private restartTimer: NodeJS.Timeout | undefined;
@@ -81,7 +82,7 @@ export class PluginHost {
       return;
     }
     this.queue.push(event);
-    if (this.state === 'running' && !this.inFlightBatch) this.dispatch();
+    if (this.state === 'running' && this.inFlight.length < MAX_BATCHES_IN_FLIGHT) this.dispatch();
   }
 
   /** Starts the worker and runs init; resolves when running, rejects (state failed) on init failure. */
@@ -95,7 +96,8 @@ export class PluginHost {
       maxThreads: 1,
       idleTimeout: Infinity,
       atomics: 'disabled',
-      concurrentTasksPerWorker: 1,
+      // the worker chains batches itself, so a second one can be on its way while the first runs
+      concurrentTasksPerWorker: MAX_BATCHES_IN_FLIGHT,
       resourceLimits: this.cfg.resourceLimits,
       env: process.env,
     });
@@ -155,7 +157,7 @@ export class PluginHost {
     const gen = this.generation;
     this.watchdog = setInterval(() => {
       const started = this.progress[PROGRESS.HANDLER_STARTED_AT]!;
-      if (started > 0 && this.inFlightBatch && Date.now() - started > this.cfg.handlerTimeoutMs && !this.terminating) {
+      if (started > 0 && this.inFlight.length > 0 && Date.now() - started > this.cfg.handlerTimeoutMs && !this.terminating) {
         this.terminating = `its onDatabaseEvent handler ran past the ${this.cfg.handlerTimeoutMs} ms deadline (plugins[].handlerTimeoutMs)`;
         void this.pool?.destroy().catch(() => undefined);
         // the in-flight run() rejects, which takes the crash path below
@@ -165,26 +167,26 @@ export class PluginHost {
     this.watchdog.unref();
   }
 
-  /** Hands the next batch to the worker when it is idle. */
+  /** Hands batches to the worker while fewer than MAX_BATCHES_IN_FLIGHT are unanswered. */
   private dispatch(): void {
     if (this.state !== 'running' && this.state !== 'draining') return;
-    if (this.inFlightBatch || !this.pool) {
-      return;
-    }
-    if (this.queue.waiting === 0) {
-      this.notifyIdle();
-      return;
-    }
+    if (!this.pool) return;
+    while (this.inFlight.length < MAX_BATCHES_IN_FLIGHT && this.queue.waiting > 0) this.sendBatch(this.pool);
+    if (this.inFlight.length === 0 && this.queue.waiting === 0) this.notifyIdle();
+  }
+
+  private sendBatch(pool: Piscina): void {
     const batch = this.queue.take(this.batchSize);
-    this.inFlightBatch = batch;
-    this.batchStartedAt = performance.now();
+    const entry = { seq: this.nextSeq++, batch, startedAt: performance.now() };
+    this.inFlight.push(entry);
     const gen = this.generation;
-    (this.pool.run({ type: 'events', batch } satisfies WorkerTask) as Promise<EventsResult>).then(
+    (pool.run({ type: 'events', seq: entry.seq, batch } satisfies WorkerTask) as Promise<EventsResult>).then(
       (res) => {
         if (gen !== this.generation) return;
-        this.inFlightBatch = undefined;
+        // answers come back in order: the worker runs batches one after another
+        this.inFlight.shift();
         this.queue.settle(batch.length, res.failed);
-        this.hooks.onBatch?.(this, res, performance.now() - this.batchStartedAt);
+        this.hooks.onBatch?.(this, res, performance.now() - entry.startedAt);
         for (const f of res.failures) {
           const e = deserializeError(f.error);
           this.log.warn({ eventId: f.id, err: { message: e.message, stack: e.stack } }, `The plugin ${this.name} threw while handling event ${f.id}: ${e.message}. The event is counted as failed and the next one is delivered.`);
@@ -201,24 +203,38 @@ export class PluginHost {
     );
   }
 
-  /** Settles the batch that was in flight when the worker died, then restarts or marks failed. */
+  /**
+   * Settles the batches that were in flight when the worker died — those before the one it was
+   * working on finished, that one up to its progress, later ones not at all — requeues what never
+   * ran at the head of the queue, then restarts the plugin or marks it failed.
+   */
   private onCrash(gen: number, reason: string): void {
     if (gen !== this.generation || this.state === 'failed' || this.state === 'stopped') return;
-    const batch = this.inFlightBatch;
-    this.inFlightBatch = undefined;
-    if (batch) {
-      const completed = this.progress[PROGRESS.COMPLETED]!;
-      let failed = this.progress[PROGRESS.FAILED]!;
-      let settled = completed;
-      if (this.progress[PROGRESS.HANDLER_STARTED_AT]! > 0 && completed < batch.length) {
-        // the event whose handler was running is the one that took the worker down: delivered, failed
-        settled++;
-        failed++;
-        this.log.error({ eventId: batch[completed]!.id }, `The plugin ${this.name} lost event ${batch[completed]!.id}: ${reason}. It is counted as failed.`);
+    const inFlight = this.inFlight;
+    this.inFlight = [];
+    const current = this.progress[PROGRESS.BATCH_SEQ]!;
+    const unrun: DatabaseEvent[] = [];
+    for (const { seq, batch } of inFlight) {
+      if (seq < current) {
+        this.queue.settle(batch.length, 0);
+      } else if (seq > current) {
+        unrun.push(...batch);
+      } else {
+        const completed = this.progress[PROGRESS.COMPLETED]!;
+        let failed = this.progress[PROGRESS.FAILED]!;
+        let settled = completed;
+        if (this.progress[PROGRESS.HANDLER_STARTED_AT]! > 0 && completed < batch.length) {
+          // the event whose handler was running is the one that took the worker down: delivered, failed
+          settled++;
+          failed++;
+          this.log.error({ eventId: batch[completed]!.id }, `The plugin ${this.name} lost event ${batch[completed]!.id}: ${reason}. It is counted as failed.`);
+        }
+        this.queue.settle(settled, failed);
+        unrun.push(...batch.slice(settled));
       }
-      this.queue.settle(settled, failed);
-      this.queue.requeueFront(batch.slice(settled));
     }
+    // the requeued events were counted in flight: move them back in front of what waits
+    if (unrun.length > 0) this.queue.requeueFront(unrun);
     this.generation++;
     const draining = this.state === 'draining';
     void this.teardownWorker(reason);
@@ -296,7 +312,7 @@ export class PluginHost {
     // From here a batch still in flight is counted as dropped; its late answer is ignored.
     this.generation++;
     const leftOver = this.queue.dropAll('shutdown', true);
-    this.inFlightBatch = undefined;
+    this.inFlight = [];
     if (leftOver > 0) {
       this.log.warn(`The plugin ${this.name} still had ${leftOver} events queued at the shutdown deadline; they were dropped (counted as dropped, reason shutdown).`);
     }

@@ -45,6 +45,14 @@ interface WorkerState {
 }
 
 let state: WorkerState | undefined;
+/** Batches and stop run strictly one after another even when the host sends the next one early. */
+let chain: Promise<unknown> = Promise.resolve();
+
+function serial<T>(f: () => Promise<T>): Promise<T> {
+  const p = chain.then(f);
+  chain = p.catch(() => undefined);
+  return p;
+}
 const MAX_FAILURES_REPORTED = 5;
 
 export default async function runTask(task: WorkerTask): Promise<unknown> {
@@ -56,9 +64,9 @@ export default async function runTask(task: WorkerTask): Promise<unknown> {
         return { ok: false, error: serializeError(err) } satisfies InitAnswer;
       }
     case 'events':
-      return handleEvents(task.batch);
+      return serial(() => handleEvents(task.batch, task.seq));
     case 'stop':
-      return stop();
+      return serial(() => stop());
   }
 }
 
@@ -131,11 +139,12 @@ function checkConfig(plugin: PluginDefinition, config: Record<string, unknown>):
   return config;
 }
 
-async function handleEvents(batch: DatabaseEvent[]): Promise<EventsResult> {
+async function handleEvents(batch: DatabaseEvent[], seq: number): Promise<EventsResult> {
   const s = state;
   if (!s) throw new Error('The worker received events before init; this is a bug in the plugin host.');
   const p = s.progress;
   const handler = s.plugin.onDatabaseEvent;
+  p[PROGRESS.BATCH_SEQ] = seq;
   p[PROGRESS.COMPLETED] = 0;
   p[PROGRESS.FAILED] = 0;
   let failed = 0;

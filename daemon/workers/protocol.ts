@@ -24,8 +24,10 @@ export const PROGRESS = {
   FAILED: 1,
   /** Date.now() when the current handler started; 0 when no handler is running. */
   HANDLER_STARTED_AT: 2,
+  /** Sequence number of the batch the worker is working on (batches run one after another). */
+  BATCH_SEQ: 3,
   /** Number of slots. */
-  LENGTH: 3,
+  LENGTH: 4,
 } as const;
 
 // ---- piscina tasks ----------------------------------------------------------------------------
@@ -63,8 +65,13 @@ export interface InitResult {
 
 export interface EventsTask {
   type: 'events';
+  /** Increasing per worker; the worker writes it to PROGRESS.BATCH_SEQ when it starts the batch. */
+  seq: number;
   batch: DatabaseEvent[];
 }
+
+/** Batches handed to a worker before the previous one has returned (they still run one at a time, in order). */
+export const MAX_BATCHES_IN_FLIGHT = 2;
 
 export interface EventFailure {
   index: number;

@@ -60,7 +60,8 @@ for (const whenFull of ['drop_newest', 'drop_oldest'] as const) {
       const pos = handled.map((id) => ids.indexOf(id));
       assert.deepEqual([...pos].sort((a, b) => a - b), pos);
       if (whenFull === 'drop_newest') assert.deepEqual(handled.slice(0, 20), ids.slice(0, 20), 'drop_newest keeps the first events');
-      else assert.deepEqual(handled.slice(-15), ids.slice(-15), 'drop_oldest keeps the latest events');
+      // capacity 20 minus what can be in flight (2 batches of 5) were waiting when the last events came
+      else assert.deepEqual(handled.slice(-10), ids.slice(-10), 'drop_oldest keeps the latest events');
       // the fast plugin beside it lost nothing
       await waitFor('recorder got all', () => d.api.plugins().find((p) => p.name === 'recorder')!.counters.delivered === 500);
       assert.equal(d.api.plugins().find((p) => p.name === 'recorder')!.counters.droppedTotal, 0);
