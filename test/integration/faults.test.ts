@@ -41,11 +41,12 @@ test('a handler that throws is counted as failed and the next event still arrive
 
 for (const [fault, extra] of [
   ['exit', ''],
+  ['exit', 'queue:\n  batchSize: 1'],
   ['oom', 'resourceLimits:\n  maxOldGenerationSizeMb: 24\n  maxYoungGenerationSizeMb: 4'],
   ['hang', 'handlerTimeoutMs: 300'],
   ['hang-async', 'handlerTimeoutMs: 300'],
 ] as const) {
-  test(`a worker that dies (${fault}) is restarted with fresh state; the daemon and the other plugin keep working`, async () => {
+  test(`a worker that dies (${fault}${extra.includes('batchSize') ? ', one event per batch so two batches are in flight' : ''}) is restarted with fresh state; the daemon and the other plugin keep working`, async () => {
     await withFaulty(`restart:\n  backoffMs: 50\n${extra}`, async (d) => {
       d.api.ingest([{ type: 'node.created' }, { type: 'node.created' }], 'http');
       await waitFor('2 handled before the fault', async () => plugin(d, 'faulty').counters.delivered === 2);
