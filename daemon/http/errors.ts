@@ -58,6 +58,13 @@ const STATUS_BY_CODE: Partial<Record<keyof typeof ERROR_CODES, number>> = {
   HMD_ERR_CONFIG: 400,
   HMD_ERR_NOT_FOUND: 404,
   HMD_ERR_CONFLICT: 409,
+  HMD_ERR_BAD_REQUEST: 400,
+  HMD_ERR_UNAUTHORIZED: 401,
+  HMD_ERR_METHOD_NOT_ALLOWED: 405,
+  HMD_ERR_BODY_TOO_LARGE: 413,
+  HMD_ERR_UNSUPPORTED_MEDIA_TYPE: 415,
+  HMD_ERR_NOT_READY: 503,
+  HMD_ERR_SHUTTING_DOWN: 503,
 };
 
 /** The status the API answers for an SDK error code (500 when the code is unknown). */

@@ -207,6 +207,8 @@ async function runAction(req: InvokeRequest): Promise<void> {
   try {
     const actx = makeActionContext({ name: s.plugin.name, config: s.config, rpc: s.rpc, log: s.ctx.log }, req.action, req.params, req.invocationId, req.trigger, ac.signal);
     const value = await def.handler.call(def, actx);
+    // a handler that returns after its deadline (even one that honoured the signal) timed out
+    if (ac.signal.aborted) throw ac.signal.reason as Error;
     if (!isActionResult(value)) {
       throw new ActionFailedError(`The action ${fullName} returned ${JSON.stringify(value)?.slice(0, 200)}, which is not an ActionResult { success: boolean, message: string, data?: object }.`);
     }

@@ -1,4 +1,7 @@
 /** Starts a real daemon (real worker threads, real HTTP on a free loopback port) inside the test process. */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { pino } from 'pino';
 import { parseConfig } from '../../config/loader.js';
 import { startDaemon, type RunningDaemon } from '../../daemon/daemon.js';
@@ -12,7 +15,9 @@ export function pluginYaml(path: string, extra = ''): string {
 }
 
 export async function startTestDaemon(pluginsYaml: string[], extraYaml = '', opts: { listen?: boolean } = {}): Promise<RunningDaemon> {
-  const text = `server:\n  port: 0\n${extraYaml}\nplugins:\n${pluginsYaml.length ? pluginsYaml.join('\n') : '  []'}\n`;
+  // every test daemon gets its own audit log, outside the repository, unless the test sets one
+  const audit = /^audit:/m.test(extraYaml) ? '' : `audit:\n  path: ${JSON.stringify(join(mkdtempSync(join(tmpdir(), 'heimdall-test-')), 'audit.jsonl'))}\n`;
+  const text = `server:\n  port: 0\n${audit}${extraYaml}\nplugins:\n${pluginsYaml.length ? pluginsYaml.join('\n') : '  []'}\n`;
   const config = parseConfig(text, { file: `${REPO_ROOT}/test-inline.yaml`, env: {} });
   const logger = pino({ level: process.env.HEIMDALL_TEST_LOG ?? 'silent' });
   return startDaemon({ config, logger, ...(opts.listen === false ? { listen: false } : {}) });
