@@ -77,7 +77,7 @@ export class BifrostBus {
   private nextId = 1;
   private readonly subscribers = new Set<BifrostSubscriber>();
   /** Identifies this run of the daemon in SSE ids. */
-  readonly epoch = Date.now().toString(36);
+  readonly epoch = `${Date.now().toString(36)}${Math.floor(Math.random() * 1296).toString(36).padStart(2, '0')}`;
   published = 0;
   /** Messages pushed out of the ring buffer by newer ones. */
   evicted = 0;
@@ -195,7 +195,7 @@ export class BifrostBus {
         index: 0,
         gap: {
           reason: 'restarted', requested, missed: null, oldestAvailable: oldest,
-          message: `The daemon restarted after message ${requested} was published: messages published before the restart are not available${lost}. Replaying from message ${oldest || this.lastId() + 1} of this run.`,
+          message: `The daemon restarted after message ${since.id} of its previous run: messages published before the restart are not available${lost}. Replaying from message ${oldest || this.lastId() + 1} of this run.`,
         },
       };
     }

@@ -97,7 +97,7 @@ export class ConfirmationManager implements Confirmations {
     const m = this.bus.publish({
       kind: 'confirmation_request',
       level: 'warning',
-      title: `Confirm: ${action}`,
+      title: `Approval needed: ${action}`,
       message: `${who(plugin)} asks an operator to approve "${action}". Run \`heimdall approve ${id}\` or \`heimdall deny ${id}\` before ${deadline}; without an answer it is denied.`,
       data: { confirmationId: id, action, details, requestedBy: plugin, ...(invocationId ? { invocationId } : {}), deadline, timeoutMs },
       origin: plugin === DAEMON_REQUESTER ? { kind: 'daemon', ...(invocationId ? { invocationId } : {}) } : { kind: 'plugin', plugin, ...(invocationId ? { invocationId } : {}) },

@@ -36,8 +36,8 @@ const KIND_TAG: Record<string, string> = {
   message: '',
   notification: '',
   broadcast: 'broadcast ',
-  confirmation_request: 'CONFIRM? ',
-  confirmation_result: 'confirmation ',
+  confirmation_request: '',
+  confirmation_result: '',
 };
 
 /**

@@ -75,13 +75,21 @@ class SseClient {
     if (!this.res.write(chunk)) this.waitingDrain = true;
   }
 
-  /** Queues a frame for the next flush; cuts the client off past its limits. */
+  /**
+   * Queues a frame for the next flush. A client whose socket is not draining is cut off once what
+   * it holds (queued here plus the socket's write buffer) passes the limits. A client that keeps up
+   * gets the whole of one event-loop turn's messages at the turn's end (frames are shared strings,
+   * so queueing them costs little), up to a safety cap of 16 times the limits.
+   */
   enqueue(frame: string): void {
     if (this.closed) return;
     this.pending.push(frame);
     this.pendingBytes += frame.length;
     const o = this.hub.opts;
-    if (this.pending.length > o.clientBufferMessages || this.pendingBytes > o.clientBufferBytes) {
+    const over = this.waitingDrain
+      ? this.pending.length > o.clientBufferMessages || this.pendingBytes + (this.res.writableLength ?? 0) > o.clientBufferBytes
+      : this.pending.length > o.clientBufferMessages * 16 || this.pendingBytes > o.clientBufferBytes * 16;
+    if (over) {
       this.cutOff();
       return;
     }
@@ -117,10 +125,11 @@ class SseClient {
     }));
   }
 
-  /** Drops what is waiting, writes a last event when given, ends the response. */
-  end(last?: string): void {
+  /** Writes (`keep`) or drops what is waiting, then a last event when given, and ends the response. */
+  end(last?: string, keep = false): void {
     if (this.closed) return;
     this.closed = true;
+    if (keep && this.pending.length > 0) last = this.pending.join('') + (last ?? '');
     this.pending = [];
     this.pendingBytes = 0;
     this.hub.detach(this);
@@ -279,12 +288,13 @@ export class SseHub {
   }
 
   /** Ends every stream with a `shutdown` event and stops taking new ones. */
-  close(message = 'The daemon is stopping; reconnect with Last-Event-ID to resume once it is back.'): void {
+  close(message = 'The daemon is stopping and ends this stream; reconnect with Last-Event-ID to resume once it is back.'): void {
     if (this.closing) return;
     this.closing = true;
     clearInterval(this.heartbeatTimer);
     this.unsubscribe();
     const last = controlFrame('shutdown', { message });
-    for (const c of [...this.clients]) c.end(last);
+    // Messages already queued for a client (e.g. the daemon's own "stopping" notice) go out first.
+    for (const c of [...this.clients]) c.end(last, true);
   }
 }

@@ -156,10 +156,10 @@ async function follow(opts: TailOptions, client: DaemonClient, printer: Printer)
         printer.gap(JSON.parse(e.data) as BifrostGap);
         return;
       case 'cutoff':
-        printer.status(`The daemon cut this stream off: ${(JSON.parse(e.data) as { message: string }).message}`);
+        printer.status((JSON.parse(e.data) as { message: string }).message);
         return;
       case 'shutdown':
-        printer.status(`The daemon is stopping: ${(JSON.parse(e.data) as { message: string }).message}`);
+        printer.status((JSON.parse(e.data) as { message: string }).message);
         return;
       default: {
         if (!e.hasId) return;
@@ -197,7 +197,7 @@ async function follow(opts: TailOptions, client: DaemonClient, printer: Printer)
   while (!stopped) {
     const why = await conn!.done;
     if (stopped) break;
-    const resume = lastEventId !== undefined ? ` and resume after message ${lastEventId}` : '';
+    const resume = lastEventId !== undefined ? ` and resume after message ${lastEventId.slice(lastEventId.lastIndexOf('-') + 1)}` : '';
     printer.status(`Lost the connection to ${client.url}${why ? ` (${why.message})` : ''}; reconnecting with backoff${resume}. Press Ctrl-C to stop.`);
     conn = undefined;
     for (;;) {

@@ -109,6 +109,8 @@ export function registerBifrostRoutes(app: FastifyInstance, api: DaemonApi): voi
     const last = positiveInt(single(q, 'last'), 'last', bifrost.bufferSize);
     const refusal = bifrost.streamRefusal();
     if (refusal) throw new HttpError(refusal.status, refusal.code, refusal.message);
+    // HEAD (fastify adds it for every GET) checks the route without opening a stream that never ends.
+    if (request.method === 'HEAD') return reply.code(200).header('content-type', 'text/event-stream; charset=utf-8').send();
     reply.hijack();
     bifrost.openStream(reply.raw, {
       ...(since ? { since: since.since, sinceText: since.text } : {}),
