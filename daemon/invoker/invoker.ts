@@ -195,7 +195,7 @@ export class Invoker {
   private async runPrompt(kind: 'prompt' | 'raw_prompt', prompt: string, opts: PromptOptions, trigger: ActionTrigger, id: string): Promise<ActionResult> {
     if (!this.runner) return this.noModel();
     try {
-      return kind === 'raw_prompt' ? await this.runner.raw(prompt, id) : await this.runner.run(prompt, opts, trigger, id);
+      return kind === 'raw_prompt' ? await this.runner.raw(prompt, id, trigger) : await this.runner.run(prompt, opts, trigger, id);
     } catch (err) {
       const e = serializeError(err);
       this.log.error({ invocationId: id, err: e }, `The prompt ${id} failed inside the invoker: ${e.message}. This is a bug; the stack is in this log line.`);
@@ -259,6 +259,7 @@ export class Invoker {
     if (this.queue.full) {
       this.metrics.rejected.inc({ reason: this.queue.isClosed ? 'shutdown' : 'queue_full' });
       this.count(req.kind, 'async', 'rejected');
+      if (this.queue.isClosed) throw new HeimdallError('HMD_ERR_SHUTTING_DOWN', this.queueFullMessage());
       throw new QueueFullError(this.queueFullMessage(), { capacity: this.queue.capacity, waiting: this.queue.waiting, running: this.queue.running });
     }
     const id =
@@ -322,7 +323,7 @@ export class Invoker {
         this.gauges();
       },
       cancel: (reason) => {
-        const r: ActionResult = { success: false, message: 'The daemon shut down before this invocation got a slot, so it never ran.', data: { code: 'HMD_ERR_QUEUE_FULL' } };
+        const r: ActionResult = { success: false, message: 'The daemon shut down before this invocation got a slot, so it never ran.', data: { code: 'HMD_ERR_SHUTTING_DOWN' } };
         this.markRejected(rec, reason, r);
         this.metrics.rejected.inc({ reason });
         this.count(kind, 'async', 'rejected');
@@ -333,7 +334,7 @@ export class Invoker {
       const reason = this.queue.isClosed ? 'shutdown' : 'queue_full';
       this.metrics.rejected.inc({ reason });
       this.count(kind, 'async', 'rejected');
-      const r: ActionResult = { success: false, message: this.queueFullMessage(), data: { code: 'HMD_ERR_QUEUE_FULL' } };
+      const r: ActionResult = { success: false, message: this.queueFullMessage(), data: { code: reason === 'shutdown' ? 'HMD_ERR_SHUTTING_DOWN' : 'HMD_ERR_QUEUE_FULL' } };
       this.markRejected(rec, reason, r);
       this.refusals.refused(rec, reason, r.message);
       return id;

@@ -105,7 +105,7 @@ export class PromptRunner {
   }
 
   /** Sends the prompt as-is: no system prompt, no tools. */
-  async raw(prompt: string, invocationId: string): Promise<ActionResult> {
+  async raw(prompt: string, invocationId: string, trigger: ActionTrigger): Promise<ActionResult> {
     const started = performance.now();
     try {
       const a = await this.d.client.chat({ messages: [{ role: 'user', content: prompt }] });
@@ -117,7 +117,7 @@ export class PromptRunner {
         data: { invocationId, model: a.model, usage: a.usage, finishReason: a.finishReason, timing: { totalMs, modelMs: a.latencyMs, overheadMs: totalMs - a.latencyMs } },
       };
     } catch (err) {
-      return this.modelFailure(err, performance.now() - started, { invocationId, usage: { promptTokens: 0, completionTokens: 0, totalTokens: 0 }, modelMs: 0, calls: [], model: this.d.llm.model, trigger: { kind: 'operator' } }, 0);
+      return this.modelFailure(err, performance.now() - started, { invocationId, usage: { promptTokens: 0, completionTokens: 0, totalTokens: 0 }, modelMs: 0, calls: [], model: this.d.llm.model, trigger }, 1);
     }
   }
 
@@ -275,14 +275,17 @@ export class PromptRunner {
   }
 
   private finish(r: ActionResult, s: LoopState, started: number, steps: number): ActionResult {
-    const totalMs = performance.now() - started;
     this.d.metrics.toolCallsPerPrompt.observe(s.calls.length);
     this.d.metrics.promptSteps.observe(steps);
-    const data = { ...(r.data ?? {}), timing: { totalMs, modelMs: s.modelMs, overheadMs: totalMs - s.modelMs } };
-    void Promise.resolve(
-      this.d.audit.append({ type: 'prompt.completed', invocationId: s.invocationId, ...(s.trigger.plugin ? { plugin: s.trigger.plugin } : {}), success: r.success, message: r.message.slice(0, 2000), usage: s.usage, model: s.model }),
-    ).catch((err: unknown) => this.d.log.error(`The audit entry of prompt ${s.invocationId} could not be written: ${(err as Error).message}.`));
-    return { ...r, data };
+    const entry = { type: 'prompt.completed' as const, invocationId: s.invocationId, ...(s.trigger.plugin ? { plugin: s.trigger.plugin } : {}), success: r.success, message: r.message.slice(0, 2000), usage: s.usage, model: s.model };
+    const failed = (err: unknown) => this.d.log.error({ entry }, `The audit entry of prompt ${s.invocationId} could not be written: ${(err as Error)?.message ?? String(err)}. This log line is its only record.`);
+    try {
+      void Promise.resolve(this.d.audit.append(entry)).catch(failed);
+    } catch (err) {
+      failed(err);
+    }
+    const totalMs = performance.now() - started;
+    return { ...r, data: { ...(r.data ?? {}), timing: { totalMs, modelMs: s.modelMs, overheadMs: totalMs - s.modelMs } } };
   }
 
   /** A native tool call: map the name back, parse the arguments, then run it. */

@@ -14,7 +14,7 @@ import type { ToolCallRecord } from '../../daemon/invoker/prompt-runner.js';
 import type { ActionResult } from '../../sdk/index.js';
 import { pluginYaml, startTestDaemon, waitFor } from '../helpers/in-process-daemon.js';
 import { REPO_ROOT, fixturePlugin } from '../helpers/paths.js';
-import { llmYaml, startTestLlm, type TestLlm } from '../llm/server.js';
+import { llmYaml, startTestLlm, tmpAuditYaml, type TestLlm } from '../llm/server.js';
 
 const op = { kind: 'operator' as const };
 const NO_LIMITS = 'invoker:\n  rateLimit:\n    promptsPerMinute: 0\n    promptsPerHour: 0\n    identicalPromptCooldownMs: 0';
@@ -33,7 +33,7 @@ describe('sendPrompt with native tools', () => {
   let d: RunningDaemon;
   before(async () => {
     llm = await startTestLlm();
-    d = await startTestDaemon(plugins(), `${llmYaml(llm, { toolMode: 'native', maxRetries: 2 })}\n${NO_LIMITS}`);
+    d = await startTestDaemon(plugins(), `${tmpAuditYaml()}\n${llmYaml(llm, { toolMode: 'native', maxRetries: 2 })}\n${NO_LIMITS}`);
   });
   after(async () => {
     await d.stop();
@@ -220,7 +220,7 @@ describe('sendPrompt with native tools', () => {
 describe('sendPrompt timeouts', () => {
   it('reports a model that does not answer in time, after retrying', async () => {
     const llm = await startTestLlm();
-    const d = await startTestDaemon([], llmYaml(llm, { timeoutMs: 300, maxRetries: 1 }));
+    const d = await startTestDaemon([], `${tmpAuditYaml()}\n${llmYaml(llm, { timeoutMs: 300, maxRetries: 1 })}`);
     try {
       llm.respond(() => ({ content: 'too late', delayMs: 3000 }));
       const t0 = Date.now();
@@ -242,7 +242,7 @@ describe('JSON mode', () => {
   let d: RunningDaemon;
   before(async () => {
     llm = await startTestLlm();
-    d = await startTestDaemon(plugins(), `${llmYaml(llm, { toolMode: 'json' })}\n${NO_LIMITS}`);
+    d = await startTestDaemon(plugins(), `${tmpAuditYaml()}\n${llmYaml(llm, { toolMode: 'json' })}\n${NO_LIMITS}`);
   });
   after(async () => {
     await d.stop();
@@ -284,7 +284,7 @@ describe('JSON mode', () => {
 describe('toolMode auto', () => {
   it('falls back to JSON mode when the server refuses tools, and remembers it', async () => {
     const llm = await startTestLlm();
-    const d = await startTestDaemon(plugins(), `${llmYaml(llm, { toolMode: 'auto' })}\n${NO_LIMITS}`);
+    const d = await startTestDaemon(plugins(), `${tmpAuditYaml()}\n${llmYaml(llm, { toolMode: 'auto' })}\n${NO_LIMITS}`);
     try {
       llm.refuseTools = true;
       llm.script({ content: '{"action": "heimdall.invoker-tools.lookup", "params": {"key": "q"}}' }, { content: 'q is v-q.' });

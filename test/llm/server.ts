@@ -10,8 +10,11 @@
  * Replies are used in order; when none is left the server answers 500 with a message saying so
  * (unless a responder is set with `respond`). Every request is recorded with its parsed body.
  */
+import { mkdtempSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 export interface ScriptedToolCall {
   name: string;
@@ -198,6 +201,11 @@ export async function startTestLlm(): Promise<TestLlm> {
     },
   };
   return llm;
+}
+
+/** YAML of an audit: section writing to a fresh temporary file (so tests leave the repository alone). */
+export function tmpAuditYaml(): string {
+  return `audit:\n  path: ${JSON.stringify(join(mkdtempSync(join(tmpdir(), 'heimdall-invoker-test-')), 'audit.jsonl'))}`;
 }
 
 /** YAML of an llm: section pointing at the test server. */
