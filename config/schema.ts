@@ -83,6 +83,8 @@ const source = {
         pollIntervalMs: { ...durationMs, default: 100, description: 'Outbox poll interval, ms.' },
         batchSize: { ...positiveInt, default: 1000, description: 'Outbox entries read per poll.' },
         backlogWarning: { ...positiveInt, default: 10000, description: 'Warn when the backlog passes this many entries.' },
+        ordering: { type: 'string', enum: ['strict', 'relaxed'], default: 'strict', description: 'strict: events in commit order (writers serialise on a counter); relaxed: no write-path lock, per-entity order only (see daemon/sources/README.md).' },
+        install: { type: 'boolean', default: true, description: 'Install (or update) the outbox trigger, constraint and counter at start-up; false expects `heimdall db install`.' },
       },
     },
   ],

@@ -40,6 +40,10 @@ export interface Neo4jApocSourceConfig {
   batchSize: number;
   /** Warn when the outbox backlog passes this many entries. Default 10000. */
   backlogWarning: number;
+  /** strict: commit order (writers serialise on a counter); relaxed: per-entity order, no lock. Default strict. */
+  ordering: 'strict' | 'relaxed';
+  /** Install or update the outbox at start-up. Default true. */
+  install: boolean;
 }
 export type SourceConfig = HttpSourceConfig | SystemSourceConfig | Neo4jApocSourceConfig;
 

@@ -25,6 +25,8 @@ import { Database } from './db/database.js';
 import { makePluginDatabase } from './db/plugin-database.js';
 import { RemediationExecutor } from './db/remediation-executor.js';
 import { systemEvent } from './sources/system-source.js';
+import { Neo4jApocSource } from './sources/neo4j-apoc-source.js';
+import { roomInQueues, settledWhenQueuesDrain } from './sources/outbox-settle.js';
 
 export interface RunningDaemon {
   api: DaemonApi;
@@ -96,6 +98,7 @@ export async function startDaemon(opts: { config: HeimdallConfig; logger: Logger
     onUnavailable: (h: PluginHost) => registry.unregisterPlugin(h.name),
     onBatch: (h: PluginHost, res: import('./workers/protocol.js').EventsResult) => metrics.observeBatch(h.name, res),
     onLifecycle: (h: PluginHost, what: 'crashed' | 'restarted' | 'failed', reason: string) => {
+      if (what !== 'restarted') bifrost.confirmations.cancelFor(h.name, `the plugin ${h.name} ${what}: ${reason}`);
       bus.publish({
         kind: 'notification',
         level: what === 'restarted' ? 'info' : what === 'crashed' ? 'warning' : 'error',
@@ -189,6 +192,13 @@ export async function startDaemon(opts: { config: HeimdallConfig; logger: Logger
     invocations: { list: (f) => invoker.listInvocations(f), get: (id) => invoker.getInvocation(id), submit: (req) => invoker.submit(req) },
   };
   registerBuiltinActions(registry, () => api);
+  metrics.addBifrost(() => bifrost.api.stats());
+  if (invoker.modelClient) {
+    invoker.modelClient.onReachability = (up, reason) => {
+      if (up) bifrost.notices.available('model', config.llm!.baseURL);
+      else bifrost.notices.unavailable('model', reason ?? 'no answer', config.llm!.baseURL);
+    };
+  }
 
   // Built (and listening) before the plugins start, so a refused bind or a port in use fails fast;
   // until the daemon is running, /readyz answers 503 and events are refused.
@@ -221,6 +231,15 @@ export async function startDaemon(opts: { config: HeimdallConfig; logger: Logger
   }, config.drops.logIntervalMs);
   dropTimer.unref();
 
+  // neo4j-apoc: the durable outbox source (daemon/sources/README.md); its live status replaces the placeholder entry.
+  const apocSources: Neo4jApocSource[] = [];
+  for (const sc of config.sources) {
+    if (sc.type !== 'neo4j-apoc' || !db) continue;
+    const src = new Neo4jApocSource({ db, config: sc, emit: (evs) => router.route(evs), logger: logger.child({ component: 'neo4j-apoc' }), settled: settledWhenQueuesDrain(() => hosts.map((h) => h.queue)), room: roomInQueues(() => hosts.map((h) => h.queue)) });
+    Object.defineProperty(sourceStats, 'neo4j-apoc', { get: () => src.status(), enumerable: true, configurable: true });
+    apocSources.push(src);
+    await src.start();
+  }
   for (const s of Object.values(sourceStats)) s.state = 'running';
   state = 'running';
   logger.info({ url, plugins: hosts.map((h) => ({ name: h.name, state: h.state })) }, `Heimdall is listening on ${url || '(not listening)'} with ${hosts.filter((h) => h.state === 'running').length} of ${hosts.length} plugins running.`);
@@ -230,9 +249,10 @@ export async function startDaemon(opts: { config: HeimdallConfig; logger: Logger
     (stopping ??= (async () => {
       logger.info(`Heimdall is stopping (${reason}); draining plugin queues for up to ${config.shutdown.drainTimeoutMs} ms.`);
       state = 'draining';
-      bifrost.notices.publish('info', 'Heimdall is stopping', `Heimdall is stopping (${reason}); pending confirmations are denied and streams end once plugins have drained.`);
+      bifrost.notices.publish('info', 'Heimdall is stopping', `Stopping because: ${reason}. Pending confirmations are denied; streams end once the plugins have drained.`);
       bifrost.confirmations.cancelAll('the daemon is stopping');
       for (const s of Object.values(sourceStats)) s.state = 'stopped';
+      await Promise.all(apocSources.map((s) => s.stop()));
       invoker.close();
       const deadline = Date.now() + config.shutdown.drainTimeoutMs;
       const results = await Promise.all(hosts.map((h) => h.stop(deadline).then((r) => ({ h, ...r }))));

@@ -4,6 +4,7 @@
  * histogram filled from per-batch bucket counts the workers report.
  */
 import { Registry, collectDefaultMetrics } from 'prom-client';
+import type { BifrostStats } from './bifrost/types.js';
 import type { PluginHost } from './workers/plugin-host.js';
 import { HANDLER_BUCKETS_MS, type EventsResult } from './workers/protocol.js';
 
@@ -74,6 +75,20 @@ export class DaemonMetrics {
       out.push({ metricName: 'heimdall_handler_duration_seconds_count', labels: { plugin }, value: h.count });
     }
     return out;
+  }
+
+  /** Bifrost's counters, read from its stats at scrape time. */
+  addBifrost(stats: () => BifrostStats): void {
+    const r = this.registry;
+    const one = (f: (s: BifrostStats) => number) => () => [{ labels: {}, value: f(stats()) }];
+    collected(r, 'heimdall_bifrost_published_total', 'Bifrost messages published.', 'counter', one((s) => s.published));
+    collected(r, 'heimdall_bifrost_clients', 'Connected SSE clients.', 'gauge', one((s) => s.stream.clients));
+    collected(r, 'heimdall_bifrost_clients_cut_off_total', 'SSE clients cut off for reading too slowly.', 'counter', one((s) => s.stream.cutOff));
+    collected(r, 'heimdall_bifrost_buffered_bytes', 'Bytes waiting for SSE clients.', 'gauge', one((s) => s.stream.bufferedBytes));
+    collected(r, 'heimdall_bifrost_confirmations_pending', 'Confirmation requests waiting for an operator.', 'gauge', one((s) => s.confirmations.pending));
+    collected(r, 'heimdall_bifrost_sink_messages_total', 'Messages per sink by outcome.', 'counter', () =>
+      stats().sinks.flatMap((k) => (['written', 'failed', 'dropped'] as const).map((outcome) => ({ labels: { sink: k.name, outcome }, value: k[outcome] }))),
+    );
   }
 
   async render(): Promise<{ contentType: string; body: string }> {

@@ -178,6 +178,13 @@ export class ConfirmationManager implements Confirmations {
       { confirmation: s });
   }
 
+  /** Denies the pending requests of one plugin (its worker crashed: nobody waits for the answer). */
+  cancelFor(requestedBy: string, reason: string): number {
+    const ids = [...this.pending.entries()].filter(([, p]) => p.info.requestedBy === requestedBy).map(([id]) => id);
+    for (const id of ids) this.settle(id, 'cancelled', reason);
+    return ids.length;
+  }
+
   /** Denies every pending request (daemon stopping). */
   cancelAll(reason: string): number {
     const ids = [...this.pending.keys()];

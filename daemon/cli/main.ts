@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { registerAudit } from './audit.js';
 import { registerConfirmations } from './confirmations.js';
+import { registerDb } from './db.js';
 import { registerEmit } from './emit.js';
 import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, flushAndExit } from './exit.js';
 import { registerInvocationCommands } from './invocations.js';
@@ -42,6 +43,7 @@ export function buildProgram(): Command {
   registerRemoteCommands(program);
   registerInvocationCommands(program);
   registerEmit(program);
+  registerDb(program);
   registerTail(program);
   registerConfirmations(program);
   registerAudit(program);

@@ -114,10 +114,11 @@ export class Invoker {
     });
     registerDbActions({ registry, config, schema: this.schema, attachments: () => this.attachments, remediation: this.remediation });
     if (config.llm) {
+      this.modelClient = new ModelClient(config.llm);
       this.runner = new PromptRunner({
         config,
         llm: config.llm,
-        client: new ModelClient(config.llm),
+        client: this.modelClient,
         registry,
         remediation: this.remediation,
         schema: this.schema,
@@ -129,6 +130,9 @@ export class Invoker {
     }
     this.attach(attachments);
   }
+
+  /** The model client, when an llm: section is configured. */
+  modelClient: ModelClient | undefined;
 
   /**
    * Attaches (or replaces) the database-side seams: reader, schema provider, remediation executor,

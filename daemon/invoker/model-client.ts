@@ -55,6 +55,9 @@ function refusesTools(err: InstanceType<typeof OpenAI.APIError>): boolean {
 export class ModelClient {
   private readonly client: OpenAI;
 
+  /** Told on every call whether the model server could be reached (for the daemon's Bifrost notices). */
+  onReachability: ((reachable: boolean, reason?: string) => void) | undefined;
+
   constructor(readonly config: LlmConfig) {
     this.client = new OpenAI({
       baseURL: config.baseURL,
@@ -86,8 +89,11 @@ export class ModelClient {
         req.signal ? { signal: req.signal } : undefined,
       );
     } catch (err) {
-      throw this.describe(err, model);
+      const e = this.describe(err, model);
+      if (e.reason === 'connection' || e.reason === 'timeout' || (e.status ?? 0) >= 500) this.onReachability?.(false, e.message);
+      throw e;
     }
+    this.onReachability?.(true);
     const latencyMs = performance.now() - started;
     const choice = completion?.choices?.[0];
     if (!choice || !choice.message) {

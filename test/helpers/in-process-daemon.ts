@@ -17,7 +17,8 @@ export function pluginYaml(path: string, extra = ''): string {
 export async function startTestDaemon(pluginsYaml: string[], extraYaml = '', opts: { listen?: boolean } = {}): Promise<RunningDaemon> {
   // every test daemon gets its own audit log, outside the repository, unless the test sets one
   const audit = /^audit:/m.test(extraYaml) ? '' : `audit:\n  path: ${JSON.stringify(join(mkdtempSync(join(tmpdir(), 'heimdall-test-')), 'audit.jsonl'))}\n`;
-  const text = `server:\n  port: 0\n${audit}${extraYaml}\nplugins:\n${pluginsYaml.length ? pluginsYaml.join('\n') : '  []'}\n`;
+  // extraYaml may continue the server: section, so the audit section goes after it
+  const text = `server:\n  port: 0\n${extraYaml}\n${audit}plugins:\n${pluginsYaml.length ? pluginsYaml.join('\n') : '  []'}\n`;
   const config = parseConfig(text, { file: `${REPO_ROOT}/test-inline.yaml`, env: {} });
   const logger = pino({ level: process.env.HEIMDALL_TEST_LOG ?? 'silent' });
   return startDaemon({ config, logger, ...(opts.listen === false ? { listen: false } : {}) });

@@ -44,6 +44,8 @@ test('/metrics reports per-plugin counters, drops by reason, queue depth, restar
     assert.ok(count !== undefined && count >= 1, `histogram count ${count}`);
     assert.equal(metric(text, 'heimdall_handler_duration_seconds_bucket', { plugin: 'faulty', le: '+Inf' }), count);
     assert.match(text, /heimdall_process_resident_memory_bytes/);
+    assert.match(text, /heimdall_bifrost_sink_messages_total\{sink="[^"]+",outcome="written"\} \d+/);
+    assert.equal(Number(/^heimdall_bifrost_published_total (\d+)/m.exec(text)?.[1]), d.internals.bus.published);
   } finally {
     await d.stop();
   }

@@ -129,3 +129,18 @@ test('a plugin config that does not match the plugin configSchema marks the plug
     await d.stop();
   }
 });
+
+test('a plugin that crashes while waiting for a confirmation has its pending request cancelled', async () => {
+  const d = await startTestDaemon([pluginYaml(fixturePlugin('confirm-then-crash.mjs'), 'restart:\n  backoffMs: 50')]);
+  try {
+    await d.api.invokeAction('heimdall.confirm-then-crash.ask', {}, op);
+    await waitFor('the pending request', () => d.internals.bifrost.confirmations.list().some((c) => c.state === 'pending'));
+    const id = d.internals.bifrost.confirmations.list()[0]!.id;
+    await waitFor('the crash and restart', () => d.api.plugins()[0]!.restarts === 1);
+    const c = d.internals.bifrost.confirmations.get(id)!;
+    assert.equal(c.state, 'cancelled');
+    assert.match(c.reason!, /confirm-then-crash crashed/);
+  } finally {
+    await d.stop();
+  }
+});

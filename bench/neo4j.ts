@@ -1,0 +1,234 @@
+/**
+ * neo4j-apoc source benchmark (issue 3), against a Neo4j of its own (test/neo4j/launcher.ts):
+ *  (a) write throughput of small transactions (one node each) with no trigger, the strict trigger and
+ *      the relaxed trigger, with 1 and 8 concurrent writers (the ratio is the trigger's write-path cost);
+ *  (b) commit-to-handler latency p50/p99 at 500 tx/s through the real daemon (in process) and a worker
+ *      plugin, for both orderings, with the default pollIntervalMs (100);
+ *  (c) drain rate of a backlog of 100,000 changes (10,000 transactions of 10 nodes) through the source.
+ *
+ *   node dist/bench/neo4j.js            (or `npm run bench -- neo4j`)
+ * Set HEIMDALL_BENCH_QUICK=1 for shorter phases.
+ */
+import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
+import neo4j, { type Driver } from 'neo4j-driver';
+import { pino } from 'pino';
+import { parseConfig } from '../config/loader.js';
+import { startDaemon } from '../daemon/daemon.js';
+import { Database } from '../daemon/db/database.js';
+import { installOutbox, uninstallOutbox } from '../daemon/db/outbox-installer.js';
+import { Neo4jApocSource } from '../daemon/sources/neo4j-apoc-source.js';
+import type { Ordering } from '../daemon/sources/outbox-trigger.js';
+import { startNeo4j } from '../test/neo4j/launcher.js';
+import { fmt, percentile, printTable, sleep } from './stats.js';
+
+const ROOT = resolve(fileURLToPath(new URL('../../', import.meta.url)));
+const quick = process.env.HEIMDALL_BENCH_QUICK === '1';
+const silent = pino({ level: 'silent' });
+const now = (): number => performance.timeOrigin + performance.now();
+
+type Mode = 'off' | Ordering;
+
+async function setMode(driver: Driver, mode: Mode): Promise<void> {
+  await uninstallOutbox(driver, { database: 'neo4j', purge: true });
+  if (mode !== 'off') {
+    const r = await installOutbox(driver, { database: 'neo4j', ordering: mode });
+    if (!r.loaded) throw new Error(`The ${mode} outbox trigger did not load.`);
+  }
+  await driver.executeQuery('MATCH (n) DETACH DELETE n', {}, { database: 'neo4j', transactionConfig: { metadata: { app: 'heimdall', outbox: 'ack' } } });
+}
+
+/** (a) Closed loop: `writers` sessions each commit one-node transactions back to back for `seconds`. */
+async function writeThroughput(driver: Driver, writers: number, seconds: number): Promise<number> {
+  let stop = false;
+  let done = 0;
+  const run = Array.from({ length: writers }, async (_, w) => {
+    const s = driver.session({ database: 'neo4j' });
+    try {
+      for (let i = 0; !stop; i++) {
+        await s.executeWrite((tx) => tx.run("CREATE (:Bench {w: $w, i: $i, name: 'x'})", { w, i }));
+        done++;
+      }
+    } finally {
+      await s.close();
+    }
+  });
+  const warm = quick ? 300 : 1000;
+  await sleep(warm);
+  const start = done;
+  const t0 = performance.now();
+  await sleep(seconds * 1000);
+  const n = done - start;
+  const s = (performance.now() - t0) / 1000;
+  stop = true;
+  await Promise.all(run);
+  return n / s;
+}
+
+/** (b) Open loop at `rate` tx/s for `seconds` through an in-process daemon with a worker plugin. */
+async function latencyAtRate(uri: string, driver: Driver, ordering: Ordering, rate: number, seconds: number): Promise<Record<string, number>> {
+  await setMode(driver, ordering);
+  const yaml = [
+    'server:',
+    '  port: 0',
+    'log:',
+    '  level: error',
+    'database:',
+    `  uri: ${JSON.stringify(uri)}`,
+    '  user: neo4j',
+    "  password: ''",
+    'sources:',
+    '  - type: neo4j-apoc',
+    `    ordering: ${ordering}`,
+    'plugins:',
+    `  - path: ${JSON.stringify(join(ROOT, 'test/fixtures/plugins/neo4j-latency.mjs'))}`,
+    '',
+  ].join('\n');
+  const d = await startDaemon({ config: parseConfig(yaml, { file: join(ROOT, 'bench-neo4j.yaml'), env: {} }), logger: silent, listen: false });
+  try {
+    // Warm-up (Neo4j plans the trigger statement on its first run), then drop what the plugin saw.
+    for (let i = 0; i < 200; i++) await driver.executeQuery('CREATE (:Lat {i: -1})', {}, { database: 'neo4j' });
+    await sleep(500);
+    await d.api.invokeAction('heimdall.neo4j-latency.take', {}, { kind: 'operator' });
+    const sessions = Array.from({ length: 32 }, () => driver.session({ database: 'neo4j' }));
+    const free = [...sessions];
+    const acked = new Map<number, number>();
+    let sent = 0;
+    let skipped = 0;
+    const pending = new Set<Promise<void>>();
+    const t0 = performance.now();
+    while (performance.now() - t0 < seconds * 1000) {
+      const due = Math.floor(((performance.now() - t0) / 1000) * rate);
+      for (; sent < due; sent++) {
+        const s = free.pop();
+        if (!s) {
+          skipped++; // 32 transactions already in flight: the database is behind the rate
+          continue;
+        }
+        const i = sent;
+        const p = s
+          .executeWrite((tx) => tx.run('CREATE (:Lat {i: $i})', { i }))
+          .then(() => void acked.set(i, now()))
+          .finally(() => {
+            free.push(s);
+            pending.delete(p);
+          });
+        pending.add(p);
+      }
+      await sleep(1);
+    }
+    await Promise.all(pending);
+    const elapsed = (performance.now() - t0) / 1000;
+    const seen: Array<[number, number]> = [];
+    const deadline = Date.now() + 30_000;
+    while (seen.length < acked.size && Date.now() < deadline) {
+      await sleep(100);
+      const r = await d.api.invokeAction('heimdall.neo4j-latency.take', {}, { kind: 'operator' });
+      seen.push(...(r.data!['seen'] as Array<[number, number]>));
+    }
+    await Promise.all(sessions.map((s) => s.close()));
+    const lat = seen.filter(([i]) => acked.has(i)).map(([i, at]) => at - acked.get(i)!).sort((a, b) => a - b);
+    return { targetRate: rate, achievedRate: acked.size / elapsed, committed: acked.size, delivered: lat.length, skipped, p50Ms: percentile(lat, 50), p99Ms: percentile(lat, 99), maxMs: lat[lat.length - 1] ?? NaN };
+  } finally {
+    await d.stop();
+  }
+}
+
+/** (c) Writes `txs` transactions of `perTx` nodes with the trigger on and no reader, then drains them through the source. */
+async function drain(uri: string, driver: Driver, ordering: Ordering, txs: number, perTx: number): Promise<Record<string, number>> {
+  await setMode(driver, ordering);
+  let next = 0;
+  const w0 = performance.now();
+  await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      const s = driver.session({ database: 'neo4j' });
+      try {
+        while (next < txs) {
+          const t = next++;
+          await s.executeWrite((tx) => tx.run("UNWIND range(1, $n) AS j CREATE (:Drain {t: $t, j: j, name: 'x'})", { t, n: neo4j.int(perTx) }));
+        }
+      } finally {
+        await s.close();
+      }
+    }),
+  );
+  const writeS = (performance.now() - w0) / 1000;
+  const db = new Database({ uri, user: 'neo4j', password: '', database: 'neo4j', queryTimeoutMs: 60_000, connectTimeoutMs: 5000 }, silent);
+  await db.start();
+  const expected = txs * (perTx + 1);
+  let events = 0;
+  const src = new Neo4jApocSource({ db, config: { type: 'neo4j-apoc', pollIntervalMs: 100, batchSize: 1000, backlogWarning: 1_000_000, ordering, install: true }, emit: (e) => void (events += e.length), logger: silent });
+  const t0 = performance.now();
+  await src.start();
+  while (events < expected) await sleep(5);
+  const emitS = (performance.now() - t0) / 1000;
+  while ((await driver.executeQuery('MATCH (o:HeimdallOutbox) RETURN count(o) AS n')).records[0]!.get('n').toNumber() > 0) await sleep(5);
+  const drainS = (performance.now() - t0) / 1000;
+  await src.stop();
+  await db.close();
+  return { changes: txs * perTx, transactions: txs, events: expected, backlogWriteS: writeS, emitS, drainS, eventsPerS: expected / drainS, changesPerS: (txs * perTx) / drainS };
+}
+
+export async function runNeo4jBench(): Promise<Record<string, unknown>> {
+  const started = performance.now();
+  const neo = await startNeo4j({ maxHeap: '1g' });
+  const driver = neo4j.driver(neo.uri, neo4j.auth.basic('neo4j', ''));
+  try {
+    const secs = quick ? 1.5 : 3;
+    // A fresh JVM is slow for its first seconds (JIT): warm it up with every mode, then measure every mode twice,
+    // interleaved, and keep the better run of each (the disk's fsync latency is noisy).
+    for (const mode of ['off', 'strict', 'relaxed'] as const) {
+      await setMode(driver, mode);
+      await writeThroughput(driver, 8, quick ? 1 : 2);
+    }
+    const writes: Record<string, Record<string, number>> = {};
+    for (let round = 0; round < 2; round++) {
+      for (const mode of ['off', 'strict', 'relaxed'] as const) {
+        await setMode(driver, mode);
+        const w1 = await writeThroughput(driver, 1, secs);
+        const w8 = await writeThroughput(driver, 8, secs);
+        writes[mode] = { w1: Math.max(w1, writes[mode]?.['w1'] ?? 0), w8: Math.max(w8, writes[mode]?.['w8'] ?? 0) };
+      }
+    }
+    const latency: Record<string, Record<string, number>> = {};
+    for (const ordering of ['strict', 'relaxed'] as const) latency[ordering] = await latencyAtRate(neo.uri, driver, ordering, 500, quick ? 4 : 8);
+    const drained = await drain(neo.uri, driver, 'strict', quick ? 2000 : 10_000, 10);
+    await setMode(driver, 'off');
+    const ratio = (m: 'strict' | 'relaxed', w: 'w1' | 'w8') => writes['off']![w]! / writes[m]![w]!;
+    const results = {
+      neo4j: '5.26.19 embedded (test/neo4j), 1 GB heap, page cache 64 MB, data on local disk',
+      writes: { ...writes, slowdown: { strictW1: ratio('strict', 'w1'), strictW8: ratio('strict', 'w8'), relaxedW1: ratio('relaxed', 'w1'), relaxedW8: ratio('relaxed', 'w8') } },
+      latency,
+      drain: drained,
+      seconds: (performance.now() - started) / 1000,
+    };
+    const L = (o: string) => latency[o]!;
+    printTable('neo4j-apoc source (issue 3): small write transactions, commit-to-handler latency, drain', [
+      ['(a) tx/s, no trigger, 1 writer / 8 writers', `${fmt(writes['off']!['w1']!)} / ${fmt(writes['off']!['w8']!)}`],
+      ['(a) tx/s, strict trigger, 1 / 8 writers', `${fmt(writes['strict']!['w1']!)} / ${fmt(writes['strict']!['w8']!)}`],
+      ['(a) tx/s, relaxed trigger, 1 / 8 writers', `${fmt(writes['relaxed']!['w1']!)} / ${fmt(writes['relaxed']!['w8']!)}`],
+      ['(a) slowdown strict, 1 / 8 writers (x)', `${fmt(ratio('strict', 'w1'), 2)} / ${fmt(ratio('strict', 'w8'), 2)}`, '< 2x'],
+      ['(a) slowdown relaxed, 1 / 8 writers (x)', `${fmt(ratio('relaxed', 'w1'), 2)} / ${fmt(ratio('relaxed', 'w8'), 2)}`, '< 2x'],
+      ...(['strict', 'relaxed'] as const).flatMap((o): Array<[string, string, string?]> => [
+        [`(b) ${o}: achieved tx/s at 500 target (skipped)`, `${fmt(L(o)['achievedRate']!)} (${fmt(L(o)['skipped']!)})`],
+        [`(b) ${o}: commit→handler p50 / p99 / max, ms`, `${fmt(L(o)['p50Ms']!, 1)} / ${fmt(L(o)['p99Ms']!, 1)} / ${fmt(L(o)['maxMs']!, 1)}`, 'p99 < 250'],
+        [`(b) ${o}: delivered / committed`, `${fmt(L(o)['delivered']!)} / ${fmt(L(o)['committed']!)}`],
+      ]),
+      [`(c) backlog: ${fmt(drained['changes']!)} changes in ${fmt(drained['transactions']!)} tx, written in s`, fmt(drained['backlogWriteS']!, 1)],
+      ['(c) drain, events/s (incl. transaction.commit)', fmt(drained['eventsPerS']!), '>= 20,000'],
+      ['(c) drain, changes/s', fmt(drained['changesPerS']!)],
+      ['(c) drain time (emit done / outbox empty), s', `${fmt(drained['emitS']!, 2)} / ${fmt(drained['drainS']!, 2)}`],
+      ['total bench time, s', fmt(results.seconds, 0)],
+    ]);
+    return results;
+  } finally {
+    await driver.close();
+    await neo.stop();
+  }
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const r = await runNeo4jBench();
+  console.log(JSON.stringify(r, null, 2));
+  process.exit(0);
+}

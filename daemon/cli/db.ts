@@ -1,0 +1,156 @@
+/**
+ * `heimdall db install | uninstall | status [--config F] [--json]`: manage the neo4j-apoc source's
+ * transactional outbox (APOC trigger, counter, index) in the database of the config's `database:`
+ * section. Exit codes: 0 success (status: the outbox is installed and loaded), 1 failure (Neo4j
+ * unreachable, APOC missing or triggers disabled, not allowed, status: not installed), 2 bad usage
+ * or an invalid config / no `database:` section.
+ */
+import { Option, type Command } from 'commander';
+import type { Driver } from 'neo4j-driver';
+import type { DatabaseConfig, HeimdallConfig } from '../../config/types.js';
+import { CliError, EXIT_FAILURE, EXIT_USAGE } from './exit.js';
+import { out, printJson } from './output.js';
+import { loadConfigOrDefaults } from './start.js';
+
+interface DbOptions {
+  config?: string;
+  database?: string;
+  json?: boolean;
+}
+interface InstallOptions extends DbOptions {
+  ordering?: 'strict' | 'relaxed';
+  waitMs?: string;
+}
+interface UninstallOptions extends DbOptions {
+  purge?: boolean;
+  waitMs?: string;
+}
+
+async function target(opts: DbOptions): Promise<{ config: HeimdallConfig; db: DatabaseConfig; database: string }> {
+  const { config, file } = await loadConfigOrDefaults(opts.config);
+  if (!config.database) {
+    throw new CliError(`${file ? `The config ${file}` : 'The built-in default config (no config file was found)'} has no database: section, so there is no database to manage; add one (uri, user, password) or pass --config FILE.`, EXIT_USAGE);
+  }
+  return { config, db: config.database, database: opts.database ?? config.database.database };
+}
+
+function parseWait(text: string | undefined, def: number): number {
+  if (text === undefined) return def;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0) throw new CliError(`--wait-ms must be a whole number of milliseconds (0 or more), not "${text}".`, EXIT_USAGE);
+  return n;
+}
+
+async function withDriver<T>(db: DatabaseConfig, fn: (driver: Driver) => Promise<T>): Promise<T> {
+  const [{ default: neo4j }, { explainOutboxError }] = await Promise.all([import('neo4j-driver'), import('../db/outbox-installer.js')]);
+  const driver = neo4j.driver(db.uri, neo4j.auth.basic(db.user, db.password), {
+    connectionTimeout: db.connectTimeoutMs,
+    connectionAcquisitionTimeout: db.connectTimeoutMs,
+    userAgent: 'heimdall-cli',
+    logging: { level: 'error', logger: () => {} },
+  });
+  try {
+    try {
+      await driver.verifyConnectivity();
+    } catch (err) {
+      throw explainOutboxError(err, db.database, 'connect');
+    }
+    return await fn(driver);
+  } catch (err) {
+    if (err instanceof CliError) throw err;
+    if ((err as Error).name === 'OutboxInstallError') throw new CliError(`${db.uri}: ${(err as Error).message}`, EXIT_FAILURE);
+    throw err;
+  } finally {
+    await driver.close();
+  }
+}
+
+const progress = (json: boolean | undefined) => (line: string) => {
+  if (!json) process.stderr.write(`${line}\n`);
+};
+
+export async function runDbInstall(opts: InstallOptions): Promise<void> {
+  const { config, db, database } = await target(opts);
+  const source = config.sources.find((s) => s.type === 'neo4j-apoc');
+  const ordering = opts.ordering ?? (source?.type === 'neo4j-apoc' ? source.ordering : undefined) ?? 'strict';
+  const waitMs = parseWait(opts.waitMs, 90_000);
+  const { installOutbox } = await import('../db/outbox-installer.js');
+  const res = await withDriver(db, (driver) => installOutbox(driver, { database, ordering, waitMs, log: progress(opts.json) }));
+  if (opts.json) printJson(res);
+  if (!res.loaded) {
+    throw new CliError(
+      `The outbox trigger is stored for the database ${database} but the database did not load it within ${Math.round(waitMs / 1000)} s; APOC loads triggers every apoc.trigger.refresh ms (60000 by default). Run \`heimdall db status\` in a minute, or lower apoc.trigger.refresh in apoc.conf.`,
+      EXIT_FAILURE,
+    );
+  }
+  if (!opts.json) {
+    const what = res.trigger === 'unchanged' ? 'was already installed and current' : res.trigger === 'created' ? 'is installed' : 'is updated';
+    out(`The Heimdall outbox ${what} in the database ${database} (${res.ordering} ordering, counter at ${res.counter}); committed changes are captured from now on.`);
+  }
+}
+
+export async function runDbUninstall(opts: UninstallOptions): Promise<void> {
+  const { db, database } = await target(opts);
+  const waitMs = parseWait(opts.waitMs, 90_000);
+  const { uninstallOutbox } = await import('../db/outbox-installer.js');
+  const res = await withDriver(db, (driver) => uninstallOutbox(driver, { database, purge: opts.purge ?? false, waitMs, log: progress(opts.json) }));
+  if (opts.json) printJson(res);
+  else {
+    const parts = [res.triggerDropped ? `Removed the Heimdall outbox trigger from the database ${database}` : `The database ${database} had no Heimdall outbox trigger`];
+    if (res.entriesDeleted) parts.push(`deleted ${res.entriesDeleted} undelivered entries`);
+    if (res.entriesKept) parts.push(`kept ${res.entriesKept} undelivered entries with the counter and index (a later \`heimdall db install\` delivers them; --purge deletes them)`);
+    else if (res.schemaDropped) parts.push('dropped the counter, its constraint and the index');
+    out(`${parts.join('; ')}.`);
+  }
+  if (!res.unloaded) {
+    throw new CliError(`The trigger is dropped from the system database but the database ${database} still ran it after ${Math.round(waitMs / 1000)} s; APOC unloads it on its next refresh (apoc.trigger.refresh).`, EXIT_FAILURE);
+  }
+}
+
+export async function runDbStatus(opts: DbOptions): Promise<void> {
+  const { db, database } = await target(opts);
+  const { outboxStatus } = await import('../db/outbox-installer.js');
+  const st = await withDriver(db, (driver) => outboxStatus(driver, { database }));
+  if (opts.json) printJson(st);
+  else {
+    const yes = (b: boolean) => (b ? 'yes' : 'no');
+    out(`database        ${st.database} (${db.uri})`);
+    out(`APOC            ${st.apocVersion ?? 'not installed'}`);
+    out(`trigger         stored: ${yes(st.trigger.stored)}, loaded: ${yes(st.trigger.loaded)}, paused: ${yes(st.trigger.paused)}, ordering: ${st.trigger.ordering ?? '-'}`);
+    out(`index, counter  index: ${yes(st.seqIndex)}, constraint: ${yes(st.counterConstraint)}, counter: ${st.counter ?? '-'}`);
+    out(`backlog         ${st.backlog} undelivered transactions${st.oldestCommittedAt ? `, oldest committed at ${st.oldestCommittedAt}` : ''}`);
+    out(`installed       ${yes(st.installed)}`);
+  }
+  if (!st.installed) {
+    const why =
+      st.apocVersion === null ? 'APOC Core is not installed in Neo4j'
+      : !st.trigger.stored ? 'the trigger is not installed'
+      : st.trigger.ordering === 'unknown' ? 'the stored trigger is not the one this Heimdall version writes'
+      : st.trigger.paused ? 'the trigger is paused'
+      : !st.trigger.loaded ? 'the trigger is stored but the database has not loaded it yet (apoc.trigger.refresh)'
+      : 'the index, constraint or counter is missing';
+    throw new CliError(`The Heimdall outbox is not ready in the database ${database}: ${why}. Run \`heimdall db install\`.`, EXIT_FAILURE);
+  }
+}
+
+export function registerDb(program: Command): void {
+  const db = program.command('db').description("Manage the neo4j-apoc source's outbox (APOC trigger, counter, index) in the configured database.");
+  const common = (c: Command): Command =>
+    c
+      .option('-c, --config <file>', 'config file with a database: section (default: $HEIMDALL_CONFIG, else ./heimdall.config.yaml)')
+      .option('--database <name>', 'logical database (default: database.database of the config)')
+      .option('--json', 'print the result as JSON on stdout');
+  common(db.command('install'))
+    .description('Install or update the outbox trigger, counter and index (idempotent) and wait until the database has loaded the trigger.')
+    .addOption(new Option('--ordering <mode>', 'strict (commit order) or relaxed (no write lock); default: the neo4j-apoc source in the config, else strict').choices(['strict', 'relaxed']))
+    .option('--wait-ms <ms>', 'how long to wait for the database to load the trigger (default 90000)')
+    .action(async (opts: InstallOptions) => runDbInstall(opts));
+  common(db.command('uninstall'))
+    .description('Drop the outbox trigger; remove the counter, constraint and index when no undelivered entry is left.')
+    .option('--purge', 'also delete undelivered outbox entries (their events are lost)')
+    .option('--wait-ms <ms>', 'how long to wait for the database to unload the trigger (default 90000)')
+    .action(async (opts: UninstallOptions) => runDbUninstall(opts));
+  common(db.command('status'))
+    .description('Show the outbox trigger, counter, index and backlog; exits 1 when the outbox is not installed and loaded.')
+    .action(async (opts: DbOptions) => runDbStatus(opts));
+}

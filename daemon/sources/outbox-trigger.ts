@@ -1,0 +1,152 @@
+/**
+ * The outbox's names and the Cypher of its APOC trigger (see README.md in this folder).
+ *
+ * The trigger runs in the `before` phase, inside the writer's transaction: it turns APOC's
+ * transaction-data parameters into ONE `(:HeimdallOutbox {seq, committedAt, txMeta, changes})` node
+ * per transaction (nothing when the transaction changed nothing but Heimdall's own nodes), so the
+ * entry commits or rolls back with the user's changes.
+ *
+ * `changes` is a JSON string (apoc.convert.toJson) of this shape; ids are element ids:
+ *
+ *   nc  created nodes          [{i, l: labels, p: properties}]
+ *   nd  deleted node ids       [i]            (labels in nlr, old properties in npr)
+ *   nu  updated nodes' state   {i: {l, p}}    (after the transaction)
+ *   npa node props assigned    [[i, key, old, new]]   (not for created nodes)
+ *   npr node props removed     [[i, key, old]]        (every property of a deleted node too)
+ *   nla labels added           [[i, label]]           (not for created nodes)
+ *   nlr labels removed         [[i, label]]           (every label of a deleted node too)
+ *   rc  created relationships  [{i, t: type, s: start id, e: end id, p}]
+ *   rd  deleted relationships  [{i, t, s, e}]          (old properties in rpr)
+ *   ru  updated relationships' state {i: {t, s, e, p}}
+ *   rpa rel props assigned     [[i, key, old, new]]   (not for created relationships)
+ *   rpr rel props removed      [[i, key, old]]        (every property of a deleted relationship too)
+ *
+ * `bytes` is the length of `changes` plus `txMeta`, so that readers and deletes can bound a batch by size.
+ *
+ * Heimdall's own nodes are left out: created nodes with an outbox label, changes to the counter, and
+ * everything about deleted outbox/counter nodes (found through $removedLabels, since a deleted node's
+ * labels cannot be read). The daemon's acknowledgement transactions (metadata
+ * `{app: 'heimdall', outbox: 'ack'}`) leave at the first line.
+ */
+
+export const OUTBOX_LABEL = 'HeimdallOutbox';
+export const COUNTER_LABEL = 'HeimdallOutboxSeq';
+export const COUNTER_NAME = 'outbox';
+export const TRIGGER_NAME = 'heimdall_outbox';
+export const SEQ_INDEX = 'heimdall_outbox_seq';
+export const COUNTER_CONSTRAINT = 'heimdall_outbox_counter';
+/** Transaction metadata of the daemon's deletes of processed entries; the trigger ignores those transactions. */
+export const ACK_METADATA = { app: 'heimdall', outbox: 'ack' } as const;
+/** Strict sequence numbers stay below this; relaxed ones (epoch nanoseconds) are above it. */
+export const RELAXED_SEQ_FLOOR = 1_000_000_000_000_000;
+
+export type Ordering = 'strict' | 'relaxed';
+
+/**
+ * Most entry text (the `bytes` property: changes + txMeta) one read or one delete handles, unless a single
+ * entry is larger. Deleting a node makes Neo4j hold its property values in the transaction, so an unbounded
+ * batch of entries from huge transactions would exhaust db.memory.transaction.total.max (or the daemon's heap).
+ */
+export const MAX_BATCH_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Cypher that keeps, of the outbox nodes `o` in seq order (at most $limit), the prefix whose entry text
+ * starts within $maxBytes (so at least one entry, and at most $maxBytes plus one entry).
+ */
+export const OUTBOX_PREFIX =
+  `MATCH (o:${'HeimdallOutbox'}) WHERE o.seq IS NOT NULL WITH o ORDER BY o.seq LIMIT $limit ` +
+  'WITH collect(o) AS os WITH os, reduce(acc = [0], o IN os | acc + [acc[size(acc) - 1] + coalesce(o.bytes, size(o.changes) + size(o.txMeta), 0)]) AS before ' +
+  'UNWIND range(0, size(os) - 1) AS i WITH os[i] AS o, before[i] AS offset WHERE offset < $maxBytes OR i = 0 ';
+
+/** A map id -> true from a list of ids, for O(1) membership tests. */
+const setOf = (ids: string): string => `apoc.map.fromLists(${ids}, [x IN ${ids} | true])`;
+
+/**
+ * Flattens an APOC map `key -> [entry]` into one list of tuples `[elementId, key, ...rest]`; each
+ * element id is computed once and the tuples are then filtered with map lookups on it.
+ */
+const flat = (param: string, entity: string, rest: string): string =>
+  `reduce(a = [], k IN keys(${param}) | a + [e IN ${param}[k] | [elementId(${entity}), k, ${rest}]])`;
+
+/** Number of entries in an APOC map `key -> [entry]`. */
+const total = (param: string): string => `reduce(s = 0, k IN keys(${param}) | s + size(${param}[k]))`;
+
+/**
+ * The trigger statement for one ordering mode. Both modes produce the same entry shape; they differ
+ * in how `seq` is assigned (see README.md):
+ *  - strict: `seq` comes from the counter node, incremented in the trigger. The increment write-locks
+ *    the counter until the transaction has committed, so sequence order is commit order and a reader
+ *    never sees seq N+1 before N.
+ *  - relaxed: `seq` is the database server's wall clock in epoch nanoseconds; no shared lock.
+ */
+export function triggerStatement(ordering: Ordering): string {
+  const L = OUTBOX_LABEL;
+  const C = COUNTER_LABEL;
+  const own = `(n:${L} OR n:${C})`;
+  const seq =
+    ordering === 'strict'
+      ? [
+          // A counter deleted in this very transaction (e.g. MATCH (n) DETACH DELETE n) is re-created with its old value.
+          `MERGE (c:${C} {name: '${COUNTER_NAME}'})`,
+          `  ON CREATE SET c.value = coalesce(reduce(m = null, e IN coalesce($removedNodeProperties.value, []) | CASE WHEN own[elementId(e.node)] IS NOT NULL THEN e.old ELSE m END), 0)`,
+          `SET c.value = c.value + 1`,
+          `WITH c.value AS seq, md, ch`,
+        ]
+      : [`WITH datetime.realtime() AS now, md, ch`, `WITH now.epochMillis * 1000000 + now.nanosecond % 1000000 AS seq, md, ch`];
+  const relState = (r: string) => `t: type(${r}), s: elementId(startNode(${r})), e: elementId(endNode(${r}))`;
+  return [
+    `WITH $metaData AS md WHERE coalesce(md.outbox, '') <> 'ack' OR coalesce(md.app, '') <> 'heimdall'`,
+    `WITH md, [n IN coalesce($removedLabels.${L}, []) + coalesce($removedLabels.${C}, []) | elementId(n)] AS ownIds,`,
+    `     [n IN $createdNodes WHERE NOT ${own} | [elementId(n), n]] AS cnE,`,
+    `     [n IN $deletedNodes | elementId(n)] AS dIds,`,
+    `     [r IN $createdRelationships | [elementId(r), r]] AS crE,`,
+    `     [r IN $deletedRelationships | [elementId(r), r]] AS drE`,
+    `WITH md, ${setOf('ownIds')} AS own, cnE, ${setOf('[x IN cnE | x[0]]')} AS cset, dIds, ${setOf('dIds')} AS dset,`,
+    `     crE, ${setOf('[x IN crE | x[0]]')} AS crset, drE, ${setOf('[x IN drE | x[0]]')} AS drset,`,
+    // Shortcut: when every assigned property/label belongs to a created node or relationship (a pure insert),
+    // those entries are not even listed. A mismatch always takes the full path.
+    `     reduce(s = 0, x IN cnE | s + size(keys(properties(x[1])))) = ${total('$assignedNodeProperties')} AS onlyNewNodeProps,`,
+    `     reduce(s = 0, x IN cnE | s + size(labels(x[1]))) = ${total('$assignedLabels')} AS onlyNewLabels,`,
+    `     reduce(s = 0, x IN crE | s + size(keys(properties(x[1])))) = ${total('$assignedRelationshipProperties')} AS onlyNewRelProps`,
+    // Tuples: npa [id, key, old, new, node], npr [id, key, old, node], nla/nlr [id, label, node], rpa/rpr alike.
+    `WITH md, own, cnE, dIds, dset, crE, drE, drset,`,
+    `     CASE WHEN onlyNewNodeProps THEN [] ELSE [x IN ${flat('$assignedNodeProperties', 'e.node', 'e.old, e.new, e.node')} WHERE cset[x[0]] IS NULL AND dset[x[0]] IS NULL] END AS npaE,`,
+    `     [x IN ${flat('$removedNodeProperties', 'e.node', 'e.old, e.node')} WHERE own[x[0]] IS NULL AND cset[x[0]] IS NULL] AS nprE,`,
+    `     CASE WHEN onlyNewLabels THEN [] ELSE [x IN ${flat('$assignedLabels', 'e', 'e')} WHERE cset[x[0]] IS NULL AND dset[x[0]] IS NULL] END AS nlaE,`,
+    `     [x IN ${flat('$removedLabels', 'e', 'e')} WHERE own[x[0]] IS NULL] AS nlrE,`,
+    `     CASE WHEN onlyNewRelProps THEN [] ELSE [x IN ${flat('$assignedRelationshipProperties', 'e.relationship', 'e.old, e.new, e.relationship')} WHERE crset[x[0]] IS NULL AND drset[x[0]] IS NULL] END AS rpaE,`,
+    `     [x IN ${flat('$removedRelationshipProperties', 'e.relationship', 'e.old, e.relationship')} WHERE crset[x[0]] IS NULL] AS rprE`,
+    // Updated (not created, not deleted) entities, deduplicated by id: id -> entity.
+    `WITH md, own, cnE, dIds, crE, drE, npaE, nprE, nlaE, nlrE, rpaE, rprE,`,
+    `     [x IN nprE WHERE dset[x[0]] IS NULL] AS nprLive, [x IN nlrE WHERE dset[x[0]] IS NULL] AS nlrLive, [x IN rprE WHERE drset[x[0]] IS NULL] AS rprLive`,
+    `WITH md, own, cnE, dIds, crE, drE, npaE, nprE, nlaE, nlrE, rpaE, rprE,`,
+    `     apoc.map.fromLists([x IN npaE | x[0]] + [x IN nprLive | x[0]] + [x IN nlaE | x[0]] + [x IN nlrLive | x[0]], [x IN npaE | x[4]] + [x IN nprLive | x[3]] + [x IN nlaE | x[2]] + [x IN nlrLive | x[2]]) AS un,`,
+    `     apoc.map.fromLists([x IN rpaE | x[0]] + [x IN rprLive | x[0]], [x IN rpaE | x[4]] + [x IN rprLive | x[3]]) AS ur`,
+    `WITH md, {`,
+    `  nc: [x IN cnE | {i: x[0], l: labels(x[1]), p: properties(x[1])}],`,
+    `  nd: [i IN dIds WHERE own[i] IS NULL],`,
+    `  nu: apoc.map.fromLists(keys(un), [i IN keys(un) | {l: labels(un[i]), p: properties(un[i])}]),`,
+    `  npa: [x IN npaE | x[0..4]],`,
+    `  npr: [x IN nprE | x[0..3]],`,
+    `  nla: [x IN nlaE | x[0..2]],`,
+    `  nlr: [x IN nlrE | x[0..2]],`,
+    `  rc: [x IN crE | {i: x[0], ${relState('x[1]')}, p: properties(x[1])}],`,
+    `  rd: [x IN drE | {i: x[0], ${relState('x[1]')}}],`,
+    `  ru: apoc.map.fromLists(keys(ur), [i IN keys(ur) | {${relState('ur[i]')}, p: properties(ur[i])}]),`,
+    `  rpa: [x IN rpaE | x[0..4]],`,
+    `  rpr: [x IN rprE | x[0..3]]`,
+    `} AS ch, own`,
+    `WHERE size(ch.nc) + size(ch.nd) + size(ch.npa) + size(ch.npr) + size(ch.nla) + size(ch.nlr) + size(ch.rc) + size(ch.rd) + size(ch.rpa) + size(ch.rpr) > 0`,
+    // The JSON is built before the counter is locked (strict), so the lock is held as briefly as possible.
+    `WITH apoc.convert.toJson(md) AS md, apoc.convert.toJson(ch) AS ch, own`,
+    ...seq,
+    `CREATE (:${L} {seq: seq, committedAt: timestamp(), txMeta: md, changes: ch, bytes: size(ch) + size(md)})`,
+  ].join('\n');
+}
+
+/** Which mode a stored trigger statement was built for, or undefined when it is not one of ours. */
+export function orderingOf(statement: string): Ordering | undefined {
+  if (statement === triggerStatement('strict')) return 'strict';
+  if (statement === triggerStatement('relaxed')) return 'relaxed';
+  return undefined;
+}

@@ -1,0 +1,77 @@
+/**
+ * `heimdall db install | status | uninstall` against the run's Neo4j: exit codes 0/1/2, one-line
+ * errors, --json output, and the ordering taken from the config's neo4j-apoc source.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, it } from 'node:test';
+import type { Driver } from 'neo4j-driver';
+import { uninstallOutbox } from '../../daemon/db/outbox-installer.js';
+import { runCli } from '../helpers/daemon-process.js';
+import { openTestDriver, testNeo4j } from '../helpers/neo4j.js';
+
+const tmp = mkdtempSync(join(tmpdir(), 'heimdall-db-cli-'));
+let driver: Driver;
+let config: string;
+
+before(async () => {
+  driver = await openTestDriver();
+  await uninstallOutbox(driver, { database: 'neo4j', purge: true });
+  const t = await testNeo4j();
+  config = join(tmp, 'heimdall.config.yaml');
+  writeFileSync(config, `database:\n  uri: ${JSON.stringify(t.uri)}\n  user: ${JSON.stringify(t.user)}\n  password: ${JSON.stringify(t.password)}\nsources:\n  - type: neo4j-apoc\n    ordering: relaxed\n`);
+});
+
+after(async () => {
+  await uninstallOutbox(driver, { database: 'neo4j', purge: true }).catch(() => undefined);
+  await driver?.close();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+it('status exits 1 before install; install exits 0 and is idempotent; status then exits 0; uninstall removes it', { timeout: 120_000 }, async () => {
+  const before = await runCli(['db', 'status', '--config', config]);
+  assert.equal(before.code, 1, before.stdout + before.stderr);
+  assert.match(before.stderr, /^The Heimdall outbox is not ready in the database neo4j: the trigger is not installed\. Run `heimdall db install`\.\n$/);
+
+  const install = await runCli(['db', 'install', '--config', config], { timeoutMs: 60_000 });
+  assert.equal(install.code, 0, install.stdout + install.stderr);
+  assert.match(install.stdout, /^The Heimdall outbox is installed in the database neo4j \(relaxed ordering, counter at 0\)/);
+  const again = await runCli(['db', 'install', '--config', config, '--json'], { timeoutMs: 60_000 });
+  assert.equal(again.code, 0, again.stderr);
+  assert.deepEqual(JSON.parse(again.stdout), { database: 'neo4j', ordering: 'relaxed', trigger: 'unchanged', loaded: true, counter: 0 });
+
+  const status = await runCli(['db', 'status', '--config', config, '--json']);
+  assert.equal(status.code, 0, status.stderr);
+  const st = JSON.parse(status.stdout) as { installed: boolean; trigger: { ordering: string }; backlog: number };
+  assert.equal(st.installed, true);
+  assert.equal(st.trigger.ordering, 'relaxed');
+  assert.equal(typeof st.backlog, 'number');
+
+  const strict = await runCli(['db', 'install', '--config', config, '--ordering', 'strict'], { timeoutMs: 60_000 });
+  assert.equal(strict.code, 0, strict.stderr);
+  assert.match(strict.stdout, /is updated in the database neo4j \(strict ordering/);
+
+  const un = await runCli(['db', 'uninstall', '--config', config, '--purge'], { timeoutMs: 60_000 });
+  assert.equal(un.code, 0, un.stderr);
+  assert.match(un.stdout, /^Removed the Heimdall outbox trigger from the database neo4j/);
+  const gone = await runCli(['db', 'status', '--config', config]);
+  assert.equal(gone.code, 1);
+});
+
+it('exits 2 without a database section or with a bad option, and 1 with one line when Neo4j is unreachable', async () => {
+  const noDb = join(tmp, 'nodb.yaml');
+  writeFileSync(noDb, 'server:\n  port: 0\n');
+  const a = await runCli(['db', 'install', '--config', noDb]);
+  assert.equal(a.code, 2);
+  assert.match(a.stderr, /has no database: section/);
+  const b = await runCli(['db', 'install', '--config', config, '--ordering', 'sometimes']);
+  assert.equal(b.code, 2);
+  const down = join(tmp, 'down.yaml');
+  writeFileSync(down, 'database:\n  uri: bolt://127.0.0.1:1\n  connectTimeoutMs: 1000\n');
+  const c = await runCli(['db', 'status', '--config', down]);
+  assert.equal(c.code, 1);
+  assert.equal(c.stderr.trim().split('\n').length, 1, c.stderr);
+  assert.match(c.stderr, /^bolt:\/\/127\.0\.0\.1:1: Neo4j is not reachable \(.*\); check database\.uri and that Neo4j is running\.\n$/);
+});
