@@ -178,11 +178,14 @@ function rssMb(pid: number): number {
 export async function overloadSoak(seconds = 60, rate = 10_000): Promise<Record<string, unknown>> {
   const dir = mkdtempSync(join(tmpdir(), 'heimdall-soak-'));
   const cfg = join(dir, 'heimdall.config.yaml');
-  writeFileSync(cfg, `server:\n  port: 0\nlog:\n  level: warn\ndrops:\n  logIntervalMs: 10000\nplugins:\n  - path: ${JSON.stringify(P('slow.mjs'))}\n    queue:\n      capacity: 1024\n`);
+  writeFileSync(cfg, `server:\n  port: 0\nlog:\n  level: info\ndrops:\n  logIntervalMs: 10000\nplugins:\n  - path: ${JSON.stringify(P('slow.mjs'))}\n    queue:\n      capacity: 1024\n`);
   const child = spawn(process.execPath, [join(ROOT, 'dist/daemon/cli/main.js'), 'start', '--config', cfg], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const url = await new Promise<string>((res, rej) => {
-    const t = setTimeout(() => rej(new Error(`The daemon did not start in 20 s: ${out.slice(-2000)}`)), 20_000);
+    const t = setTimeout(() => {
+      child.kill('SIGKILL');
+      rej(new Error(`The daemon did not start in 20 s: ${out.slice(-2000)}`));
+    }, 20_000);
     child.stdout.on('data', (b: Buffer) => {
       out += b.toString();
       const m = /Heimdall is listening on (http:\/\/[^\s"]+)/.exec(out);
