@@ -76,18 +76,12 @@ export function registerInvocationCommands(program: Command): void {
   extendPrompt(program);
 }
 
-/**
- * Adds --async to `heimdall prompt` (registered in remote.ts). The command's action is replaced
- * by one that queues the prompt with --async and otherwise asks and waits, as before.
- */
+/** `heimdall prompt <text> [--context JSON] [--async]`: ask and wait, or queue and print the invocation id. */
 function extendPrompt(program: Command): void {
-  let cmd = program.commands.find((c) => c.name() === 'prompt');
-  if (!cmd) {
-    cmd = withRemoteOptions(program.command('prompt')
-      .description('Ask the language model (with the action catalogue as tools) and print its answer.')
-      .argument('<text>', 'the prompt')
-      .option('--context <json>', 'extra facts for the model as a JSON object'));
-  }
+  const cmd = withRemoteOptions(program.command('prompt')
+    .description('Ask the language model (with the action catalogue as tools) and print its answer.')
+    .argument('<text>', 'the prompt')
+    .option('--context <json>', 'extra facts for the model as a JSON object'));
   cmd.option('--async', 'queue the prompt and print its invocation id at once; the answer goes to Bifrost and `heimdall invocations <id>`');
   cmd.action(async (text: string, opts: RemoteOptions & { context?: string; async?: boolean }) => {
     const context = opts.context === undefined ? undefined : parseJsonObjectOption('--context', opts.context, '{"recentFailures":5}');

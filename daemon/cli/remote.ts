@@ -134,16 +134,4 @@ export function registerRemoteCommands(program: Command): void {
         reportResult(result, opts.json);
       });
     });
-
-  withRemoteOptions(program.command('prompt')
-    .description('Ask the language model (with the action catalogue as tools) and print its answer.')
-    .argument('<text>', 'the prompt')
-    .option('--context <json>', 'extra facts for the model as a JSON object'))
-    .action(async (text: string, opts: RemoteOptions & { context?: string }) => {
-      const context = opts.context === undefined ? undefined : parseJsonObjectOption('--context', opts.context, '{"recentFailures":5}');
-      await withClient(opts, async (client) => {
-        const result = await client.postJson<ActionResult>('/v1/prompt', context ? { prompt: text, context } : { prompt: text });
-        reportResult(result, opts.json);
-      });
-    });
 }
