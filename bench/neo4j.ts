@@ -7,7 +7,8 @@
  *  (c) drain rate of a backlog of 100,000 changes (10,000 transactions of 10 nodes) through the source.
  *
  *   node dist/bench/neo4j.js            (or `npm run bench -- neo4j`)
- * Set HEIMDALL_BENCH_QUICK=1 for shorter phases.
+ * HEIMDALL_BENCH_QUICK=1: shorter phases. HEIMDALL_BENCH_DEBUG=1: warnings of the daemon and the worst latencies on
+ * stderr. HEIMDALL_BENCH_NEO4J_SKIP_WRITES=1: one round of (a) only (development).
  */
 import { fileURLToPath } from 'node:url';
 import { join, resolve } from 'node:path';
@@ -24,7 +25,7 @@ import { fmt, percentile, printTable, sleep } from './stats.js';
 
 const ROOT = resolve(fileURLToPath(new URL('../../', import.meta.url)));
 const quick = process.env.HEIMDALL_BENCH_QUICK === '1';
-const silent = pino({ level: 'silent' });
+const silent = pino({ level: process.env.HEIMDALL_BENCH_DEBUG ? 'warn' : 'silent' });
 const now = (): number => performance.timeOrigin + performance.now();
 
 type Mode = 'off' | Ordering;
@@ -84,41 +85,46 @@ async function latencyAtRate(uri: string, driver: Driver, ordering: Ordering, ra
     `  - path: ${JSON.stringify(join(ROOT, 'test/fixtures/plugins/neo4j-latency.mjs'))}`,
     '',
   ].join('\n');
-  const d = await startDaemon({ config: parseConfig(yaml, { file: join(ROOT, 'bench-neo4j.yaml'), env: {} }), logger: silent, listen: false });
+  const d = await startDaemon({ config: parseConfig(yaml, { file: join(ROOT, 'bench-neo4j.yaml'), env: {} }), logger: silent.child({ component: 'bench-daemon' }), listen: false });
   try {
-    // Warm-up (Neo4j plans the trigger statement on its first run), then drop what the plugin saw.
-    for (let i = 0; i < 200; i++) await driver.executeQuery('CREATE (:Lat {i: -1})', {}, { database: 'neo4j' });
-    await sleep(500);
-    await d.api.invokeAction('heimdall.neo4j-latency.take', {}, { kind: 'operator' });
     const sessions = Array.from({ length: 32 }, () => driver.session({ database: 'neo4j' }));
     const free = [...sessions];
-    const acked = new Map<number, number>();
-    let sent = 0;
-    let skipped = 0;
-    const pending = new Set<Promise<void>>();
-    const t0 = performance.now();
-    while (performance.now() - t0 < seconds * 1000) {
-      const due = Math.floor(((performance.now() - t0) / 1000) * rate);
-      for (; sent < due; sent++) {
-        const s = free.pop();
-        if (!s) {
-          skipped++; // 32 transactions already in flight: the database is behind the rate
-          continue;
+    /** Open loop at `rate` for `secs`; returns the commit-acknowledgement time of each transaction by its i. */
+    const openLoop = async (secs: number, first: number): Promise<{ acked: Map<number, number>; skipped: number; elapsed: number }> => {
+      const acked = new Map<number, number>();
+      let sent = 0;
+      let skipped = 0;
+      const pending = new Set<Promise<void>>();
+      const t0 = performance.now();
+      while (performance.now() - t0 < secs * 1000) {
+        const due = Math.floor(((performance.now() - t0) / 1000) * rate);
+        for (; sent < due; sent++) {
+          const s = free.pop();
+          if (!s) {
+            skipped++; // 32 transactions already in flight: the database is behind the rate
+            continue;
+          }
+          const i = first + sent;
+          const p = s
+            .executeWrite((tx) => tx.run('CREATE (:Lat {i: $i})', { i }))
+            .then(() => void acked.set(i, now()))
+            .finally(() => {
+              free.push(s);
+              pending.delete(p);
+            });
+          pending.add(p);
         }
-        const i = sent;
-        const p = s
-          .executeWrite((tx) => tx.run('CREATE (:Lat {i: $i})', { i }))
-          .then(() => void acked.set(i, now()))
-          .finally(() => {
-            free.push(s);
-            pending.delete(p);
-          });
-        pending.add(p);
+        await sleep(1);
       }
-      await sleep(1);
-    }
-    await Promise.all(pending);
-    const elapsed = (performance.now() - t0) / 1000;
+      await Promise.all(pending);
+      return { acked, skipped, elapsed: (performance.now() - t0) / 1000 };
+    };
+    // Warm-up at the same rate through the same sessions (connections open, statements planned, JIT warm),
+    // then drop what the plugin saw so far.
+    await openLoop(2, -1_000_000);
+    await sleep(500);
+    await d.api.invokeAction('heimdall.neo4j-latency.take', {}, { kind: 'operator' });
+    const { acked, skipped, elapsed } = await openLoop(seconds, 0);
     const seen: Array<[number, number]> = [];
     const deadline = Date.now() + 30_000;
     while (seen.length < acked.size && Date.now() < deadline) {
@@ -127,7 +133,10 @@ async function latencyAtRate(uri: string, driver: Driver, ordering: Ordering, ra
       seen.push(...(r.data!['seen'] as Array<[number, number]>));
     }
     await Promise.all(sessions.map((s) => s.close()));
-    const lat = seen.filter(([i]) => acked.has(i)).map(([i, at]) => at - acked.get(i)!).sort((a, b) => a - b);
+    const pairs = seen.filter(([i]) => acked.has(i)).map(([i, at]) => [i / rate, at - acked.get(i)!] as const); // [sent at s, latency]
+    const lat = pairs.map((p) => p[1]).sort((a, b) => a - b);
+    const worst = pairs.slice().sort((a, b) => b[1] - a[1]).slice(0, 8).map(([t, l]) => `${t.toFixed(2)}s:${l.toFixed(0)}ms`);
+    if (process.env.HEIMDALL_BENCH_DEBUG) console.error(`${ordering} worst (send time:latency): ${worst.join(' ')}`);
     return { targetRate: rate, achievedRate: acked.size / elapsed, committed: acked.size, delivered: lat.length, skipped, p50Ms: percentile(lat, 50), p99Ms: percentile(lat, 99), maxMs: lat[lat.length - 1] ?? NaN };
   } finally {
     await d.stop();
@@ -171,10 +180,20 @@ async function drain(uri: string, driver: Driver, ordering: Ordering, txs: numbe
 
 export async function runNeo4jBench(): Promise<Record<string, unknown>> {
   const started = performance.now();
-  const neo = await startNeo4j({ maxHeap: '1g' });
+  // Neo4j's pause monitor reports JVM stop-the-world pauses; they are counted per phase to explain latency tails.
+  const pauses: Array<{ at: number; ms: number }> = [];
+  const neo = await startNeo4j({
+    maxHeap: '1g',
+    onOutput: (line) => {
+      const m = /stop-the-world pause: \{pauseTime=(\d+)/.exec(line);
+      if (m) pauses.push({ at: performance.now(), ms: Number(m[1]) });
+    },
+  });
+  const pausesSince = (t: number): number[] => pauses.filter((p) => p.at >= t).map((p) => p.ms);
   const driver = neo4j.driver(neo.uri, neo4j.auth.basic('neo4j', ''));
   try {
     const secs = quick ? 1.5 : 3;
+    const skipWrites = process.env.HEIMDALL_BENCH_NEO4J_SKIP_WRITES === '1'; // development: latency and drain only
     // A fresh JVM is slow for its first seconds (JIT): warm it up with every mode, then measure every mode twice,
     // interleaved, and keep the better run of each (the disk's fsync latency is noisy).
     for (const mode of ['off', 'strict', 'relaxed'] as const) {
@@ -182,7 +201,7 @@ export async function runNeo4jBench(): Promise<Record<string, unknown>> {
       await writeThroughput(driver, 8, quick ? 1 : 2);
     }
     const writes: Record<string, Record<string, number>> = {};
-    for (let round = 0; round < 2; round++) {
+    for (let round = 0; round < (skipWrites ? 1 : 2); round++) {
       for (const mode of ['off', 'strict', 'relaxed'] as const) {
         await setMode(driver, mode);
         const w1 = await writeThroughput(driver, 1, secs);
@@ -191,7 +210,13 @@ export async function runNeo4jBench(): Promise<Record<string, unknown>> {
       }
     }
     const latency: Record<string, Record<string, number>> = {};
-    for (const ordering of ['strict', 'relaxed'] as const) latency[ordering] = await latencyAtRate(neo.uri, driver, ordering, 500, quick ? 4 : 8);
+    for (const ordering of ['strict', 'relaxed'] as const) {
+      const t = performance.now();
+      latency[ordering] = await latencyAtRate(neo.uri, driver, ordering, 500, quick ? 4 : 8);
+      const ps = pausesSince(t);
+      latency[ordering]!['neo4jPauses'] = ps.length;
+      latency[ordering]!['neo4jLongestPauseMs'] = ps.length ? Math.max(...ps) : 0;
+    }
     const drained = await drain(neo.uri, driver, 'strict', quick ? 2000 : 10_000, 10);
     await setMode(driver, 'off');
     const ratio = (m: 'strict' | 'relaxed', w: 'w1' | 'w8') => writes['off']![w]! / writes[m]![w]!;
@@ -213,6 +238,7 @@ export async function runNeo4jBench(): Promise<Record<string, unknown>> {
         [`(b) ${o}: achieved tx/s at 500 target (skipped)`, `${fmt(L(o)['achievedRate']!)} (${fmt(L(o)['skipped']!)})`],
         [`(b) ${o}: commit→handler p50 / p99 / max, ms`, `${fmt(L(o)['p50Ms']!, 1)} / ${fmt(L(o)['p99Ms']!, 1)} / ${fmt(L(o)['maxMs']!, 1)}`, 'p99 < 250'],
         [`(b) ${o}: delivered / committed`, `${fmt(L(o)['delivered']!)} / ${fmt(L(o)['committed']!)}`],
+        [`(b) ${o}: Neo4j JVM pauses during the phase (longest, ms)`, `${fmt(L(o)['neo4jPauses']!)} (${fmt(L(o)['neo4jLongestPauseMs']!)})`],
       ]),
       [`(c) backlog: ${fmt(drained['changes']!)} changes in ${fmt(drained['transactions']!)} tx, written in s`, fmt(drained['backlogWriteS']!, 1)],
       ['(c) drain, events/s (incl. transaction.commit)', fmt(drained['eventsPerS']!), '>= 20,000'],

@@ -85,6 +85,10 @@ export class Neo4jApocSource implements EventSource {
   private readonly inflightIds = new Set<string>();
   /** Sum of their `bytes` (they are read again, and skipped, while their delete is pending). */
   private inflightBytes = 0;
+  /** The background delete of settled batches, while one runs. */
+  private acking: Promise<void> | undefined;
+  /** Why the last background delete failed; the next round reports it (degraded) and retries. */
+  private ackError: unknown;
   /** The trigger is installed, current and loaded. */
   private triggerReady = false;
   private nextTriggerCheck = 0;
@@ -148,6 +152,7 @@ export class Neo4jApocSource implements EventSource {
     this.wake?.();
     await this.loop;
     this.loop = undefined;
+    await this.acking;
     if (this.inflight.length > 0) {
       const last = this.inflight[this.inflight.length - 1]!;
       await Promise.race([last.settled, new Promise((r) => setTimeout(r, STOP_SETTLE_MS).unref())]);
@@ -281,14 +286,24 @@ export class Neo4jApocSource implements EventSource {
   /** One round: delete settled batches, read → emit the next batch; true when a full batch came back (read again at once). */
   private async round(): Promise<boolean> {
     const driver = this.opts.db.driver;
-    await this.ackSettled();
-    const oldest = this.inflight[0];
-    if (oldest && this.inflight.length >= (this.opts.maxBatchesInFlight ?? 4)) {
+    if (this.ackError) {
+      const err = this.ackError;
+      this.ackError = undefined;
+      throw err;
+    }
+    this.kickAck();
+    const { batchSize } = this.opts.config;
+    const unsettled = this.inflight.filter((b) => !b.done);
+    if (unsettled.length >= (this.opts.maxBatchesInFlight ?? 4)) {
       // The plugins are behind: wait for the oldest batch (or the poll interval) before reading more.
-      await Promise.race([oldest.settled, this.sleep(this.opts.config.pollIntervalMs)]);
+      await Promise.race([unsettled[0]!.settled, this.sleep(this.opts.config.pollIntervalMs)]);
       return true;
     }
-    const { batchSize } = this.opts.config;
+    if (this.acking && (this.inflightIds.size >= 10 * batchSize || this.inflightBytes >= 4 * this.maxBatchBytes)) {
+      // Deletes are far behind (Neo4j is slow to commit): wait for them rather than re-reading ever more pending rows.
+      await Promise.race([this.acking, this.sleep(this.opts.config.pollIntervalMs)]);
+      return true;
+    }
     const { records } = await driver.executeQuery(
       // Entries whose delete is pending come back too (they are still there); their text is not fetched again.
       `${OUTBOX_PREFIX}WITH o, elementId(o) AS id, $skip[elementId(o)] IS NOT NULL AS skip ` +
@@ -296,8 +311,16 @@ export class Neo4jApocSource implements EventSource {
       { limit: neo4j.int(batchSize + this.inflightIds.size), maxBytes: neo4j.int(this.maxBatchBytes + this.inflightBytes), skip: Object.fromEntries([...this.inflightIds].map((id) => [id, true])) },
       { database: this.database, routing: neo4j.routing.READ, transactionConfig: { timeout: QUERY_TIMEOUT_MS } },
     );
-    const fresh = records.filter((r) => !r.get('skip'));
     const returnedBytes = records.reduce((a, r) => a + neo4j.integer.toNumber(r.get('bytes') as neo4j.Integer), 0);
+    // The bound in the query counts the pending entries too (one may just have been deleted): apply it to the new ones here.
+    const fresh: typeof records = [];
+    let freshBytes = 0;
+    for (const r of records) {
+      if (r.get('skip')) continue;
+      if (fresh.length > 0 && freshBytes >= this.maxBatchBytes) break;
+      fresh.push(r);
+      freshBytes += neo4j.integer.toNumber(r.get('bytes') as neo4j.Integer);
+    }
     if (fresh.length === 0) {
       await this.refreshBacklog(false);
       if (this.inflight[0]) await Promise.race([this.inflight[0].settled, this.sleep(this.opts.config.pollIntervalMs)]);
@@ -335,7 +358,7 @@ export class Neo4jApocSource implements EventSource {
     }
     await this.emitInChunks(events);
     // Full: the limit or the size bound cut the read, so more entries are probably waiting.
-    const full = fresh.length >= batchSize || returnedBytes >= this.maxBatchBytes + this.inflightBytes;
+    const full = fresh.length >= batchSize || returnedBytes >= this.maxBatchBytes + this.inflightBytes || freshBytes >= this.maxBatchBytes;
     const batch: InFlight = { ids, sizes, done: !this.opts.settled, settled: Promise.resolve() };
     if (this.opts.settled) {
       // Not a wake-up: the delete waits for the next round, so a steady trickle does not turn into busy polling.
@@ -346,7 +369,7 @@ export class Neo4jApocSource implements EventSource {
     this.inflight.push(batch);
     for (const id of ids) this.inflightIds.add(id);
     this.inflightBytes += sizes.reduce((a, b) => a + b, 0);
-    if (!this.opts.settled) await this.ackSettled(); // emit returned: the router has the events
+    if (!this.opts.settled) this.kickAck(); // emit returned: the router has the events
     await this.refreshBacklog(full);
     return full;
   }
@@ -366,6 +389,22 @@ export class Neo4jApocSource implements EventSource {
       this.emitted += chunk.length;
       i += chunk.length;
     }
+  }
+
+  /**
+   * Starts deleting settled batches in the background unless a delete is already running. Deletes are
+   * writes, so a commit stall in Neo4j (log rotation, checkpoint) must not hold up reading and emitting
+   * the next entries; the entries being deleted are skipped by the reads meanwhile.
+   */
+  private kickAck(): void {
+    if (this.acking || !this.inflight[0]?.done) return;
+    this.acking = this.ackSettled()
+      .catch((err: unknown) => {
+        this.ackError = err;
+      })
+      .finally(() => {
+        this.acking = undefined;
+      });
   }
 
   /** Deletes the entries of every settled batch at the head of the in-flight list (chunks of at most maxBatchBytes). */

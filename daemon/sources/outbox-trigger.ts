@@ -54,9 +54,10 @@ export const MAX_BATCH_BYTES = 16 * 1024 * 1024;
  * starts within $maxBytes (so at least one entry, and at most $maxBytes plus one entry).
  */
 export const OUTBOX_PREFIX =
-  `MATCH (o:${'HeimdallOutbox'}) WHERE o.seq IS NOT NULL WITH o ORDER BY o.seq LIMIT $limit ` +
-  'WITH collect(o) AS os WITH os, reduce(acc = [0], o IN os | acc + [acc[size(acc) - 1] + coalesce(o.bytes, size(o.changes) + size(o.txMeta), 0)]) AS before ' +
-  'UNWIND range(0, size(os) - 1) AS i WITH os[i] AS o, before[i] AS offset WHERE offset < $maxBytes OR i = 0 ';
+  `MATCH (o:${OUTBOX_LABEL}) WHERE o.seq IS NOT NULL WITH o ORDER BY o.seq LIMIT $limit ` +
+  'WITH collect(o) AS os WITH os, [o IN os | coalesce(o.bytes, size(o.changes) + size(o.txMeta), 0)] AS sizes ' +
+  'WITH os, sizes, apoc.coll.runningTotal(sizes) AS upto ' +
+  'UNWIND range(0, size(os) - 1) AS i WITH os[i] AS o, i, upto[i] - sizes[i] AS offset WHERE offset < $maxBytes OR i = 0 ';
 
 /** A map id -> true from a list of ids, for O(1) membership tests. */
 const setOf = (ids: string): string => `apoc.map.fromLists(${ids}, [x IN ${ids} | true])`;
