@@ -233,6 +233,9 @@ export async function startDaemon(opts: { config: HeimdallConfig; logger: Logger
 
   // neo4j-apoc: the durable outbox source (daemon/sources/README.md); its live status replaces the placeholder entry.
   const apocSources: Neo4jApocSource[] = [];
+  if (config.sources.some((s) => s.type === 'neo4j-apoc') && db) {
+    metrics.addOutboxBacklog(() => apocSources.map((s) => ({ database: db.defaultDatabase, entries: s.backlog() })));
+  }
   for (const sc of config.sources) {
     if (sc.type !== 'neo4j-apoc' || !db) continue;
     const src = new Neo4jApocSource({ db, config: sc, emit: (evs) => router.route(evs), logger: logger.child({ component: 'neo4j-apoc' }), settled: settledWhenQueuesDrain(() => hosts.map((h) => h.queue)), room: roomInQueues(() => hosts.map((h) => h.queue)) });

@@ -77,6 +77,13 @@ export class DaemonMetrics {
     return out;
   }
 
+  /** The neo4j-apoc outbox backlog (entries committed and not yet taken by the router). */
+  addOutboxBacklog(backlog: () => Array<{ database: string; entries: number }>): void {
+    collected(this.registry, 'heimdall_outbox_backlog', 'Outbox entries (transactions) waiting to be turned into events.', 'gauge', () =>
+      backlog().map((b) => ({ labels: { database: b.database }, value: b.entries })),
+    );
+  }
+
   /** Bifrost's counters, read from its stats at scrape time. */
   addBifrost(stats: () => BifrostStats): void {
     const r = this.registry;
