@@ -14,6 +14,10 @@ const quote = (name: string): string => `\`${name.replace(/`/g, '``')}\``;
 const num = (v: unknown): number | undefined => (typeof v === 'number' ? v : typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : undefined);
 const strs = (v: unknown): string[] | undefined => (Array.isArray(v) ? v.map(String) : undefined);
 
+/** Labels Heimdall itself writes (outbox, its counter, the audit mirror): not part of the user's graph. */
+const INTERNAL_LABELS = new Set(['HeimdallOutbox', 'HeimdallOutboxSeq', 'HeimdallAudit']);
+const internal = (labelsOrTypes: unknown): boolean => Array.isArray(labelsOrTypes) && labelsOrTypes.some((l) => INTERNAL_LABELS.has(String(l)));
+
 /** A SchemaProvider that reads the schema with plain Cypher (counts come from the count store). */
 export function cypherSchemaProvider(reader: CypherReader): SchemaProvider {
   const read = (q: string, signal?: AbortSignal): Promise<Row[]> => reader.read(q, {}, { timeoutMs: 10_000, ...(signal ? { signal } : {}) });
@@ -28,7 +32,7 @@ export function cypherSchemaProvider(reader: CypherReader): SchemaProvider {
         read('MATCH (n) RETURN count(n) AS c', signal),
         read('MATCH ()-[r]->() RETURN count(r) AS c', signal),
       ]);
-      const labelNames = labels.map((r) => String(r['label']));
+      const labelNames = labels.map((r) => String(r['label'])).filter((l) => !INTERNAL_LABELS.has(l));
       const typeNames = types.map((r) => String(r['relationshipType']));
       const labelCounts = await Promise.all(
         labelNames.slice(0, MAX_COUNTED).map((l) => read(`MATCH (n:${quote(l)}) RETURN count(n) AS c`, signal).then((r) => num(r[0]?.['c']))),
@@ -44,7 +48,7 @@ export function cypherSchemaProvider(reader: CypherReader): SchemaProvider {
         labels: withCount('label', labelNames, labelCounts),
         relationshipTypes: withCount('type', typeNames, typeCounts),
         propertyKeys: keys.map((r) => String(r['propertyKey'])),
-        indexes: indexes.map((r) => ({
+        indexes: indexes.filter((r) => !internal(r['labelsOrTypes'])).map((r) => ({
           name: String(r['name']),
           ...(r['type'] ? { type: String(r['type']) } : {}),
           ...(r['entityType'] ? { entity: String(r['entityType']) } : {}),
@@ -52,7 +56,7 @@ export function cypherSchemaProvider(reader: CypherReader): SchemaProvider {
           ...(strs(r['properties']) ? { properties: strs(r['properties'])! } : {}),
           ...(r['state'] ? { state: String(r['state']) } : {}),
         })),
-        constraints: constraints.map((r) => ({
+        constraints: constraints.filter((r) => !internal(r['labelsOrTypes'])).map((r) => ({
           name: String(r['name']),
           ...(r['type'] ? { type: String(r['type']) } : {}),
           ...(r['entityType'] ? { entity: String(r['entityType']) } : {}),
