@@ -6,3 +6,4 @@ export * from './events.js';
 export * from './event-schema.js';
 export * from './errors.js';
 export * from './plugin.js';
+export * from './host-contract.js';

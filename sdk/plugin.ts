@@ -100,20 +100,30 @@ export interface BifrostClient {
   connectionCount(): Promise<number>;
 }
 
-/** What a plugin receives in `init`, `onDatabaseEvent` and `stop`. */
-export interface PluginContext<Config = Record<string, unknown>> {
-  /** The plugin's name. */
-  readonly name: string;
-  /** The plugin's config slice, validated against its `configSchema` and frozen. */
-  readonly config: Readonly<Config>;
-  /** A logger whose lines carry the plugin name. */
-  readonly log: PluginLogger;
+/**
+ * The services a plugin context hands out, by namespace. These three interfaces are the source of
+ * the host contract (see `host-contract.ts`): every method on them is a call from the plugin's
+ * worker thread to the daemon, and the wire names (`'heimdall.invokeAction'`, …) are derived from
+ * them, so adding a method here makes the compiler ask for it in the worker proxy, the host's
+ * dispatcher and the testing kit.
+ */
+export interface HostServices {
   /** The invoker. */
   readonly heimdall: HeimdallInvoker;
   /** The database router. */
   readonly database: DatabaseAccess;
   /** Bifrost. */
   readonly bifrost: BifrostClient;
+}
+
+/** What a plugin receives in `init`, `onDatabaseEvent` and `stop`. */
+export interface PluginContext<Config = Record<string, unknown>> extends HostServices {
+  /** The plugin's name. */
+  readonly name: string;
+  /** The plugin's config slice, validated against its `configSchema` and frozen. */
+  readonly config: Readonly<Config>;
+  /** A logger whose lines carry the plugin name. */
+  readonly log: PluginLogger;
 }
 
 /** Who asked for an action to run. */

@@ -13,7 +13,18 @@
 import { randomUUID } from 'node:crypto';
 import type { DatabaseEvent, EventType } from './events.js';
 import { ActionNotFoundError } from './errors.js';
-import type { ActionResult, ActionTrigger, NotificationLevel, PluginContext, PluginDefinition, Row } from './plugin.js';
+import type {
+  ActionResult,
+  ActionTrigger,
+  BifrostClient,
+  DatabaseAccess,
+  HeimdallInvoker,
+  HostServices,
+  NotificationLevel,
+  PluginContext,
+  PluginDefinition,
+  Row,
+} from './plugin.js';
 
 /** Everything the plugin asked of its context, in call order per method. */
 export interface RecordedCalls {
@@ -74,49 +85,53 @@ export function createTestKit<Config = Record<string, unknown>>(plugin: PluginDe
     if (opts.invokeAction) return opts.invokeAction(name, params);
     throw new ActionNotFoundError(`No action is registered as "${name}" in the test kit.`, { action: name, suggestions: Object.keys(actions).map((a) => `heimdall.${plugin.name}.${a}`) });
   };
+  // The kit implements the same service interfaces the daemon's worker proxy is built from
+  // (the host contract), so a method added to the SDK must be added here too.
+  const heimdall: HeimdallInvoker = {
+    invokeAction: (name, params = {}) => {
+      calls.invokeAction.push({ name, params });
+      return runOwn(name, params, { kind: 'plugin', plugin: plugin.name });
+    },
+    invokeActionAsync: async (name, params = {}) => {
+      calls.invokeActionAsync.push({ name, params });
+      return randomUUID();
+    },
+    sendPrompt: async (prompt, o) => {
+      calls.sendPrompt.push({ prompt, ...(o ? { opts: o } : {}) });
+      return opts.prompt ? opts.prompt(prompt) : noModel;
+    },
+    sendPromptAsync: async (prompt, o) => {
+      calls.sendPromptAsync.push({ prompt, ...(o ? { opts: o } : {}) });
+      return randomUUID();
+    },
+    sendRawPrompt: async (prompt) => {
+      calls.sendRawPrompt.push({ prompt });
+      return opts.prompt ? opts.prompt(prompt) : noModel;
+    },
+  };
+  const database: DatabaseAccess = {
+    query: async (cypher, params = {}, o) => {
+      calls.query.push({ cypher, params, ...(o ? { opts: o } : {}) });
+      return opts.query ? opts.query(cypher, params) : [];
+    },
+  };
+  const bifrost: BifrostClient = {
+    sendMessage: async (message) => void calls.notifications.push({ level: 'message', message }),
+    broadcast: async (message) => void calls.notifications.push({ level: 'broadcast', message }),
+    sendNotification: async (level, title, message, data) => void calls.notifications.push({ level, title, message, ...(data ? { data } : {}) }),
+    requestConfirmation: async (action, o) => {
+      calls.confirmations.push({ action, ...(o ? { opts: o } : {}) });
+      return opts.confirm ? opts.confirm(action) : false;
+    },
+    isConnected: async () => false,
+    connectionCount: async () => 0,
+  };
+  const services: HostServices = { heimdall, database, bifrost };
   ctx = {
     name: plugin.name,
     config: Object.freeze({ ...(opts.config ?? {}) }) as Readonly<Config>,
     log: { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') },
-    heimdall: {
-      invokeAction: (name, params = {}) => {
-        calls.invokeAction.push({ name, params });
-        return runOwn(name, params, { kind: 'plugin', plugin: plugin.name });
-      },
-      invokeActionAsync: async (name, params = {}) => {
-        calls.invokeActionAsync.push({ name, params });
-        return randomUUID();
-      },
-      sendPrompt: async (prompt, o) => {
-        calls.sendPrompt.push({ prompt, ...(o ? { opts: o } : {}) });
-        return opts.prompt ? opts.prompt(prompt) : noModel;
-      },
-      sendPromptAsync: async (prompt, o) => {
-        calls.sendPromptAsync.push({ prompt, ...(o ? { opts: o } : {}) });
-        return randomUUID();
-      },
-      sendRawPrompt: async (prompt) => {
-        calls.sendRawPrompt.push({ prompt });
-        return opts.prompt ? opts.prompt(prompt) : noModel;
-      },
-    },
-    database: {
-      query: async (cypher, params = {}, o) => {
-        calls.query.push({ cypher, params, ...(o ? { opts: o } : {}) });
-        return opts.query ? opts.query(cypher, params) : [];
-      },
-    },
-    bifrost: {
-      sendMessage: async (message) => void calls.notifications.push({ level: 'message', message }),
-      broadcast: async (message) => void calls.notifications.push({ level: 'broadcast', message }),
-      sendNotification: async (level, title, message, data) => void calls.notifications.push({ level, title, message, ...(data ? { data } : {}) }),
-      requestConfirmation: async (action, o) => {
-        calls.confirmations.push({ action, ...(o ? { opts: o } : {}) });
-        return opts.confirm ? opts.confirm(action) : false;
-      },
-      isConnected: async () => false,
-      connectionCount: async () => 0,
-    },
+    ...services,
   };
   return {
     ctx,
