@@ -1,6 +1,8 @@
 /**
- * The plugin worker: the piscina task function that runs inside each plugin's thread.
- * State (the plugin module, its ctx, the port) lives in module scope for the worker's lifetime.
+ * The plugin worker: the piscina task function that runs inside each plugin's thread, and the
+ * handler of the host's `invoke` messages on the MessagePort (actions run there, not as tasks).
+ * State (the plugin module, its ctx, the connection to the host) lives in module scope for the
+ * worker's lifetime.
  */
 import {
   ActionFailedError,
@@ -17,7 +19,7 @@ import {
 } from '../../sdk/index.js';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { checkPluginDefinition, importPluginModule } from './plugin-loader.js';
-import { HostRpc, makeActionContext, makeLogger, makePluginContext } from './worker-context.js';
+import { HostConnection, makeActionContext, makeLogger, makePluginContext } from './worker-context.js';
 import {
   PROGRESS,
   type ActionDescriptor,
@@ -37,7 +39,7 @@ import type { MessagePort } from 'node:worker_threads';
 interface WorkerState {
   plugin: PluginDefinition;
   ctx: PluginContext;
-  rpc: HostRpc;
+  host: HostConnection;
   port: MessagePort;
   progress: Float64Array;
   actions: Record<string, ActionDefinition>;
@@ -79,12 +81,15 @@ function deepFreeze<T>(o: T): T {
 }
 
 async function init(task: InitTask): Promise<InitResult> {
-  const rpc = new HostRpc(task.port);
-  task.port.on('message', (msg: HostToWorker) => onPortMessage(msg));
+  const host = new HostConnection(task.port);
+  task.port.on('message', (msg: HostToWorker) => {
+    if (msg.type === 'rpc-result') host.settle(msg);
+    else if (msg.type === 'invoke') void runAction(msg);
+  });
   const plugin = checkPluginDefinition(await importPluginModule(task.modulePath), task.modulePath);
   const config = deepFreeze(checkConfig(plugin, structuredClone(task.config)));
-  const log = makeLogger(rpc);
-  const ctx = makePluginContext(plugin.name, config, rpc, log);
+  const log = makeLogger(host);
+  const ctx = makePluginContext(plugin.name, config, host, log);
   let actions: Record<string, ActionDefinition> = {};
   if (plugin.actions) {
     const got = plugin.actions.call(plugin);
@@ -96,7 +101,7 @@ async function init(task: InitTask): Promise<InitResult> {
     }
     actions = got;
   }
-  state = { plugin, ctx, rpc, port: task.port, progress: new Float64Array(task.progress), actions, config };
+  state = { plugin, ctx, host, port: task.port, progress: new Float64Array(task.progress), actions, config };
   if (plugin.init) {
     try {
       await plugin.init.call(plugin, ctx);
@@ -183,11 +188,6 @@ async function stop(): Promise<{ stopped: boolean }> {
   return { stopped: true };
 }
 
-function onPortMessage(msg: HostToWorker): void {
-  if (msg.type === 'rpc-result') state?.rpc.settle(msg);
-  else if (msg.type === 'invoke') void runAction(msg);
-}
-
 function isActionResult(v: unknown): v is ActionResult {
   return !!v && typeof v === 'object' && typeof (v as ActionResult).success === 'boolean' && typeof (v as ActionResult).message === 'string';
 }
@@ -205,7 +205,7 @@ async function runAction(req: InvokeRequest): Promise<void> {
   const fullName = `heimdall.${s.plugin.name}.${req.action}`;
   const timer = setTimeout(() => ac.abort(new ActionTimeoutError(`The action ${fullName} did not finish within ${req.timeoutMs} ms.`)), req.timeoutMs);
   try {
-    const actx = makeActionContext({ name: s.plugin.name, config: s.config, rpc: s.rpc, log: s.ctx.log }, req.action, req.params, req.invocationId, req.trigger, ac.signal);
+    const actx = makeActionContext({ name: s.plugin.name, config: s.config, host: s.host, log: s.ctx.log }, req.action, req.params, req.invocationId, req.trigger, ac.signal);
     const value = await def.handler.call(def, actx);
     // a handler that returns after its deadline (even one that honoured the signal) timed out
     if (ac.signal.aborted) throw ac.signal.reason as Error;

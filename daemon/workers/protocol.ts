@@ -1,20 +1,26 @@
 /**
- * The host <-> plugin worker protocol, in one place.
+ * The host <-> plugin worker protocol: every message that crosses, in one place.
  *
  * Two channels:
  * - piscina tasks (host → worker, answered by the task's return value): `init`, `events`, `stop`.
- *   One task runs at a time per worker.
+ *   Up to MAX_BATCHES_IN_FLIGHT `events` tasks may be on their way at once; the worker runs them
+ *   (and `stop`) strictly one after another, in the order they arrived.
  * - a MessagePort handed over in the `init` task, used in both directions while a task runs or
- *   between tasks: the worker's `rpc` calls into the host (ctx.heimdall / ctx.database /
- *   ctx.bifrost), the host's `invoke` calls of the plugin's actions, their results, and log lines.
+ *   between tasks: the worker's `rpc` calls into the host (the methods of the host contract in
+ *   sdk/host-contract.ts: ctx.heimdall, ctx.database, ctx.bifrost) and their `rpc-result`s, the
+ *   host's `invoke` calls of the plugin's actions and their `invoke-result`s, and log lines.
  *   Because actions run over the port and not as piscina tasks, an event handler that awaits one of
  *   its own plugin's actions does not deadlock.
  *
- * Everything crossing is plain JSON-safe data. Errors cross as SerializedError and are rebuilt
- * with deserializeError. When a worker exits, every pending call on both sides is rejected.
+ * Both directions match answers to requests with one CallCorrelator (call-correlator.ts), which
+ * rejects every pending call when the port closes, whichever side closed it.
+ *
+ * Everything crossing is plain JSON-safe data. Errors cross as SerializedError
+ * ({ name, code, message, stack, details }) and are rebuilt into the SDK's classes with
+ * deserializeError.
  */
 import type { MessagePort } from 'node:worker_threads';
-import type { ActionResult, ActionTrigger, DatabaseEvent, JsonSchema, SerializedError } from '../../sdk/index.js';
+import type { ActionResult, ActionTrigger, DatabaseEvent, HostArgs, HostMethod, JsonSchema, SerializedError } from '../../sdk/index.js';
 
 /** Slots of the Float64Array over the shared progress buffer the worker updates for the watchdog. */
 export const PROGRESS = {
@@ -40,7 +46,7 @@ export interface InitTask {
   progress: SharedArrayBuffer;
   /** Absolute path of the plugin module. */
   modulePath: string;
-  /** The plugin's config slice (already validated against its configSchema by the host when possible). */
+  /** The plugin's config slice; the worker validates it against the module's configSchema (filling defaults). */
   config: Record<string, unknown>;
   /** Name the host expects (from a previous load), or undefined on first load. */
   expectedName?: string;
@@ -103,36 +109,25 @@ export type WorkerTask = InitTask | EventsTask | StopTask;
 
 // ---- port messages ----------------------------------------------------------------------------
 
-/** Methods the worker may call on the host. */
-export type RpcMethod =
-  | 'heimdall.invokeAction'
-  | 'heimdall.invokeActionAsync'
-  | 'heimdall.sendPrompt'
-  | 'heimdall.sendPromptAsync'
-  | 'heimdall.sendRawPrompt'
-  | 'database.query'
-  | 'bifrost.sendMessage'
-  | 'bifrost.sendNotification'
-  | 'bifrost.broadcast'
-  | 'bifrost.requestConfirmation'
-  | 'bifrost.isConnected'
-  | 'bifrost.connectionCount';
+/** How a call ended, as it crosses the port: its value, or the error it was rejected with. */
+export type CallOutcome<T> = { ok: true; value: T } | { ok: false; error: SerializedError };
 
-/** Worker → host: call a host method. */
-export interface RpcRequest {
-  type: 'rpc';
-  id: number;
-  method: RpcMethod;
-  args: unknown[];
-  /** Set when the call is made from inside an action handler. */
-  invocationId?: string;
-  action?: string;
-}
+/** Worker → host: call the host method `method` (one of the host contract's) with its arguments. */
+export type RpcRequest = {
+  [K in HostMethod]: {
+    type: 'rpc';
+    id: number;
+    method: K;
+    args: HostArgs<K>;
+    /** Set when the call is made from inside an action handler. */
+    invocationId?: string;
+    /** The short name of that action. */
+    action?: string;
+  };
+}[HostMethod];
 
-/** Either direction: the answer to an `rpc` or an `invoke`. */
-export type CallResult =
-  | { type: 'rpc-result'; id: number; ok: true; value: unknown }
-  | { type: 'rpc-result'; id: number; ok: false; error: SerializedError };
+/** Host → worker: the answer to the worker's `rpc` with the same id. */
+export type RpcResult = { type: 'rpc-result'; id: number } & CallOutcome<unknown>;
 
 /** Host → worker: run one of the plugin's actions. */
 export interface InvokeRequest {
@@ -146,10 +141,8 @@ export interface InvokeRequest {
   timeoutMs: number;
 }
 
-/** Worker → host: the answer to an `invoke`. */
-export type InvokeResult =
-  | { type: 'invoke-result'; id: number; ok: true; value: ActionResult }
-  | { type: 'invoke-result'; id: number; ok: false; error: SerializedError };
+/** Worker → host: the answer to the host's `invoke` with the same id. */
+export type InvokeResult = { type: 'invoke-result'; id: number } & CallOutcome<ActionResult>;
 
 /** Worker → host: a log line from ctx.log. */
 export interface LogMessage {
@@ -159,5 +152,5 @@ export interface LogMessage {
   data?: Record<string, unknown>;
 }
 
-export type HostToWorker = InvokeRequest | CallResult;
+export type HostToWorker = InvokeRequest | RpcResult;
 export type WorkerToHost = RpcRequest | InvokeResult | LogMessage;

@@ -1,27 +1,17 @@
 /**
- * The host's end of one worker's MessagePort: answers the worker's rpc calls through a handler,
- * sends action invocations and matches their results, forwards log lines. `close()` rejects every
- * pending invocation (the worker exited).
+ * The host's end of one worker's MessagePort: answers the worker's `rpc` calls through a handler
+ * (the host-side dispatcher), sends `invoke` calls of the plugin's actions and matches their results
+ * through a CallCorrelator, and forwards log lines to the plugin's logger. `close()` rejects every
+ * pending invocation and closes the port; so does the port closing because the worker exited.
  */
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import type { Logger } from 'pino';
-import {
-  ActionTimeoutError,
-  PluginUnavailableError,
-  deserializeError,
-  serializeError,
-  type ActionResult,
-  type ActionTrigger,
-} from '../../sdk/index.js';
+import { ActionTimeoutError, PluginUnavailableError, serializeError, type ActionResult, type ActionTrigger } from '../../sdk/index.js';
+import { CallCorrelator } from './call-correlator.js';
 import type { HostToWorker, RpcRequest, WorkerToHost } from './protocol.js';
 
+/** Answers one `rpc` message from the worker; a rejection crosses back as the call's error. */
 export type RpcHandler = (req: RpcRequest) => Promise<unknown>;
-
-interface PendingInvoke {
-  resolve(v: ActionResult): void;
-  reject(e: Error): void;
-  timer: NodeJS.Timeout;
-}
 
 /** Extra time the host waits past an action's deadline for the worker's own timeout answer. */
 const DEADLINE_GRACE_MS = 250;
@@ -29,8 +19,7 @@ const DEADLINE_GRACE_MS = 250;
 export class WorkerChannel {
   readonly workerPort: MessagePort;
   private readonly port: MessagePort;
-  private nextId = 1;
-  private readonly pending = new Map<number, PendingInvoke>();
+  private readonly invocations: CallCorrelator;
   private closed = false;
 
   /**
@@ -46,6 +35,10 @@ export class WorkerChannel {
     const { port1, port2 } = new MessageChannel();
     this.port = port1;
     this.workerPort = port2;
+    this.invocations = new CallCorrelator(port1, {
+      closedError: (_call, reason) => new PluginUnavailableError(`The plugin ${this.plugin} stopped before answering: ${reason}`),
+      portClosedReason: 'its worker thread exited',
+    });
     this.port.on('message', (msg: WorkerToHost) => this.onMessage(msg));
     this.port.on('close', () => {
       if (this.closed) return;
@@ -59,15 +52,9 @@ export class WorkerChannel {
       case 'log':
         this.log[msg.level](msg.data ?? {}, msg.msg);
         return;
-      case 'invoke-result': {
-        const p = this.pending.get(msg.id);
-        if (!p) return;
-        this.pending.delete(msg.id);
-        clearTimeout(p.timer);
-        if (msg.ok) p.resolve(msg.value);
-        else p.reject(deserializeError(msg.error));
+      case 'invoke-result':
+        this.invocations.settle(msg.id, msg);
         return;
-      }
       case 'rpc':
         this.onRpc(msg).then(
           (value) => this.send({ type: 'rpc-result', id: msg.id, ok: true, value }),
@@ -82,28 +69,24 @@ export class WorkerChannel {
     this.port.postMessage(msg);
   }
 
+  /** Runs the plugin's action `action` in the worker; rejects past `timeoutMs` (plus a short grace). */
   invoke(action: string, params: Record<string, unknown>, invocationId: string, trigger: ActionTrigger, timeoutMs: number): Promise<ActionResult> {
-    if (this.closed) return Promise.reject(new PluginUnavailableError(`The plugin ${this.plugin} is not running; its action ${action} cannot run now.`));
-    const id = this.nextId++;
-    return new Promise<ActionResult>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(id);
-        reject(new ActionTimeoutError(`The action heimdall.${this.plugin}.${action} did not finish within ${timeoutMs} ms.`, { invocationId }));
-      }, timeoutMs + DEADLINE_GRACE_MS);
-      this.pending.set(id, { resolve, reject, timer });
-      this.send({ type: 'invoke', id, action, params, invocationId, trigger, timeoutMs });
-    });
+    if (this.invocations.closed) return Promise.reject(new PluginUnavailableError(`The plugin ${this.plugin} is not running; its action ${action} cannot run now.`));
+    return this.invocations.request<ActionResult>(
+      `the action heimdall.${this.plugin}.${action}`,
+      (id) => ({ type: 'invoke', id, action, params, invocationId, trigger, timeoutMs }) satisfies HostToWorker,
+      {
+        timeoutMs: timeoutMs + DEADLINE_GRACE_MS,
+        timeoutError: () => new ActionTimeoutError(`The action heimdall.${this.plugin}.${action} did not finish within ${timeoutMs} ms.`, { invocationId }),
+      },
+    );
   }
 
   /** Rejects every pending invocation and closes the port. */
   close(reason: string): void {
     if (this.closed) return;
     this.closed = true;
-    for (const [id, p] of this.pending) {
-      clearTimeout(p.timer);
-      p.reject(new PluginUnavailableError(`The plugin ${this.plugin} stopped before answering: ${reason}`));
-      this.pending.delete(id);
-    }
+    this.invocations.close(reason);
     this.port.close();
   }
 }

@@ -1,48 +1,54 @@
 /**
- * Builds ctx (PluginContext) and actx (ActionContext) inside the worker. Every method is a call
- * over the MessagePort to the host, answered or rejected (also when the worker's port closes).
+ * The worker's side of the host contract: the connection to the host over the MessagePort, and
+ * ctx (PluginContext) and actx (ActionContext) built on it.
+ *
+ * ctx.heimdall, ctx.database and ctx.bifrost are not written out method by method: they are built
+ * from the contract's method list (sdk/host-contract.ts), each method posting an `rpc` message
+ * with its wire name and arguments as the plugin passed them. The host's dispatcher checks the
+ * arguments. Every call is answered or rejected, also when the port closes while it waits or is
+ * already closed (the host stopped or restarted the plugin).
  */
 import type { MessagePort } from 'node:worker_threads';
 import {
-  deserializeError,
+  HOST_NAMESPACES,
+  PluginUnavailableError,
+  hostMethodNames,
   type ActionContext,
   type ActionTrigger,
+  type HostArgs,
+  type HostMethod,
+  type HostResult,
+  type HostServices,
   type PluginContext,
   type PluginLogger,
 } from '../../sdk/index.js';
-import type { CallResult, RpcMethod, WorkerToHost } from './protocol.js';
+import { CallCorrelator } from './call-correlator.js';
+import type { RpcRequest, RpcResult, WorkerToHost } from './protocol.js';
 
-interface Pending {
-  resolve(v: unknown): void;
-  reject(e: Error): void;
+/** Marks the calls made from inside an action handler. */
+export interface CallTag {
+  invocationId: string;
+  action: string;
 }
 
-export class HostRpc {
-  private nextId = 1;
-  private readonly pending = new Map<number, Pending>();
-  constructor(private readonly port: MessagePort) {}
+export class HostConnection {
+  private readonly calls: CallCorrelator;
 
-  call(method: RpcMethod, args: unknown[], tag?: { invocationId: string; action: string }): Promise<unknown> {
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      const msg: WorkerToHost = { type: 'rpc', id, method, args, ...(tag ?? {}) };
-      try {
-        this.port.postMessage(msg);
-      } catch (err) {
-        this.pending.delete(id);
-        reject(err as Error);
-      }
+  constructor(private readonly port: MessagePort) {
+    this.calls = new CallCorrelator(port, {
+      closedError: (call, reason) => new PluginUnavailableError(`${call} got no answer from Heimdall: ${reason}.`),
+      portClosedReason: 'the daemon closed the channel of this worker (the plugin is stopping or restarting)',
     });
   }
 
+  /** Calls the host method `method`; resolves with its result or rejects with its error. */
+  call<K extends HostMethod>(method: K, args: HostArgs<K>, tag?: CallTag): Promise<HostResult<K>> {
+    return this.calls.request<HostResult<K>>(`ctx.${method}`, (id) => ({ type: 'rpc', id, method, args, ...tag }) as RpcRequest);
+  }
+
   /** Settles a pending call with the host's answer. */
-  settle(msg: CallResult): void {
-    const p = this.pending.get(msg.id);
-    if (!p) return;
-    this.pending.delete(msg.id);
-    if (msg.ok) p.resolve(msg.value);
-    else p.reject(deserializeError(msg.error));
+  settle(msg: RpcResult): void {
+    this.calls.settle(msg.id, msg);
   }
 
   log(level: 'debug' | 'info' | 'warn' | 'error', msg: string, data?: Record<string, unknown>): void {
@@ -60,58 +66,46 @@ function toPlain(data: Record<string, unknown>): Record<string, unknown> {
   }
 }
 
-export function makeLogger(rpc: HostRpc): PluginLogger {
+export function makeLogger(host: HostConnection): PluginLogger {
   return {
-    debug: (m, d) => rpc.log('debug', m, d),
-    info: (m, d) => rpc.log('info', m, d),
-    warn: (m, d) => rpc.log('warn', m, d),
-    error: (m, d) => rpc.log('error', m, d),
+    debug: (m, d) => host.log('debug', m, d),
+    info: (m, d) => host.log('info', m, d),
+    warn: (m, d) => host.log('warn', m, d),
+    error: (m, d) => host.log('error', m, d),
   };
 }
 
+/**
+ * ctx.heimdall, ctx.database and ctx.bifrost: for every method of the contract, a function that
+ * calls it on the host. The contract's method list is complete by construction (the compiler
+ * checks it against the SDK interfaces), which is what makes the cast at the end sound.
+ */
+export function makeHostServices(host: HostConnection, tag?: CallTag): HostServices {
+  const services: Record<string, Readonly<Record<string, (...args: unknown[]) => Promise<unknown>>>> = {};
+  for (const namespace of HOST_NAMESPACES) {
+    const methods: Record<string, (...args: unknown[]) => Promise<unknown>> = {};
+    for (const name of hostMethodNames(namespace)) {
+      const method = `${namespace}.${name}` as HostMethod;
+      methods[name] = (...args) => host.call(method, args as HostArgs<typeof method>, tag);
+    }
+    services[namespace] = Object.freeze(methods);
+  }
+  return services as unknown as HostServices;
+}
+
 /** The plugin context; `tag` marks calls made from inside an action. */
-export function makePluginContext(
-  name: string,
-  config: Record<string, unknown>,
-  rpc: HostRpc,
-  log: PluginLogger,
-  tag?: { invocationId: string; action: string },
-): PluginContext {
-  const call = <T>(method: RpcMethod, ...args: unknown[]) => rpc.call(method, args, tag) as Promise<T>;
-  return Object.freeze({
-    name,
-    config,
-    log,
-    heimdall: Object.freeze({
-      invokeAction: (action: string, params?: Record<string, unknown>) => call('heimdall.invokeAction', action, params ?? {}),
-      invokeActionAsync: (action: string, params?: Record<string, unknown>) => call('heimdall.invokeActionAsync', action, params ?? {}),
-      sendPrompt: (prompt: string, opts?: unknown) => call('heimdall.sendPrompt', prompt, opts ?? {}),
-      sendPromptAsync: (prompt: string, opts?: unknown) => call('heimdall.sendPromptAsync', prompt, opts ?? {}),
-      sendRawPrompt: (prompt: string) => call('heimdall.sendRawPrompt', prompt),
-    }),
-    database: Object.freeze({
-      query: (cypher: string, params?: Record<string, unknown>, opts?: unknown) => call('database.query', cypher, params ?? {}, opts ?? {}),
-    }),
-    bifrost: Object.freeze({
-      sendMessage: (text: string) => call('bifrost.sendMessage', text),
-      sendNotification: (level: string, title: string, message: string, data?: Record<string, unknown>) =>
-        call('bifrost.sendNotification', level, title, message, data),
-      broadcast: (text: string) => call('bifrost.broadcast', text),
-      requestConfirmation: (action: string, opts?: unknown) => call('bifrost.requestConfirmation', action, opts ?? {}),
-      isConnected: () => call('bifrost.isConnected'),
-      connectionCount: () => call('bifrost.connectionCount'),
-    }),
-  }) as PluginContext;
+export function makePluginContext(name: string, config: Record<string, unknown>, host: HostConnection, log: PluginLogger, tag?: CallTag): PluginContext {
+  return Object.freeze({ name, config, log, ...makeHostServices(host, tag) });
 }
 
 export function makeActionContext(
-  base: { name: string; config: Record<string, unknown>; rpc: HostRpc; log: PluginLogger },
+  base: { name: string; config: Record<string, unknown>; host: HostConnection; log: PluginLogger },
   action: string,
   params: Record<string, unknown>,
   invocationId: string,
   trigger: ActionTrigger,
   signal: AbortSignal,
 ): ActionContext {
-  const ctx = makePluginContext(base.name, base.config, base.rpc, base.log, { invocationId, action });
-  return Object.freeze({ ...ctx, params, invocationId, signal, trigger }) as ActionContext;
+  const ctx = makePluginContext(base.name, base.config, base.host, base.log, { invocationId, action });
+  return Object.freeze({ ...ctx, params, invocationId, signal, trigger });
 }
