@@ -4,25 +4,41 @@
  * error. Plugins with `write: true` send writes (mode 'write' or unspecified) through the
  * remediation executor, which classifies, applies the policy and audits them.
  */
-import { ReadOnlyError, type Row } from '../../sdk/index.js';
-import type { PluginDatabase } from '../workers/host-rpc.js';
-import type { PluginHost } from '../workers/plugin-host.js';
+import { ReadOnlyError, type QueryOptions, type Row } from '../../sdk/index.js';
 import type { Database } from './database.js';
 import type { RemediationExecutor } from './remediation-executor.js';
 
-export function makePluginDatabase(db: Database, executor: RemediationExecutor): PluginDatabase {
+/** The plugin a query runs for: its name and whether its plugins[] entry grants writes. */
+export interface QueryingPlugin {
+  readonly name: string;
+  readonly write: boolean;
+}
+
+/** Where inside the plugin the query was made: set when it comes from an action handler. */
+export interface QueryOrigin {
+  invocationId?: string;
+  action?: string;
+}
+
+/** ctx.database.query for plugins (it fits the plugin-host dispatcher's PluginDatabase port). */
+export interface PluginQueries {
+  query(plugin: QueryingPlugin, cypher: string, params: Record<string, unknown>, opts: QueryOptions, origin: QueryOrigin): Promise<Row[]>;
+}
+
+export function makePluginDatabase(db: Database, executor: RemediationExecutor): PluginQueries {
   return {
-    async query(host: PluginHost, cypher: string, params: Record<string, unknown>, opts: Record<string, unknown>, origin): Promise<Row[]> {
-      const mode = opts.mode;
+    async query(plugin, cypher, params, opts, origin): Promise<Row[]> {
+      // opts comes from plugin code: its fields are checked here, not trusted
+      const mode: unknown = opts.mode;
       if (mode !== undefined && mode !== 'read' && mode !== 'write') {
         throw new ReadOnlyError(`ctx.database.query was called with mode ${JSON.stringify(mode)}; use 'read' or 'write'.`);
       }
       const database = typeof opts.database === 'string' ? opts.database : undefined;
       const timeoutMs = typeof opts.timeoutMs === 'number' ? opts.timeoutMs : undefined;
-      const metadata = { plugin: host.name, ...(origin.action ? { action: origin.action } : {}), ...(origin.invocationId ? { invocationId: origin.invocationId } : {}) };
-      if (!host.cfg.write) {
+      const metadata = { plugin: plugin.name, ...(origin.action ? { action: origin.action } : {}), ...(origin.invocationId ? { invocationId: origin.invocationId } : {}) };
+      if (!plugin.write) {
         if (mode === 'write') {
-          throw new ReadOnlyError(`The plugin ${host.name} is read-only, so ctx.database.query cannot run in write mode. Grant write: true in its plugins[] entry to allow writes (they go through the remediation policy).`);
+          throw new ReadOnlyError(`The plugin ${plugin.name} is read-only, so ctx.database.query cannot run in write mode. Grant write: true in its plugins[] entry to allow writes (they go through the remediation policy).`);
         }
         const r = await db.run(cypher, params, { mode: 'read', metadata, ...(database ? { database } : {}), ...(timeoutMs ? { timeoutMs } : {}) });
         return r.rows;
@@ -31,10 +47,10 @@ export function makePluginDatabase(db: Database, executor: RemediationExecutor):
         const r = await db.run(cypher, params, { mode: 'read', metadata, ...(database ? { database } : {}), ...(timeoutMs ? { timeoutMs } : {}) });
         return r.rows;
       }
-      return executor.pluginWrite(host.name, cypher, params, {
-        invocationId: origin.invocationId ?? `plugin:${host.name}`,
-        action: origin.action ? `heimdall.${host.name}.${origin.action}` : 'ctx.database.query',
-        trigger: { kind: 'plugin', plugin: host.name },
+      return executor.pluginWrite(plugin.name, cypher, params, {
+        invocationId: origin.invocationId ?? `plugin:${plugin.name}`,
+        action: origin.action ? `heimdall.${plugin.name}.${origin.action}` : 'ctx.database.query',
+        trigger: { kind: 'plugin', plugin: plugin.name },
         ...(database ? { database } : {}),
       });
     },

@@ -20,6 +20,7 @@ import type { PluginState, PluginStatus } from '../api.js';
 import { BoundedQueue } from '../queue/bounded-queue.js';
 import { MAX_BATCHES_IN_FLIGHT, PROGRESS, type EventsResult, type InitAnswer, type InitResult, type WorkerTask } from './protocol.js';
 import { WorkerChannel, type RpcHandler } from './worker-channel.js';
+import type { PluginIdentity } from './host-ports.js';
 
 const WORKER_FILE = new URL('./plugin-worker.js', import.meta.url).href;
 
@@ -60,7 +61,7 @@ export class PluginHost {
     readonly modulePath: string,
     readonly cfg: PluginConfig,
     readonly log: Logger,
-    private readonly onRpc: (host: PluginHost) => RpcHandler,
+    private readonly onRpc: (plugin: () => PluginIdentity) => RpcHandler,
     private readonly hooks: PluginHostHooks,
   ) {
     this.queue = new BoundedQueue<DatabaseEvent>(cfg.queue.capacity, cfg.queue.whenFull);
@@ -103,7 +104,7 @@ export class PluginHost {
     });
     pool.on('error', (err: Error) => this.onCrash(gen, `its worker thread failed: ${err.message}`));
     this.pool = pool;
-    const channel = new WorkerChannel(this.name, this.log, this.onRpc(this), () => {
+    const channel = new WorkerChannel(this.name, this.log, this.onRpc(() => ({ name: this.name, write: this.cfg.write })), () => {
       if (this.state === 'running' || this.state === 'draining') this.onCrash(gen, 'its worker thread exited');
     });
     this.channel = channel;
