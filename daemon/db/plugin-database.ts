@@ -20,7 +20,7 @@ export interface QueryOrigin {
   action?: string;
 }
 
-/** ctx.database.query for plugins (it fits the plugin-host dispatcher's PluginDatabase port). */
+/** ctx.database.query for plugins; it fits the PluginDatabase port of the workers' host dispatcher. */
 export interface PluginQueries {
   query(plugin: QueryingPlugin, cypher: string, params: Record<string, unknown>, opts: QueryOptions, origin: QueryOrigin): Promise<Row[]>;
 }
