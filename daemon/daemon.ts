@@ -124,12 +124,9 @@ export async function startDaemon(opts: { config: HeimdallConfig; logger: Logger
     const log = logger.child({ plugin: guess });
     const host = new PluginHost(guess, modulePath, pc, log, onRpc, hooks);
     hosts.push(host);
-    if (resolveError) {
-      host.state = 'failed';
-      host.reason = resolveError.message;
-    }
+    if (resolveError) host.markFailed(resolveError.message);
   }
-  router.setHosts(hosts);
+  router.setTargets(hosts);
 
   if (db) {
     db.onConnectivity((up, reason) => {
@@ -216,7 +213,6 @@ export async function startDaemon(opts: { config: HeimdallConfig; logger: Logger
         ),
       ),
   );
-  for (const h of hosts) if (h.state === 'failed' && !h.info && h.reason?.includes('does not exist')) h.log.error(`The plugin at ${h.modulePath} is marked failed: ${h.reason}`);
 
   const dropTimer = setInterval(() => {
     for (const h of hosts) {

@@ -10,7 +10,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { HeimdallError } from '../../sdk/index.js';
-import type { Confirmations } from '../workers/host-rpc.js';
 import type { BifrostBus } from './bus.js';
 
 export type ConfirmationState = 'pending' | 'approved' | 'denied' | 'expired' | 'cancelled';
@@ -52,7 +51,7 @@ interface Pending {
   timer: NodeJS.Timeout;
 }
 
-export class ConfirmationManager implements Confirmations {
+export class ConfirmationManager {
   private readonly pending = new Map<string, Pending>();
   private readonly settled = new Map<string, ConfirmationInfo>();
   counts = { requested: 0, approved: 0, denied: 0, expired: 0, cancelled: 0 };
