@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { ActionTrigger, PromptOptions } from '../sdk/index.js';
 import type { HeimdallConfig } from '../config/types.js';
-import type { DaemonApi, DaemonStatus, IngestResult, Readiness, SourceStatus } from './api.js';
+import type { DaemonApi, DaemonStatus, IngestResult, Readiness } from './http/daemon-api.js';
 import { BifrostBus } from './bifrost/bus.js';
 import { createBifrost, type Bifrost } from './bifrost/index.js';
 import { registerBuiltinActions } from './builtin-actions.js';
@@ -24,6 +24,7 @@ import { AuditLog } from './audit/audit-log.js';
 import { Database } from './db/database.js';
 import { makePluginDatabase } from './db/plugin-database.js';
 import { RemediationExecutor } from './db/remediation-executor.js';
+import type { SourceStatus } from './sources/source.js';
 import { systemEvent } from './sources/system-source.js';
 import { Neo4jApocSource } from './sources/neo4j-apoc-source.js';
 import { roomInQueues, settledWhenQueuesDrain } from './sources/outbox-settle.js';
@@ -188,7 +189,7 @@ export async function startDaemon(opts: { config: HeimdallConfig; logger: Logger
     bifrost: bifrost.api,
     invocations: { list: (f) => invoker.listInvocations(f), get: (id) => invoker.getInvocation(id), submit: (req) => invoker.submit(req) },
   };
-  registerBuiltinActions(registry, () => api);
+  registerBuiltinActions(registry, () => api.status());
   metrics.addBifrost(() => bifrost.api.stats());
   if (invoker.modelClient) {
     invoker.modelClient.onReachability = (up, reason) => {

@@ -5,7 +5,8 @@
  */
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { BifrostStats } from './bifrost/types.js';
-import type { PluginState, QueueCounters } from './api.js';
+import type { QueueCounters } from './queue/bounded-queue.js';
+import type { PluginState } from './workers/plugin-status.js';
 import { HANDLER_BUCKETS_MS, type EventsResult } from './workers/protocol.js';
 
 /** What the metrics read of each plugin at scrape time (the plugin host satisfies it). */

@@ -15,10 +15,20 @@ import {
   type JsonSchema,
 } from '../../sdk/index.js';
 import type { RemediationConfig } from '../../config/types.js';
-import type { ActionInfo } from '../api.js';
 import { closestNames } from './closest-names.js';
 
 const addFormats = addFormatsImport as unknown as (ajv: Ajv2020) => Ajv2020;
+
+/** One registered action, as /v1/actions, `heimdall actions` and the model's catalogue show it. */
+export interface ActionInfo {
+  name: string;
+  /** The plugin that provides it; null for built-ins. */
+  plugin: string | null;
+  description: string;
+  params: JsonSchema;
+  destructive: boolean;
+  timeoutMs: number;
+}
 
 /** An action as a plugin declares it (the short name, without `heimdall.<plugin>.`). */
 export interface PluginActionDeclaration {

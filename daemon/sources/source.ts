@@ -4,9 +4,18 @@
  * has accepted or counted them), so a durable source may then forget them.
  */
 import type { DatabaseEvent } from '../../sdk/index.js';
-import type { SourceStatus } from '../api.js';
 
 export type Emit = (events: DatabaseEvent[]) => void;
+
+export interface SourceStatus {
+  name: string;
+  type: string;
+  state: 'starting' | 'running' | 'degraded' | 'stopped' | 'failed';
+  reason?: string;
+  /** Events this source has handed to the router since the daemon started. */
+  emitted: number;
+  details?: Record<string, unknown>;
+}
 
 export interface EventSource {
   readonly name: string;

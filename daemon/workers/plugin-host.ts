@@ -16,8 +16,8 @@ import {
   type DatabaseEvent,
 } from '../../sdk/index.js';
 import type { PluginConfig } from '../../config/types.js';
-import type { PluginState, PluginStatus } from '../api.js';
 import { BoundedQueue } from '../queue/bounded-queue.js';
+import type { PluginState, PluginStatus } from './plugin-status.js';
 import { MAX_BATCHES_IN_FLIGHT, PROGRESS, type EventsResult, type InitAnswer, type InitResult, type WorkerTask } from './protocol.js';
 import { WorkerChannel, type RpcHandler } from './worker-channel.js';
 import { settleCrashedBatches } from './crash-accounting.js';
