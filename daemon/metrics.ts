@@ -1,11 +1,13 @@
 /**
  * Prometheus metrics (prom-client). Plugin counters are read from the queues at scrape time, so the
  * event path pays nothing for them and they agree exactly with /v1/status. Handler latency is a
- * histogram filled from per-batch bucket counts the workers report.
+ * histogram filled from per-batch bucket counts the workers report; drop summaries are counted as
+ * their internal events arrive.
  */
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { BifrostStats } from './bifrost/types.js';
 import type { QueueCounters } from './queue/bounded-queue.js';
+import type { DropsEvent } from './queue/drop-summary.js';
 import type { PluginState } from './workers/plugin-status.js';
 import { HANDLER_BUCKETS_MS, type EventsResult } from './workers/protocol.js';
 
@@ -37,6 +39,7 @@ function collected(registry: Registry, name: string, help: string, type: 'counte
 export class DaemonMetrics {
   readonly registry = new Registry();
   private readonly handlerHist = new Map<string, HistogramState>();
+  private readonly dropSummaries = new Map<string, number>();
 
   constructor(private readonly plugins: () => readonly PluginMetricsReader[]) {
     const r = this.registry;
@@ -56,6 +59,14 @@ export class DaemonMetrics {
       this.plugins().map((p) => ({ labels: { plugin: p.name, state: p.state }, value: p.state === 'running' ? 1 : 0 })),
     );
     collected(r, 'heimdall_handler_duration_seconds', 'onDatabaseEvent duration.', 'histogram', () => this.histogramValues());
+    collected(r, 'heimdall_drop_summaries_total', 'Drop summaries: intervals (drops.logIntervalMs) in which the plugin dropped events.', 'counter', () =>
+      [...this.dropSummaries].map(([plugin, value]) => ({ labels: { plugin }, value })),
+    );
+  }
+
+  /** Counts one drops event (one plugin, one interval with drops). */
+  observeDrops(ev: DropsEvent): void {
+    this.dropSummaries.set(ev.plugin, (this.dropSummaries.get(ev.plugin) ?? 0) + 1);
   }
 
   /** Adds a batch's handler durations to the plugin's histogram. */

@@ -1,27 +1,16 @@
 /**
  * What the admin HTTP API (and, through it, the CLI) needs from a running daemon: the port that
- * daemon/http consumes. daemon/daemon.ts implements it; daemon/http only talks to this interface.
+ * daemon/http consumes. daemon/admin-api.ts implements it; daemon/http only talks to this interface.
  */
 import type { ActionResult, ActionTrigger, PromptOptions } from '../../sdk/index.js';
 import type { BifrostApi } from '../bifrost/types.js';
 import type { ActionInfo } from '../invoker/action-registry.js';
 import type { InvocationsApi } from '../invoker/invocation-store.js';
+import type { IngestResult } from '../sources/http-source.js';
 import type { SourceStatus } from '../sources/source.js';
 import type { PluginStatus } from '../workers/plugin-status.js';
 
-export interface IngestRejection {
-  index: number;
-  /** The event id when the item had one. */
-  id?: string;
-  reason: string;
-}
-
-export interface IngestResult {
-  accepted: number;
-  rejected: IngestRejection[];
-  /** Ids of the accepted events in input order (generated when missing). */
-  ids: string[];
-}
+export type { IngestRejection, IngestResult } from '../sources/http-source.js';
 
 export interface DaemonStatus {
   version: string;

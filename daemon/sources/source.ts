@@ -2,6 +2,9 @@
  * An event source: turns some activity into events and hands them to the router.
  * `emit` is synchronous: when it returns, the router has taken the events (each plugin's queue
  * has accepted or counted them), so a durable source may then forget them.
+ *
+ * Every source (http, system, neo4j-apoc, and the ones to come) is built with its `emit`
+ * callback, started and stopped by the daemon in order, and reports its own status.
  */
 import type { DatabaseEvent } from '../../sdk/index.js';
 
