@@ -104,6 +104,10 @@ export class PluginHost {
   get receiveOwnEvents(): boolean {
     return this.cfg.receiveOwnEvents;
   }
+  /** Whether the plugin may write through ctx.database.query (plugins[].write). */
+  get write(): boolean {
+    return this.cfg.write;
+  }
   /** The plugin's override of the remediation policy. */
   get remediation(): PluginConfig['remediation'] {
     return this.cfg.remediation;
