@@ -1,8 +1,8 @@
 /** Built-in actions run in the daemon: heimdall.help (the catalogue) and heimdall.status. */
-import type { DaemonApi } from './api.js';
+import type { DaemonStatus } from './http/daemon-api.js';
 import type { ActionRegistry } from './invoker/action-registry.js';
 
-export function registerBuiltinActions(registry: ActionRegistry, api: () => DaemonApi): void {
+export function registerBuiltinActions(registry: ActionRegistry, status: () => DaemonStatus): void {
   registry.registerBuiltin('heimdall.help', {
     description: 'Lists every action Heimdall can run, with its description and parameter schema.',
     params: { type: 'object', properties: { plugin: { type: 'string', description: 'Only the actions of this plugin.' } }, additionalProperties: false },
@@ -18,7 +18,7 @@ export function registerBuiltinActions(registry: ActionRegistry, api: () => Daem
   registry.registerBuiltin('heimdall.status', {
     description: 'Reports the daemon, its plugins with their queue counters, its sources, the database and the model.',
     run: () => {
-      const s = api().status();
+      const s = status();
       const running = s.plugins.filter((p) => p.state === 'running').length;
       return {
         success: true,

@@ -1,12 +1,23 @@
 /**
  * Prometheus metrics (prom-client). Plugin counters are read from the queues at scrape time, so the
  * event path pays nothing for them and they agree exactly with /v1/status. Handler latency is a
- * histogram filled from per-batch bucket counts the workers report.
+ * histogram filled from per-batch bucket counts the workers report; drop summaries are counted as
+ * their internal events arrive.
  */
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { BifrostStats } from './bifrost/types.js';
-import type { PluginHost } from './workers/plugin-host.js';
+import type { QueueCounters } from './queue/bounded-queue.js';
+import type { DropsEvent } from './queue/drop-summary.js';
+import type { PluginState } from './workers/plugin-status.js';
 import { HANDLER_BUCKETS_MS, type EventsResult } from './workers/protocol.js';
+
+/** What the metrics read of each plugin at scrape time (the plugin host satisfies it). */
+export interface PluginMetricsReader {
+  readonly name: string;
+  readonly state: PluginState;
+  readonly restarts: number;
+  readonly queue: { counters(): QueueCounters };
+}
 
 interface Value {
   labels: Record<string, string | number>;
@@ -28,26 +39,34 @@ function collected(registry: Registry, name: string, help: string, type: 'counte
 export class DaemonMetrics {
   readonly registry = new Registry();
   private readonly handlerHist = new Map<string, HistogramState>();
-  private readonly extra: Array<(r: Registry) => void> = [];
+  private readonly dropSummaries = new Map<string, number>();
 
-  constructor(private readonly hosts: () => PluginHost[]) {
+  constructor(private readonly plugins: () => readonly PluginMetricsReader[]) {
     const r = this.registry;
     collectDefaultMetrics({ register: r, prefix: 'heimdall_' });
-    const per = (f: (h: PluginHost) => number) => () => this.hosts().map((h) => ({ labels: { plugin: h.name }, value: f(h) }));
-    collected(r, 'heimdall_events_received_total', 'Events offered to a plugin queue.', 'counter', per((h) => h.queue.counters().received));
-    collected(r, 'heimdall_events_delivered_total', 'Events whose handler returned (or threw).', 'counter', per((h) => h.queue.counters().delivered));
-    collected(r, 'heimdall_events_failed_total', 'Events whose handler threw or timed out.', 'counter', per((h) => h.queue.counters().failed));
+    const per = (f: (p: PluginMetricsReader) => number) => () => this.plugins().map((p) => ({ labels: { plugin: p.name }, value: f(p) }));
+    collected(r, 'heimdall_events_received_total', 'Events offered to a plugin queue.', 'counter', per((p) => p.queue.counters().received));
+    collected(r, 'heimdall_events_delivered_total', 'Events whose handler returned (or threw).', 'counter', per((p) => p.queue.counters().delivered));
+    collected(r, 'heimdall_events_failed_total', 'Events whose handler threw or timed out.', 'counter', per((p) => p.queue.counters().failed));
     collected(r, 'heimdall_events_dropped_total', 'Events dropped, by reason.', 'counter', () =>
-      this.hosts().flatMap((h) => Object.entries(h.queue.counters().dropped).map(([reason, value]) => ({ labels: { plugin: h.name, reason }, value }))),
+      this.plugins().flatMap((p) => Object.entries(p.queue.counters().dropped).map(([reason, value]) => ({ labels: { plugin: p.name, reason }, value }))),
     );
-    collected(r, 'heimdall_queue_depth', 'Events waiting or in flight.', 'gauge', per((h) => h.queue.queued));
-    collected(r, 'heimdall_queue_high_water_mark', 'Largest queue depth seen.', 'gauge', per((h) => h.queue.counters().highWaterMark));
-    collected(r, 'heimdall_queue_capacity', 'Queue capacity.', 'gauge', per((h) => h.queue.capacity));
-    collected(r, 'heimdall_plugin_restarts_total', 'Plugin worker restarts after a crash.', 'counter', per((h) => h.restarts));
+    collected(r, 'heimdall_queue_depth', 'Events waiting or in flight.', 'gauge', per((p) => p.queue.counters().queued));
+    collected(r, 'heimdall_queue_high_water_mark', 'Largest queue depth seen.', 'gauge', per((p) => p.queue.counters().highWaterMark));
+    collected(r, 'heimdall_queue_capacity', 'Queue capacity.', 'gauge', per((p) => p.queue.counters().capacity));
+    collected(r, 'heimdall_plugin_restarts_total', 'Plugin worker restarts after a crash.', 'counter', per((p) => p.restarts));
     collected(r, 'heimdall_plugin_up', '1 when the plugin is running.', 'gauge', () =>
-      this.hosts().map((h) => ({ labels: { plugin: h.name, state: h.state }, value: h.state === 'running' ? 1 : 0 })),
+      this.plugins().map((p) => ({ labels: { plugin: p.name, state: p.state }, value: p.state === 'running' ? 1 : 0 })),
     );
     collected(r, 'heimdall_handler_duration_seconds', 'onDatabaseEvent duration.', 'histogram', () => this.histogramValues());
+    collected(r, 'heimdall_drop_summaries_total', 'Drop summaries: intervals (drops.logIntervalMs) in which the plugin dropped events.', 'counter', () =>
+      [...this.dropSummaries].map(([plugin, value]) => ({ labels: { plugin }, value })),
+    );
+  }
+
+  /** Counts one drops event (one plugin, one interval with drops). */
+  observeDrops(ev: DropsEvent): void {
+    this.dropSummaries.set(ev.plugin, (this.dropSummaries.get(ev.plugin) ?? 0) + 1);
   }
 
   /** Adds a batch's handler durations to the plugin's histogram. */

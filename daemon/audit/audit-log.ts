@@ -39,6 +39,29 @@ export function hashEntry(prev: string, entryWithoutHash: Record<string, unknown
 
 export type GraphMirror = (record: AuditRecord) => Promise<void>;
 
+/** The statement that mirrors one entry as a (:HeimdallAudit) node (audit.graph: true). */
+export const AUDIT_MIRROR_CYPHER = 'CREATE (a:HeimdallAudit {seq: $seq, hash: $hash, prev: $prev, type: $type, at: datetime($at), entry: $entry})';
+
+/** Where the graph mirror writes (the database router satisfies it). */
+export interface GraphWriter {
+  run(cypher: string, params: Record<string, unknown>, opts: { mode: 'write'; metadata: Record<string, unknown> }): Promise<unknown>;
+}
+
+/**
+ * The graph mirror: each entry, once it is safely in the file, also becomes a (:HeimdallAudit) node
+ * with its seq, hash chain, type, time and the whole entry as JSON. A failed write is logged by
+ * {@link AuditLog.append}; the file stays the record.
+ */
+export function graphMirror(db: GraphWriter): GraphMirror {
+  return async (r) => {
+    await db.run(
+      AUDIT_MIRROR_CYPHER,
+      { seq: r.seq, hash: r.hash, prev: r.prev, type: r.type, at: r.at, entry: JSON.stringify(r) },
+      { mode: 'write', metadata: { purpose: 'audit-mirror' } },
+    );
+  };
+}
+
 export class AuditLog {
   private seq = 0;
   private prev = GENESIS_HASH;

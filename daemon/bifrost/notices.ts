@@ -47,4 +47,20 @@ export class DaemonNotices {
   isDown(service: WatchedService): boolean {
     return this.down.has(service);
   }
+
+  /** Publishes "Database is down" / "Database is back" on every change of the database router's reachability. */
+  watchDatabase(db: { onConnectivity(fn: (up: boolean, reason: string) => void): unknown }, uri: string): void {
+    db.onConnectivity((up, reason) => {
+      if (up) this.publish('success', 'Database is back', `The database at ${uri} is reachable again.`);
+      else this.publish('error', 'Database is down', `The database at ${uri} cannot be reached: ${reason}. Heimdall keeps running; plugin queries fail fast until it is back.`);
+    });
+  }
+
+  /** Reports the language model's reachability, as the model client notices it, through unavailable/available. */
+  watchModel(client: { onReachability: ((reachable: boolean, reason?: string) => void) | undefined }, baseURL: string): void {
+    client.onReachability = (up, reason) => {
+      if (up) this.available('model', baseURL);
+      else this.unavailable('model', reason ?? 'no answer', baseURL);
+    };
+  }
 }

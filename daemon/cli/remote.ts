@@ -4,7 +4,9 @@
  */
 import { type Command } from 'commander';
 import type { ActionResult } from '../../sdk/index.js';
-import type { ActionInfo, DaemonStatus, PluginStatus } from '../api.js';
+import type { DaemonStatus } from '../http/daemon-api.js';
+import type { ActionInfo } from '../invoker/action-registry.js';
+import type { PluginStatus } from '../workers/plugin-status.js';
 import { ApiError, DEFAULT_URL, DaemonClient } from './client.js';
 import { CliError, EXIT_FAILURE, parseJsonObjectOption } from './exit.js';
 import { formatDuration, indent, out, printJson, table, truncate } from './output.js';

@@ -13,7 +13,7 @@
  * before the stream starts, so a mistake is a 400 with a sentence, never a broken stream.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { DaemonApi } from '../api.js';
+import type { DaemonApi } from './daemon-api.js';
 import { parseFilter, type BifrostFilter } from '../bifrost/filter.js';
 import { parseSince, SINCE_FORMS, type SincePoint } from '../bifrost/since.js';
 import type { BifrostApi } from '../bifrost/types.js';

@@ -14,7 +14,7 @@
  */
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
-import type { DaemonApi } from '../api.js';
+import type { DaemonApi } from './daemon-api.js';
 import { NdjsonBody, NdjsonReader, installNdjsonParser } from './body.js';
 import { EVENT_TYPES_ACCEPTED, HttpError } from './errors.js';
 

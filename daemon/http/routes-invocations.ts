@@ -13,7 +13,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { PromptOptions } from '../../sdk/index.js';
-import type { DaemonApi } from '../api.js';
+import type { DaemonApi } from './daemon-api.js';
 import type { InvocationFilter, InvocationKind, InvocationRequest, InvocationStatus } from '../invoker/invocation-store.js';
 import { HttpError } from './errors.js';
 

@@ -4,7 +4,7 @@
  * daemon is busy.
  */
 import type { FastifyInstance } from 'fastify';
-import type { DaemonApi } from '../api.js';
+import type { DaemonApi } from './daemon-api.js';
 import { HttpError } from './errors.js';
 
 export function registerOpsRoutes(app: FastifyInstance, api: DaemonApi, startedAtMs: number): void {

@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { PromptOptions } from '../../sdk/index.js';
-import type { DaemonApi } from '../api.js';
+import type { DaemonApi } from './daemon-api.js';
 import { HttpError } from './errors.js';
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> =>

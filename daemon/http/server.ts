@@ -10,7 +10,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { HeimdallConfig } from '../../config/types.js';
-import type { DaemonApi } from '../api.js';
+import type { DaemonApi } from './daemon-api.js';
 import { assertSafeBind, createAuthCheck } from './auth.js';
 import { installJsonParser } from './body.js';
 import { HttpError, clientErrorHandler, pathOf, sendHttpError, toHttpError } from './errors.js';

@@ -14,13 +14,38 @@ import {
   type ActionTrigger,
   type JsonSchema,
 } from '../../sdk/index.js';
-import type { PluginConfig } from '../../config/types.js';
-import type { ActionInfo } from '../api.js';
-import type { PluginHost } from '../workers/plugin-host.js';
-import type { ActionDescriptor } from '../workers/protocol.js';
+import type { RemediationConfig } from '../../config/types.js';
 import { closestNames } from './closest-names.js';
 
 const addFormats = addFormatsImport as unknown as (ajv: Ajv2020) => Ajv2020;
+
+/** One registered action, as /v1/actions, `heimdall actions` and the model's catalogue show it. */
+export interface ActionInfo {
+  name: string;
+  /** The plugin that provides it; null for built-ins. */
+  plugin: string | null;
+  description: string;
+  params: JsonSchema;
+  destructive: boolean;
+  timeoutMs: number;
+}
+
+/** An action as a plugin declares it (the short name, without `heimdall.<plugin>.`). */
+export interface PluginActionDeclaration {
+  name: string;
+  description: string;
+  params: JsonSchema;
+  destructive: boolean;
+  timeoutMs?: number;
+}
+
+/** Runs a plugin's actions (the plugin host satisfies it: its worker runs them). */
+export interface ActionRunner {
+  readonly name: string;
+  /** The plugin's override of the remediation policy. */
+  readonly remediation?: Partial<RemediationConfig> | undefined;
+  invoke(action: string, params: Record<string, unknown>, invocationId: string, trigger: ActionTrigger, timeoutMs: number): Promise<ActionResult>;
+}
 
 /** A built-in action, run in the daemon process. */
 export interface BuiltinAction {
@@ -34,7 +59,7 @@ export interface BuiltinAction {
 interface Entry {
   info: ActionInfo;
   validate: ValidateFunction;
-  host?: PluginHost;
+  runner?: ActionRunner;
   shortName?: string;
   builtin?: BuiltinAction;
 }
@@ -71,14 +96,14 @@ export class ActionRegistry {
   }
 
   /** Registers a plugin's actions (replacing any earlier registration of the same plugin). */
-  registerPlugin(host: PluginHost, actions: ActionDescriptor[]): void {
-    this.unregisterPlugin(host.name);
+  registerPlugin(runner: ActionRunner, actions: readonly PluginActionDeclaration[]): void {
+    this.unregisterPlugin(runner.name);
     for (const a of actions) {
-      const name = `heimdall.${host.name}.${a.name}`;
+      const name = `heimdall.${runner.name}.${a.name}`;
       this.entries.set(name, {
-        info: { name, plugin: host.name, description: a.description, params: a.params, destructive: a.destructive, timeoutMs: a.timeoutMs ?? this.defaultTimeoutMs },
+        info: { name, plugin: runner.name, description: a.description, params: a.params, destructive: a.destructive, timeoutMs: a.timeoutMs ?? this.defaultTimeoutMs },
         validate: this.compile(name, a.params),
-        host,
+        runner,
         shortName: a.name,
       });
     }
@@ -96,9 +121,9 @@ export class ActionRegistry {
     return this.entries.get(name)?.info;
   }
 
-  /** The config entry of a plugin that has registered actions (for its remediation override). */
-  pluginConfig(plugin: string): PluginConfig | undefined {
-    for (const e of this.entries.values()) if (e.info.plugin === plugin && e.host) return e.host.cfg;
+  /** The remediation override of a plugin that has registered actions. */
+  pluginRemediation(plugin: string): Partial<RemediationConfig> | undefined {
+    for (const e of this.entries.values()) if (e.info.plugin === plugin && e.runner) return e.runner.remediation;
     return undefined;
   }
 
@@ -141,7 +166,7 @@ export class ActionRegistry {
   async run(name: string, p: Record<string, unknown>, opts: InvokeOptions): Promise<ActionResult> {
     const e = this.lookup(name);
     const invocationId = opts.invocationId ?? randomUUID();
-    if (e.host) return e.host.invoke(e.shortName!, p, invocationId, opts.trigger, e.info.timeoutMs);
+    if (e.runner) return e.runner.invoke(e.shortName!, p, invocationId, opts.trigger, e.info.timeoutMs);
     const ac = new AbortController();
     let timer: NodeJS.Timeout | undefined;
     try {

@@ -110,7 +110,7 @@ export class Invoker {
       attachments: () => this.attachments,
       audit: this.audit,
       approvalTimeoutMs: config.invoker.approvalTimeoutMs,
-      pluginRemediation: (p) => registry.pluginConfig(p)?.remediation,
+      pluginRemediation: (p) => registry.pluginRemediation(p),
     });
     registerDbActions({ registry, config, schema: this.schema, attachments: () => this.attachments, remediation: this.remediation });
     if (config.llm) {

@@ -10,8 +10,7 @@
 import type { Logger } from 'pino';
 import { serializeError, type ActionResult, type ActionTrigger, type PromptOptions } from '../../sdk/index.js';
 import type { HeimdallConfig, LlmConfig } from '../../config/types.js';
-import type { ActionInfo } from '../api.js';
-import type { ActionRegistry } from './action-registry.js';
+import type { ActionInfo, ActionRegistry } from './action-registry.js';
 import { closestNames } from './closest-names.js';
 import { estimateTokens } from './context-budget.js';
 import { DB_QUERY, DB_SCHEMA } from './db-actions.js';

@@ -9,7 +9,7 @@
 import type { Logger } from 'pino';
 import { HeimdallError, serializeError, type ActionResult } from '../../sdk/index.js';
 import type { HeimdallConfig, RemediationConfig, RemediationMode } from '../../config/types.js';
-import type { ActionInfo } from '../api.js';
+import type { ActionInfo } from './action-registry.js';
 import type { BifrostBus } from '../bifrost/bus.js';
 import type { AuditSink, InvokerAttachments, RemediationContext, RemediationOutcome, StatementClassification } from './seams.js';
 

@@ -6,7 +6,7 @@
  * detail. The user prompt is never trimmed.
  */
 import type { ActionTrigger } from '../../sdk/index.js';
-import type { ActionInfo } from '../api.js';
+import type { ActionInfo } from './action-registry.js';
 import { estimateTokens, fitContext } from './context-budget.js';
 import type { SchemaSummary } from './seams.js';
 

@@ -7,10 +7,26 @@
  * `drop_oldest` evicts the oldest waiting one (events in flight are never evicted; if nothing is
  * waiting the incoming event is dropped instead).
  */
-import type { QueueCounters } from '../api.js';
 import type { WhenFull } from '../../config/types.js';
 
 export type DropReason = 'queue_full' | 'plugin_failed' | 'plugin_stopped' | 'shutdown';
+
+/** Exact per-plugin accounting: received = delivered + dropped + queued at every moment. */
+export interface QueueCounters {
+  received: number;
+  delivered: number;
+  /** Dropped events by reason (queue_full, plugin_failed, shutdown, …). */
+  dropped: Record<string, number>;
+  droppedTotal: number;
+  /** Handler threw or timed out (a subset of delivered). */
+  failed: number;
+  /** Waiting plus in flight. */
+  queued: number;
+  inFlight: number;
+  highWaterMark: number;
+  capacity: number;
+  whenFull: WhenFull;
+}
 
 export class BoundedQueue<T> {
   private ring: (T | undefined)[];

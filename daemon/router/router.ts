@@ -4,26 +4,37 @@
  * (metadata.origin.plugin) unless its config sets receiveOwnEvents.
  */
 import type { DatabaseEvent } from '../../sdk/index.js';
-import type { PluginHost } from '../workers/plugin-host.js';
+
+/** What the router needs of a plugin (the plugin host satisfies it). */
+export interface QueueTarget {
+  /** The plugin's name, compared with metadata.origin.plugin. */
+  readonly name: string;
+  /** Deliver events caused by this plugin's own writes. */
+  readonly receiveOwnEvents: boolean;
+  /** Whether the plugin wants events of `type` (its `events` subscription). */
+  subscribes(type: string): boolean;
+  /** Takes the event into the plugin's queue, or counts it as dropped; never blocks. */
+  offer(event: DatabaseEvent): void;
+}
 
 export class Router {
-  private hosts: PluginHost[] = [];
+  private targets: readonly QueueTarget[] = [];
   routed = 0;
 
-  setHosts(hosts: PluginHost[]): void {
-    this.hosts = hosts;
+  setTargets(targets: readonly QueueTarget[]): void {
+    this.targets = targets;
   }
 
   /** Routes events in order; a source is never blocked (queues drop by their policy). */
   route(events: readonly DatabaseEvent[]): void {
-    const hosts = this.hosts;
+    const targets = this.targets;
     for (const ev of events) {
       this.routed++;
       const origin = ev.metadata?.origin?.plugin;
-      for (const h of hosts) {
-        if (!h.subscribes(ev.type)) continue;
-        if (origin !== undefined && origin === h.name && !h.cfg.receiveOwnEvents) continue;
-        h.offer(ev);
+      for (const t of targets) {
+        if (!t.subscribes(ev.type)) continue;
+        if (origin !== undefined && origin === t.name && !t.receiveOwnEvents) continue;
+        t.offer(ev);
       }
     }
   }

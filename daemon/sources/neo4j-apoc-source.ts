@@ -12,7 +12,7 @@
 import neo4j from 'neo4j-driver';
 import type { Logger } from 'pino';
 import type { Neo4jApocSourceConfig } from '../../config/types.js';
-import type { SourceStatus } from '../api.js';
+import type { SourceStatus } from './source.js';
 import type { Database } from '../db/database.js';
 import { explainOutboxError, installOutbox } from '../db/outbox-installer.js';
 import type { DatabaseEvent } from '../../sdk/index.js';

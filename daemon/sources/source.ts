@@ -2,11 +2,23 @@
  * An event source: turns some activity into events and hands them to the router.
  * `emit` is synchronous: when it returns, the router has taken the events (each plugin's queue
  * has accepted or counted them), so a durable source may then forget them.
+ *
+ * Every source (http, system, neo4j-apoc, and the ones to come) is built with its `emit`
+ * callback, started and stopped by the daemon in order, and reports its own status.
  */
 import type { DatabaseEvent } from '../../sdk/index.js';
-import type { SourceStatus } from '../api.js';
 
 export type Emit = (events: DatabaseEvent[]) => void;
+
+export interface SourceStatus {
+  name: string;
+  type: string;
+  state: 'starting' | 'running' | 'degraded' | 'stopped' | 'failed';
+  reason?: string;
+  /** Events this source has handed to the router since the daemon started. */
+  emitted: number;
+  details?: Record<string, unknown>;
+}
 
 export interface EventSource {
   readonly name: string;

@@ -1,10 +1,10 @@
 /**
- * One plugin: its bounded queue, its piscina pool (one long-lived thread), its lifecycle
- * (starting → running → restarting/failed → draining → stopped), the dispatcher that hands batches
- * to the worker, the watchdog that terminates a handler past its deadline, and crash recovery
- * with backoff and fresh state.
+ * One plugin: its bounded queue, its worker pool (by default piscina, one long-lived thread), its
+ * lifecycle (starting → running → restarting/failed → draining → stopped), the dispatcher that
+ * hands batches to the worker, the watchdog that terminates a handler past its deadline, and crash
+ * recovery with backoff and fresh state. The state is the host's own: it changes only through
+ * start(), stop(), markFailed() and the crash path, and others read it.
  */
-import { Piscina } from 'piscina';
 import type { Logger } from 'pino';
 import {
   PluginInitError,
@@ -16,13 +16,13 @@ import {
   type DatabaseEvent,
 } from '../../sdk/index.js';
 import type { PluginConfig } from '../../config/types.js';
-import type { PluginState, PluginStatus } from '../api.js';
 import { BoundedQueue } from '../queue/bounded-queue.js';
+import type { PluginState, PluginStatus } from './plugin-status.js';
 import { MAX_BATCHES_IN_FLIGHT, PROGRESS, type EventsResult, type InitAnswer, type InitResult, type WorkerTask } from './protocol.js';
 import { WorkerChannel, type RpcHandler } from './worker-channel.js';
 import type { PluginIdentity } from './host-ports.js';
-
-const WORKER_FILE = new URL('./plugin-worker.js', import.meta.url).href;
+import { settleCrashedBatches } from './crash-accounting.js';
+import { piscinaPool, type WorkerPool, type WorkerPoolFactory } from './worker-pool.js';
 
 export interface PluginHostHooks {
   /** Called after a (re)start succeeded, with what the plugin declared. */
@@ -35,13 +35,24 @@ export interface PluginHostHooks {
   onLifecycle?(host: PluginHost, what: 'crashed' | 'restarted' | 'failed', reason: string): void;
 }
 
+/** What a host takes from its surroundings; the defaults are the real ones. */
+export interface PluginHostEnvironment {
+  /** Builds the worker pool of each (re)start. Default: piscina, one thread. */
+  createPool?: WorkerPoolFactory;
+  /** Epoch ms, for the crash window and the handler watchdog. Default Date.now. */
+  now?: () => number;
+}
+
 export class PluginHost {
   readonly queue: BoundedQueue<DatabaseEvent>;
-  state: PluginState = 'starting';
-  reason: string | undefined;
-  info: InitResult | undefined;
-  restarts = 0;
-  private pool: Piscina | undefined;
+  private currentName: string;
+  private currentState: PluginState = 'starting';
+  private currentReason: string | undefined;
+  private declared: InitResult | undefined;
+  private restartCount = 0;
+  private readonly createPool: WorkerPoolFactory;
+  private readonly now: () => number;
+  private pool: WorkerPool | undefined;
   private channel: WorkerChannel | undefined;
   private progress = new Float64Array(new SharedArrayBuffer(PROGRESS.LENGTH * 8));
   /** Batches handed to the worker and not yet answered, oldest first. */
@@ -57,20 +68,73 @@ export class PluginHost {
 
   constructor(
     /** Name from the config file's point of view until the module declares its own. */
-    public name: string,
+    name: string,
     readonly modulePath: string,
     readonly cfg: PluginConfig,
     readonly log: Logger,
     private readonly onRpc: (plugin: () => PluginIdentity) => RpcHandler,
     private readonly hooks: PluginHostHooks,
+    env: PluginHostEnvironment = {},
   ) {
+    this.currentName = name;
     this.queue = new BoundedQueue<DatabaseEvent>(cfg.queue.capacity, cfg.queue.whenFull);
     this.batchSize = Math.max(1, Math.min(cfg.queue.batchSize, cfg.queue.capacity));
+    this.createPool = env.createPool ?? piscinaPool;
+    this.now = env.now ?? Date.now;
+  }
+
+  /** The plugin's declared name once it has loaded; until then the one guessed from its path. */
+  get name(): string {
+    return this.currentName;
+  }
+  get state(): PluginState {
+    return this.currentState;
+  }
+  /** Why the plugin is failed or restarting, as a sentence. */
+  get reason(): string | undefined {
+    return this.currentReason;
+  }
+  /** What the module declared at its last successful init. */
+  get info(): InitResult | undefined {
+    return this.declared;
+  }
+  get restarts(): number {
+    return this.restartCount;
+  }
+  /** Deliver events caused by this plugin's own writes (plugins[].receiveOwnEvents). */
+  get receiveOwnEvents(): boolean {
+    return this.cfg.receiveOwnEvents;
+  }
+  /** Whether the plugin may write through ctx.database.query (plugins[].write). */
+  get write(): boolean {
+    return this.cfg.write;
+  }
+  /** The plugin's override of the remediation policy. */
+  get remediation(): PluginConfig['remediation'] {
+    return this.cfg.remediation;
+  }
+
+  /**
+   * Marks the plugin failed without (or instead of) running it, e.g. when its module cannot be
+   * found: the worker (if any) is torn down, queued events are dropped (plugin_failed) and new
+   * ones are counted as dropped.
+   */
+  markFailed(reason: string): void {
+    if (this.currentState === 'failed') return;
+    clearTimeout(this.restartTimer);
+    this.generation++;
+    this.currentState = 'failed';
+    this.currentReason = reason;
+    this.inFlight = [];
+    void this.teardownWorker(reason);
+    this.queue.dropAll('plugin_failed', true);
+    this.log.error(`The plugin at ${this.modulePath} is marked failed: ${reason}`);
+    this.notifyIdle();
   }
 
   /** Whether this plugin wants events of `type` (its `events` subscription). */
   subscribes(type: string): boolean {
-    const ev = this.info?.events;
+    const ev = this.declared?.events;
     if (!ev) return true;
     for (const p of ev) if (eventTypeMatches(p, type)) return true;
     return false;
@@ -78,34 +142,24 @@ export class PluginHost {
 
   /** Offers an event to the queue; counted whatever happens. */
   offer(event: DatabaseEvent): void {
-    if (this.state === 'failed' || this.state === 'stopped') {
-      this.queue.refuse(this.state === 'failed' ? 'plugin_failed' : 'plugin_stopped');
+    if (this.currentState === 'failed' || this.currentState === 'stopped') {
+      this.queue.refuse(this.currentState === 'failed' ? 'plugin_failed' : 'plugin_stopped');
       return;
     }
     this.queue.push(event);
-    if (this.state === 'running' && this.inFlight.length < MAX_BATCHES_IN_FLIGHT) this.dispatch();
+    if (this.currentState === 'running' && this.inFlight.length < MAX_BATCHES_IN_FLIGHT) this.dispatch();
   }
 
   /** Starts the worker and runs init; resolves when running, rejects (state failed) on init failure. */
   async start(): Promise<void> {
     const gen = ++this.generation;
-    this.state = this.restarts > 0 ? 'restarting' : 'starting';
+    this.currentState = this.restartCount > 0 ? 'restarting' : 'starting';
     this.terminating = undefined;
-    const pool = new Piscina({
-      filename: WORKER_FILE,
-      minThreads: 1,
-      maxThreads: 1,
-      idleTimeout: Infinity,
-      atomics: 'disabled',
-      // the worker chains batches itself, so a second one can be on its way while the first runs
-      concurrentTasksPerWorker: MAX_BATCHES_IN_FLIGHT,
-      resourceLimits: this.cfg.resourceLimits,
-      env: process.env,
-    });
-    pool.on('error', (err: Error) => this.onCrash(gen, `its worker thread failed: ${err.message}`));
+    const pool = this.createPool({ resourceLimits: this.cfg.resourceLimits });
+    pool.onError((err: Error) => this.onCrash(gen, `its worker thread failed: ${err.message}`));
     this.pool = pool;
-    const channel = new WorkerChannel(this.name, this.log, this.onRpc(() => ({ name: this.name, write: this.cfg.write })), () => {
-      if (this.state === 'running' || this.state === 'draining') this.onCrash(gen, 'its worker thread exited');
+    const channel = new WorkerChannel(this.name, this.log, this.onRpc(() => ({ name: this.name, write: this.write })), () => {
+      if (this.currentState === 'running' || this.currentState === 'draining') this.onCrash(gen, 'its worker thread exited');
     });
     this.channel = channel;
     this.progress.fill(0);
@@ -115,7 +169,7 @@ export class PluginHost {
       progress: this.progress.buffer as SharedArrayBuffer,
       modulePath: this.modulePath,
       config: this.cfg.config,
-      ...(this.info ? { expectedName: this.info.name } : {}),
+      ...(this.declared ? { expectedName: this.declared.name } : {}),
     };
     let timer: NodeJS.Timeout | undefined;
     try {
@@ -131,18 +185,18 @@ export class PluginHost {
       });
       const info = await Promise.race([initP, timeout]);
       if (gen !== this.generation) return;
-      this.info = info;
-      this.name = info.name;
-      this.state = 'running';
-      this.reason = undefined;
+      this.declared = info;
+      this.currentName = info.name;
+      this.currentState = 'running';
+      this.currentReason = undefined;
       this.hooks.onReady(this, info);
       this.startWatchdog();
       this.dispatch();
     } catch (err) {
       if (gen !== this.generation) return;
       const e = deserializeMaybe(err);
-      this.reason = e.message;
-      this.state = 'failed';
+      this.currentReason = e.message;
+      this.currentState = 'failed';
       await this.teardownWorker(`init failed: ${e.message}`);
       this.queue.dropAll('plugin_failed');
       this.hooks.onLifecycle?.(this, 'failed', e.message);
@@ -158,7 +212,7 @@ export class PluginHost {
     const gen = this.generation;
     this.watchdog = setInterval(() => {
       const started = this.progress[PROGRESS.HANDLER_STARTED_AT]!;
-      if (started > 0 && this.inFlight.length > 0 && Date.now() - started > this.cfg.handlerTimeoutMs && !this.terminating) {
+      if (started > 0 && this.inFlight.length > 0 && this.now() - started > this.cfg.handlerTimeoutMs && !this.terminating) {
         this.terminating = `its onDatabaseEvent handler ran past the ${this.cfg.handlerTimeoutMs} ms deadline (plugins[].handlerTimeoutMs)`;
         void this.pool?.destroy().catch(() => undefined);
         // the in-flight run() rejects, which takes the crash path below
@@ -170,13 +224,13 @@ export class PluginHost {
 
   /** Hands batches to the worker while fewer than MAX_BATCHES_IN_FLIGHT are unanswered. */
   private dispatch(): void {
-    if (this.state !== 'running' && this.state !== 'draining') return;
+    if (this.currentState !== 'running' && this.currentState !== 'draining') return;
     if (!this.pool) return;
     while (this.inFlight.length < MAX_BATCHES_IN_FLIGHT && this.queue.waiting > 0) this.sendBatch(this.pool);
     if (this.inFlight.length === 0 && this.queue.waiting === 0) this.notifyIdle();
   }
 
-  private sendBatch(pool: Piscina): void {
+  private sendBatch(pool: WorkerPool): void {
     const batch = this.queue.take(this.batchSize);
     const entry = { seq: this.nextSeq++, batch, startedAt: performance.now() };
     this.inFlight.push(entry);
@@ -210,59 +264,37 @@ export class PluginHost {
    * ran at the head of the queue, then restarts the plugin or marks it failed.
    */
   private onCrash(gen: number, reason: string): void {
-    if (gen !== this.generation || this.state === 'failed' || this.state === 'stopped') return;
-    const inFlight = this.inFlight;
+    if (gen !== this.generation || this.currentState === 'failed' || this.currentState === 'stopped') return;
+    const { lost } = settleCrashedBatches(this.inFlight, this.progress, this.queue);
     this.inFlight = [];
-    const current = this.progress[PROGRESS.BATCH_SEQ]!;
-    const unrun: DatabaseEvent[] = [];
-    for (const { seq, batch } of inFlight) {
-      if (seq < current) {
-        this.queue.settle(batch.length, 0);
-      } else if (seq > current) {
-        unrun.push(...batch);
-      } else {
-        const completed = this.progress[PROGRESS.COMPLETED]!;
-        let failed = this.progress[PROGRESS.FAILED]!;
-        let settled = completed;
-        if (this.progress[PROGRESS.HANDLER_STARTED_AT]! > 0 && completed < batch.length) {
-          // the event whose handler was running is the one that took the worker down: delivered, failed
-          settled++;
-          failed++;
-          this.log.error({ eventId: batch[completed]!.id }, `The plugin ${this.name} lost event ${batch[completed]!.id}: ${reason}. It is counted as failed.`);
-        }
-        this.queue.settle(settled, failed);
-        unrun.push(...batch.slice(settled));
-      }
-    }
-    // the requeued events were counted in flight: move them back in front of what waits
-    if (unrun.length > 0) this.queue.requeueFront(unrun);
+    if (lost) this.log.error({ eventId: lost.id }, `The plugin ${this.name} lost event ${lost.id}: ${reason}. It is counted as failed.`);
     this.generation++;
-    const draining = this.state === 'draining';
+    const draining = this.currentState === 'draining';
     void this.teardownWorker(reason);
-    const now = Date.now();
+    const now = this.now();
     this.crashTimes = this.crashTimes.filter((t) => now - t < this.cfg.restart.windowMs);
     this.crashTimes.push(now);
     this.hooks.onLifecycle?.(this, 'crashed', reason);
     if (this.crashTimes.length > this.cfg.restart.maxRestarts) {
-      this.state = 'failed';
-      this.reason = `The plugin crashed ${this.crashTimes.length} times within ${this.cfg.restart.windowMs} ms; last: ${reason}`;
+      this.currentState = 'failed';
+      this.currentReason = `The plugin crashed ${this.crashTimes.length} times within ${this.cfg.restart.windowMs} ms; last: ${reason}`;
       const lost = this.queue.dropAll('plugin_failed');
       this.log.error(`The plugin ${this.name} is marked failed after ${this.crashTimes.length} crashes within ${this.cfg.restart.windowMs} ms (last: ${reason}); ${lost} queued events were dropped and new ones will be counted as dropped. Fix the plugin and restart the daemon.`);
-      this.hooks.onLifecycle?.(this, 'failed', this.reason);
+      this.hooks.onLifecycle?.(this, 'failed', this.currentReason);
       this.notifyIdle();
       return;
     }
     const delay = Math.min(this.cfg.restart.maxBackoffMs, this.cfg.restart.backoffMs * 2 ** (this.crashTimes.length - 1));
-    this.state = 'restarting';
-    this.reason = reason;
+    this.currentState = 'restarting';
+    this.currentReason = reason;
     this.log.warn(`The plugin ${this.name} crashed: ${reason}. It restarts with fresh state in ${delay} ms; ${this.queue.queued} events stay queued.`);
     this.restartTimer = setTimeout(() => {
-      this.restarts++;
+      this.restartCount++;
       this.start().then(
         () => {
-          if (draining && this.state === 'running') this.state = 'draining';
+          if (draining && this.currentState === 'running') this.currentState = 'draining';
           this.hooks.onLifecycle?.(this, 'restarted', reason);
-          this.log.info(`The plugin ${this.name} restarted (restart ${this.restarts}).`);
+          this.log.info(`The plugin ${this.name} restarted (restart ${this.restartCount}).`);
         },
         (err: Error) => this.log.error(`The plugin ${this.name} could not be restarted: ${err.message}`),
       );
@@ -281,8 +313,8 @@ export class PluginHost {
 
   /** Runs one of this plugin's actions in its worker (params already validated). */
   invoke(action: string, params: Record<string, unknown>, invocationId: string, trigger: ActionTrigger, timeoutMs: number): Promise<ActionResult> {
-    if (this.state !== 'running' && this.state !== 'draining') {
-      return Promise.reject(new PluginUnavailableError(`The plugin ${this.name} is ${this.state}; its action ${action} cannot run now.${this.reason ? ` Reason: ${this.reason}` : ''}`));
+    if (this.currentState !== 'running' && this.currentState !== 'draining') {
+      return Promise.reject(new PluginUnavailableError(`The plugin ${this.name} is ${this.currentState}; its action ${action} cannot run now.${this.currentReason ? ` Reason: ${this.currentReason}` : ''}`));
     }
     return this.channel!.invoke(action, params, invocationId, trigger, timeoutMs);
   }
@@ -295,7 +327,7 @@ export class PluginHost {
 
   /** Resolves when nothing is queued or in flight (or the plugin cannot make progress). */
   private whenIdle(): Promise<void> {
-    if (this.queue.queued === 0 || this.state === 'failed' || this.state === 'stopped') return Promise.resolve();
+    if (this.queue.queued === 0 || this.currentState === 'failed' || this.currentState === 'stopped') return Promise.resolve();
     return new Promise((r) => this.idleWaiters.push(r));
   }
 
@@ -305,9 +337,9 @@ export class PluginHost {
    */
   async stop(deadline: number): Promise<{ leftOver: number }> {
     clearTimeout(this.restartTimer);
-    if (this.state === 'running' || this.state === 'restarting' || this.state === 'starting') this.state = 'draining';
+    if (this.currentState === 'running' || this.currentState === 'restarting' || this.currentState === 'starting') this.currentState = 'draining';
     let timer: NodeJS.Timeout | undefined;
-    const remaining = Math.max(0, deadline - Date.now());
+    const remaining = Math.max(0, deadline - this.now());
     await Promise.race([this.whenIdle(), new Promise<void>((r) => (timer = setTimeout(r, remaining)))]);
     clearTimeout(timer);
     // From here a batch still in flight is counted as dropped; its late answer is ignored.
@@ -318,8 +350,8 @@ export class PluginHost {
       this.log.warn(`The plugin ${this.name} still had ${leftOver} events queued at the shutdown deadline; they were dropped (counted as dropped, reason shutdown).`);
     }
     const pool = this.pool;
-    if (pool && this.state === 'draining' && this.info) {
-      const stopDeadline = Math.max(1000, deadline - Date.now());
+    if (pool && this.currentState === 'draining' && this.declared) {
+      const stopDeadline = Math.max(1000, deadline - this.now());
       let t2: NodeJS.Timeout | undefined;
       try {
         await Promise.race([
@@ -332,23 +364,23 @@ export class PluginHost {
         clearTimeout(t2);
       }
     }
-    const wasFailed = this.state === 'failed';
+    const wasFailed = this.currentState === 'failed';
     await this.teardownWorker('the daemon is shutting down');
-    if (!wasFailed) this.state = 'stopped';
+    if (!wasFailed) this.currentState = 'stopped';
     return { leftOver };
   }
 
   status(): PluginStatus {
     return {
       name: this.name,
-      ...(this.info?.version ? { version: this.info.version } : {}),
-      ...(this.info?.description ? { description: this.info.description } : {}),
+      ...(this.declared?.version ? { version: this.declared.version } : {}),
+      ...(this.declared?.description ? { description: this.declared.description } : {}),
       path: this.modulePath,
-      state: this.state,
-      ...(this.reason ? { reason: this.reason } : {}),
-      events: this.info?.events ?? ['*'],
-      actions: (this.info?.actions ?? []).map((a) => `heimdall.${this.name}.${a.name}`),
-      restarts: this.restarts,
+      state: this.currentState,
+      ...(this.currentReason ? { reason: this.currentReason } : {}),
+      events: this.declared?.events ?? ['*'],
+      actions: (this.declared?.actions ?? []).map((a) => `heimdall.${this.name}.${a.name}`),
+      restarts: this.restartCount,
       write: this.cfg.write,
       counters: this.queue.counters(),
     };

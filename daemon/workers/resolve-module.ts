@@ -1,6 +1,9 @@
-/** Resolves a plugin `path` from the config to the module file a worker imports. */
+/**
+ * Resolves a plugin `path` from the config to the module file a worker imports, and names the
+ * plugin from that path until its module declares its own name.
+ */
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, extname, join, resolve } from 'node:path';
 import { InvalidPluginError } from '../../sdk/index.js';
 
 const INDEX_FILES = ['index.ts', 'index.mts', 'index.mjs', 'index.js'];
@@ -25,4 +28,13 @@ export function resolvePluginModule(path: string, baseDir: string): string {
     `The plugin folder ${abs} has no ${INDEX_FILES.join(', ')} and no package.json "main"; add an index file or point plugins[].path at the module.`,
     { path: abs },
   );
+}
+
+/**
+ * The name a plugin goes by before its module has loaded (in log lines and status): the file name
+ * without extension, or the folder's name for an `index` file or a folder.
+ */
+export function pluginNameFromPath(path: string, baseDir: string): string {
+  const stem = basename(path, extname(path));
+  return stem === 'index' ? basename(resolve(baseDir, path, '..')) : stem;
 }

@@ -1,0 +1,46 @@
+/**
+ * What the admin HTTP API (and, through it, the CLI) needs from a running daemon: the port that
+ * daemon/http consumes. daemon/admin-api.ts implements it; daemon/http only talks to this interface.
+ */
+import type { ActionResult, ActionTrigger, PromptOptions } from '../../sdk/index.js';
+import type { BifrostApi } from '../bifrost/types.js';
+import type { ActionInfo } from '../invoker/action-registry.js';
+import type { InvocationsApi } from '../invoker/invocation-store.js';
+import type { IngestResult } from '../sources/http-source.js';
+import type { SourceStatus } from '../sources/source.js';
+import type { PluginStatus } from '../workers/plugin-status.js';
+
+export type { IngestRejection, IngestResult } from '../sources/http-source.js';
+
+export interface DaemonStatus {
+  version: string;
+  startedAt: string;
+  uptimeS: number;
+  state: 'starting' | 'running' | 'draining' | 'stopped';
+  plugins: PluginStatus[];
+  sources: SourceStatus[];
+  database: { configured: boolean; connected: boolean; uri?: string; reason?: string };
+  llm: { configured: boolean; model?: string; baseURL?: string };
+}
+
+export interface Readiness {
+  ready: boolean;
+  reasons: string[];
+}
+
+export interface DaemonApi {
+  readiness(): Readiness;
+  status(): DaemonStatus;
+  plugins(): PluginStatus[];
+  actions(): ActionInfo[];
+  /** Validates each item against the event schema, fills id/timestamp/database/source, routes the valid ones. */
+  ingest(items: unknown[], source: string): IngestResult;
+  invokeAction(name: string, params: Record<string, unknown> | undefined, trigger: ActionTrigger): Promise<ActionResult>;
+  prompt(prompt: string, opts?: PromptOptions): Promise<ActionResult>;
+  /** Prometheus text exposition. */
+  metrics(): Promise<{ contentType: string; body: string }>;
+  /** Bifrost: stream, polling, confirmations (the /v1/bifrost and /v1/confirmations routes). */
+  bifrost?: BifrostApi;
+  /** Async invocations and their results (the /v1/invocations routes). */
+  invocations?: InvocationsApi;
+}

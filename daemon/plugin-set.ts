@@ -1,0 +1,116 @@
+/**
+ * The plugins the config enables, one PluginHost each, and what their lifecycle means to the rest
+ * of the daemon: a plugin that is ready registers its actions (and loses them when it becomes
+ * unavailable), each answered batch feeds the handler-latency metric, and a crash, a restart or a
+ * failure is a Bifrost notice (pending confirmations of that plugin are cancelled). All plugins
+ * start together; at stop they drain under one deadline (shutdown.drainTimeoutMs).
+ */
+import { resolve } from 'node:path';
+import type { Logger } from 'pino';
+import type { HeimdallConfig } from '../config/types.js';
+import type { BifrostBus } from './bifrost/bus.js';
+import type { ActionRegistry } from './invoker/action-registry.js';
+import { PluginHost, type PluginHostEnvironment, type PluginHostHooks } from './workers/plugin-host.js';
+import type { PluginStatus } from './workers/plugin-status.js';
+import type { EventsResult } from './workers/protocol.js';
+import { pluginNameFromPath, resolvePluginModule } from './workers/resolve-module.js';
+import type { PluginIdentity } from './workers/host-ports.js';
+import type { RpcHandler } from './workers/worker-channel.js';
+
+export interface PluginSetOptions {
+  config: Pick<HeimdallConfig, 'plugins' | 'baseDir' | 'shutdown'>;
+  logger: Logger;
+  /** Answers a plugin worker's calls into the host (workers/host-rpc.ts). */
+  onRpc: (plugin: () => PluginIdentity) => RpcHandler;
+  registry: Pick<ActionRegistry, 'registerPlugin' | 'unregisterPlugin'>;
+  metrics: { observeBatch(plugin: string, result: EventsResult): void };
+  bus: Pick<BifrostBus, 'publish'>;
+  confirmations: { cancelFor(plugin: string, reason: string): unknown };
+  /** Worker pool factory and clock for every host (tests). */
+  env?: PluginHostEnvironment;
+}
+
+export class PluginSet {
+  readonly name = 'plugins';
+  readonly hosts: PluginHost[] = [];
+  /** Events still queued at the last stop's deadline (dropped, reason shutdown). */
+  leftOver = 0;
+
+  constructor(private readonly opts: PluginSetOptions) {
+    const { config, logger } = opts;
+    const hooks = this.hooks();
+    for (const pc of config.plugins) {
+      if (!pc.enabled) continue;
+      const name = pluginNameFromPath(pc.path, config.baseDir);
+      let modulePath: string;
+      let unresolved: Error | undefined;
+      try {
+        modulePath = resolvePluginModule(pc.path, config.baseDir);
+      } catch (err) {
+        modulePath = resolve(config.baseDir, pc.path);
+        unresolved = err as Error;
+      }
+      const host = new PluginHost(name, modulePath, pc, logger.child({ plugin: name }), opts.onRpc, hooks, opts.env);
+      this.hosts.push(host);
+      if (unresolved) host.markFailed(unresolved.message);
+    }
+  }
+
+  /** The plugin going by `name` now. */
+  find(name: string): PluginHost | undefined {
+    return this.hosts.find((h) => h.name === name);
+  }
+
+  statuses(): PluginStatus[] {
+    return this.hosts.map((h) => h.status());
+  }
+
+  /** Starts every plugin that is not already failed; one that cannot start is marked failed, the others run. */
+  async start(): Promise<void> {
+    await Promise.all(
+      this.hosts
+        .filter((h) => h.state !== 'failed')
+        .map((h) =>
+          h.start().then(
+            () => h.log.info({ actions: h.info?.actions.map((a) => a.name) }, `The plugin ${h.name} ${h.info?.version ?? ''} is running in its own worker thread.`),
+            (err: Error) => h.log.error(`The plugin at ${h.modulePath} could not start and is marked failed: ${err.message}`),
+          ),
+        ),
+    );
+  }
+
+  /** Drains every queue until shutdown.drainTimeoutMs from now, then stops the plugins. */
+  async stop(): Promise<void> {
+    const deadline = Date.now() + this.opts.config.shutdown.drainTimeoutMs;
+    const results = await Promise.all(this.hosts.map((h) => h.stop(deadline)));
+    this.leftOver = results.reduce((a, r) => a + r.leftOver, 0);
+    for (const h of this.hosts) h.log.info({ counters: h.queue.counters() }, `The plugin ${h.name} stopped.`);
+  }
+
+  private hooks(): PluginHostHooks {
+    const { registry, metrics, bus, confirmations } = this.opts;
+    return {
+      onReady: (h, info) => {
+        const clash = this.hosts.find((o) => o !== h && o.name === h.name && o.state !== 'failed');
+        if (clash) {
+          h.log.error(`Two plugins are named ${h.name} (${clash.modulePath} and ${h.modulePath}); the second one's actions are not registered. Rename one of them.`);
+          return;
+        }
+        registry.registerPlugin(h, info.actions);
+      },
+      onUnavailable: (h) => registry.unregisterPlugin(h.name),
+      onBatch: (h, res) => metrics.observeBatch(h.name, res),
+      onLifecycle: (h, what, reason) => {
+        if (what !== 'restarted') confirmations.cancelFor(h.name, `the plugin ${h.name} ${what}: ${reason}`);
+        bus.publish({
+          kind: 'notification',
+          level: what === 'restarted' ? 'info' : what === 'crashed' ? 'warning' : 'error',
+          title: `Plugin ${h.name} ${what}`,
+          message: what === 'restarted' ? `The plugin ${h.name} was restarted with fresh state after: ${reason}` : `The plugin ${h.name} ${what}: ${reason}`,
+          data: { plugin: h.name, restarts: h.restarts },
+          origin: { kind: 'daemon' },
+        });
+      },
+    };
+  }
+}

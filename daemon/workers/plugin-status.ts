@@ -1,0 +1,27 @@
+/**
+ * What a plugin host reports about itself: its lifecycle state and the status entry that
+ * /v1/status, /v1/plugins, `heimdall status` and the metrics read.
+ */
+import type { QueueCounters } from '../queue/bounded-queue.js';
+
+/**
+ * starting → running → (restarting → running)* → draining → stopped; `failed` when init fails,
+ * the module cannot be found, or it crashes too often. `disabled` is for entries turned off in
+ * the config.
+ */
+export type PluginState = 'starting' | 'running' | 'restarting' | 'draining' | 'stopped' | 'failed' | 'disabled';
+
+export interface PluginStatus {
+  name: string;
+  version?: string;
+  description?: string;
+  path: string;
+  state: PluginState;
+  /** Why the plugin is failed / not loaded, as a sentence. */
+  reason?: string;
+  events: string[];
+  actions: string[];
+  restarts: number;
+  write: boolean;
+  counters: QueueCounters;
+}
