@@ -12,9 +12,7 @@ import neo4j, { type Driver } from 'neo4j-driver';
 import { pino, type Logger } from 'pino';
 import type { Neo4jApocSourceConfig } from '../../config/types.js';
 import { Database } from '../../daemon/db/database.js';
-import { installOutbox, outboxStatus, uninstallOutbox } from '../../daemon/db/outbox-installer.js';
-import { Neo4jApocSource } from '../../daemon/sources/neo4j-apoc-source.js';
-import { triggerStatement } from '../../daemon/sources/outbox-trigger.js';
+import { Neo4jApocSource, OutboxStore, triggerStatement } from '../../daemon/sources/neo4j-apoc/index.js';
 import type { DatabaseEvent } from '../../sdk/index.js';
 import { openTestDriver, testNeo4j } from '../helpers/neo4j.js';
 
@@ -65,6 +63,7 @@ const sourceConfig = (over: Partial<Neo4jApocSourceConfig> = {}): Neo4jApocSourc
 
 let driver: Driver;
 let db: Database;
+let store: OutboxStore;
 const mem = memoryLogger();
 
 async function count(cypher: string): Promise<number> {
@@ -110,12 +109,13 @@ before(async () => {
   const t = await testNeo4j();
   db = new Database({ uri: t.uri, user: t.user, password: t.password, database: 'neo4j', queryTimeoutMs: 30_000, connectTimeoutMs: 5000 }, mem.logger);
   await db.start();
-  await uninstallOutbox(driver, { database: 'neo4j', purge: true });
+  store = new OutboxStore(db, { database: 'neo4j' });
+  await store.uninstall({ purge: true });
   await clean();
 });
 
 after(async () => {
-  await uninstallOutbox(driver, { database: 'neo4j', purge: true });
+  await store.uninstall({ purge: true });
   await clean();
   await db?.close();
   await driver?.close();
@@ -368,11 +368,11 @@ describe('neo4j-apoc source delivery', () => {
   it('counts the backlog and warns once when it passes backlogWarning; a stopped source loses nothing', async () => {
     const { logger, lines } = memoryLogger();
     const c = new Collector();
-    await installOutbox(driver, { database: 'neo4j', ordering: 'strict' });
+    await store.install({ ordering: 'strict' });
     await cleanAll();
     // Written while no source runs: the entries wait in the outbox.
     for (let i = 0; i < 30; i++) await write('CREATE (:Test {k: $i})', { i });
-    const st = await outboxStatus(driver, { database: 'neo4j' });
+    const st = await store.status();
     assert.equal(st.backlog, 30);
     assert.equal(st.installed, true);
     const src = await startSource(c, { backlogWarning: 5, batchSize: 10 }, logger, true);
@@ -417,7 +417,7 @@ describe('neo4j-apoc source with large transactions', () => {
     const c = new Collector();
     const emits: number[] = [];
     await cleanAll();
-    await installOutbox(driver, { database: 'neo4j', ordering: 'strict' });
+    await store.install({ ordering: 'strict' });
     for (let t = 0; t < 6; t++) await write("UNWIND range(1, 2000) AS j CREATE (:Test {t: $t, j: j, pad: 'xxxxxxxxxxxxxxxxxxxxxxxx'})", { t });
     const sizes = (await driver.executeQuery('MATCH (o:HeimdallOutbox) RETURN o.bytes AS b')).records.map((r) => neo4j.integer.toNumber(r.get('b') as neo4j.Integer));
     assert.equal(sizes.length, 6);
@@ -448,7 +448,7 @@ describe('neo4j-apoc source (relaxed ordering)', () => {
     const c = new Collector();
     const src = await startSource(c, { ordering: 'relaxed' });
     try {
-      assert.equal((await outboxStatus(driver, { database: 'neo4j' })).trigger.ordering, 'relaxed');
+      assert.equal((await store.status()).trigger.ordering, 'relaxed');
       await write("CREATE (:Test {k: 'counter', n: 0})");
       const writers = 6;
       const perWriter = 25;
@@ -481,27 +481,27 @@ describe('neo4j-apoc source (relaxed ordering)', () => {
 
 describe('outbox installer', () => {
   it('is idempotent, replaces the statement when the ordering changes, and uninstall keeps undelivered entries unless purge', async () => {
-    await uninstallOutbox(driver, { database: 'neo4j', purge: true });
-    const first = await installOutbox(driver, { database: 'neo4j', ordering: 'strict' });
+    await store.uninstall({ purge: true });
+    const first = await store.install({ ordering: 'strict' });
     assert.equal(first.trigger, 'created');
     assert.equal(first.loaded, true);
-    const again = await installOutbox(driver, { database: 'neo4j', ordering: 'strict' });
+    const again = await store.install({ ordering: 'strict' });
     assert.equal(again.trigger, 'unchanged');
-    const relaxed = await installOutbox(driver, { database: 'neo4j', ordering: 'relaxed' });
+    const relaxed = await store.install({ ordering: 'relaxed' });
     assert.equal(relaxed.trigger, 'updated');
     assert.equal(relaxed.loaded, true);
     const shown = await driver.executeQuery('CALL apoc.trigger.show($db) YIELD name, query RETURN name, query', { db: 'neo4j' }, { database: 'system' });
     assert.deepEqual(shown.records.filter((r) => r.get('name') === 'heimdall_outbox').map((r) => r.get('query')), [triggerStatement('relaxed')]);
 
     await write("CREATE (:Test {k: 'pending'})");
-    const kept = await uninstallOutbox(driver, { database: 'neo4j' });
+    const kept = await store.uninstall();
     assert.deepEqual([kept.triggerDropped, kept.unloaded, kept.entriesKept, kept.schemaDropped], [true, true, 1, false]);
     await write("CREATE (:Test {k: 'not captured'})");
     assert.equal(await count('MATCH (o:HeimdallOutbox) RETURN count(o)'), 1, 'no trigger, no new entry');
-    const st = await outboxStatus(driver, { database: 'neo4j' });
+    const st = await store.status();
     assert.equal(st.installed, false);
     assert.equal(st.trigger.stored, false);
-    const purged = await uninstallOutbox(driver, { database: 'neo4j', purge: true });
+    const purged = await store.uninstall({ purge: true });
     assert.deepEqual([purged.triggerDropped, purged.entriesDeleted, purged.entriesKept, purged.schemaDropped], [false, 1, 0, true]);
     assert.equal(await count('MATCH (c:HeimdallOutboxSeq) RETURN count(c)'), 0);
     const names = await driver.executeQuery("SHOW INDEXES YIELD name WHERE name STARTS WITH 'heimdall_outbox' RETURN count(*) AS n");

@@ -1,27 +1,31 @@
 /**
  * The `neo4j-apoc` source: durable change events from the transactional outbox that the APOC trigger
- * writes (outbox-trigger.ts, installed by daemon/db/outbox-installer.ts). See README.md here.
+ * writes (outbox-trigger.ts), through the OutboxStore (outbox-store.ts). See ../README.md.
  *
- * One loop: (install or check the trigger) → read up to batchSize entries in seq order → turn them
- * into events → emit (synchronous: the router has taken them when it returns) → delete exactly those
- * entries → repeat at once while full batches come back, else after pollIntervalMs. A failed delete
- * is retried before anything new is read, so only a crash between emit and delete redelivers, with
- * the same event ids. While the database is unreachable the source is `degraded` and retries with
- * backoff; the outbox keeps every committed change meanwhile.
+ * One loop: make sure the trigger is in place (trigger-guard.ts), then one round of four steps —
+ *   read    the next entries in seq order, bounded by batchSize and bytes, skipping those whose ack is pending;
+ *   decode  entries → events (outbox-events.ts); an entry that cannot be read is dead-lettered;
+ *   emit    the events, in chunks that fit the plugin queues (`room`);
+ *   ack     once the batch's `settled` checkpoint passes, delete its entries in the background (in-flight.ts)
+ * — again at once while full batches come back, else after pollIntervalMs. Only a crash between emit
+ * and ack redelivers, with the same event ids. While the database is unreachable the source is
+ * `degraded` and retries with backoff; the outbox keeps every committed change meanwhile.
  */
-import neo4j from 'neo4j-driver';
 import type { Logger } from 'pino';
-import type { Neo4jApocSourceConfig } from '../../config/types.js';
-import type { SourceStatus } from '../api.js';
-import type { Database } from '../db/database.js';
-import { explainOutboxError, installOutbox } from '../db/outbox-installer.js';
-import type { DatabaseEvent } from '../../sdk/index.js';
-import { entryEvents, type OutboxEntry } from './outbox-events.js';
-import { ACK_METADATA, MAX_BATCH_BYTES, OUTBOX_LABEL, OUTBOX_PREFIX, RELAXED_SEQ_FLOOR, TRIGGER_NAME, orderingOf, type Ordering } from './outbox-trigger.js';
-import type { Emit, EventSource } from './source.js';
+import type { Neo4jApocSourceConfig } from '../../../config/types.js';
+import type { DatabaseEvent } from '../../../sdk/index.js';
+import type { SourceStatus } from '../../api.js';
+import type { Database } from '../../db/database.js';
+import type { Emit, EventSource } from '../source.js';
+import { InFlight } from './in-flight.js';
+import { explainOutboxError } from './outbox-errors.js';
+import { decodeEntries, type DecodedEntries } from './outbox-events.js';
+import { OutboxStore, type ReadResult, type StoredEntry } from './outbox-store.js';
+import { FAILED_LABEL, RELAXED_SEQ_FLOOR, type Ordering } from './outbox-trigger.js';
+import { TriggerGuard, type Waiting } from './trigger-guard.js';
 
 export interface Neo4jApocSourceOptions {
-  /** The daemon's database router (its driver, default database and connectivity watch are used). */
+  /** The daemon's database router (its default database, run() and connectivity watch are used). */
   db: Database;
   /** The `sources[]` entry (defaults applied by the config loader). */
   config: Neo4jApocSourceConfig;
@@ -32,7 +36,7 @@ export interface Neo4jApocSourceOptions {
   database?: string;
   /**
    * Optional delivery checkpoint, called right after each emit: resolves once the events emitted so far
-   * have left every plugin queue (handled, failed or dropped); see outbox-settle.ts. With it, entries are
+   * have left every plugin queue (handled, failed or dropped); see settle.ts. With it, entries are
    * deleted only after the plugins have handled their events (at-least-once up to the handlers, across
    * a kill -9) and at most maxBatchesInFlight batches are out at once, so a burst waits in the durable
    * outbox rather than in memory. Without it, entries are deleted as soon as emit returns.
@@ -40,7 +44,7 @@ export interface Neo4jApocSourceOptions {
   settled?: () => Promise<void>;
   /**
    * Optional back-pressure: how many more events every consumer can take now (see roomInQueues in
-   * outbox-settle.ts). A batch is then emitted in chunks that fit, waiting (for `settled`, or 5 ms) while
+   * settle.ts). A batch is then emitted in chunks that fit, waiting (for `settled`, or 5 ms) while
    * there is no room, so plugin queues smaller than a batch do not drop its events.
    */
   room?: () => number;
@@ -52,18 +56,8 @@ export interface Neo4jApocSourceOptions {
   startWaitMs?: number;
 }
 
-interface InFlight {
-  ids: string[];
-  /** `bytes` of each entry, for sizing the deletes. */
-  sizes: number[];
-  done: boolean;
-  settled: Promise<void>;
-}
-
 const MAX_BACKOFF_MS = 5000;
 const STOP_SETTLE_MS = 5000;
-const INSTALL_RETRY_MS = 30_000;
-const TRIGGER_CHECK_MS = 5000;
 const BACKLOG_REFRESH_MS = 1000;
 const BACKLOG_WARN_EVERY_MS = 60_000;
 const QUERY_TIMEOUT_MS = 30_000;
@@ -71,7 +65,10 @@ const QUERY_TIMEOUT_MS = 30_000;
 export class Neo4jApocSource implements EventSource {
   readonly name = 'neo4j-apoc';
   readonly database: string;
-  private readonly maxBatchBytes: number;
+  private readonly store: OutboxStore;
+  private readonly trigger: TriggerGuard;
+  /** Emitted batches, oldest first, until their entries are acked. */
+  private readonly inflight: InFlight;
   private state: SourceStatus['state'] = 'stopped';
   private reason: string | undefined;
   private emitted = 0;
@@ -79,19 +76,6 @@ export class Neo4jApocSource implements EventSource {
   private backlogCount = 0;
   private backlogAt = 0;
   private lastBacklogWarn = 0;
-  /** Emitted batches, oldest first, until their entries are deleted. */
-  private inflight: InFlight[] = [];
-  /** Element ids of every entry in `inflight`. */
-  private readonly inflightIds = new Set<string>();
-  /** Sum of their `bytes` (they are read again, and skipped, while their delete is pending). */
-  private inflightBytes = 0;
-  /** The background delete of settled batches, while one runs. */
-  private acking: Promise<void> | undefined;
-  /** Why the last background delete failed; the next round reports it (degraded) and retries. */
-  private ackError: unknown;
-  /** The trigger is installed, current and loaded. */
-  private triggerReady = false;
-  private nextTriggerCheck = 0;
   private failures = 0;
   private stopping = false;
   private loop: Promise<void> | undefined;
@@ -101,8 +85,10 @@ export class Neo4jApocSource implements EventSource {
 
   constructor(private readonly opts: Neo4jApocSourceOptions) {
     this.database = opts.database ?? opts.db.defaultDatabase;
-    this.maxBatchBytes = opts.maxBatchBytes ?? MAX_BATCH_BYTES;
     this.log = opts.logger;
+    this.store = new OutboxStore(opts.db, { database: this.database, maxBatchBytes: opts.maxBatchBytes, timeoutMs: QUERY_TIMEOUT_MS });
+    this.trigger = new TriggerGuard({ store: this.store, ordering: this.ordering, install: opts.config.install, startWaitMs: opts.startWaitMs ?? 15_000, log: this.log });
+    this.inflight = new InFlight((entries) => this.store.ack(entries));
   }
 
   get ordering(): Ordering {
@@ -121,7 +107,7 @@ export class Neo4jApocSource implements EventSource {
       state: this.state,
       ...(this.reason ? { reason: this.reason } : {}),
       emitted: this.emitted,
-      details: { database: this.database, backlog: this.backlogCount, lastSeq: this.lastSeqPlain(), ordering: this.ordering, triggerLoaded: this.triggerReady },
+      details: { database: this.database, backlog: this.backlogCount, lastSeq: this.lastSeqPlain(), ordering: this.ordering, triggerLoaded: this.trigger.ready },
     };
   }
 
@@ -132,7 +118,7 @@ export class Neo4jApocSource implements EventSource {
     this.state = 'starting';
     this.unsubscribe = this.opts.db.onConnectivity((up) => {
       if (up) {
-        this.nextTriggerCheck = 0; // a restarted Neo4j reloads stored triggers; check once it answers
+        this.trigger.recheck(); // a restarted Neo4j reloads stored triggers; check once it answers
         this.wake?.();
       }
     });
@@ -152,51 +138,25 @@ export class Neo4jApocSource implements EventSource {
     this.wake?.();
     await this.loop;
     this.loop = undefined;
-    await this.acking;
-    if (this.inflight.length > 0) {
-      const last = this.inflight[this.inflight.length - 1]!;
-      await Promise.race([last.settled, new Promise((r) => setTimeout(r, STOP_SETTLE_MS).unref())]);
-      try {
-        await this.ackSettled();
-      } catch (err) {
-        this.log.warn(`The neo4j-apoc source could not delete ${this.inflightIds.size} delivered outbox entries while stopping (${(err as Error).message}); they are delivered again, with the same event ids, after the next start.`);
-      }
+    const { unacked, error } = await this.inflight.drain(STOP_SETTLE_MS);
+    if (error) {
+      this.log.warn(`The neo4j-apoc source could not delete ${unacked} delivered outbox entries while stopping (${error.message}); they are delivered again, with the same event ids, after the next start.`);
     }
-    this.inflight = [];
-    this.inflightIds.clear();
-    this.inflightBytes = 0;
     this.unsubscribe?.();
     this.unsubscribe = undefined;
     this.state = 'stopped';
     this.reason = undefined;
   }
 
-  private lastSeqPlain(): number | string | null {
-    if (this.lastSeq === undefined) return null;
-    const n = Number(this.lastSeq);
-    return Number.isSafeInteger(n) ? n : this.lastSeq;
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const t = setTimeout(done, ms);
-      function done(): void {
-        clearTimeout(t);
-        resolve();
-      }
-      this.wake = () => {
-        this.wake = undefined;
-        done();
-      };
-    });
-  }
+  // ---- the loop ----------------------------------------------------------------------------------
 
   private async run(firstRound: () => void): Promise<void> {
     let first = true;
     while (!this.stopping) {
       let again = false;
       try {
-        await this.ensureTrigger(first);
+        const waiting = await this.trigger.ensure(first);
+        if (waiting) this.markWaiting(waiting);
         again = await this.round();
         this.failures = 0;
         this.setHealthy();
@@ -209,173 +169,82 @@ export class Neo4jApocSource implements EventSource {
         firstRound();
       }
       if (this.stopping) break;
-      if (this.failures > 0) await this.sleep(Math.min(MAX_BACKOFF_MS, this.opts.config.pollIntervalMs * 2 ** Math.min(this.failures, 10)));
-      else if (again) await new Promise((r) => setImmediate(r));
-      else await this.sleep(this.opts.config.pollIntervalMs);
+      await this.pause(again);
     }
   }
 
-  private setHealthy(): void {
-    if (!this.triggerReady) return; // ensureTrigger set the reason
-    if (this.state !== 'running') {
-      if (this.state === 'degraded') this.log.info(`The neo4j-apoc source reads the outbox of the database ${this.database} again and delivers what was committed meanwhile.`);
-      this.state = 'running';
-      this.reason = undefined;
-    }
+  /** Between rounds: backoff after a failure, none while full batches come back, else the poll interval. */
+  private pause(again: boolean): Promise<void> {
+    const poll = this.opts.config.pollIntervalMs;
+    if (this.failures > 0) return this.sleep(Math.min(MAX_BACKOFF_MS, poll * 2 ** Math.min(this.failures, 10)));
+    if (again) return new Promise((r) => setImmediate(r));
+    return this.sleep(poll);
   }
 
-  private setDegraded(err: unknown): void {
-    const reason = explainOutboxError(err, this.database, 'read the outbox').message;
-    if (this.state !== 'degraded' || this.reason !== reason) {
-      this.log.warn(`The neo4j-apoc source cannot read the outbox of the database ${this.database}: ${reason} It keeps retrying; every change committed meanwhile stays in the outbox and is delivered once it can read again.`);
-    }
-    this.state = 'degraded';
-    this.reason = reason;
-    this.triggerReady = false;
-    this.nextTriggerCheck = 0;
-  }
-
-  /** Installs (install: true) or checks (install: false) the trigger, at start, after a reconnect, and while it is not loaded. */
-  private async ensureTrigger(first: boolean): Promise<void> {
-    if (this.triggerReady || Date.now() < this.nextTriggerCheck) return;
-    const driver = this.opts.db.driver;
-    if (this.opts.config.install) {
-      try {
-        const res = await installOutbox(driver, {
-          database: this.database,
-          ordering: this.ordering,
-          waitMs: first ? (this.opts.startWaitMs ?? 15_000) : 0,
-          log: (line) => this.log.info(line),
-        });
-        this.triggerReady = res.loaded;
-        if (!res.loaded) {
-          this.markWaiting(`The outbox trigger is stored but the database ${this.database} has not loaded it yet (APOC loads triggers every apoc.trigger.refresh ms, 60000 by default); changes are captured once it has.`);
-          this.nextTriggerCheck = Date.now() + TRIGGER_CHECK_MS;
-        } else if (first || res.trigger !== 'unchanged') {
-          this.log.info(`The neo4j-apoc source captures the changes of the database ${this.database} (${this.ordering} ordering, trigger ${res.trigger}).`);
-        }
-      } catch (err) {
-        const e = explainOutboxError(err, this.database, 'install the outbox');
-        if (isConnectivity(e)) throw err;
-        this.markWaiting(`${e.message} Heimdall retries in ${INSTALL_RETRY_MS / 1000} s; entries already in the outbox are still delivered.`, true);
-        this.nextTriggerCheck = Date.now() + INSTALL_RETRY_MS;
-      }
-      return;
-    }
-    const { records } = await driver.executeQuery('CALL apoc.trigger.list() YIELD name, query, paused WHERE name = $name RETURN query, paused', { name: TRIGGER_NAME }, { database: this.database, routing: neo4j.routing.READ, transactionConfig: { timeout: QUERY_TIMEOUT_MS } });
-    const loaded = records[0];
-    const ordering = loaded ? orderingOf(loaded.get('query') as string) : undefined;
-    if (!loaded || loaded.get('paused')) {
-      this.triggerReady = false;
-      this.markWaiting(`The outbox trigger ${TRIGGER_NAME} is ${loaded ? 'paused' : 'not installed'} in the database ${this.database} and sources[].install is false; run \`heimdall db install\`. Changes are not captured until then.`, true);
-      this.nextTriggerCheck = Date.now() + INSTALL_RETRY_MS;
-      return;
-    }
-    if (ordering !== this.ordering && this.reason === undefined) {
-      this.log.warn(`The outbox trigger in the database ${this.database} uses ${ordering ?? 'an unknown'} ordering but the config asks for ${this.ordering}; run \`heimdall db install\` to replace it.`);
-    }
-    this.triggerReady = true;
-  }
-
-  private markWaiting(reason: string, degraded = false): void {
-    if (this.reason !== reason) this.log.warn(reason);
-    this.reason = reason;
-    if (degraded || this.state !== 'starting') this.state = 'degraded';
-  }
-
-  /** One round: delete settled batches, read → emit the next batch; true when a full batch came back (read again at once). */
+  /** One round of read → decode → emit → ack; true when more entries are probably waiting (read again at once). */
   private async round(): Promise<boolean> {
-    const driver = this.opts.db.driver;
-    if (this.ackError) {
-      const err = this.ackError;
-      this.ackError = undefined;
-      throw err;
-    }
-    this.kickAck();
-    const { batchSize } = this.opts.config;
-    const unsettled = this.inflight.filter((b) => !b.done);
-    if (unsettled.length >= (this.opts.maxBatchesInFlight ?? 4)) {
-      // The plugins are behind: wait for the oldest batch (or the poll interval) before reading more.
-      await Promise.race([unsettled[0]!.settled, this.sleep(this.opts.config.pollIntervalMs)]);
-      return true;
-    }
-    if (this.acking && (this.inflightIds.size >= 10 * batchSize || this.inflightBytes >= 4 * this.maxBatchBytes)) {
-      // Deletes are far behind (Neo4j is slow to commit): wait for them rather than re-reading ever more pending rows.
-      await Promise.race([this.acking, this.sleep(this.opts.config.pollIntervalMs)]);
-      return true;
-    }
-    const { records } = await driver.executeQuery(
-      // Entries whose delete is pending come back too (they are still there); their text is not fetched again.
-      `${OUTBOX_PREFIX}WITH o, elementId(o) AS id, $skip[elementId(o)] IS NOT NULL AS skip ` +
-        'RETURN id, skip, o.seq AS seq, o.committedAt AS at, CASE WHEN skip THEN null ELSE o.txMeta END AS meta, CASE WHEN skip THEN null ELSE o.changes END AS changes, coalesce(o.bytes, size(o.changes) + size(o.txMeta), 0) AS bytes',
-      { limit: neo4j.int(batchSize + this.inflightIds.size), maxBytes: neo4j.int(this.maxBatchBytes + this.inflightBytes), skip: Object.fromEntries([...this.inflightIds].map((id) => [id, true])) },
-      { database: this.database, routing: neo4j.routing.READ, transactionConfig: { timeout: QUERY_TIMEOUT_MS } },
-    );
-    const returnedBytes = records.reduce((a, r) => a + neo4j.integer.toNumber(r.get('bytes') as neo4j.Integer), 0);
-    // The bound in the query counts the pending entries too (one may just have been deleted): apply it to the new ones here.
-    const fresh: typeof records = [];
-    let freshBytes = 0;
-    for (const r of records) {
-      if (r.get('skip')) continue;
-      if (fresh.length > 0 && freshBytes >= this.maxBatchBytes) break;
-      fresh.push(r);
-      freshBytes += neo4j.integer.toNumber(r.get('bytes') as neo4j.Integer);
-    }
-    if (fresh.length === 0) {
-      await this.refreshBacklog(false);
-      if (this.inflight[0]) await Promise.race([this.inflight[0].settled, this.sleep(this.opts.config.pollIntervalMs)]);
-      return this.inflight.length > 0;
-    }
-    const events: DatabaseEvent[] = [];
-    const ids: string[] = [];
-    const sizes: number[] = [];
-    const dead: string[] = [];
-    for (const r of fresh) {
-      const entry: OutboxEntry = {
-        elementId: r.get('id') as string,
-        seq: String(r.get('seq')),
-        committedAt: neo4j.integer.toNumber(r.get('at') as neo4j.Integer),
-        txMeta: (r.get('meta') as string | null) ?? '{}',
-        changes: (r.get('changes') as string | null) ?? '{}',
-      };
-      this.checkGap(entry.seq);
-      try {
-        for (const ev of entryEvents(entry, this.database, this.name)) events.push(ev);
-        ids.push(entry.elementId);
-        sizes.push(neo4j.integer.toNumber(r.get('bytes') as neo4j.Integer));
-      } catch (err) {
-        this.log.error(`The outbox entry seq ${entry.seq} of the database ${this.database} cannot be read (${(err as Error).message}); its events are lost. It is kept as a (:HeimdallOutboxFailed) node for inspection.`);
-        dead.push(entry.elementId);
-      }
-      this.lastSeq = entry.seq;
-    }
-    if (dead.length > 0) {
-      await driver.executeQuery(
-        `UNWIND $ids AS id MATCH (o:${OUTBOX_LABEL}) WHERE elementId(o) = id REMOVE o:${OUTBOX_LABEL} SET o:HeimdallOutboxFailed`,
-        { ids: dead },
-        { database: this.database, transactionConfig: { metadata: { ...ACK_METADATA }, timeout: QUERY_TIMEOUT_MS } },
-      );
-    }
-    await this.emitInChunks(events);
-    // Full: the limit or the size bound cut the read, so more entries are probably waiting.
-    const full = fresh.length >= batchSize || returnedBytes >= this.maxBatchBytes + this.inflightBytes || freshBytes >= this.maxBatchBytes;
-    const batch: InFlight = { ids, sizes, done: !this.opts.settled, settled: Promise.resolve() };
-    if (this.opts.settled) {
-      // Not a wake-up: the delete waits for the next round, so a steady trickle does not turn into busy polling.
-      batch.settled = this.opts.settled().catch(() => undefined).then(() => {
-        batch.done = true;
-      });
-    }
-    this.inflight.push(batch);
-    for (const id of ids) this.inflightIds.add(id);
-    this.inflightBytes += sizes.reduce((a, b) => a + b, 0);
-    if (!this.opts.settled) this.kickAck(); // emit returned: the router has the events
+    this.inflight.takeAckError(); // a failed background ack makes this round fail (degraded); kick() retries it
+    this.inflight.kick();
+    if (await this.behind()) return true;
+    const { entries, full } = await this.read();
+    if (entries.length === 0) return this.idle();
+    const { events, decoded, failed } = this.decode(entries);
+    await this.deadLetter(failed);
+    await this.emit(events);
+    this.ack(decoded);
     await this.refreshBacklog(full);
     return full;
   }
 
-  /** Emits `events`, in chunks that fit the consumers' room when a `room` function is given. */
-  private async emitInChunks(events: DatabaseEvent[]): Promise<void> {
+  /** Waits instead of reading while the plugins or the acks are far behind; true when it waited. */
+  private async behind(): Promise<boolean> {
+    const poll = this.opts.config.pollIntervalMs;
+    if (this.inflight.unsettled >= (this.opts.maxBatchesInFlight ?? 4)) {
+      // The plugins are behind: wait for the oldest batch (or the poll interval) before reading more.
+      await Promise.race([this.inflight.oldest(true), this.sleep(poll)]);
+      return true;
+    }
+    const acking = this.inflight.ackRunning;
+    if (acking && (this.inflight.ids.size >= 10 * this.opts.config.batchSize || this.inflight.bytes >= 4 * this.store.maxBatchBytes)) {
+      // Acks are far behind (Neo4j is slow to commit): wait for them rather than re-reading ever more pending rows.
+      await Promise.race([acking, this.sleep(poll)]);
+      return true;
+    }
+    return false;
+  }
+
+  /** Nothing new in the outbox: refresh the backlog and wait for the oldest batch or the poll interval. */
+  private async idle(): Promise<boolean> {
+    await this.refreshBacklog(false);
+    const oldest = this.inflight.oldest();
+    if (oldest) await Promise.race([oldest, this.sleep(this.opts.config.pollIntervalMs)]);
+    return this.inflight.size > 0;
+  }
+
+  // ---- the four steps ----------------------------------------------------------------------------
+
+  /** Read: the next entries after those in flight. */
+  private read(): Promise<ReadResult> {
+    return this.store.read({ limit: this.opts.config.batchSize, pending: this.inflight });
+  }
+
+  /** Decode: entries → events, watching the sequence for gaps. */
+  private decode(entries: readonly StoredEntry[]): DecodedEntries<StoredEntry> {
+    for (const e of entries) this.observeSeq(e.seq);
+    return decodeEntries(entries, this.database, this.name);
+  }
+
+  /** Entries that cannot be decoded are moved aside, so they do not block the outbox. */
+  private async deadLetter(failed: DecodedEntries<StoredEntry>['failed']): Promise<void> {
+    if (failed.length === 0) return;
+    for (const { entry, reason } of failed) {
+      this.log.error(`The outbox entry seq ${entry.seq} of the database ${this.database} cannot be read (${reason}); its events are lost. It is kept as a (:${FAILED_LABEL}) node for inspection.`);
+    }
+    await this.store.deadLetter(failed.map(({ entry, reason }) => ({ elementId: entry.elementId, reason })));
+  }
+
+  /** Emit: in chunks that fit the consumers' room when a `room` function is given. */
+  private async emit(events: DatabaseEvent[]): Promise<void> {
     const room = this.opts.room;
     let i = 0;
     while (i < events.length) {
@@ -391,60 +260,62 @@ export class Neo4jApocSource implements EventSource {
     }
   }
 
-  /**
-   * Starts deleting settled batches in the background unless a delete is already running. Deletes are
-   * writes, so a commit stall in Neo4j (log rotation, checkpoint) must not hold up reading and emitting
-   * the next entries; the entries being deleted are skipped by the reads meanwhile.
-   */
-  private kickAck(): void {
-    if (this.acking || !this.inflight[0]?.done) return;
-    this.acking = this.ackSettled()
-      .catch((err: unknown) => {
-        this.ackError = err;
-      })
-      .finally(() => {
-        this.acking = undefined;
-      });
+  /** Ack: the entries are deleted once the batch's checkpoint passes (at once without one), in the background. */
+  private ack(entries: StoredEntry[]): void {
+    // Not a wake-up: with a checkpoint the ack waits for the next round, so a steady trickle does not turn into busy polling.
+    this.inflight.add(entries, this.opts.settled?.());
+    if (!this.opts.settled) this.inflight.kick(); // emit returned: the router has the events
   }
 
-  /** Deletes the entries of every settled batch at the head of the in-flight list (chunks of at most maxBatchBytes). */
-  private async ackSettled(): Promise<void> {
-    while (this.inflight[0]?.done) {
-      const batch = this.inflight[0];
-      while (batch.ids.length > 0) {
-        let n = 0;
-        let bytes = 0;
-        while (n < batch.ids.length && (n === 0 || bytes + batch.sizes[n]! <= this.maxBatchBytes)) bytes += batch.sizes[n++]!;
-        const ids = batch.ids.slice(0, n);
-        await this.opts.db.driver.executeQuery(
-          `UNWIND $ids AS id MATCH (o:${OUTBOX_LABEL}) WHERE elementId(o) = id DELETE o`,
-          { ids },
-          { database: this.database, transactionConfig: { metadata: { ...ACK_METADATA }, timeout: QUERY_TIMEOUT_MS } },
-        );
-        batch.ids.splice(0, n);
-        batch.sizes.splice(0, n);
-        this.inflightBytes -= bytes;
-        for (const id of ids) this.inflightIds.delete(id);
-      }
-      this.inflight.shift();
+  // ---- state, sequence, backlog ------------------------------------------------------------------
+
+  private setHealthy(): void {
+    if (!this.trigger.ready) return; // the guard's Waiting set the reason
+    if (this.state !== 'running') {
+      if (this.state === 'degraded') this.log.info(`The neo4j-apoc source reads the outbox of the database ${this.database} again and delivers what was committed meanwhile.`);
+      this.state = 'running';
+      this.reason = undefined;
     }
   }
 
-  private checkGap(seq: string): void {
-    if (this.ordering !== 'strict' || this.lastSeq === undefined) return;
-    const prev = Number(this.lastSeq);
+  private setDegraded(err: unknown): void {
+    const reason = explainOutboxError(err, this.database, 'read the outbox').message;
+    if (this.state !== 'degraded' || this.reason !== reason) {
+      this.log.warn(`The neo4j-apoc source cannot read the outbox of the database ${this.database}: ${reason} It keeps retrying; every change committed meanwhile stays in the outbox and is delivered once it can read again.`);
+    }
+    this.state = 'degraded';
+    this.reason = reason;
+    this.trigger.invalidate();
+  }
+
+  private markWaiting(w: Waiting): void {
+    if (this.reason !== w.reason) this.log.warn(w.reason);
+    this.reason = w.reason;
+    if (w.degraded || this.state !== 'starting') this.state = 'degraded';
+  }
+
+  /** Strict mode: a jump in seq means entries were deleted by someone else. */
+  private observeSeq(seq: string): void {
+    const prev = this.lastSeq === undefined ? undefined : Number(this.lastSeq);
     const cur = Number(seq);
+    this.lastSeq = seq;
+    if (this.ordering !== 'strict' || prev === undefined) return;
     if (cur < RELAXED_SEQ_FLOOR && prev < RELAXED_SEQ_FLOOR && cur > prev + 1) {
       this.log.error(`The outbox of the database ${this.database} skips from seq ${prev} to ${cur}: ${cur - prev - 1} transactions' entries were deleted by something other than Heimdall, and their events are lost.`);
     }
+  }
+
+  private lastSeqPlain(): number | string | null {
+    if (this.lastSeq === undefined) return null;
+    const n = Number(this.lastSeq);
+    return Number.isSafeInteger(n) ? n : this.lastSeq;
   }
 
   private async refreshBacklog(force: boolean): Promise<void> {
     const now = Date.now();
     if (!force && now - this.backlogAt < BACKLOG_REFRESH_MS) return;
     this.backlogAt = now;
-    const { records } = await this.opts.db.driver.executeQuery(`MATCH (o:${OUTBOX_LABEL}) RETURN count(o) AS n`, {}, { database: this.database, routing: neo4j.routing.READ, transactionConfig: { timeout: QUERY_TIMEOUT_MS } });
-    this.backlogCount = neo4j.integer.toNumber(records[0]!.get('n') as neo4j.Integer);
+    this.backlogCount = await this.store.backlog();
     const limit = this.opts.config.backlogWarning;
     if (this.backlogCount > limit && now - this.lastBacklogWarn >= BACKLOG_WARN_EVERY_MS) {
       this.lastBacklogWarn = now;
@@ -454,8 +325,18 @@ export class Neo4jApocSource implements EventSource {
       );
     }
   }
-}
 
-function isConnectivity(e: { neo4jCode?: string; message: string }): boolean {
-  return e.neo4jCode === 'ServiceUnavailable' || e.neo4jCode === 'SessionExpired' || /not reachable/.test(e.message);
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(done, ms);
+      function done(): void {
+        clearTimeout(t);
+        resolve();
+      }
+      this.wake = () => {
+        this.wake = undefined;
+        done();
+      };
+    });
+  }
 }
