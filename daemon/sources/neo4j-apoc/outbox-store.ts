@@ -184,7 +184,6 @@ export class OutboxStore {
         log(`Waiting up to ${Math.round(waitMs / 1000)} s for the database ${database} to load the trigger (APOC loads stored triggers every apoc.trigger.refresh ms, 60000 by default).`);
         loaded = await this.waitLoaded(statement, waitMs - 1000);
       }
-      if ((await this.loadedTrigger())?.paused) loaded = false;
       return { database, ordering, trigger, loaded, counter: (counter[0]?.['value'] as number | string | undefined) ?? 0 };
     } catch (err) {
       throw explainOutboxError(err, database, 'install the outbox');
@@ -297,12 +296,15 @@ export class OutboxStore {
     return r ? { query: r['query'] as string, paused: Boolean(r['paused']) } : undefined;
   }
 
-  /** Waits until the database has loaded `query` (or, with query undefined, no trigger of ours). */
+  /**
+   * Waits until the database runs `query`, not paused (a trigger just resumed stays paused in the database until
+   * its next refresh), or, with query undefined, until it runs no trigger of ours.
+   */
   private async waitLoaded(query: string | undefined, waitMs: number): Promise<boolean> {
     const deadline = Date.now() + waitMs;
     for (;;) {
       const t = await this.loadedTrigger();
-      if (query === undefined ? t === undefined : t?.query === query) return true;
+      if (query === undefined ? t === undefined : t?.query === query && !t.paused) return true;
       if (Date.now() >= deadline) return false;
       await sleep(50);
     }
