@@ -99,6 +99,19 @@ async function startSource(c: Collector, over: Partial<Neo4jApocSourceConfig> = 
   return src;
 }
 
+/**
+ * Writes a marker transaction and waits until its events arrive. Delivery is in commit order, so everything
+ * committed before the marker has been delivered by then, and the source has read the outbox at least once more.
+ */
+let markers = 0;
+async function marker(c: Collector): Promise<void> {
+  const n = c.commits();
+  const k = `marker-${++markers}`;
+  await write('CREATE (:Test {k: $k})', { k });
+  await c.waitFor(`the ${k} transaction`, () => c.events.some((e) => e.properties?.['k'] === k));
+  assert.equal(c.commits(), n + 1, 'nothing arrived between the last commit and the marker');
+}
+
 async function write(cypher: string, params: Record<string, unknown> = {}, metadata?: Record<string, unknown>): Promise<string[]> {
   const { records } = await driver.executeQuery(cypher, params, { database: 'neo4j', ...(metadata ? { transactionConfig: { metadata } } : {}) });
   return records.map((r) => String(r.get(0)));
@@ -302,8 +315,10 @@ describe('neo4j-apoc source (strict ordering)', () => {
     await c.waitFor('a write after the wipe', () => c.commits() === 3);
     assert.equal(c.events[c.events.length - 1]!.txId, String(after + 1));
     await drained();
-    await new Promise((r) => setTimeout(r, 200));
-    assert.equal(c.commits(), 3, 'deleting processed entries produced no events');
+    // Quiescence: entries are delivered in seq order, so once a later marker arrives, anything the deletes of
+    // processed entries had written would have arrived before it.
+    await marker(c);
+    assert.equal(c.commits() - 1, 3, 'deleting processed entries produced no events');
     await clean();
   });
 
@@ -365,6 +380,37 @@ describe('neo4j-apoc source delivery', () => {
     }
   });
 
+  it('dead-letters an entry it cannot read, says so at ERROR, and delivers the entries after it', async () => {
+    const { logger, lines } = memoryLogger();
+    const c = new Collector();
+    const src = await startSource(c, {}, logger);
+    const own = { database: 'neo4j', transactionConfig: { metadata: { app: 'heimdall', outbox: 'ack' } } };
+    try {
+      // A corrupt entry next in seq order, written the way Heimdall writes its own nodes (the trigger ignores it).
+      await driver.executeQuery(
+        "MATCH (s:HeimdallOutboxSeq {name: 'outbox'}) SET s.value = s.value + 1 " +
+          "CREATE (:HeimdallOutbox {seq: s.value, committedAt: timestamp(), txMeta: '{}', changes: '{\"nc\": [oops', bytes: 11})",
+        {},
+        own,
+      );
+      await write("CREATE (:Test {k: 'after-poison'})");
+      await c.waitFor('the write after the corrupt entry', () => c.commits() === 1);
+      await drained();
+      assert.deepEqual(c.events.map((e) => [e.type, e.properties?.['k']]), [['node.created', 'after-poison'], ['transaction.commit', undefined]]);
+      const failed = (await driver.executeQuery('MATCH (f:HeimdallOutboxFailed) RETURN f.changes AS changes, f.failure AS failure')).records;
+      assert.equal(failed.length, 1);
+      assert.equal(failed[0]!.get('changes'), '{"nc": [oops');
+      assert.match(failed[0]!.get('failure') as string, /JSON/);
+      const errors = lines.filter((l) => l.level === 50);
+      assert.equal(errors.length, 1, JSON.stringify(errors));
+      assert.match(errors[0]!.msg, /^The outbox entry seq \d+ of the database neo4j cannot be read \(.*JSON.*\); its events are lost\. It is kept as a \(:HeimdallOutboxFailed\) node for inspection\.$/);
+    } finally {
+      await src.stop();
+      await driver.executeQuery('MATCH (f:HeimdallOutboxFailed) DELETE f', {}, own);
+      await cleanAll();
+    }
+  });
+
   it('counts the backlog and warns once when it passes backlogWarning; a stopped source loses nothing', async () => {
     const { logger, lines } = memoryLogger();
     const c = new Collector();
@@ -399,9 +445,10 @@ describe('neo4j-apoc source delivery', () => {
     try {
       await write("CREATE (:Test {k: 'gated'})");
       await c.waitFor('the emit', () => c.commits() === 1);
-      await new Promise((r) => setTimeout(r, 200));
-      assert.equal(await count('MATCH (o:HeimdallOutbox) RETURN count(o)'), 1, 'the entry stays until the checkpoint passes');
-      assert.equal(c.commits(), 1, 'and it is not emitted twice meanwhile');
+      // Quiescence: the marker is read after the gated entry was emitted, so the source has read the outbox again since.
+      await marker(c);
+      assert.equal(await count("MATCH (o:HeimdallOutbox) WHERE NOT o.changes CONTAINS 'marker-' RETURN count(o)"), 1, 'the entry stays until the checkpoint passes');
+      assert.equal(c.commits() - 1, 1, 'and it is not emitted twice meanwhile');
       release();
       await drained();
       gate = Promise.resolve();
