@@ -1,7 +1,8 @@
 /**
  * The OutboxStore alone against the run's real Neo4j (no source, no daemon): install is idempotent and
  * resumes a paused trigger; read returns entries in seq order within its entry and byte bounds and skips
- * pending ones; ack deletes exactly what it is given; dead-letter relabels; backlog counts.
+ * pending ones; ack deletes exactly what it is given; dead-letter relabels; backlog counts; uninstall
+ * keeps undelivered entries unless purged.
  *
  * The trigger runs in the `before` phase, inside the writing transaction, so once a write (or an ack)
  * has committed, the outbox entry it causes exists already: "no entry was written" is checked right
@@ -40,6 +41,9 @@ async function reset(): Promise<void> {
 }
 
 const idsOf = (list: readonly StoredEntry[]) => list.map((e) => e.elementId);
+const write = (cypher: string) => driver.executeQuery(cypher, {}, { database: 'neo4j' });
+/** Removes the (:Test) nodes of the install/uninstall test. */
+const clean = () => driver.executeQuery('MATCH (t:Test) DETACH DELETE t', {}, { database: 'neo4j' });
 
 before(async () => {
   driver = await openTestDriver();
@@ -192,6 +196,37 @@ describe('OutboxStore delivery', () => {
     await store.ack((await store.read({ limit: 1 })).entries);
     assert.equal(await store.backlog(), 3);
     assert.equal((await store.status()).backlog, 3);
+  });
+});
+
+describe('OutboxStore install and uninstall', () => {
+  it('is idempotent, replaces the statement when the ordering changes, and uninstall keeps undelivered entries unless purge', async () => {
+    await store.uninstall({ purge: true });
+    const first = await store.install({ ordering: 'strict' });
+    assert.equal(first.trigger, 'created');
+    assert.equal(first.loaded, true);
+    const again = await store.install({ ordering: 'strict' });
+    assert.equal(again.trigger, 'unchanged');
+    const relaxed = await store.install({ ordering: 'relaxed' });
+    assert.equal(relaxed.trigger, 'updated');
+    assert.equal(relaxed.loaded, true);
+    const shown = await driver.executeQuery('CALL apoc.trigger.show($db) YIELD name, query RETURN name, query', { db: 'neo4j' }, { database: 'system' });
+    assert.deepEqual(shown.records.filter((r) => r.get('name') === 'heimdall_outbox').map((r) => r.get('query')), [triggerStatement('relaxed')]);
+
+    await write("CREATE (:Test {k: 'pending'})");
+    const kept = await store.uninstall();
+    assert.deepEqual([kept.triggerDropped, kept.unloaded, kept.entriesKept, kept.schemaDropped], [true, true, 1, false]);
+    await write("CREATE (:Test {k: 'not captured'})");
+    assert.equal(await count('MATCH (o:HeimdallOutbox) RETURN count(o)'), 1, 'no trigger, no new entry');
+    const st = await store.status();
+    assert.equal(st.installed, false);
+    assert.equal(st.trigger.stored, false);
+    const purged = await store.uninstall({ purge: true });
+    assert.deepEqual([purged.triggerDropped, purged.entriesDeleted, purged.entriesKept, purged.schemaDropped], [false, 1, 0, true]);
+    assert.equal(await count('MATCH (c:HeimdallOutboxSeq) RETURN count(c)'), 0);
+    const names = await driver.executeQuery("SHOW INDEXES YIELD name WHERE name STARTS WITH 'heimdall_outbox' RETURN count(*) AS n");
+    assert.equal(neo4j.integer.toNumber(names.records[0]!.get('n') as neo4j.Integer), 0);
+    await clean();
   });
 });
 
