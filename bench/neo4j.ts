@@ -17,9 +17,7 @@ import { pino } from 'pino';
 import { parseConfig } from '../config/loader.js';
 import { startDaemon } from '../daemon/daemon.js';
 import { Database } from '../daemon/db/database.js';
-import { installOutbox, uninstallOutbox } from '../daemon/db/outbox-installer.js';
-import { Neo4jApocSource } from '../daemon/sources/neo4j-apoc-source.js';
-import type { Ordering } from '../daemon/sources/outbox-trigger.js';
+import { Neo4jApocSource, OutboxStore, type Ordering } from '../daemon/sources/neo4j-apoc/index.js';
 import { startNeo4j } from '../test/neo4j/launcher.js';
 import { fmt, percentile, printTable, sleep } from './stats.js';
 
@@ -30,10 +28,10 @@ const now = (): number => performance.timeOrigin + performance.now();
 
 type Mode = 'off' | Ordering;
 
-async function setMode(driver: Driver, mode: Mode): Promise<void> {
-  await uninstallOutbox(driver, { database: 'neo4j', purge: true });
+async function setMode(driver: Driver, outbox: OutboxStore, mode: Mode): Promise<void> {
+  await outbox.uninstall({ purge: true });
   if (mode !== 'off') {
-    const r = await installOutbox(driver, { database: 'neo4j', ordering: mode });
+    const r = await outbox.install({ ordering: mode });
     if (!r.loaded) throw new Error(`The ${mode} outbox trigger did not load.`);
   }
   await driver.executeQuery('MATCH (n) DETACH DELETE n', {}, { database: 'neo4j', transactionConfig: { metadata: { app: 'heimdall', outbox: 'ack' } } });
@@ -67,8 +65,8 @@ async function writeThroughput(driver: Driver, writers: number, seconds: number)
 }
 
 /** (b) Open loop at `rate` tx/s for `seconds` through an in-process daemon with a worker plugin. */
-async function latencyAtRate(uri: string, driver: Driver, ordering: Ordering, rate: number, seconds: number): Promise<Record<string, number>> {
-  await setMode(driver, ordering);
+async function latencyAtRate(uri: string, driver: Driver, outbox: OutboxStore, ordering: Ordering, rate: number, seconds: number): Promise<Record<string, number>> {
+  await setMode(driver, outbox, ordering);
   const yaml = [
     'server:',
     '  port: 0',
@@ -144,8 +142,8 @@ async function latencyAtRate(uri: string, driver: Driver, ordering: Ordering, ra
 }
 
 /** (c) Writes `txs` transactions of `perTx` nodes with the trigger on and no reader, then drains them through the source. */
-async function drain(uri: string, driver: Driver, ordering: Ordering, txs: number, perTx: number): Promise<Record<string, number>> {
-  await setMode(driver, ordering);
+async function drain(uri: string, driver: Driver, outbox: OutboxStore, ordering: Ordering, txs: number, perTx: number): Promise<Record<string, number>> {
+  await setMode(driver, outbox, ordering);
   let next = 0;
   const w0 = performance.now();
   await Promise.all(
@@ -191,19 +189,22 @@ export async function runNeo4jBench(): Promise<Record<string, unknown>> {
   });
   const pausesSince = (t: number): number[] => pauses.filter((p) => p.at >= t).map((p) => p.ms);
   const driver = neo4j.driver(neo.uri, neo4j.auth.basic('neo4j', ''));
+  const outboxDb = new Database({ uri: neo.uri, user: 'neo4j', password: '', database: 'neo4j', queryTimeoutMs: 60_000, connectTimeoutMs: 5000 }, silent);
+  const outbox = new OutboxStore(outboxDb, { database: 'neo4j' });
   try {
+    await outboxDb.connect();
     const secs = quick ? 1.5 : 3;
     const skipWrites = process.env.HEIMDALL_BENCH_NEO4J_SKIP_WRITES === '1'; // development: latency and drain only
     // A fresh JVM is slow for its first seconds (JIT): warm it up with every mode, then measure every mode twice,
     // interleaved, and keep the better run of each (the disk's fsync latency is noisy).
     for (const mode of ['off', 'strict', 'relaxed'] as const) {
-      await setMode(driver, mode);
+      await setMode(driver, outbox, mode);
       await writeThroughput(driver, 8, quick ? 1 : 2);
     }
     const writes: Record<string, Record<string, number>> = {};
     for (let round = 0; round < (skipWrites ? 1 : 2); round++) {
       for (const mode of ['off', 'strict', 'relaxed'] as const) {
-        await setMode(driver, mode);
+        await setMode(driver, outbox, mode);
         const w1 = await writeThroughput(driver, 1, secs);
         const w8 = await writeThroughput(driver, 8, secs);
         writes[mode] = { w1: Math.max(w1, writes[mode]?.['w1'] ?? 0), w8: Math.max(w8, writes[mode]?.['w8'] ?? 0) };
@@ -212,13 +213,13 @@ export async function runNeo4jBench(): Promise<Record<string, unknown>> {
     const latency: Record<string, Record<string, number>> = {};
     for (const ordering of ['strict', 'relaxed'] as const) {
       const t = performance.now();
-      latency[ordering] = await latencyAtRate(neo.uri, driver, ordering, 500, quick ? 4 : 8);
+      latency[ordering] = await latencyAtRate(neo.uri, driver, outbox, ordering, 500, quick ? 4 : 8);
       const ps = pausesSince(t);
       latency[ordering]!['neo4jPauses'] = ps.length;
       latency[ordering]!['neo4jLongestPauseMs'] = ps.length ? Math.max(...ps) : 0;
     }
-    const drained = await drain(neo.uri, driver, 'strict', quick ? 2000 : 10_000, 10);
-    await setMode(driver, 'off');
+    const drained = await drain(neo.uri, driver, outbox, 'strict', quick ? 2000 : 10_000, 10);
+    await setMode(driver, outbox, 'off');
     const ratio = (m: 'strict' | 'relaxed', w: 'w1' | 'w8') => writes['off']![w]! / writes[m]![w]!;
     const results = {
       neo4j: '5.26.19 embedded (test/neo4j), 1 GB heap, page cache 64 MB, data on local disk',
@@ -248,6 +249,7 @@ export async function runNeo4jBench(): Promise<Record<string, unknown>> {
     ]);
     return results;
   } finally {
+    await outboxDb.close();
     await driver.close();
     await neo.stop();
   }

@@ -1,13 +1,14 @@
 /**
  * `heimdall db install | uninstall | status [--config F] [--json]`: manage the neo4j-apoc source's
  * transactional outbox (APOC trigger, counter, index) in the database of the config's `database:`
- * section. Exit codes: 0 success (status: the outbox is installed and loaded), 1 failure (Neo4j
- * unreachable, APOC missing or triggers disabled, not allowed, status: not installed), 2 bad usage
- * or an invalid config / no `database:` section.
+ * section, through the same OutboxStore and Database the daemon uses. Exit codes: 0 success
+ * (status: the outbox is installed and loaded), 1 failure (Neo4j unreachable, APOC missing or
+ * triggers disabled, not allowed, status: not installed), 2 bad usage or an invalid config / no
+ * `database:` section.
  */
 import { Option, type Command } from 'commander';
-import type { Driver } from 'neo4j-driver';
 import type { DatabaseConfig, HeimdallConfig } from '../../config/types.js';
+import type { OutboxStore } from '../sources/neo4j-apoc/outbox-store.js';
 import { CliError, EXIT_FAILURE, EXIT_USAGE } from './exit.js';
 import { out, printJson } from './output.js';
 import { loadConfigOrDefaults } from './start.js';
@@ -41,27 +42,28 @@ function parseWait(text: string | undefined, def: number): number {
   return n;
 }
 
-async function withDriver<T>(db: DatabaseConfig, fn: (driver: Driver) => Promise<T>): Promise<T> {
-  const [{ default: neo4j }, { explainOutboxError }] = await Promise.all([import('neo4j-driver'), import('../db/outbox-installer.js')]);
-  const driver = neo4j.driver(db.uri, neo4j.auth.basic(db.user, db.password), {
-    connectionTimeout: db.connectTimeoutMs,
-    connectionAcquisitionTimeout: db.connectTimeoutMs,
-    userAgent: 'heimdall-cli',
-    logging: { level: 'error', logger: () => {} },
-  });
+/** Runs `fn` with the outbox store of `database`, connected through a Database of its own (no watch), and closes it. */
+async function withStore<T>(db: DatabaseConfig, database: string, fn: (store: OutboxStore) => Promise<T>): Promise<T> {
+  // Loaded on demand, so the other commands do not pay for the driver.
+  const [{ pino }, { Database }, { OutboxStore: Store }, { OutboxError, explainOutboxError }] = await Promise.all([
+    import('pino'),
+    import('../db/database.js'),
+    import('../sources/neo4j-apoc/outbox-store.js'),
+    import('../sources/neo4j-apoc/outbox-errors.js'),
+  ]);
+  const router = new Database({ ...db, database }, pino({ level: 'silent' }), { userAgent: 'heimdall-cli' });
   try {
     try {
-      await driver.verifyConnectivity();
+      await router.connect();
     } catch (err) {
-      throw explainOutboxError(err, db.database, 'connect');
+      throw explainOutboxError(err, database, 'connect');
     }
-    return await fn(driver);
+    return await fn(new Store(router, { database }));
   } catch (err) {
-    if (err instanceof CliError) throw err;
-    if ((err as Error).name === 'OutboxInstallError') throw new CliError(`${db.uri}: ${(err as Error).message}`, EXIT_FAILURE);
+    if (err instanceof OutboxError) throw new CliError(`${db.uri}: ${err.message}`, EXIT_FAILURE);
     throw err;
   } finally {
-    await driver.close();
+    await router.close();
   }
 }
 
@@ -74,8 +76,7 @@ export async function runDbInstall(opts: InstallOptions): Promise<void> {
   const source = config.sources.find((s) => s.type === 'neo4j-apoc');
   const ordering = opts.ordering ?? (source?.type === 'neo4j-apoc' ? source.ordering : undefined) ?? 'strict';
   const waitMs = parseWait(opts.waitMs, 90_000);
-  const { installOutbox } = await import('../db/outbox-installer.js');
-  const res = await withDriver(db, (driver) => installOutbox(driver, { database, ordering, waitMs, log: progress(opts.json) }));
+  const res = await withStore(db, database, (store) => store.install({ ordering, waitMs, log: progress(opts.json) }));
   if (opts.json) printJson(res);
   if (!res.loaded) {
     throw new CliError(
@@ -92,8 +93,7 @@ export async function runDbInstall(opts: InstallOptions): Promise<void> {
 export async function runDbUninstall(opts: UninstallOptions): Promise<void> {
   const { db, database } = await target(opts);
   const waitMs = parseWait(opts.waitMs, 90_000);
-  const { uninstallOutbox } = await import('../db/outbox-installer.js');
-  const res = await withDriver(db, (driver) => uninstallOutbox(driver, { database, purge: opts.purge ?? false, waitMs, log: progress(opts.json) }));
+  const res = await withStore(db, database, (store) => store.uninstall({ purge: opts.purge ?? false, waitMs, log: progress(opts.json) }));
   if (opts.json) printJson(res);
   else {
     const parts = [res.triggerDropped ? `Removed the Heimdall outbox trigger from the database ${database}` : `The database ${database} had no Heimdall outbox trigger`];
@@ -109,8 +109,7 @@ export async function runDbUninstall(opts: UninstallOptions): Promise<void> {
 
 export async function runDbStatus(opts: DbOptions): Promise<void> {
   const { db, database } = await target(opts);
-  const { outboxStatus } = await import('../db/outbox-installer.js');
-  const st = await withDriver(db, (driver) => outboxStatus(driver, { database }));
+  const st = await withStore(db, database, (store) => store.status());
   if (opts.json) printJson(st);
   else {
     const yes = (b: boolean) => (b ? 'yes' : 'no');

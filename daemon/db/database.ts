@@ -1,10 +1,13 @@
 /**
  * The database router: one neo4j-driver Driver, `executeQuery` with the configured database or a
- * per-call one, READ/WRITE routing, a timeout and transaction metadata on every daemon transaction
- * (`{ app: 'heimdall', plugin?, action?, invocationId? }`), plain JSON-safe results, and a
+ * per-call one (the system database too), READ/WRITE routing, a timeout (or, for schema and
+ * trigger administration, none) and transaction metadata on every daemon transaction
+ * (`{ app: 'heimdall', plugin?, action?, invocationId?, outbox? }`), plain JSON-safe results, and a
  * connectivity watch: when the database goes away the daemon keeps running, queries fail fast
  * with a clear error, and listeners hear about it (the system source turns that into
- * database.shutdown / database.started events).
+ * database.shutdown / database.started events). Every Heimdall component that talks to Neo4j —
+ * plugins, remediation, the audit mirror, the outbox (sources/neo4j-apoc/outbox-store.ts), the
+ * `heimdall db` commands — goes through `run`.
  */
 import neo4j, { type Driver, type ResultSummary } from 'neo4j-driver';
 import type { Logger } from 'pino';
@@ -21,10 +24,19 @@ export interface TxMetadata {
 }
 
 export interface RunOptions {
+  /** Logical database (`'system'` for trigger administration). Default: the configured one. */
   database?: string;
+  /** Access mode; also the cluster routing (read: any member, write: the leader). */
   mode: 'read' | 'write';
-  timeoutMs?: number;
+  /** Transaction timeout, ms. Default database.queryTimeoutMs. null: none (index creation, waiting for indexes). */
+  timeoutMs?: number | null;
+  /** Transaction metadata; `app: 'heimdall'` is always added (the outbox trigger turns it into metadata.origin). */
   metadata?: Omit<TxMetadata, 'app'>;
+}
+
+export interface DatabaseOptions {
+  /** Bolt user agent. Default 'heimdall'. */
+  userAgent?: string;
 }
 
 export interface RunResult {
@@ -45,13 +57,13 @@ export class Database {
   private watchTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
-  constructor(readonly cfg: DatabaseConfig, private readonly log: Logger) {
+  constructor(readonly cfg: DatabaseConfig, private readonly log: Logger, opts: DatabaseOptions = {}) {
     this.defaultDatabase = cfg.database;
     this.driver = neo4j.driver(cfg.uri, neo4j.auth.basic(cfg.user, cfg.password), {
       connectionTimeout: cfg.connectTimeoutMs,
       connectionAcquisitionTimeout: cfg.connectTimeoutMs,
       maxTransactionRetryTime: 2000,
-      userAgent: 'heimdall',
+      userAgent: opts.userAgent ?? 'heimdall',
       logging: { level: 'error', logger: (_level, message) => this.log.debug(`neo4j-driver: ${message}`) },
     });
   }
@@ -84,13 +96,26 @@ export class Database {
   /** Checks connectivity now; resolves with whether the database answered. */
   async check(): Promise<boolean> {
     try {
-      await this.driver.executeQuery('RETURN 1', {}, { database: this.defaultDatabase, routing: neo4j.routing.READ });
-      this.setConnected(true, 'it answered a health query');
+      await this.connect();
       return true;
-    } catch (err) {
-      this.setConnected(false, describe(err));
+    } catch {
       return false;
     }
+  }
+
+  /**
+   * Checks once that the default database answers and marks the router connected; throws the
+   * translated error (its `cause` is the driver's) when it does not. For one-shot tools such as the
+   * `heimdall db` commands, which need no watch; the daemon calls start().
+   */
+  async connect(): Promise<void> {
+    try {
+      await this.driver.executeQuery('RETURN 1', {}, { database: this.defaultDatabase, routing: neo4j.routing.READ });
+    } catch (err) {
+      this.setConnected(false, describe(err));
+      throw this.translate(err, { mode: 'read' });
+    }
+    this.setConnected(true, 'it answered a health query');
   }
 
   /** Checks now and then every `intervalMs` (faster while down). */
@@ -109,17 +134,23 @@ export class Database {
     this.watchTimer.unref();
   }
 
-  /** Runs one statement in its own transaction and returns plain rows. */
+  /**
+   * Runs one statement in its own transaction and returns plain rows (integers beyond ±2^53 as
+   * decimal strings). While the database is known to be unreachable it fails fast with
+   * DatabaseUnavailableError (`details.reason` says why) instead of waiting for the driver.
+   */
   async run(cypher: string, params: Record<string, unknown>, opts: RunOptions): Promise<RunResult> {
     if (!this.connected) {
-      throw new DatabaseUnavailableError(`The database at ${this.cfg.uri} is not reachable (${this.lastError ?? 'not connected yet'}); the query was not run. It runs again once the database is back.`);
+      const reason = this.lastError ?? 'not connected yet';
+      throw new DatabaseUnavailableError(`The database at ${this.cfg.uri} is not reachable (${reason}); the query was not run. It runs again once the database is back.`, { reason });
     }
     const metadata: TxMetadata = { app: 'heimdall', ...(opts.metadata ?? {}) };
+    const timeout = opts.timeoutMs === undefined ? this.cfg.queryTimeoutMs : opts.timeoutMs;
     try {
       const res = await this.driver.executeQuery(cypher, params, {
         database: opts.database ?? this.defaultDatabase,
         routing: opts.mode === 'write' ? neo4j.routing.WRITE : neo4j.routing.READ,
-        transactionConfig: { timeout: opts.timeoutMs ?? this.cfg.queryTimeoutMs, metadata },
+        transactionConfig: { ...(timeout === null ? {} : { timeout }), metadata },
       });
       return { rows: plainRows(res.records), summary: res.summary };
     } catch (err) {
@@ -127,8 +158,14 @@ export class Database {
     }
   }
 
-  /** Maps driver errors to the SDK's typed errors with messages an operator can act on. */
+  /** Maps driver errors to the SDK's typed errors with messages an operator can act on; `cause` keeps the driver's error. */
   translate(err: unknown, opts: { mode: 'read' | 'write'; metadata?: { plugin?: string } }): Error {
+    const translated = this.classify(err, opts);
+    if (translated !== err) translated.cause = err;
+    return translated;
+  }
+
+  private classify(err: unknown, opts: { mode: 'read' | 'write'; metadata?: { plugin?: string } }): Error {
     const e = err as Error & { code?: string };
     const code = e.code ?? '';
     if (ACCESS_MODE_CODES.has(code) || /write.*read access mode|not allowed in read mode|read-only/i.test(e.message)) {

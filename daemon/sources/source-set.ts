@@ -11,8 +11,7 @@ import type { Logger } from 'pino';
 import type { HeimdallConfig } from '../../config/types.js';
 import type { Database } from '../db/database.js';
 import { HttpSource, type IngestResult } from './http-source.js';
-import { Neo4jApocSource } from './neo4j-apoc-source.js';
-import { roomInQueues, settledWhenQueuesDrain, type BoundedQueue, type CountingQueue } from './outbox-settle.js';
+import { Neo4jApocSource, roomInQueues, settledWhenQueuesDrain, type BoundedQueue, type CountingQueue } from './neo4j-apoc/index.js';
 import type { Emit, EventSource, SourceStatus } from './source.js';
 import { SystemSource } from './system-source.js';
 

@@ -9,10 +9,10 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Driver } from 'neo4j-driver';
 import { verifyAuditLog } from '../../daemon/audit/audit-log.js';
-import { uninstallOutbox } from '../../daemon/db/outbox-installer.js';
 import { pluginYaml, startTestDaemon, waitFor } from '../helpers/in-process-daemon.js';
 import { REPO_ROOT } from '../helpers/paths.js';
 import { openTestDriver, testNeo4j, wipeDatabase } from '../helpers/neo4j.js';
+import { removeTestOutbox } from '../helpers/outbox.js';
 
 let driver: Driver;
 before(async () => {
@@ -21,7 +21,7 @@ before(async () => {
 });
 after(async () => {
   // leave no trigger behind for the test files that run after this one
-  await uninstallOutbox(driver, { database: 'neo4j', purge: true });
+  await removeTestOutbox();
   await wipeDatabase(driver);
   await driver.close();
 });

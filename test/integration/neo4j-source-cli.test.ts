@@ -7,26 +7,22 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, it } from 'node:test';
-import type { Driver } from 'neo4j-driver';
-import { uninstallOutbox } from '../../daemon/db/outbox-installer.js';
 import { runCli } from '../helpers/daemon-process.js';
-import { openTestDriver, testNeo4j } from '../helpers/neo4j.js';
+import { testNeo4j } from '../helpers/neo4j.js';
+import { removeTestOutbox } from '../helpers/outbox.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'heimdall-db-cli-'));
-let driver: Driver;
 let config: string;
 
 before(async () => {
-  driver = await openTestDriver();
-  await uninstallOutbox(driver, { database: 'neo4j', purge: true });
+  await removeTestOutbox();
   const t = await testNeo4j();
   config = join(tmp, 'heimdall.config.yaml');
   writeFileSync(config, `database:\n  uri: ${JSON.stringify(t.uri)}\n  user: ${JSON.stringify(t.user)}\n  password: ${JSON.stringify(t.password)}\nsources:\n  - type: neo4j-apoc\n    ordering: relaxed\n`);
 });
 
 after(async () => {
-  await uninstallOutbox(driver, { database: 'neo4j', purge: true }).catch(() => undefined);
-  await driver?.close();
+  await removeTestOutbox().catch(() => undefined);
   rmSync(tmp, { recursive: true, force: true });
 });
 

@@ -11,9 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, it } from 'node:test';
 import type { Driver } from 'neo4j-driver';
-import { uninstallOutbox } from '../../daemon/db/outbox-installer.js';
 import { startDaemonProcess, type DaemonProcess } from '../helpers/daemon-process.js';
 import { openTestDriver, testNeo4j } from '../helpers/neo4j.js';
+import { removeTestOutbox } from '../helpers/outbox.js';
 import { fixturePlugin } from '../helpers/paths.js';
 
 const CHANGES = 10_000;
@@ -23,12 +23,12 @@ let driver: Driver;
 
 before(async () => {
   driver = await openTestDriver();
-  await uninstallOutbox(driver, { database: 'neo4j', purge: true });
+  await removeTestOutbox();
   await driver.executeQuery('MATCH (n) DETACH DELETE n');
 });
 
 after(async () => {
-  await uninstallOutbox(driver, { database: 'neo4j', purge: true }).catch(() => undefined);
+  await removeTestOutbox().catch(() => undefined);
   await driver.executeQuery('MATCH (n) DETACH DELETE n').catch(() => undefined);
   await driver?.close();
   rmSync(tmp, { recursive: true, force: true });

@@ -11,7 +11,7 @@ import { after, it } from 'node:test';
 import neo4j, { type Driver } from 'neo4j-driver';
 import { pino } from 'pino';
 import { Database } from '../../daemon/db/database.js';
-import { Neo4jApocSource } from '../../daemon/sources/neo4j-apoc-source.js';
+import { Neo4jApocSource } from '../../daemon/sources/neo4j-apoc/index.js';
 import type { DatabaseEvent } from '../../sdk/index.js';
 import { freePort, startNeo4j, type Neo4jInstance } from '../neo4j/launcher.js';
 

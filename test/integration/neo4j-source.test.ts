@@ -1,125 +1,18 @@
 /**
- * The neo4j-apoc source against the run's real Neo4j, driven directly (a Database and an emit that
- * collects): every change kind with its old and new values and order, one transaction.commit per
- * transaction, nothing for rolled-back transactions, metadata.origin on the daemon's own writes,
- * the outbox's own nodes left out, value conversion, redelivery with the same ids, the backlog, and
- * the installer.
+ * The neo4j-apoc source's events against the run's real Neo4j, driven directly (a Database and an emit
+ * that collects): every change kind with its old and new values and order, one transaction.commit per
+ * transaction, nothing for rolled-back transactions, metadata.origin on the daemon's own writes, the
+ * outbox's own nodes left out, value conversion, and the status. Delivery (redelivery, dead letters,
+ * backlog, checkpoints, large transactions, relaxed ordering) is in neo4j-source-delivery.test.ts.
  */
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import neo4j, { type Driver } from 'neo4j-driver';
-import { pino, type Logger } from 'pino';
-import type { Neo4jApocSourceConfig } from '../../config/types.js';
-import { Database } from '../../daemon/db/database.js';
-import { installOutbox, outboxStatus, uninstallOutbox } from '../../daemon/db/outbox-installer.js';
-import { Neo4jApocSource } from '../../daemon/sources/neo4j-apoc-source.js';
-import { triggerStatement } from '../../daemon/sources/outbox-trigger.js';
 import type { DatabaseEvent } from '../../sdk/index.js';
-import { openTestDriver, testNeo4j } from '../helpers/neo4j.js';
+import { Collector, clean, closeSourceFixture, count, db, drained, driver, marker, openSourceFixture, startSource, write } from '../helpers/source-fixture.js';
+import type { Neo4jApocSource } from '../../daemon/sources/neo4j-apoc/index.js';
 
-/** Collects emitted events; `failNext` makes the next emit throw after recording (a crash before the delete). */
-class Collector {
-  events: DatabaseEvent[] = [];
-  failNext = 0;
-  emit = (evs: DatabaseEvent[]): void => {
-    this.events.push(...evs);
-    if (this.failNext > 0) {
-      this.failNext--;
-      throw new Error('simulated failure after emit');
-    }
-  };
-  async waitFor(what: string, check: (evs: DatabaseEvent[]) => boolean, timeoutMs = 15_000): Promise<void> {
-    const end = Date.now() + timeoutMs;
-    while (!check(this.events)) {
-      if (Date.now() > end) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}; got ${this.events.length} events:\n${this.events.map((e) => `${e.id} ${e.type}`).join('\n')}`);
-      await new Promise((r) => setTimeout(r, 10));
-    }
-  }
-  commits(): number {
-    return this.events.filter((e) => e.type === 'transaction.commit').length;
-  }
-}
-
-/** A logger whose lines are kept for assertions. */
-function memoryLogger(): { logger: Logger; lines: Array<{ level: number; msg: string }> } {
-  const lines: Array<{ level: number; msg: string }> = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const l of chunk.toString('utf8').split('\n').filter(Boolean)) lines.push(JSON.parse(l) as { level: number; msg: string });
-      cb();
-    },
-  });
-  return { logger: pino({ level: 'info' }, stream), lines };
-}
-
-const sourceConfig = (over: Partial<Neo4jApocSourceConfig> = {}): Neo4jApocSourceConfig => ({
-  type: 'neo4j-apoc',
-  pollIntervalMs: 20,
-  batchSize: 1000,
-  backlogWarning: 10_000,
-  ordering: 'strict',
-  install: true,
-  ...over,
-});
-
-let driver: Driver;
-let db: Database;
-const mem = memoryLogger();
-
-async function count(cypher: string): Promise<number> {
-  const { records } = await driver.executeQuery(cypher);
-  return neo4j.integer.toNumber(records[0]!.get(0) as neo4j.Integer);
-}
-
-/** Waits until the outbox is empty (everything emitted and deleted). */
-async function drained(timeoutMs = 15_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while ((await count('MATCH (o:HeimdallOutbox) RETURN count(o)')) > 0) {
-    if (Date.now() > end) throw new Error(`The outbox was not drained within ${timeoutMs} ms.`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-/** Deletes test data (not the outbox's nodes). */
-async function clean(): Promise<void> {
-  await driver.executeQuery('MATCH (n) WHERE NOT n:HeimdallOutbox AND NOT n:HeimdallOutboxSeq DETACH DELETE n');
-}
-
-/** Deletes test data and every outbox entry (as the daemon's acknowledgements do, so nothing is captured). */
-async function cleanAll(): Promise<void> {
-  await clean();
-  await driver.executeQuery('MATCH (o:HeimdallOutbox) DELETE o', {}, { database: 'neo4j', transactionConfig: { metadata: { app: 'heimdall', outbox: 'ack' } } });
-}
-
-async function startSource(c: Collector, over: Partial<Neo4jApocSourceConfig> = {}, logger: Logger = mem.logger, keepOutbox = false): Promise<Neo4jApocSource> {
-  if (!keepOutbox) await cleanAll();
-  const src = new Neo4jApocSource({ db, config: sourceConfig(over), emit: c.emit, logger });
-  await src.start();
-  assert.equal(src.status().state, 'running', `the source should be running: ${src.status().reason ?? ''}`);
-  return src;
-}
-
-async function write(cypher: string, params: Record<string, unknown> = {}, metadata?: Record<string, unknown>): Promise<string[]> {
-  const { records } = await driver.executeQuery(cypher, params, { database: 'neo4j', ...(metadata ? { transactionConfig: { metadata } } : {}) });
-  return records.map((r) => String(r.get(0)));
-}
-
-before(async () => {
-  driver = await openTestDriver();
-  const t = await testNeo4j();
-  db = new Database({ uri: t.uri, user: t.user, password: t.password, database: 'neo4j', queryTimeoutMs: 30_000, connectTimeoutMs: 5000 }, mem.logger);
-  await db.start();
-  await uninstallOutbox(driver, { database: 'neo4j', purge: true });
-  await clean();
-});
-
-after(async () => {
-  await uninstallOutbox(driver, { database: 'neo4j', purge: true });
-  await clean();
-  await db?.close();
-  await driver?.close();
-});
+before(openSourceFixture);
+after(closeSourceFixture);
 
 describe('neo4j-apoc source (strict ordering)', () => {
   const c = new Collector();
@@ -302,8 +195,10 @@ describe('neo4j-apoc source (strict ordering)', () => {
     await c.waitFor('a write after the wipe', () => c.commits() === 3);
     assert.equal(c.events[c.events.length - 1]!.txId, String(after + 1));
     await drained();
-    await new Promise((r) => setTimeout(r, 200));
-    assert.equal(c.commits(), 3, 'deleting processed entries produced no events');
+    // Quiescence: entries are delivered in seq order, so once a later marker arrives, anything the deletes of
+    // processed entries had written would have arrived before it.
+    await marker(c);
+    assert.equal(c.commits() - 1, 3, 'deleting processed entries produced no events');
     await clean();
   });
 
@@ -343,169 +238,5 @@ describe('neo4j-apoc source (strict ordering)', () => {
     assert.equal(st.details?.['ordering'], 'strict');
     assert.equal(typeof st.details?.['lastSeq'], 'number');
     assert.equal(st.details?.['backlog'], src.backlog());
-  });
-});
-
-describe('neo4j-apoc source delivery', () => {
-  it('delivers an entry again, with the same event ids, when the emit fails before its delete', async () => {
-    const c = new Collector();
-    const src = await startSource(c);
-    try {
-      c.failNext = 1;
-      await write("CREATE (:Test {k: 'again'})");
-      await c.waitFor('the redelivery', () => c.commits() === 2);
-      await drained();
-      const ids = c.events.map((e) => e.id);
-      assert.equal(ids.length, 4);
-      assert.deepEqual(ids.slice(0, 2), ids.slice(2), 'the same ids both times');
-      assert.deepEqual(c.events[0], c.events[2]);
-    } finally {
-      await src.stop();
-      await cleanAll();
-    }
-  });
-
-  it('counts the backlog and warns once when it passes backlogWarning; a stopped source loses nothing', async () => {
-    const { logger, lines } = memoryLogger();
-    const c = new Collector();
-    await installOutbox(driver, { database: 'neo4j', ordering: 'strict' });
-    await cleanAll();
-    // Written while no source runs: the entries wait in the outbox.
-    for (let i = 0; i < 30; i++) await write('CREATE (:Test {k: $i})', { i });
-    const st = await outboxStatus(driver, { database: 'neo4j' });
-    assert.equal(st.backlog, 30);
-    assert.equal(st.installed, true);
-    const src = await startSource(c, { backlogWarning: 5, batchSize: 10 }, logger, true);
-    try {
-      await c.waitFor('all 30 transactions', () => c.commits() === 30);
-      await drained();
-      const created = c.events.filter((e) => e.type === 'node.created').map((e) => e.properties?.['k']);
-      assert.deepEqual(created, Array.from({ length: 30 }, (_, i) => i), 'in commit order');
-      const warnings = lines.filter((l) => l.level === 40 && /holds \d+ undelivered transactions, more than backlogWarning \(5\)/.test(l.msg));
-      assert.equal(warnings.length, 1, `one backlog warning: ${JSON.stringify(lines)}`);
-    } finally {
-      await src.stop();
-      await cleanAll();
-    }
-  });
-
-  it('with a settled checkpoint, deletes entries only after the checkpoint passes', async () => {
-    const c = new Collector();
-    let release: () => void = () => {};
-    let gate = new Promise<void>((r) => (release = r));
-    await cleanAll();
-    const src = new Neo4jApocSource({ db, config: sourceConfig(), emit: c.emit, logger: mem.logger, settled: () => gate });
-    await src.start();
-    try {
-      await write("CREATE (:Test {k: 'gated'})");
-      await c.waitFor('the emit', () => c.commits() === 1);
-      await new Promise((r) => setTimeout(r, 200));
-      assert.equal(await count('MATCH (o:HeimdallOutbox) RETURN count(o)'), 1, 'the entry stays until the checkpoint passes');
-      assert.equal(c.commits(), 1, 'and it is not emitted twice meanwhile');
-      release();
-      await drained();
-      gate = Promise.resolve();
-    } finally {
-      await src.stop();
-      await cleanAll();
-    }
-  });
-});
-
-describe('neo4j-apoc source with large transactions', () => {
-  it('bounds each read and delete by entry size and still delivers everything in order', async () => {
-    const c = new Collector();
-    const emits: number[] = [];
-    await cleanAll();
-    await installOutbox(driver, { database: 'neo4j', ordering: 'strict' });
-    for (let t = 0; t < 6; t++) await write("UNWIND range(1, 2000) AS j CREATE (:Test {t: $t, j: j, pad: 'xxxxxxxxxxxxxxxxxxxxxxxx'})", { t });
-    const sizes = (await driver.executeQuery('MATCH (o:HeimdallOutbox) RETURN o.bytes AS b')).records.map((r) => neo4j.integer.toNumber(r.get('b') as neo4j.Integer));
-    assert.equal(sizes.length, 6);
-    assert.ok(sizes.every((b) => b > 100_000), `each entry is large (${sizes.join(', ')} bytes)`);
-    const src = new Neo4jApocSource({ db, config: sourceConfig(), emit: (e) => (emits.push(e.length), c.emit(e)), logger: mem.logger, maxBatchBytes: 150_000 });
-    await src.start();
-    try {
-      await c.waitFor('six large transactions', () => c.commits() === 6, 60_000);
-      await drained();
-      assert.ok(emits.length >= 6, `one entry per read with a 150 kB bound (${emits.length} emits)`);
-      const created = c.events.filter((e) => e.type === 'node.created');
-      assert.equal(created.length, 12_000);
-      const txs = created.map((e) => e.properties?.['t'] as number);
-      assert.deepEqual(txs, txs.slice().sort((a, b) => a - b), 'transactions in commit order');
-      for (let t = 0; t < 6; t++) {
-        const js = created.filter((e) => e.properties?.['t'] === t).map((e) => e.properties?.['j'] as number).sort((a, b) => a - b);
-        assert.deepEqual(js, Array.from({ length: 2000 }, (_, i) => i + 1));
-      }
-    } finally {
-      await src.stop();
-      await cleanAll();
-    }
-  });
-});
-
-describe('neo4j-apoc source (relaxed ordering)', () => {
-  it('produces the same events and keeps the order of changes to the same node under concurrent writers', async () => {
-    const c = new Collector();
-    const src = await startSource(c, { ordering: 'relaxed' });
-    try {
-      assert.equal((await outboxStatus(driver, { database: 'neo4j' })).trigger.ordering, 'relaxed');
-      await write("CREATE (:Test {k: 'counter', n: 0})");
-      const writers = 6;
-      const perWriter = 25;
-      await Promise.all(
-        Array.from({ length: writers }, async (_, w) => {
-          const session = driver.session({ database: 'neo4j' });
-          try {
-            for (let i = 0; i < perWriter; i++) {
-              await session.executeWrite((tx) => tx.run("MATCH (t:Test {k: 'counter'}) SET t.n = t.n + 1 CREATE (:Test {k: $k})", { k: `w${w}-${i}` }));
-            }
-          } finally {
-            await session.close();
-          }
-        }),
-      );
-      const total = writers * perWriter;
-      await c.waitFor('every transaction', () => c.commits() === total + 1);
-      await drained();
-      const updates = c.events.filter((e) => e.type === 'node.updated').map((e) => [e.oldProperties?.['n'], e.properties?.['n']]);
-      assert.deepEqual(updates, Array.from({ length: total }, (_, i) => [i, i + 1]), 'updates of one node arrive in commit order');
-      assert.equal(c.events.filter((e) => e.type === 'node.created').length, total + 1);
-      assert.equal(new Set(c.events.map((e) => e.id)).size, c.events.length, 'ids are unique');
-      assert.equal(src.status().details?.['ordering'], 'relaxed');
-    } finally {
-      await src.stop();
-      await cleanAll();
-    }
-  });
-});
-
-describe('outbox installer', () => {
-  it('is idempotent, replaces the statement when the ordering changes, and uninstall keeps undelivered entries unless purge', async () => {
-    await uninstallOutbox(driver, { database: 'neo4j', purge: true });
-    const first = await installOutbox(driver, { database: 'neo4j', ordering: 'strict' });
-    assert.equal(first.trigger, 'created');
-    assert.equal(first.loaded, true);
-    const again = await installOutbox(driver, { database: 'neo4j', ordering: 'strict' });
-    assert.equal(again.trigger, 'unchanged');
-    const relaxed = await installOutbox(driver, { database: 'neo4j', ordering: 'relaxed' });
-    assert.equal(relaxed.trigger, 'updated');
-    assert.equal(relaxed.loaded, true);
-    const shown = await driver.executeQuery('CALL apoc.trigger.show($db) YIELD name, query RETURN name, query', { db: 'neo4j' }, { database: 'system' });
-    assert.deepEqual(shown.records.filter((r) => r.get('name') === 'heimdall_outbox').map((r) => r.get('query')), [triggerStatement('relaxed')]);
-
-    await write("CREATE (:Test {k: 'pending'})");
-    const kept = await uninstallOutbox(driver, { database: 'neo4j' });
-    assert.deepEqual([kept.triggerDropped, kept.unloaded, kept.entriesKept, kept.schemaDropped], [true, true, 1, false]);
-    await write("CREATE (:Test {k: 'not captured'})");
-    assert.equal(await count('MATCH (o:HeimdallOutbox) RETURN count(o)'), 1, 'no trigger, no new entry');
-    const st = await outboxStatus(driver, { database: 'neo4j' });
-    assert.equal(st.installed, false);
-    assert.equal(st.trigger.stored, false);
-    const purged = await uninstallOutbox(driver, { database: 'neo4j', purge: true });
-    assert.deepEqual([purged.triggerDropped, purged.entriesDeleted, purged.entriesKept, purged.schemaDropped], [false, 1, 0, true]);
-    assert.equal(await count('MATCH (c:HeimdallOutboxSeq) RETURN count(c)'), 0);
-    const names = await driver.executeQuery("SHOW INDEXES YIELD name WHERE name STARTS WITH 'heimdall_outbox' RETURN count(*) AS n");
-    assert.equal(neo4j.integer.toNumber(names.records[0]!.get('n') as neo4j.Integer), 0);
-    await clean();
   });
 });

@@ -1,5 +1,6 @@
 /**
- * The outbox's names and the Cypher of its APOC trigger (see README.md in this folder).
+ * The outbox's names and the Cypher of its APOC trigger (see ../README.md). The statements that
+ * install, read, acknowledge and inspect the outbox are in outbox-store.ts.
  *
  * The trigger runs in the `before` phase, inside the writer's transaction: it turns APOC's
  * transaction-data parameters into ONE `(:HeimdallOutbox {seq, committedAt, txMeta, changes})` node
@@ -30,34 +31,22 @@
  */
 
 export const OUTBOX_LABEL = 'HeimdallOutbox';
+/** An entry whose JSON could not be decoded is relabelled to this (dead letter), with `failure` and `failedAt`. */
+export const FAILED_LABEL = 'HeimdallOutboxFailed';
 export const COUNTER_LABEL = 'HeimdallOutboxSeq';
 export const COUNTER_NAME = 'outbox';
 export const TRIGGER_NAME = 'heimdall_outbox';
 export const SEQ_INDEX = 'heimdall_outbox_seq';
 export const COUNTER_CONSTRAINT = 'heimdall_outbox_counter';
-/** Transaction metadata of the daemon's deletes of processed entries; the trigger ignores those transactions. */
+/**
+ * Transaction metadata of Heimdall's own writes to the outbox (acknowledgements, dead letters, the installer's
+ * counter, a purge); the trigger leaves those transactions at its first line, so they never capture anything.
+ */
 export const ACK_METADATA = { app: 'heimdall', outbox: 'ack' } as const;
 /** Strict sequence numbers stay below this; relaxed ones (epoch nanoseconds) are above it. */
 export const RELAXED_SEQ_FLOOR = 1_000_000_000_000_000;
 
 export type Ordering = 'strict' | 'relaxed';
-
-/**
- * Most entry text (the `bytes` property: changes + txMeta) one read or one delete handles, unless a single
- * entry is larger. Deleting a node makes Neo4j hold its property values in the transaction, so an unbounded
- * batch of entries from huge transactions would exhaust db.memory.transaction.total.max (or the daemon's heap).
- */
-export const MAX_BATCH_BYTES = 16 * 1024 * 1024;
-
-/**
- * Cypher that keeps, of the outbox nodes `o` in seq order (at most $limit), the prefix whose entry text
- * starts within $maxBytes (so at least one entry, and at most $maxBytes plus one entry).
- */
-export const OUTBOX_PREFIX =
-  `MATCH (o:${OUTBOX_LABEL}) WHERE o.seq IS NOT NULL WITH o ORDER BY o.seq LIMIT $limit ` +
-  'WITH collect(o) AS os WITH os, [o IN os | coalesce(o.bytes, size(o.changes) + size(o.txMeta), 0)] AS sizes ' +
-  'WITH os, sizes, apoc.coll.runningTotal(sizes) AS upto ' +
-  'UNWIND range(0, size(os) - 1) AS i WITH os[i] AS o, i, upto[i] - sizes[i] AS offset WHERE offset < $maxBytes OR i = 0 ';
 
 /** A map id -> true from a list of ids, for O(1) membership tests. */
 const setOf = (ids: string): string => `apoc.map.fromLists(${ids}, [x IN ${ids} | true])`;

@@ -10,7 +10,7 @@
  * NaN/Infinity as strings; integers outside ±2^53 are turned into decimal strings here before
  * JSON.parse could round them.
  */
-import type { DatabaseEvent, EventOrigin, EventType } from '../../sdk/index.js';
+import type { DatabaseEvent, EventOrigin, EventType } from '../../../sdk/index.js';
 
 export interface OutboxEntry {
   /** Element id of the outbox node (what the acknowledgement deletes). */
@@ -166,4 +166,30 @@ export function entryEvents(entry: OutboxEntry, database: string, source = 'neo4
   const rows = events.length;
   events.push({ ...base('transaction.commit', { counts }), id: `${database}:${entry.seq}:commit`, rowsAffected: rows });
   return events;
+}
+
+export interface DecodedEntries<E extends OutboxEntry> {
+  /** The events of every entry that could be read, entry after entry. */
+  events: DatabaseEvent[];
+  /** Those entries (acknowledge them once their events are delivered). */
+  decoded: E[];
+  /** Entries whose JSON could not be read, with why. */
+  failed: Array<{ entry: E; reason: string }>;
+}
+
+/** The events of a batch of entries; an entry that cannot be read is set aside in `failed` instead of failing the batch. */
+export function decodeEntries<E extends OutboxEntry>(entries: readonly E[], database: string, source = 'neo4j-apoc'): DecodedEntries<E> {
+  const out: DecodedEntries<E> = { events: [], decoded: [], failed: [] };
+  for (const entry of entries) {
+    let events: DatabaseEvent[];
+    try {
+      events = entryEvents(entry, database, source);
+    } catch (err) {
+      out.failed.push({ entry, reason: (err as Error).message });
+      continue;
+    }
+    for (const ev of events) out.events.push(ev);
+    out.decoded.push(entry);
+  }
+  return out;
 }

@@ -1,0 +1,119 @@
+/**
+ * The batches the neo4j-apoc source has emitted and not yet acknowledged, oldest first.
+ *
+ * A batch waits for its `settled` checkpoint (its events have left every plugin queue; without a
+ * checkpoint it is settled at once), then its entries are acked — deleted from the outbox — strictly
+ * in the order the batches were emitted. Acks are writes, so they run in the background: a commit
+ * stall in Neo4j (log rotation, checkpoint) must not hold up reading and emitting the next entries.
+ * Until its ack has finished an entry is still in the outbox; `ids` and `bytes` let the next read
+ * skip it. A failed ack keeps its batch here; the source learns of it through takeAckError() and the
+ * next kick() tries again, so nothing new is delivered ahead of an entry whose ack is owed.
+ */
+import type { StoredEntry } from './outbox-store.js';
+
+interface Batch {
+  entries: readonly StoredEntry[];
+  done: boolean;
+  settled: Promise<void>;
+}
+
+export class InFlight {
+  private batches: Batch[] = [];
+  /** Element ids of every entry in flight. */
+  readonly ids = new Set<string>();
+  /** Sum of their `bytes`. */
+  bytes = 0;
+  private acking: Promise<void> | undefined;
+  private ackError: unknown;
+
+  constructor(private readonly ack: (entries: readonly StoredEntry[]) => Promise<unknown>) {}
+
+  /** Batches in flight. */
+  get size(): number {
+    return this.batches.length;
+  }
+
+  /** Batches whose checkpoint has not passed yet. */
+  get unsettled(): number {
+    return this.batches.filter((b) => !b.done).length;
+  }
+
+  /** The background ack, while one runs. */
+  get ackRunning(): Promise<void> | undefined {
+    return this.acking;
+  }
+
+  /** Resolves when the oldest batch (or, with unsettledOnly, the oldest not yet settled) has settled; undefined when there is none. */
+  oldest(unsettledOnly = false): Promise<void> | undefined {
+    return (unsettledOnly ? this.batches.find((b) => !b.done) : this.batches[0])?.settled;
+  }
+
+  /** Adds an emitted batch; `settled` is its delivery checkpoint (none: settled now). */
+  add(entries: readonly StoredEntry[], settled?: Promise<void>): void {
+    const batch: Batch = { entries, done: !settled, settled: Promise.resolve() };
+    if (settled) {
+      batch.settled = settled.catch(() => undefined).then(() => {
+        batch.done = true;
+      });
+    }
+    this.batches.push(batch);
+    for (const e of entries) this.ids.add(e.elementId);
+    this.bytes += entries.reduce((a, e) => a + e.bytes, 0);
+  }
+
+  /** Throws (once) why the last background ack failed. */
+  takeAckError(): void {
+    if (this.ackError === undefined) return;
+    const err = this.ackError;
+    this.ackError = undefined;
+    throw err;
+  }
+
+  /** Starts acking the settled batches at the head in the background, unless an ack runs already. */
+  kick(): void {
+    if (this.acking || !this.batches[0]?.done) return;
+    this.acking = this.ackSettled()
+      .catch((err: unknown) => {
+        this.ackError = err;
+      })
+      .finally(() => {
+        this.acking = undefined;
+      });
+  }
+
+  /** Acks every settled batch at the head, in order; a batch leaves only once all its entries are deleted. */
+  async ackSettled(): Promise<void> {
+    while (this.batches[0]?.done) {
+      const batch = this.batches[0];
+      await this.ack(batch.entries);
+      for (const e of batch.entries) this.ids.delete(e.elementId);
+      this.bytes -= batch.entries.reduce((a, e) => a + e.bytes, 0);
+      this.batches.shift();
+    }
+  }
+
+  /**
+   * For stop(): waits for a running ack, then up to `settleMs` for the newest batch to settle, and acks what
+   * has settled. Answers how many entries are left unacked (they are delivered again after the next start)
+   * and, when the ack failed, why. Afterwards nothing is in flight.
+   */
+  async drain(settleMs: number): Promise<{ unacked: number; error?: Error }> {
+    await this.acking;
+    const last = this.batches[this.batches.length - 1];
+    let error: Error | undefined;
+    if (last) {
+      await Promise.race([last.settled, new Promise((r) => setTimeout(r, settleMs).unref())]);
+      try {
+        await this.ackSettled();
+      } catch (err) {
+        error = err as Error;
+      }
+    }
+    const unacked = this.ids.size;
+    this.batches = [];
+    this.ids.clear();
+    this.bytes = 0;
+    this.ackError = undefined;
+    return { unacked, ...(error ? { error } : {}) };
+  }
+}

@@ -1,0 +1,108 @@
+/**
+ * The OutboxStore's interface types (outbox-store.ts): what reads return, what install, uninstall and
+ * status take and answer. `heimdall db … --json` prints the results as they are, so their fields are
+ * part of the CLI's output.
+ */
+import type { OutboxEntry } from './outbox-events.js';
+import type { Ordering } from './outbox-trigger.js';
+
+/** An entry as read, with the size that bounds reads and acks. */
+export interface StoredEntry extends OutboxEntry {
+  bytes: number;
+}
+
+export interface ReadRequest {
+  /** Most new entries to return. */
+  limit: number;
+  /**
+   * Entries read before whose ack has not finished: they are still in the outbox and come back in seq order,
+   * so they are skipped here (their text is not fetched again) and do not count against `limit`.
+   */
+  pending?: { ids: ReadonlySet<string>; bytes: number };
+}
+
+export interface ReadResult {
+  /** New entries in seq order: at most `limit`, and those starting within maxBatchBytes (at least one). */
+  entries: StoredEntry[];
+  /** The limit or the byte bound cut the read, so more entries are probably waiting. */
+  full: boolean;
+}
+
+export interface OutboxStoreOptions {
+  /** The captured logical database. */
+  database: string;
+  /** Default MAX_BATCH_BYTES. */
+  maxBatchBytes?: number;
+  /** Transaction timeout of the delivery statements (read, ack, dead-letter, backlog), ms. Default 30000. */
+  timeoutMs?: number;
+}
+
+
+/** The trigger as the captured database runs it (apoc.trigger.list). */
+export interface LoadedTrigger {
+  query: string;
+  paused: boolean;
+  /** The mode of the statement; undefined when it is not one this build writes (an older or edited one). */
+  ordering: Ordering | undefined;
+}
+
+export interface InstallOptions {
+  /** Default strict. */
+  ordering?: Ordering;
+  /** How long to wait for the database to load the trigger, ms. Default 90000 (APOC's default refresh is 60 s). 0: look once, do not wait. */
+  waitMs?: number;
+  /** Progress lines (full sentences). */
+  log?: (line: string) => void;
+}
+
+export interface InstallResult {
+  database: string;
+  ordering: Ordering;
+  /** What happened to the stored trigger statement. */
+  trigger: 'created' | 'updated' | 'unchanged';
+  /** The database has loaded the current statement (changes are captured from now on). */
+  loaded: boolean;
+  /** Current value of the strict-mode counter. */
+  counter: number | string;
+}
+
+export interface UninstallOptions {
+  /** Also delete entries that were not delivered yet. Default false: they are kept, with the counter and index, for a later install. */
+  purge?: boolean;
+  /** How long to wait for the database to unload the trigger, ms. Default 90000. */
+  waitMs?: number;
+  log?: (line: string) => void;
+}
+
+export interface UninstallResult {
+  database: string;
+  triggerDropped: boolean;
+  /** The database no longer runs the trigger. */
+  unloaded: boolean;
+  entriesDeleted: number;
+  /** Undelivered entries left in place (purge: false). */
+  entriesKept: number;
+  schemaDropped: boolean;
+}
+
+export interface OutboxStatus {
+  database: string;
+  apocVersion: string | null;
+  trigger: {
+    /** Stored in the system database. */
+    stored: boolean;
+    /** Loaded by the database (apoc.trigger.list). */
+    loaded: boolean;
+    paused: boolean;
+    /** The mode of the stored statement; 'unknown' when it is not one this build writes (an older or edited one). */
+    ordering: Ordering | 'unknown' | null;
+  };
+  seqIndex: boolean;
+  counterConstraint: boolean;
+  counter: number | string | null;
+  /** Outbox entries not yet delivered and acknowledged. */
+  backlog: number;
+  oldestCommittedAt: string | null;
+  /** Everything is in place and current. */
+  installed: boolean;
+}
