@@ -1,9 +1,11 @@
 /**
  * The error catalogue is the one place codes live: every code used in the source exists there and
- * in docs/errors.md with the same meaning and HTTP status, and every error class is a HeimdallError.
+ * in docs/errors.md with the same meaning and HTTP status, code elsewhere names codes through the
+ * ErrorCode constants (never a raw string), and every error class is a HeimdallError.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyRequest } from 'fastify';
@@ -66,6 +68,12 @@ test('the ErrorCode constants are the catalogue codes, each naming itself', () =
   assert.ok(!isErrorCode('HMD_ERR_NOPE'));
   assert.ok(!isErrorCode('toString'));
   assert.ok(!isErrorCode(42));
+});
+
+test('no raw HMD_ERR_* string outside the catalogue in daemon/ and config/ (tools/codemod-error-codes.mjs --check)', () => {
+  const r = spawnSync(process.execPath, [join(REPO_ROOT, 'tools/codemod-error-codes.mjs'), '--check'], { cwd: REPO_ROOT, encoding: 'utf8' });
+  assert.equal(r.status, 0, `${r.stderr}${r.stdout}\nRun node tools/codemod-error-codes.mjs to replace them with ErrorCode constants.`);
+  assert.match(r.stdout, /No raw error codes/);
 });
 
 test('errors survive serialisation into their class with code and details', () => {
