@@ -1,6 +1,8 @@
 /**
- * ConfigError: every problem found in a config file, thrown at once.
+ * ConfigError: every problem found in a config file, thrown at once. A HeimdallError with the code
+ * HMD_ERR_CONFIG, so it crosses boundaries and reaches the HTTP layer like every other error.
  */
+import { HeimdallError, type SerializedError } from '../sdk/errors.js';
 
 /** One problem in a config file. `line`/`column` are 1-based; absent for file-level problems. */
 export interface ConfigIssue {
@@ -14,9 +16,16 @@ export interface ConfigIssue {
   hint?: string;
 }
 
+/** What a ConfigError carries as `details`, and in its JSON form. */
+export interface ConfigErrorDetails {
+  file?: string;
+  errors: ConfigIssue[];
+}
+
 /** The config file could not be read, parsed or validated. `errors` lists every problem found. */
-export class ConfigError extends Error {
-  readonly code = 'HMD_ERR_CONFIG' as const;
+export class ConfigError extends HeimdallError {
+  declare readonly code: 'HMD_ERR_CONFIG';
+  declare readonly details: ConfigErrorDetails;
   readonly errors: ConfigIssue[];
   /** The config file, or undefined when a string was parsed. */
   readonly file?: string;
@@ -24,11 +33,12 @@ export class ConfigError extends Error {
   constructor(errors: ConfigIssue[], file?: string) {
     const n = errors.length;
     super(
+      'HMD_ERR_CONFIG',
       n === 1
         ? formatIssues(errors, file)
         : `${file ?? 'The configuration'} has ${n} problems:\n${formatIssues(errors, file)}`,
+      { file, errors },
     );
-    this.name = 'ConfigError';
     this.errors = errors;
     this.file = file;
   }
@@ -38,9 +48,9 @@ export class ConfigError extends Error {
     return formatIssues(this.errors, this.file);
   }
 
-  /** JSON form, in the shape of the SDK's SerializedError. */
-  toJSON(): { name: string; code: string; message: string; details: { file?: string; errors: ConfigIssue[] } } {
-    return { name: this.name, code: this.code, message: this.message, details: { file: this.file, errors: this.errors } };
+  /** JSON form, the SDK's SerializedError with `details: { file, errors }`. */
+  override toJSON(): SerializedError & { details: ConfigErrorDetails } {
+    return { name: this.name, code: this.code, message: this.message, details: this.details };
   }
 }
 

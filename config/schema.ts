@@ -3,7 +3,9 @@
  *
  * This is the ONE place where defaults live: the loader runs Ajv with `useDefaults: true`, so every
  * `default` below is what a missing key becomes. Objects that are defaulted to `{}` get their own
- * keys' defaults filled in turn. Keep config/types.ts in step with this file.
+ * keys' defaults filled in turn. The TypeScript types of the loaded config (config/types.ts) are
+ * derived from this file, so a key added, removed or defaulted here changes them too: a key with a
+ * default is always present in the loaded config, one without is optional.
  *
  * Every object is closed (`additionalProperties: false`) except a plugin's `config` slice (validated
  * later by the plugin's own configSchema) and `llm.headers`.
@@ -281,6 +283,70 @@ const bifrost = {
   },
 } as const;
 
+/** The keys of a loaded config, each with its schema: the document less `$schema` and `x-*`. */
+const configProperties = {
+  server,
+  log,
+  database,
+  sources: {
+    type: 'array',
+    items: source,
+    default: [{ type: 'http' }, { type: 'system' }],
+  },
+  llm,
+  invoker,
+  plugins: { type: 'array', items: plugin, default: [] },
+  actions: {
+    type: 'object',
+    additionalProperties: false,
+    default: {},
+    properties: { timeoutMs: { ...durationMs, default: 30000, description: 'Deadline of one action call, ms.' } },
+  },
+  drops: {
+    type: 'object',
+    additionalProperties: false,
+    default: {},
+    properties: { logIntervalMs: { ...durationMs, default: 10000, description: 'Interval of the drop summary, ms.' } },
+  },
+  shutdown: {
+    type: 'object',
+    additionalProperties: false,
+    default: {},
+    properties: { drainTimeoutMs: { type: 'integer', minimum: 0, default: 10000, description: 'Time given to queues to drain on shutdown, ms.' } },
+  },
+  remediation: {
+    type: 'object',
+    additionalProperties: false,
+    default: {},
+    properties: {
+      mode: { ...remediationProps.mode, default: 'auto' },
+      allowSchema: { ...remediationProps.allowSchema, default: false },
+      autoApproveDestructive: { ...remediationProps.autoApproveDestructive, default: false },
+    },
+  },
+  audit: {
+    type: 'object',
+    additionalProperties: false,
+    default: {},
+    properties: {
+      path: { type: 'string', minLength: 1, default: '.heimdall/audit.jsonl', description: 'Append-only, hash-chained JSONL audit log of every write the daemon made or refused; relative to the config file.' },
+      graph: { type: 'boolean', default: false, description: 'Also mirror each audit entry as a (:HeimdallAudit) node in the database.' },
+    },
+  },
+  bifrost,
+} as const;
+
+/**
+ * The shape of the config after loading: every key of the file (defaults filled in), without the
+ * editor's `$schema` and the `x-*` anchor holders. config/types.ts derives the TypeScript types
+ * from it; Ajv never sees it.
+ */
+export const loadedConfigShape = {
+  type: 'object',
+  additionalProperties: false,
+  properties: configProperties,
+} as const;
+
 export const heimdallConfigSchema = {
   $schema: 'https://json-schema.org/draft/2020-12/schema',
   title: 'heimdall.config.yaml',
@@ -290,55 +356,7 @@ export const heimdallConfigSchema = {
   patternProperties: { '^x-': true },
   properties: {
     $schema: { type: 'string', description: 'Path or URL of this schema, for editors.' },
-    server,
-    log,
-    database,
-    sources: {
-      type: 'array',
-      items: source,
-      default: [{ type: 'http' }, { type: 'system' }],
-    },
-    llm,
-    invoker,
-    plugins: { type: 'array', items: plugin, default: [] },
-    actions: {
-      type: 'object',
-      additionalProperties: false,
-      default: {},
-      properties: { timeoutMs: { ...durationMs, default: 30000, description: 'Deadline of one action call, ms.' } },
-    },
-    drops: {
-      type: 'object',
-      additionalProperties: false,
-      default: {},
-      properties: { logIntervalMs: { ...durationMs, default: 10000, description: 'Interval of the drop summary, ms.' } },
-    },
-    shutdown: {
-      type: 'object',
-      additionalProperties: false,
-      default: {},
-      properties: { drainTimeoutMs: { type: 'integer', minimum: 0, default: 10000, description: 'Time given to queues to drain on shutdown, ms.' } },
-    },
-    remediation: {
-      type: 'object',
-      additionalProperties: false,
-      default: {},
-      properties: {
-        mode: { ...remediationProps.mode, default: 'auto' },
-        allowSchema: { ...remediationProps.allowSchema, default: false },
-        autoApproveDestructive: { ...remediationProps.autoApproveDestructive, default: false },
-      },
-    },
-    audit: {
-      type: 'object',
-      additionalProperties: false,
-      default: {},
-      properties: {
-        path: { type: 'string', minLength: 1, default: '.heimdall/audit.jsonl', description: 'Append-only, hash-chained JSONL audit log of every write the daemon made or refused; relative to the config file.' },
-        graph: { type: 'boolean', default: false, description: 'Also mirror each audit entry as a (:HeimdallAudit) node in the database.' },
-      },
-    },
-    bifrost,
+    ...configProperties,
   },
 } as const;
 

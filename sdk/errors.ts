@@ -39,6 +39,20 @@ export const ERROR_CODES = {
 /** A stable error code, `HMD_ERR_*`. */
 export type ErrorCode = keyof typeof ERROR_CODES;
 
+/**
+ * Every code as a constant, `ErrorCode.HMD_ERR_NOT_FOUND === 'HMD_ERR_NOT_FOUND'`: code outside this
+ * file names a code through it, so the type checker catches a misspelt one. Derived from
+ * {@link ERROR_CODES}, so a code is added in one place.
+ */
+export const ErrorCode: { readonly [K in ErrorCode]: K } = Object.freeze(
+  Object.fromEntries(Object.keys(ERROR_CODES).map((k) => [k, k])) as { [K in ErrorCode]: K },
+);
+
+/** True when `code` is one of the catalogue's codes. */
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === 'string' && Object.prototype.hasOwnProperty.call(ERROR_CODES, code);
+}
+
 /** An error as it crosses a thread or process boundary: plain JSON. */
 export interface SerializedError {
   name: string;
@@ -184,7 +198,7 @@ export function deserializeError(data: SerializedError): Error {
   const Cls = CLASS_BY_CODE[data.code as ErrorCode];
   let err: Error;
   if (Cls) err = new Cls(data.message, data.details as never);
-  else if (data.code in ERROR_CODES) err = new HeimdallError(data.code as ErrorCode, data.message, data.details);
+  else if (isErrorCode(data.code)) err = new HeimdallError(data.code, data.message, data.details);
   else {
     err = new Error(data.message);
     err.name = data.name;

@@ -9,6 +9,7 @@
  */
 import type { Logger } from 'pino';
 import type { NotificationLevel } from '../../sdk/index.js';
+import { systemClock, type Clock } from './clock.js';
 import { compileFilter, type BifrostFilter } from './filter.js';
 import { sseId, type SincePoint } from './since.js';
 
@@ -77,7 +78,7 @@ export class BifrostBus {
   private nextId = 1;
   private readonly subscribers = new Set<BifrostSubscriber>();
   /** Identifies this run of the daemon in SSE ids. */
-  readonly epoch = `${Date.now().toString(36)}${Math.floor(Math.random() * 1296).toString(36).padStart(2, '0')}`;
+  readonly epoch: string;
   published = 0;
   /** Messages pushed out of the ring buffer by newer ones. */
   evicted = 0;
@@ -85,13 +86,18 @@ export class BifrostBus {
   /** Operator clients connected (SSE); the stream hub keeps this up to date. */
   clients = 0;
 
-  constructor(readonly capacity: number, private readonly log: Logger) {
+  /**
+   * @param clock Timestamps and time-based replay read it; the rest of Bifrost (stream hub,
+   *   confirmations, sinks) takes its clock from here. Default: the real time.
+   */
+  constructor(readonly capacity: number, private readonly log: Logger, readonly clock: Clock = systemClock) {
     this.ring = new Array(capacity);
     this.times = new Float64Array(capacity);
+    this.epoch = `${clock.now().toString(36).padStart(4, '0')}${Math.floor(Math.random() * 1296).toString(36).padStart(2, '0')}`;
   }
 
   publish(input: BifrostInput): BifrostMessage {
-    const now = Date.now();
+    const now = this.clock.now();
     const m: BifrostMessage = {
       id: this.nextId++,
       kind: input.kind,

@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { HeimdallError } from '../../sdk/index.js';
 import type { BifrostBus } from './bus.js';
+import type { Clock, ClockTimer } from './clock.js';
 
 export type ConfirmationState = 'pending' | 'approved' | 'denied' | 'expired' | 'cancelled';
 
@@ -36,6 +37,8 @@ export interface ConfirmationOptions {
   maxTimeoutMs: number;
   /** Settled confirmations remembered for conflict answers. Default 1000. */
   remember?: number;
+  /** Deadlines and answer times run on it. Default: the bus's clock. */
+  clock?: Clock;
 }
 
 /** The name the daemon's own components (the remediation executor) ask under. */
@@ -48,15 +51,18 @@ function who(requestedBy: string): string {
 interface Pending {
   info: ConfirmationInfo;
   resolve(v: boolean): void;
-  timer: NodeJS.Timeout;
+  timer: ClockTimer;
 }
 
 export class ConfirmationManager {
   private readonly pending = new Map<string, Pending>();
   private readonly settled = new Map<string, ConfirmationInfo>();
   counts = { requested: 0, approved: 0, denied: 0, expired: 0, cancelled: 0 };
+  private readonly clock: Clock;
 
-  constructor(private readonly bus: BifrostBus, private readonly opts: ConfirmationOptions, private readonly log: Logger) {}
+  constructor(private readonly bus: BifrostBus, private readonly opts: ConfirmationOptions, private readonly log: Logger) {
+    this.clock = opts.clock ?? bus.clock;
+  }
 
   private newId(): string {
     for (;;) {
@@ -90,7 +96,7 @@ export class ConfirmationManager {
     }
     const details = opts.details && typeof opts.details === 'object' && !Array.isArray(opts.details) ? opts.details : {};
     const id = this.newId();
-    const now = Date.now();
+    const now = this.clock.now();
     const deadline = new Date(now + timeoutMs).toISOString();
     this.counts.requested++;
     const m = this.bus.publish({
@@ -107,7 +113,7 @@ export class ConfirmationManager {
     };
     return new Promise<boolean>((resolve) => {
       // Not unref'd: an answer (or the deadline) is owed to whoever waits; stop() cancels what is left.
-      const timer = setTimeout(() => this.settle(id, 'expired', undefined), timeoutMs);
+      const timer = this.clock.setTimeout(() => this.settle(id, 'expired', undefined), timeoutMs);
       this.pending.set(id, { info, resolve, timer });
     });
   }
@@ -115,8 +121,8 @@ export class ConfirmationManager {
   private settle(id: string, state: Exclude<ConfirmationState, 'pending'>, reason: string | undefined): ConfirmationInfo {
     const p = this.pending.get(id)!;
     this.pending.delete(id);
-    clearTimeout(p.timer);
-    const info: ConfirmationInfo = { ...p.info, state, answeredAt: new Date().toISOString(), ...(reason ? { reason } : {}) };
+    this.clock.clear(p.timer);
+    const info: ConfirmationInfo = { ...p.info, state, answeredAt: new Date(this.clock.now()).toISOString(), ...(reason ? { reason } : {}) };
     this.remember(info);
     this.counts[state]++;
     const approved = state === 'approved';

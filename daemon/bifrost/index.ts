@@ -1,6 +1,7 @@
 /**
  * Bifrost assembled: the bus (built by the daemon), the SSE hub, confirmations, sinks and the
- * daemon's notices, with the API the HTTP layer uses and an orderly close.
+ * daemon's notices, with the API the HTTP layer uses and an orderly close. Every part runs on the
+ * bus's clock.
  */
 import type { Logger } from 'pino';
 import type { HeimdallConfig } from '../../config/types.js';
@@ -27,7 +28,7 @@ export function createBifrost(bus: BifrostBus, config: HeimdallConfig, log: Logg
   const c = config.bifrost;
   const hub = new SseHub(bus, { heartbeatMs: c.heartbeatMs, maxClients: c.maxClients, clientBufferBytes: c.clientBufferBytes, clientBufferMessages: c.clientBufferMessages }, log.child({ part: 'stream' }));
   const confirmations = new ConfirmationManager(bus, { defaultTimeoutMs: c.confirmationTimeoutMs, maxTimeoutMs: c.maxConfirmationTimeoutMs }, log.child({ part: 'confirmations' }));
-  const sinks = new SinkSet(bus, c.sinks, config.baseDir, log.child({ part: 'sinks' }));
+  const sinks = new SinkSet(bus, c.sinks, config.baseDir, log.child({ part: 'sinks' }), bus.clock);
   const notices = new DaemonNotices(bus);
 
   const stats = (): BifrostStats => ({
@@ -57,7 +58,7 @@ export function createBifrost(bus: BifrostBus, config: HeimdallConfig, log: Logg
   let closing: Promise<void> | undefined;
   return {
     bus, hub, confirmations, sinks, notices, api, stats,
-    close: (deadline = Date.now() + 5000) =>
+    close: (deadline = bus.clock.now() + 5000) =>
       (closing ??= (async () => {
         confirmations.cancelAll('the daemon is stopping');
         hub.close();

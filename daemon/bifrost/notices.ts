@@ -4,6 +4,7 @@
  * of state only — "down" once, then "back" once — never once per failed call.
  */
 import type { BifrostBus, BifrostMessage } from './bus.js';
+import type { Clock } from './clock.js';
 
 export type WatchedService = 'database' | 'model';
 
@@ -12,7 +13,12 @@ const LABEL: Record<WatchedService, string> = { database: 'The database', model:
 export class DaemonNotices {
   private readonly down = new Map<WatchedService, { since: number; reason: string }>();
 
-  constructor(private readonly bus: BifrostBus) {}
+  private readonly clock: Clock;
+
+  /** @param clock Times outages; default the bus's clock. */
+  constructor(private readonly bus: BifrostBus, clock?: Clock) {
+    this.clock = clock ?? bus.clock;
+  }
 
   /** A daemon notice (origin daemon). */
   publish(level: BifrostMessage['level'], title: string, message: string, data?: Record<string, unknown>): BifrostMessage {
@@ -22,7 +28,7 @@ export class DaemonNotices {
   /** Reports that `service` cannot be reached; published only when it was up before. */
   unavailable(service: WatchedService, reason: string, where?: string): BifrostMessage | undefined {
     if (this.down.has(service)) return undefined;
-    this.down.set(service, { since: Date.now(), reason });
+    this.down.set(service, { since: this.clock.now(), reason });
     const at = where ? ` at ${where}` : '';
     const effect = service === 'database'
       ? 'ctx.database queries fail and database events stop until it is back'
@@ -37,7 +43,7 @@ export class DaemonNotices {
     const d = this.down.get(service);
     if (!d) return undefined;
     this.down.delete(service);
-    const downMs = Date.now() - d.since;
+    const downMs = this.clock.now() - d.since;
     const at = where ? ` at ${where}` : '';
     return this.publish('success', `${LABEL[service]} is back`,
       `${LABEL[service]}${at} can be reached again after ${Math.round(downMs / 1000)} s.`,

@@ -11,6 +11,7 @@
 import type { ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { BifrostBus, BifrostGap, BifrostMessage } from './bus.js';
+import type { Clock, ClockTimer } from './clock.js';
 import { compileFilter, type BifrostFilter } from './filter.js';
 import type { SincePoint } from './since.js';
 import { commentFrame, controlFrame, messageFrame, retryFrame } from './sse-format.js';
@@ -22,6 +23,15 @@ export interface SseHubOptions {
   clientBufferMessages: number;
   /** How long a cut-off or closing client may take to read its last event before its socket is destroyed, ms. */
   closeGraceMs?: number;
+  /** Heartbeats and the close grace run on it. Default: the bus's clock. */
+  clock?: Clock;
+}
+
+/** Why a new stream is refused: too many clients (429) or shutting down (503). */
+export interface StreamRefusal {
+  status: 429 | 503;
+  code: 'HMD_ERR_RATE_LIMITED' | 'HMD_ERR_SHUTTING_DOWN';
+  message: string;
 }
 
 export interface StreamRequest {
@@ -50,7 +60,7 @@ class SseClient {
   private pendingBytes = 0;
   private waitingDrain = false;
   closed = false;
-  private destroyTimer: NodeJS.Timeout | undefined;
+  private destroyTimer: ClockTimer | undefined;
 
   constructor(
     readonly id: number,
@@ -140,9 +150,10 @@ class SseClient {
       // The socket is already gone.
     }
     // A client that is not reading never finishes the response: do not hold its socket forever.
-    this.destroyTimer = setTimeout(() => this.res.destroy(), this.hub.opts.closeGraceMs ?? 5000);
+    const clock = this.hub.clock;
+    this.destroyTimer = clock.setTimeout(() => this.res.destroy(), this.hub.opts.closeGraceMs ?? 5000);
     this.destroyTimer.unref();
-    this.res.once('close', () => clearTimeout(this.destroyTimer));
+    this.res.once('close', () => clock.clear(this.destroyTimer));
   }
 
   /** The socket closed (client went away). */
@@ -160,15 +171,18 @@ export class SseHub {
   private readonly dirty = new Set<SseClient>();
   private flushScheduled = false;
   private nextClientId = 1;
-  private readonly heartbeatTimer: NodeJS.Timeout;
+  private readonly heartbeatTimer: ClockTimer;
+  /** The time source of heartbeats and close graces. */
+  readonly clock: Clock;
   private readonly unsubscribe: () => void;
   connectedTotal = 0;
   cutOff = 0;
   private closing = false;
 
   constructor(private readonly bus: BifrostBus, readonly opts: SseHubOptions, private readonly log: Logger) {
+    this.clock = opts.clock ?? bus.clock;
     this.unsubscribe = bus.subscribe((m) => this.onMessage(m));
-    this.heartbeatTimer = setInterval(() => this.heartbeat(), opts.heartbeatMs);
+    this.heartbeatTimer = this.clock.setInterval(() => this.heartbeat(), opts.heartbeatMs);
     this.heartbeatTimer.unref();
   }
 
@@ -177,7 +191,7 @@ export class SseHub {
   }
 
   /** Whether another client may connect; why not when it may not. */
-  refusal(): { status: 429 | 503; code: 'HMD_ERR_RATE_LIMITED' | 'HMD_ERR_SHUTTING_DOWN'; message: string } | undefined {
+  refusal(): StreamRefusal | undefined {
     if (this.closing) return { status: 503, code: 'HMD_ERR_SHUTTING_DOWN', message: 'The daemon is shutting down and accepts no new Bifrost streams; reconnect once it is back.' };
     if (this.clients.size >= this.opts.maxClients) {
       return {
@@ -272,7 +286,7 @@ export class SseHub {
 
   private heartbeat(): void {
     if (this.clients.size === 0) return;
-    const text = commentFrame(`heartbeat ${new Date().toISOString()}`);
+    const text = commentFrame(`heartbeat ${new Date(this.clock.now()).toISOString()}`);
     for (const c of this.clients) c.heartbeat(text);
   }
 
@@ -291,7 +305,7 @@ export class SseHub {
   close(message = 'The daemon is stopping and ends this stream; reconnect with Last-Event-ID to resume once it is back.'): void {
     if (this.closing) return;
     this.closing = true;
-    clearInterval(this.heartbeatTimer);
+    this.clock.clear(this.heartbeatTimer);
     this.unsubscribe();
     const last = controlFrame('shutdown', { message });
     // Messages already queued for a client (e.g. the daemon's own "stopping" notice) go out first.

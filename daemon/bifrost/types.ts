@@ -6,12 +6,12 @@ import type { ServerResponse } from 'node:http';
 import type { BifrostGap, BifrostQuery, BifrostQueryResult } from './bus.js';
 import type { ConfirmationInfo } from './confirmations.js';
 import type { SinkStats } from './sinks/sink.js';
-import type { SseHubStats, StreamRequest } from './sse-hub.js';
+import type { SseHubStats, StreamRefusal, StreamRequest } from './sse-hub.js';
 
 export type { BifrostFilter } from './filter.js';
 export type { BifrostGap, BifrostKind, BifrostMessage, BifrostQuery, BifrostQueryResult } from './bus.js';
 export type { ConfirmationInfo, ConfirmationState } from './confirmations.js';
-export type { StreamRequest } from './sse-hub.js';
+export type { StreamRefusal, StreamRequest } from './sse-hub.js';
 
 export interface BifrostStats {
   epoch: string;
@@ -31,7 +31,7 @@ export interface BifrostApi {
   /** Replay / polling out of the ring buffer. */
   query(q: BifrostQuery): BifrostQueryResult & { epoch: string; lastId: number; oldestId: number };
   /** Why a new stream cannot be opened now (too many clients, shutting down), or undefined. */
-  streamRefusal(): { status: 429 | 503; code: 'HMD_ERR_RATE_LIMITED' | 'HMD_ERR_SHUTTING_DOWN'; message: string } | undefined;
+  streamRefusal(): StreamRefusal | undefined;
   /** Ends every stream with a `shutdown` event (the HTTP server is closing). */
   closeStreams(): void;
   /** Takes over `res` as an SSE stream. */

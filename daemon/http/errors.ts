@@ -4,58 +4,53 @@
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import { ERROR_CODES } from '../../sdk/errors.js';
+import { ERROR_CODES, HeimdallError, isErrorCode, type ErrorCode } from '../../sdk/errors.js';
 
-/** Codes the HTTP layer produces; they are part of the one catalogue in sdk/errors.ts. */
-export const HTTP_ERROR_CODES = {
-  HMD_ERR_BAD_REQUEST: ERROR_CODES.HMD_ERR_BAD_REQUEST,
-  HMD_ERR_UNAUTHORIZED: ERROR_CODES.HMD_ERR_UNAUTHORIZED,
-  HMD_ERR_METHOD_NOT_ALLOWED: ERROR_CODES.HMD_ERR_METHOD_NOT_ALLOWED,
-  HMD_ERR_BODY_TOO_LARGE: ERROR_CODES.HMD_ERR_BODY_TOO_LARGE,
-  HMD_ERR_UNSUPPORTED_MEDIA_TYPE: ERROR_CODES.HMD_ERR_UNSUPPORTED_MEDIA_TYPE,
-  HMD_ERR_NOT_READY: ERROR_CODES.HMD_ERR_NOT_READY,
-  HMD_ERR_SHUTTING_DOWN: ERROR_CODES.HMD_ERR_SHUTTING_DOWN,
-} as const;
-
-export type HttpErrorCode = keyof typeof HTTP_ERROR_CODES | keyof typeof ERROR_CODES;
+/** Every code the HTTP layer answers with; the same catalogue as everywhere else. */
+export type HttpErrorCode = ErrorCode;
 
 /** The JSON body of every error answer. */
 export interface ErrorBody {
   error: { code: string; message: string; details?: unknown };
 }
 
-/** An error the HTTP layer answers with as-is. */
-export class HttpError extends Error {
+/** A Heimdall error with the HTTP status (and headers) the API answers it with, as-is. */
+export class HttpError extends HeimdallError {
   constructor(
     readonly statusCode: number,
-    readonly code: HttpErrorCode,
+    code: ErrorCode,
     message: string,
-    readonly details?: unknown,
+    details?: unknown,
     /** Extra response headers (WWW-Authenticate, Allow, …). */
     readonly headers?: Record<string, string>,
   ) {
-    super(message);
-    this.name = 'HttpError';
+    super(code, message, details);
   }
 }
 
-/** HTTP status for each SDK error code; anything not listed is a 500. */
-const STATUS_BY_CODE: Partial<Record<keyof typeof ERROR_CODES, number>> = {
+/**
+ * The HTTP status of every code in the catalogue. A Record over all codes, so a new code does not
+ * compile until it has a status here (docs/errors.md lists the same; a unit test compares them).
+ */
+export const STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
+  HMD_ERR_INTERNAL: 500,
   HMD_ERR_ACTION_NOT_FOUND: 404,
   HMD_ERR_INVALID_PARAMS: 400,
   HMD_ERR_ACTION_FAILED: 500,
   HMD_ERR_ACTION_TIMEOUT: 504,
-  HMD_ERR_PLUGIN_UNAVAILABLE: 503,
   HMD_ERR_NO_DATABASE: 503,
   HMD_ERR_DATABASE_UNAVAILABLE: 503,
-  HMD_ERR_NO_MODEL: 503,
   HMD_ERR_READ_ONLY: 403,
-  HMD_ERR_POLICY_DENIED: 403,
   HMD_ERR_QUERY_FAILED: 502,
+  HMD_ERR_NO_MODEL: 503,
+  HMD_ERR_PLUGIN_UNAVAILABLE: 503,
+  HMD_ERR_INVALID_PLUGIN: 500,
+  HMD_ERR_PLUGIN_INIT: 500,
   HMD_ERR_RATE_LIMITED: 429,
   HMD_ERR_QUEUE_FULL: 503,
   HMD_ERR_INVALID_EVENT: 400,
   HMD_ERR_CONFIG: 400,
+  HMD_ERR_POLICY_DENIED: 403,
   HMD_ERR_NOT_FOUND: 404,
   HMD_ERR_CONFLICT: 409,
   HMD_ERR_BAD_REQUEST: 400,
@@ -67,9 +62,9 @@ const STATUS_BY_CODE: Partial<Record<keyof typeof ERROR_CODES, number>> = {
   HMD_ERR_SHUTTING_DOWN: 503,
 };
 
-/** The status the API answers for an SDK error code (500 when the code is unknown). */
+/** The status the API answers for a code (500 when the code is not in the catalogue). */
 export function statusForCode(code: string): number {
-  return STATUS_BY_CODE[code as keyof typeof ERROR_CODES] ?? 500;
+  return isErrorCode(code) ? STATUS_BY_CODE[code] : 500;
 }
 
 /** The Content-Types each kind of route accepts, for 415 messages. */
@@ -90,7 +85,7 @@ export function pathOf(url: string): string {
 }
 
 /**
- * Turns anything thrown inside fastify (our HttpError, an SDK error with a code, fastify's own
+ * Turns anything thrown inside fastify (our HttpError, any other HeimdallError or error with a code, fastify's own
  * FST_ERR_* errors, a plain Error) into an HttpError with a status, a stable code and a sentence.
  */
 export function toHttpError(err: unknown, request: FastifyRequest, bodyLimit: number): HttpError {
@@ -124,13 +119,7 @@ export function toHttpError(err: unknown, request: FastifyRequest, bodyLimit: nu
     default:
       break;
   }
-  if (code !== undefined && code in ERROR_CODES) {
-    return new HttpError(statusForCode(code), code as keyof typeof ERROR_CODES, e.message ?? ERROR_CODES[code as keyof typeof ERROR_CODES], e.details);
-  }
-  if (code !== undefined && code in HTTP_ERROR_CODES) {
-    const status = typeof e.statusCode === 'number' ? e.statusCode : 400;
-    return new HttpError(status, code as keyof typeof HTTP_ERROR_CODES, e.message ?? '', e.details);
-  }
+  if (isErrorCode(code)) return new HttpError(statusForCode(code), code, e.message ?? ERROR_CODES[code], e.details);
   const status = typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 600 ? e.statusCode : 500;
   if (status < 500) {
     return new HttpError(status, 'HMD_ERR_BAD_REQUEST', `The request to ${where} was refused: ${e.message ?? 'bad request'}.`);

@@ -8,6 +8,7 @@ import { formatLine, slackText } from '../../daemon/bifrost/format.js';
 import { parseSince } from '../../daemon/bifrost/since.js';
 import { SseParser, type SseEvent } from '../../daemon/bifrost/sse-client.js';
 import { messageFrame } from '../../daemon/bifrost/sse-format.js';
+import { FakeClock } from '../helpers/fake-clock.js';
 
 const silent = pino({ level: 'silent' });
 const note = (i: number, extra: Partial<BifrostInput> = {}): BifrostInput => ({
@@ -75,12 +76,13 @@ describe('BifrostBus', () => {
     assert.deepEqual(ids(ahead.messages), [1, 2, 3]);
   });
 
-  it('replays from a time, and says so when messages of that period were evicted', async () => {
-    const bus = new BifrostBus(3, silent);
+  it('replays from a time, and says so when messages of that period were evicted', () => {
+    const clock = new FakeClock();
+    const bus = new BifrostBus(3, silent, clock);
     bus.publish(note(0));
-    await new Promise((r) => setTimeout(r, 5));
-    const t = Date.now();
-    await new Promise((r) => setTimeout(r, 5));
+    clock.advance(5);
+    const t = clock.now();
+    clock.advance(5);
     bus.publish(note(1));
     bus.publish(note(2));
     const fine = bus.query({ since: { kind: 'time', at: t } });
@@ -92,6 +94,15 @@ describe('BifrostBus', () => {
     assert.deepEqual(ids(gap.messages), [3, 4, 5]);
     assert.equal(gap.gap?.reason, 'evicted');
     assert.equal(gap.gap?.missed, null);
+  });
+
+  it('stamps messages with the injected clock', () => {
+    const clock = new FakeClock(Date.parse('2024-05-01T12:00:00Z'));
+    const bus = new BifrostBus(3, silent, clock);
+    assert.equal(bus.publish(note(0)).timestamp, '2024-05-01T12:00:00.000Z');
+    clock.advance(1500);
+    assert.equal(bus.publish(note(1)).timestamp, '2024-05-01T12:00:01.500Z');
+    assert.match(bus.epoch, /^[0-9a-z]{6,}$/, 'the epoch stays an SSE-id prefix');
   });
 
   it('filters, takes the latest `last`, and pages with limit/more/next so that every message comes exactly once', () => {

@@ -120,7 +120,8 @@ describe('webhook sink', () => {
       const sinks = new SinkSet(bus, [hook(w.url, { headers: { authorization: 'Bearer s3cret' } })], tempDir(), silent);
       const t0 = Date.now();
       for (let i = 0; i < 3; i++) bus.publish(note(i));
-      await waitFor('three deliveries', () => w.ok.length === 3, 5000);
+      // The server counts a delivery when it answers; the sink when it has read the answer.
+      await waitFor('three deliveries', () => w.ok.length === 3 && sinks.stats()[0]!.written === 3, 5000);
       assert.ok(Date.now() - t0 >= 20 + 40 + 80 - 10, 'the retries waited with exponential backoff');
       assert.deepEqual(w.ok.map((r) => (JSON.parse(r.body) as BifrostMessage).id), [1, 2, 3]);
       assert.equal(w.got.length, 6, 'three failed attempts then three deliveries');

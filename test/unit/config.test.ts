@@ -14,6 +14,8 @@ import {
   redactConfig,
   resolvePluginPath,
 } from '../../config/loader.js';
+import { heimdallConfigSchema } from '../../config/schema.js';
+import type { HeimdallConfig, LlmConfig, PluginConfig, WhenFull } from '../../config/types.js';
 import { validateConfigFile } from '../../config/validate.js';
 
 // Compiled to dist/test/unit/; the fixtures stay in the source tree.
@@ -318,5 +320,31 @@ describe('config files', () => {
       process.chdir(cwd);
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('config types', () => {
+  it('are derived from the schema: a defaulted key is always there, one without a default is optional, an unknown one does not compile', () => {
+    // Checked by tsc (the @ts-expect-error lines fail the build when the types stop refusing them); never called.
+    const typeOnly = (cfg: HeimdallConfig, p: PluginConfig, llm: LlmConfig): unknown[] => {
+      const port: number = cfg.server.port;
+      const when: WhenFull = p.queue.whenFull;
+      const model: string = llm.model;
+      // @ts-expect-error llm has no default: the section may be absent
+      const m: string = cfg.llm.model;
+      // @ts-expect-error temperature has no default: it may be absent
+      const t: number = llm.temperature;
+      // @ts-expect-error not a key of the schema
+      const typo = cfg.server.prot;
+      // @ts-expect-error not a whenFull of the schema
+      const full: WhenFull = 'drop_all';
+      // @ts-expect-error $schema (for editors) is not part of the loaded config
+      const s = cfg.$schema;
+      return [port, when, model, m, t, typo, full, s];
+    };
+    assert.equal(typeof typeOnly, 'function');
+    const cfg: HeimdallConfig = defaultConfig();
+    const topKeys = Object.keys(heimdallConfigSchema.properties).filter((k) => k !== '$schema');
+    for (const k of Object.keys(cfg)) assert.ok(topKeys.includes(k) || k === 'baseDir' || k === 'configPath', `${k} is not a key of the schema`);
   });
 });

@@ -9,6 +9,7 @@ import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import type { FileSinkConfig } from '../../../config/types.js';
 import type { BifrostMessage } from '../bus.js';
+import { systemClock, type Clock } from '../clock.js';
 import type { Sink, SinkStats } from './sink.js';
 
 const MAX_PENDING_BYTES = 8 * 1024 * 1024;
@@ -27,7 +28,7 @@ export class FileSink implements Sink {
   private readonly counters = { received: 0, written: 0, failed: 0, dropped: 0, rotations: 0 };
   private lastError: string | undefined;
 
-  constructor(readonly name: string, private readonly cfg: FileSinkConfig, private readonly log: Logger) {}
+  constructor(readonly name: string, private readonly cfg: FileSinkConfig, private readonly log: Logger, private readonly clock: Clock = systemClock) {}
 
   write(m: BifrostMessage): void {
     if (this.closed) return;
@@ -111,7 +112,7 @@ export class FileSink implements Sink {
         }
         this.fd = undefined;
       }
-      const now = Date.now();
+      const now = this.clock.now();
       if (now - this.lastErrorLogAt >= ERROR_LOG_INTERVAL_MS) {
         this.lastErrorLogAt = now;
         this.log.error(

@@ -6,6 +6,7 @@ import { isAbsolute, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { BifrostSinkConfig } from '../../../config/types.js';
 import type { BifrostBus, BifrostMessage } from '../bus.js';
+import { systemClock, type Clock } from '../clock.js';
 import { compileFilter } from '../filter.js';
 import { FileSink } from './file-sink.js';
 import { LogSink } from './log-sink.js';
@@ -20,13 +21,13 @@ interface Entry {
   threw: boolean;
 }
 
-export function createSink(cfg: BifrostSinkConfig, index: number, baseDir: string, log: Logger): Sink {
+export function createSink(cfg: BifrostSinkConfig, index: number, baseDir: string, log: Logger, clock: Clock = systemClock): Sink {
   const name = cfg.name ?? `${cfg.type}#${index}`;
   switch (cfg.type) {
     case 'file':
-      return new FileSink(name, { ...cfg, path: isAbsolute(cfg.path) ? cfg.path : resolve(baseDir, cfg.path) }, log);
+      return new FileSink(name, { ...cfg, path: isAbsolute(cfg.path) ? cfg.path : resolve(baseDir, cfg.path) }, log, clock);
     case 'webhook':
-      return new WebhookSink(name, cfg, log);
+      return new WebhookSink(name, cfg, log, clock);
     case 'log':
       return new LogSink(name, log);
   }
@@ -36,9 +37,10 @@ export class SinkSet {
   private readonly entries: Entry[];
   private readonly unsubscribe: () => void;
 
-  constructor(bus: BifrostBus, configs: readonly BifrostSinkConfig[], baseDir: string, private readonly log: Logger) {
+  /** @param clock Retry backoffs and error-log intervals of the sinks; default the bus's clock. */
+  constructor(bus: BifrostBus, configs: readonly BifrostSinkConfig[], baseDir: string, private readonly log: Logger, clock: Clock = bus.clock) {
     this.entries = configs.map((cfg, i) => ({
-      sink: createSink(cfg, i, baseDir, log.child({ sink: cfg.name ?? `${cfg.type}#${i}` })),
+      sink: createSink(cfg, i, baseDir, log.child({ sink: cfg.name ?? `${cfg.type}#${i}` }), clock),
       pass: compileFilter({ ...(cfg.level ? { level: cfg.level } : {}), ...(cfg.plugins ? { plugins: cfg.plugins } : {}), ...(cfg.kinds ? { kinds: cfg.kinds } : {}) }),
       threw: false,
     }));

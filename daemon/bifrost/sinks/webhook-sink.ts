@@ -9,6 +9,7 @@
 import type { Logger } from 'pino';
 import type { WebhookSinkConfig } from '../../../config/types.js';
 import type { BifrostMessage } from '../bus.js';
+import { systemClock, type Clock } from '../clock.js';
 import { slackText } from '../format.js';
 import type { Sink, SinkStats } from './sink.js';
 
@@ -18,12 +19,12 @@ class Attempt {
   constructor(readonly retryable: boolean, readonly reason: string, readonly retryAfterMs?: number) {}
 }
 
-function retryAfter(h: string | null): number | undefined {
+function retryAfter(h: string | null, now: number): number | undefined {
   if (!h) return undefined;
   const s = Number(h);
   if (Number.isFinite(s)) return Math.max(0, s * 1000);
   const t = Date.parse(h);
-  return Number.isNaN(t) ? undefined : Math.max(0, t - Date.now());
+  return Number.isNaN(t) ? undefined : Math.max(0, t - now);
 }
 
 export class WebhookSink implements Sink {
@@ -41,7 +42,7 @@ export class WebhookSink implements Sink {
   private readonly where: string;
   private idle: Array<() => void> = [];
 
-  constructor(readonly name: string, private readonly cfg: WebhookSinkConfig, private readonly log: Logger) {
+  constructor(readonly name: string, private readonly cfg: WebhookSinkConfig, private readonly log: Logger, private readonly clock: Clock = systemClock) {
     let where = cfg.url;
     try {
       where = new URL(cfg.url).origin;
@@ -90,17 +91,17 @@ export class WebhookSink implements Sink {
     if (res.ok) return undefined;
     const reason = `HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}`;
     const again = res.status >= 500 || RETRYABLE.has(res.status);
-    return new Attempt(again, reason, again ? retryAfter(res.headers.get('retry-after')) : undefined);
+    return new Attempt(again, reason, again ? retryAfter(res.headers.get('retry-after'), this.clock.now()) : undefined);
   }
 
   private sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const t = setTimeout(() => {
+      const t = this.clock.setTimeout(() => {
         this.wake = undefined;
         resolve();
       }, ms);
       this.wake = () => {
-        clearTimeout(t);
+        this.clock.clear(t);
         this.wake = undefined;
         resolve();
       };
@@ -169,11 +170,11 @@ export class WebhookSink implements Sink {
   async close(deadline: number): Promise<void> {
     this.closed = true;
     if (this.pumping) {
-      const left = deadline - Date.now();
+      const left = deadline - this.clock.now();
       if (left > 0) {
         // Skip backoff waits: the daemon is stopping, try once more now.
         this.wake?.();
-        await Promise.race([new Promise<void>((r) => this.idle.push(r)), new Promise<void>((r) => setTimeout(r, left).unref())]);
+        await Promise.race([new Promise<void>((r) => this.idle.push(r)), new Promise<void>((r) => this.clock.setTimeout(r, left).unref())]);
       }
     }
     this.abort.abort();

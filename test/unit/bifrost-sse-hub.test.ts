@@ -1,0 +1,194 @@
+/**
+ * The SSE hub alone, with fake clients and a fake clock: replay from an id, the gap notice when the
+ * id is older than the buffer, the per-client caps cutting off a client that stopped reading while
+ * the others keep receiving, heartbeats on the injected clock, refusals and the shutdown event.
+ * Writes are coalesced once per event-loop turn; `flushed()` waits for that one turn, never a time.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { pino } from 'pino';
+import { BifrostBus, type BifrostInput } from '../../daemon/bifrost/bus.js';
+import { SseHub, type SseHubOptions } from '../../daemon/bifrost/sse-hub.js';
+import { FakeClock } from '../helpers/fake-clock.js';
+import { FakeSseResponse } from '../helpers/fake-sse-response.js';
+
+const silent = pino({ level: 'silent' });
+const note = (i: number, message = `m${i}`): BifrostInput => ({ kind: 'notification', level: 'info', title: `T${i}`, message, origin: { kind: 'plugin', plugin: 'p' } });
+const range = (a: number, b: number) => Array.from({ length: b - a + 1 }, (_, i) => a + i);
+/** The hub's coalesced writes run in the next event-loop turn (setImmediate); this waits for it. */
+const flushed = () => new Promise<void>((r) => setImmediate(r));
+
+function setup(opts: Partial<SseHubOptions> & { bufferSize?: number } = {}) {
+  const clock = new FakeClock();
+  const bus = new BifrostBus(opts.bufferSize ?? 100, silent, clock);
+  const warnings: string[] = [];
+  const log = pino({ level: 'warn' }, { write: (line: string) => void warnings.push(JSON.parse(line).msg) });
+  const hub = new SseHub(bus, {
+    heartbeatMs: 15_000, maxClients: 10, clientBufferBytes: 1 << 20, clientBufferMessages: 10_000, closeGraceMs: 5000, ...opts,
+  }, log);
+  const connect = (req: Parameters<SseHub['open']>[1] = {}, highWaterMark?: number) => {
+    const res = new FakeSseResponse(highWaterMark);
+    const opened = hub.open(res.asResponse(), req);
+    return { res, opened };
+  };
+  return { clock, bus, hub, connect, warnings };
+}
+
+describe('SseHub', () => {
+  it('opens with retry and hello, replays after an id without a gap, then streams live messages once each', async () => {
+    const { bus, hub, connect } = setup();
+    for (let i = 1; i <= 5; i++) bus.publish(note(i));
+    const { res, opened } = connect({ since: { kind: 'id', id: 2, epoch: bus.epoch }, sinceText: `${bus.epoch}-2` });
+    assert.equal(res.statusCode, 200);
+    assert.match(res.headers['content-type']!, /^text\/event-stream/);
+    assert.deepEqual(opened, { clientId: 1, replayed: 3 });
+    assert.equal(res.events[0]!.event, 'hello', 'hello comes first');
+    assert.deepEqual(res.dataOf('hello')[0], { epoch: bus.epoch, lastId: 5, oldestId: 1, heartbeatMs: 15_000, replayed: 3, clientId: 1 });
+    assert.deepEqual(res.dataOf('gap'), []);
+    assert.deepEqual(res.messageIds(), [3, 4, 5]);
+    assert.equal(res.events[1]!.lastEventId, `${bus.epoch}-3`, 'ids carry the epoch, for Last-Event-ID');
+
+    bus.publish(note(6));
+    bus.publish(note(7));
+    assert.deepEqual(res.messageIds(), [3, 4, 5], 'live messages wait for the end of the turn');
+    await flushed();
+    assert.deepEqual(res.messageIds(), [3, 4, 5, 6, 7]);
+    assert.equal(res.writes.length, 2, 'the opening is one write and the turn\'s two messages another');
+    assert.equal(hub.size, 1);
+  });
+
+  it('sends a gap event before the replay when the id is older than the buffer', () => {
+    const { bus, connect } = setup({ bufferSize: 3 });
+    for (let i = 1; i <= 10; i++) bus.publish(note(i));
+    const { res, opened } = connect({ since: { kind: 'id', id: 2, epoch: bus.epoch }, sinceText: `${bus.epoch}-2` });
+    assert.deepEqual(res.events.map((e) => e.event), ['hello', 'gap', 'notification', 'notification', 'notification']);
+    const [gap] = res.dataOf('gap');
+    assert.equal(gap!['reason'], 'evicted');
+    assert.equal(gap!['missed'], 5);
+    assert.equal(gap!['oldestAvailable'], 8);
+    assert.match(String(gap!['message']), /5 messages after .*-2 \(ids 3 to 7\) are no longer in the replay buffer/);
+    assert.deepEqual(opened.gap, gap);
+    assert.deepEqual(res.messageIds(), [8, 9, 10]);
+  });
+
+  it('replays the latest `last` without since, and honours the filter live', async () => {
+    const { bus, connect } = setup();
+    for (let i = 1; i <= 6; i++) bus.publish({ ...note(i), level: i % 2 ? 'info' : 'error' });
+    const { res } = connect({ last: 2, filter: { level: 'error' } });
+    assert.deepEqual(res.messageIds(), [4, 6]);
+    bus.publish({ ...note(7), level: 'info' });
+    bus.publish({ ...note(8), level: 'error' });
+    await flushed();
+    assert.deepEqual(res.messageIds(), [4, 6, 8]);
+  });
+
+  it('cuts off a client that stopped reading once its bytes pass clientBufferBytes; the others get everything', async () => {
+    const { bus, hub, connect, warnings } = setup({ clientBufferBytes: 4096 });
+    const fast = connect();
+    const slow = connect({}, 1024);
+    slow.res.pause();
+    const body = 'x'.repeat(200);
+    let published = 0;
+    // Until the slow client's socket buffer is full, its writes are accepted (and sit unread).
+    while (slow.res.writableLength < 1024) {
+      bus.publish(note(++published, body));
+      await flushed();
+    }
+    const writesWhenBlocked = slow.res.writes.length;
+    // Now messages queue in the hub for it, and the one that passes the cap cuts it off at once.
+    while (hub.size === 2) bus.publish(note(++published, body));
+    assert.ok(published < 40, `cut off after ${published} messages`);
+    assert.equal(hub.size, 1);
+    assert.equal(hub.stats().cutOff, 1);
+    assert.equal(bus.clients, 1);
+    assert.match(warnings.join('\n'), /Disconnected the Bifrost stream client 2 \(unknown\) because it stopped reading/);
+    assert.equal(slow.res.ended, true);
+    assert.equal(slow.res.writes.length, writesWhenBlocked + 1, 'only the cutoff event is written after it blocked');
+
+    for (let i = 0; i < 5; i++) bus.publish(note(++published));
+    await flushed();
+    assert.deepEqual(fast.res.messageIds(), range(1, published), 'the reading client got every message, in order');
+    assert.equal(slow.res.writes.length, writesWhenBlocked + 1, 'nothing more is written to the cut-off client');
+
+    // The client reads again: it finds what its socket held and the reason it was cut off.
+    slow.res.resume();
+    const [cutoff] = slow.res.dataOf('cutoff');
+    assert.equal(cutoff!['reason'], 'slow_client');
+    assert.match(String(cutoff!['message']), /over the limit of 10000 messages or 4096 bytes/);
+    assert.ok(Number(cutoff!['pendingBytes']) > 0);
+    const lastSeen = slow.res.messageIds().at(-1)!;
+    assert.ok(lastSeen < published, 'it can resume with Last-Event-ID from the last message it read');
+    assert.equal(slow.res.destroyed, false);
+  });
+
+  it('destroys the socket of a cut-off client that never reads, exactly at closeGraceMs', async () => {
+    const { bus, hub, clock, connect } = setup({ clientBufferMessages: 3, closeGraceMs: 2000 });
+    const slow = connect({}, 1);
+    slow.res.pause();
+    bus.publish(note(1));
+    await flushed(); // message 1 fills its socket: from here on messages wait in the hub
+    for (let i = 2; hub.size > 0; i++) bus.publish(note(i));
+    assert.equal(hub.stats().cutOff, 1, 'the message cap cuts it off too');
+    clock.advance(1999);
+    assert.equal(slow.res.destroyed, false, 'not before the grace has passed');
+    clock.advance(1);
+    assert.equal(slow.res.destroyed, true);
+    assert.equal(clock.pending, 1, 'only the heartbeat interval is left');
+  });
+
+  it('sends heartbeats on the injected clock, with its time, only to clients that keep up', async () => {
+    const { bus, clock, connect } = setup({ heartbeatMs: 15_000 });
+    const a = connect();
+    const b = connect();
+    const blocked = connect({}, 1);
+    blocked.res.pause();
+    bus.publish(note(1));
+    await flushed();
+    clock.advance(14_999);
+    assert.deepEqual(a.res.comments, [], 'no heartbeat before heartbeatMs');
+    clock.advance(1);
+    assert.deepEqual(a.res.comments, ['heartbeat 2024-05-01T12:00:15.000Z']);
+    assert.deepEqual(b.res.comments, ['heartbeat 2024-05-01T12:00:15.000Z']);
+    clock.advance(30_000);
+    assert.equal(a.res.comments.length, 3);
+    assert.equal(a.res.comments[2], 'heartbeat 2024-05-01T12:00:45.000Z');
+    blocked.res.resume();
+    assert.deepEqual(blocked.res.comments, [], 'a client whose socket is full gets no heartbeat');
+    assert.deepEqual(blocked.res.messageIds(), [1]);
+  });
+
+  it('refuses past maxClients and while closing; close ends every stream with shutdown and stops the heartbeat', async () => {
+    const { bus, hub, clock, connect } = setup({ maxClients: 1 });
+    assert.equal(hub.refusal(), undefined);
+    const a = connect();
+    assert.deepEqual(hub.refusal()?.status, 429);
+    assert.equal(hub.refusal()?.code, 'HMD_ERR_RATE_LIMITED');
+    bus.publish(note(1, 'stopping'));
+    hub.close();
+    assert.equal(hub.refusal()?.status, 503);
+    assert.equal(hub.refusal()?.code, 'HMD_ERR_SHUTTING_DOWN');
+    assert.deepEqual(a.res.messageIds(), [1], 'what was queued goes out before the shutdown event');
+    assert.equal(a.res.events.at(-1)!.event, 'shutdown');
+    assert.equal(a.res.ended, true);
+    assert.equal(hub.size, 0);
+    await new Promise((r) => process.nextTick(r));
+    assert.equal(clock.pending, 0, 'no heartbeat interval and no close grace left once the client has read its end');
+    bus.publish(note(2));
+    await flushed();
+    assert.deepEqual(a.res.messageIds(), [1]);
+  });
+
+  it('forgets a client that disconnects', async () => {
+    const { bus, hub, connect } = setup();
+    const a = connect();
+    const b = connect();
+    a.res.disconnect();
+    assert.equal(hub.size, 1);
+    assert.equal(bus.clients, 1);
+    bus.publish(note(1));
+    await flushed();
+    assert.deepEqual(a.res.messageIds(), []);
+    assert.deepEqual(b.res.messageIds(), [1]);
+    assert.equal(hub.stats().connectedTotal, 2);
+  });
+});
