@@ -2,7 +2,7 @@
  * ConfigError: every problem found in a config file, thrown at once. A HeimdallError with the code
  * HMD_ERR_CONFIG, so it crosses boundaries and reaches the HTTP layer like every other error.
  */
-import { HeimdallError, type SerializedError } from '../sdk/errors.js';
+import { ErrorCode, HeimdallError, type SerializedError } from '../sdk/errors.js';
 
 /** One problem in a config file. `line`/`column` are 1-based; absent for file-level problems. */
 export interface ConfigIssue {
@@ -24,7 +24,7 @@ export interface ConfigErrorDetails {
 
 /** The config file could not be read, parsed or validated. `errors` lists every problem found. */
 export class ConfigError extends HeimdallError {
-  declare readonly code: 'HMD_ERR_CONFIG';
+  declare readonly code: typeof ErrorCode.HMD_ERR_CONFIG;
   declare readonly details: ConfigErrorDetails;
   readonly errors: ConfigIssue[];
   /** The config file, or undefined when a string was parsed. */
@@ -33,7 +33,7 @@ export class ConfigError extends HeimdallError {
   constructor(errors: ConfigIssue[], file?: string) {
     const n = errors.length;
     super(
-      'HMD_ERR_CONFIG',
+      ErrorCode.HMD_ERR_CONFIG,
       n === 1
         ? formatIssues(errors, file)
         : `${file ?? 'The configuration'} has ${n} problems:\n${formatIssues(errors, file)}`,

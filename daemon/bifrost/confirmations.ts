@@ -9,7 +9,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import { HeimdallError } from '../../sdk/index.js';
+import { ErrorCode, HeimdallError } from '../../sdk/index.js';
 import type { BifrostBus } from './bus.js';
 import type { Clock, ClockTimer } from './clock.js';
 
@@ -75,7 +75,7 @@ export class ConfirmationManager {
   private timeoutOf(requestedBy: string, action: string, t: unknown): number {
     if (t === undefined || t === null) return this.opts.defaultTimeoutMs;
     if (typeof t !== 'number' || !Number.isFinite(t) || t <= 0) {
-      throw new HeimdallError('HMD_ERR_INVALID_PARAMS', `requestConfirmation("${action}") was called with timeoutMs = ${JSON.stringify(t)}; it must be a positive number of milliseconds.`);
+      throw new HeimdallError(ErrorCode.HMD_ERR_INVALID_PARAMS, `requestConfirmation("${action}") was called with timeoutMs = ${JSON.stringify(t)}; it must be a positive number of milliseconds.`);
     }
     if (t > this.opts.maxTimeoutMs) {
       this.log.warn(`${requestedBy} asked for a confirmation of "${action}" with a deadline of ${t} ms; it was shortened to bifrost.maxConfirmationTimeoutMs (${this.opts.maxTimeoutMs} ms).`);
@@ -86,7 +86,7 @@ export class ConfirmationManager {
 
   request(plugin: string, action: string, opts: { timeoutMs?: number; details?: Record<string, unknown> } = {}, invocationId?: string): Promise<boolean> {
     if (typeof action !== 'string' || action.trim() === '') {
-      return Promise.reject(new HeimdallError('HMD_ERR_INVALID_PARAMS', 'requestConfirmation was called without an action; pass a short description of what is to be approved.'));
+      return Promise.reject(new HeimdallError(ErrorCode.HMD_ERR_INVALID_PARAMS, 'requestConfirmation was called without an action; pass a short description of what is to be approved.'));
     }
     let timeoutMs: number;
     try {
@@ -169,7 +169,7 @@ export class ConfirmationManager {
     if (this.pending.has(id)) return this.settle(id, approve ? 'approved' : 'denied', reason);
     const s = this.settled.get(id);
     if (!s) {
-      throw new HeimdallError('HMD_ERR_NOT_FOUND',
+      throw new HeimdallError(ErrorCode.HMD_ERR_NOT_FOUND,
         `There is no confirmation request with id ${id}. \`heimdall confirmations\` (GET /v1/confirmations) lists the pending ones; ids do not survive a daemon restart.`,
         { id });
     }
@@ -178,7 +178,7 @@ export class ConfirmationManager {
       s.state === 'expired' ? `it expired at ${s.deadline} without an answer and was denied`
         : s.state === 'cancelled' ? `it was cancelled at ${when} (${s.reason ?? 'no reason given'}) and was denied`
           : `it was already ${s.state} at ${when}`;
-    throw new HeimdallError('HMD_ERR_CONFLICT',
+    throw new HeimdallError(ErrorCode.HMD_ERR_CONFLICT,
       `The confirmation request ${id} ("${s.action}" from ${s.requestedBy}) cannot be ${approve ? 'approved' : 'denied'}: ${why}. Nothing was changed.`,
       { confirmation: s });
   }

@@ -15,6 +15,7 @@ import type { Clock, ClockTimer } from './clock.js';
 import { compileFilter, type BifrostFilter } from './filter.js';
 import type { SincePoint } from './since.js';
 import { commentFrame, controlFrame, messageFrame, retryFrame } from './sse-format.js';
+import { ErrorCode } from '../../sdk/errors.js';
 
 export interface SseHubOptions {
   heartbeatMs: number;
@@ -30,7 +31,7 @@ export interface SseHubOptions {
 /** Why a new stream is refused: too many clients (429) or shutting down (503). */
 export interface StreamRefusal {
   status: 429 | 503;
-  code: 'HMD_ERR_RATE_LIMITED' | 'HMD_ERR_SHUTTING_DOWN';
+  code: typeof ErrorCode.HMD_ERR_RATE_LIMITED | typeof ErrorCode.HMD_ERR_SHUTTING_DOWN;
   message: string;
 }
 
@@ -192,11 +193,11 @@ export class SseHub {
 
   /** Whether another client may connect; why not when it may not. */
   refusal(): StreamRefusal | undefined {
-    if (this.closing) return { status: 503, code: 'HMD_ERR_SHUTTING_DOWN', message: 'The daemon is shutting down and accepts no new Bifrost streams; reconnect once it is back.' };
+    if (this.closing) return { status: 503, code: ErrorCode.HMD_ERR_SHUTTING_DOWN, message: 'The daemon is shutting down and accepts no new Bifrost streams; reconnect once it is back.' };
     if (this.clients.size >= this.opts.maxClients) {
       return {
         status: 429,
-        code: 'HMD_ERR_RATE_LIMITED',
+        code: ErrorCode.HMD_ERR_RATE_LIMITED,
         message: `${this.clients.size} Bifrost stream clients are already connected, the most bifrost.maxClients allows; disconnect one or raise bifrost.maxClients.`,
       };
     }

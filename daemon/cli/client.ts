@@ -3,6 +3,7 @@
  * {@link CliError} with a sentence: unreachable daemon, HTTP error envelopes, non-JSON answers.
  */
 import { CliError, usageError } from './exit.js';
+import { ErrorCode } from '../../sdk/errors.js';
 
 export const DEFAULT_URL = 'http://127.0.0.1:8787';
 
@@ -102,7 +103,7 @@ export class DaemonClient {
     if (!res.ok) {
       if (isErrorBody(json)) throw new ApiError(res.status, json);
       throw new ApiError(res.status, {
-        error: { code: 'HMD_ERR_INTERNAL', message: `The daemon answered ${method} ${path} with HTTP ${res.status} and no error message.` },
+        error: { code: ErrorCode.HMD_ERR_INTERNAL, message: `The daemon answered ${method} ${path} with HTTP ${res.status} and no error message.` },
       });
     }
     return json as T;

@@ -10,7 +10,7 @@
 import { readFile } from 'node:fs/promises';
 import { type Command } from 'commander';
 import { closest } from '../../config/messages.js';
-import { EVENT_TYPES, isEventType } from '../../sdk/index.js';
+import { ErrorCode, EVENT_TYPES, isEventType } from '../../sdk/index.js';
 import { ApiError, type DaemonClient } from './client.js';
 import { CliError, EXIT_FAILURE, parseJsonObjectOption, usageError } from './exit.js';
 import { out, plural, printJson } from './output.js';
@@ -55,7 +55,7 @@ async function postBatch(send: () => Promise<EventsAnswer>): Promise<EventsAnswe
   try {
     return await send();
   } catch (err) {
-    if (err instanceof ApiError && err.code === 'HMD_ERR_INVALID_EVENT' && typeof err.body.error.details === 'object') {
+    if (err instanceof ApiError && err.code === ErrorCode.HMD_ERR_INVALID_EVENT && typeof err.body.error.details === 'object') {
       return err.body.error.details as EventsAnswer;
     }
     throw err;

@@ -10,6 +10,7 @@ import { Option, type Command } from 'commander';
 import type { Logger } from 'pino';
 import type { HeimdallConfig, LogLevel } from '../../config/types.js';
 import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, flushAndExit } from './exit.js';
+import { ErrorCode } from '../../sdk/errors.js';
 
 const LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'];
 
@@ -33,7 +34,7 @@ export async function loadConfigOrDefaults(explicit: string | undefined): Promis
 }
 
 function isConfigError(err: unknown): boolean {
-  return (err as { code?: unknown } | null)?.code === 'HMD_ERR_CONFIG';
+  return (err as { code?: unknown } | null)?.code === ErrorCode.HMD_ERR_CONFIG;
 }
 
 export async function runStart(opts: StartOptions): Promise<void> {

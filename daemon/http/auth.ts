@@ -9,7 +9,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import { isLoopbackHost } from '../../config/loader.js';
-import { HeimdallError } from '../../sdk/errors.js';
+import { ErrorCode, HeimdallError } from '../../sdk/errors.js';
 import { HttpError } from './errors.js';
 
 /**
@@ -19,7 +19,7 @@ import { HttpError } from './errors.js';
  */
 export function assertSafeBind(host: string, token: string): void {
   if (!isLoopbackHost(host) && token.trim() === '') {
-    throw new HeimdallError('HMD_ERR_CONFIG',
+    throw new HeimdallError(ErrorCode.HMD_ERR_CONFIG,
       `Refusing to listen on ${host}: it is not a loopback address and server.token is empty, so anyone ` +
       'who can reach this port could control the daemon. Set server.token (for example ' +
       'token: ${HEIMDALL_TOKEN}) or bind to 127.0.0.1.');
@@ -46,19 +46,19 @@ export function createAuthCheck(token: string): ((request: FastifyRequest) => vo
     if (!isProtectedPath(pattern ?? request.url)) return;
     const header = request.headers.authorization;
     if (header === undefined || header === '') {
-      throw new HttpError(401, 'HMD_ERR_UNAUTHORIZED',
+      throw new HttpError(401, ErrorCode.HMD_ERR_UNAUTHORIZED,
         'This route needs a bearer token: send "Authorization: Bearer <token>" with the daemon\'s ' +
         'server.token (the CLI reads --token or HEIMDALL_TOKEN).',
         undefined, { 'www-authenticate': 'Bearer realm="heimdall"' });
     }
     const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header);
     if (match === null) {
-      throw new HttpError(401, 'HMD_ERR_UNAUTHORIZED',
+      throw new HttpError(401, ErrorCode.HMD_ERR_UNAUTHORIZED,
         'The Authorization header is not a bearer token; send "Authorization: Bearer <token>".',
         undefined, { 'www-authenticate': 'Bearer realm="heimdall", error="invalid_request"' });
     }
     if (!timingSafeEqual(digest(match[1]!), expected)) {
-      throw new HttpError(401, 'HMD_ERR_UNAUTHORIZED',
+      throw new HttpError(401, ErrorCode.HMD_ERR_UNAUTHORIZED,
         'The bearer token is not valid; use the token in the daemon\'s server.token ' +
         '(the CLI reads --token or HEIMDALL_TOKEN).',
         undefined, { 'www-authenticate': 'Bearer realm="heimdall", error="invalid_token"' });

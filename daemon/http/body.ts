@@ -8,6 +8,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { HttpError } from './errors.js';
+import { ErrorCode } from '../../sdk/errors.js';
 
 /** Media types of NDJSON. Both spellings are in use. */
 export const NDJSON_TYPES = ['application/x-ndjson', 'application/ndjson'] as const;
@@ -97,7 +98,7 @@ export function installJsonParser(app: FastifyInstance, bodyLimit: number): void
     try {
       done(null, parseJson(text, needsSafeParse(text)));
     } catch (err) {
-      done(new HttpError(400, 'HMD_ERR_BAD_REQUEST', `The request body is not valid JSON: ${syntaxMessage(err)}.`), undefined);
+      done(new HttpError(400, ErrorCode.HMD_ERR_BAD_REQUEST, `The request body is not valid JSON: ${syntaxMessage(err)}.`), undefined);
     }
   });
 }

@@ -4,7 +4,7 @@
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import { ERROR_CODES, HeimdallError, isErrorCode, type ErrorCode } from '../../sdk/errors.js';
+import { ERROR_CODES, HeimdallError, isErrorCode, ErrorCode } from '../../sdk/errors.js';
 
 /** Every code the HTTP layer answers with; the same catalogue as everywhere else. */
 export type HttpErrorCode = ErrorCode;
@@ -95,36 +95,36 @@ export function toHttpError(err: unknown, request: FastifyRequest, bodyLimit: nu
   const where = `${request.method} ${pathOf(request.url)}`;
   switch (code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return new HttpError(413, 'HMD_ERR_BODY_TOO_LARGE',
+      return new HttpError(413, ErrorCode.HMD_ERR_BODY_TOO_LARGE,
         `The request body is larger than the limit of ${formatBytes(bodyLimit)}. ` +
         'Send smaller batches, or raise server.bodyLimitBytes in the daemon config.',
         { limitBytes: bodyLimit });
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE': {
       const accepted = acceptedTypes(request);
       const got = request.headers['content-type'];
-      return new HttpError(415, 'HMD_ERR_UNSUPPORTED_MEDIA_TYPE',
+      return new HttpError(415, ErrorCode.HMD_ERR_UNSUPPORTED_MEDIA_TYPE,
         `${where} does not accept Content-Type ${got ? `"${got}"` : '(none)'}; ` +
         `send one of: ${accepted.join(', ')}.`,
         { accepted, received: got ?? null });
     }
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
-      return new HttpError(400, 'HMD_ERR_BAD_REQUEST',
+      return new HttpError(400, ErrorCode.HMD_ERR_BAD_REQUEST,
         'The Content-Length header does not match the size of the body that was sent.');
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
-      return new HttpError(400, 'HMD_ERR_BAD_REQUEST', `The request body is not valid JSON: ${e.message}.`);
+      return new HttpError(400, ErrorCode.HMD_ERR_BAD_REQUEST, `The request body is not valid JSON: ${e.message}.`);
     case 'FST_ERR_BAD_URL':
     case 'FST_ERR_ASYNC_CONSTRAINT':
-      return new HttpError(400, 'HMD_ERR_BAD_REQUEST', `The request URL is malformed: ${e.message}.`);
+      return new HttpError(400, ErrorCode.HMD_ERR_BAD_REQUEST, `The request URL is malformed: ${e.message}.`);
     default:
       break;
   }
   if (isErrorCode(code)) return new HttpError(statusForCode(code), code, e.message ?? ERROR_CODES[code], e.details);
   const status = typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 600 ? e.statusCode : 500;
   if (status < 500) {
-    return new HttpError(status, 'HMD_ERR_BAD_REQUEST', `The request to ${where} was refused: ${e.message ?? 'bad request'}.`);
+    return new HttpError(status, ErrorCode.HMD_ERR_BAD_REQUEST, `The request to ${where} was refused: ${e.message ?? 'bad request'}.`);
   }
-  return new HttpError(500, 'HMD_ERR_INTERNAL',
+  return new HttpError(500, ErrorCode.HMD_ERR_INTERNAL,
     `Heimdall failed while handling ${where}: ${e.message ?? String(err)}. ` +
     'This is a bug or an unexpected state; the daemon log has the stack trace.');
 }
@@ -143,7 +143,7 @@ export function sendHttpError(logger: Logger, request: FastifyRequest, reply: Fa
   const log = logger.child({ reqId: request.id, method: request.method, path: pathOf(request.url) });
   if (err.statusCode >= 500) {
     // Known failures (timeout, plugin down, …) are explained by the message; a stack only helps for bugs.
-    const withStack = err.code === 'HMD_ERR_INTERNAL' && cause instanceof Error;
+    const withStack = err.code === ErrorCode.HMD_ERR_INTERNAL && cause instanceof Error;
     log.error({ code: err.code, status: err.statusCode, err: withStack ? cause : undefined }, `Request failed with ${err.statusCode}: ${err.message}`);
   } else {
     log.debug({ code: err.code, status: err.statusCode }, `Request refused with ${err.statusCode}: ${err.message}`);
@@ -163,13 +163,13 @@ export function clientErrorHandler(logger: Logger) {
   return (err: Error & { code?: string }, socket: import('node:net').Socket): void => {
     if (err.code === 'ECONNRESET' || socket.destroyed) return;
     let status = 400;
-    let body: ErrorBody = { error: { code: 'HMD_ERR_BAD_REQUEST', message: `The request is not valid HTTP (${err.code ?? err.message}).` } };
+    let body: ErrorBody = { error: { code: ErrorCode.HMD_ERR_BAD_REQUEST, message: `The request is not valid HTTP (${err.code ?? err.message}).` } };
     if (err.code === 'HPE_HEADER_OVERFLOW') {
       status = 431;
-      body = { error: { code: 'HMD_ERR_BAD_REQUEST', message: 'The request headers are too large; send fewer or shorter headers.' } };
+      body = { error: { code: ErrorCode.HMD_ERR_BAD_REQUEST, message: 'The request headers are too large; send fewer or shorter headers.' } };
     } else if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
       status = 408;
-      body = { error: { code: 'HMD_ERR_BAD_REQUEST', message: 'The request was not received in time; send the whole request promptly.' } };
+      body = { error: { code: ErrorCode.HMD_ERR_BAD_REQUEST, message: 'The request was not received in time; send the whole request promptly.' } };
     }
     logger.debug({ code: err.code, status }, `Refused a malformed HTTP request with ${status}: ${err.message}`);
     const text = JSON.stringify(body);

@@ -18,6 +18,7 @@ import { parseFilter, type BifrostFilter } from '../bifrost/filter.js';
 import { parseSince, SINCE_FORMS, type SincePoint } from '../bifrost/since.js';
 import type { BifrostApi } from '../bifrost/types.js';
 import { HttpError } from './errors.js';
+import { ErrorCode } from '../../sdk/errors.js';
 
 type Query = Record<string, string | string[] | undefined>;
 
@@ -28,7 +29,7 @@ const DEFAULT_POLL_LIMIT = 100;
 function refuseUnknownParams(q: Query, allowed: readonly string[], route: string): void {
   const unknown = Object.keys(q).filter((k) => !allowed.includes(k));
   if (unknown.length > 0) {
-    throw new HttpError(400, 'HMD_ERR_BAD_REQUEST',
+    throw new HttpError(400, ErrorCode.HMD_ERR_BAD_REQUEST,
       `${route} does not take the query parameter${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `"${k}"`).join(', ')}; it takes ${allowed.join(', ')}.`,
       { unexpected: unknown, allowed });
   }
@@ -37,21 +38,21 @@ function refuseUnknownParams(q: Query, allowed: readonly string[], route: string
 function single(q: Query, name: string): string | undefined {
   const v = q[name];
   if (Array.isArray(v)) {
-    throw new HttpError(400, 'HMD_ERR_BAD_REQUEST', `The query parameter "${name}" was given ${v.length} times; give it once.`);
+    throw new HttpError(400, ErrorCode.HMD_ERR_BAD_REQUEST, `The query parameter "${name}" was given ${v.length} times; give it once.`);
   }
   return v === '' ? undefined : v;
 }
 
 function filterOf(q: Query): BifrostFilter {
   const f = parseFilter({ level: q.level, plugin: q.plugin, kind: q.kind });
-  if (!f.ok) throw new HttpError(400, 'HMD_ERR_BAD_REQUEST', `The query parameter ${f.message}`);
+  if (!f.ok) throw new HttpError(400, ErrorCode.HMD_ERR_BAD_REQUEST, `The query parameter ${f.message}`);
   return f.filter;
 }
 
 function sinceOf(raw: string | undefined, from: string): { since: SincePoint; text: string } | undefined {
   if (raw === undefined) return undefined;
   const s = parseSince(raw);
-  if (!s.ok) throw new HttpError(400, 'HMD_ERR_BAD_REQUEST', `${from} "${raw}" is not ${SINCE_FORMS}.`, { [from]: raw });
+  if (!s.ok) throw new HttpError(400, ErrorCode.HMD_ERR_BAD_REQUEST, `${from} "${raw}" is not ${SINCE_FORMS}.`, { [from]: raw });
   return { since: s.since, text: raw };
 }
 
@@ -59,7 +60,7 @@ function positiveInt(raw: string | undefined, name: string, max: number): number
   if (raw === undefined) return undefined;
   const n = Number(raw);
   if (!/^\d+$/.test(raw) || !Number.isSafeInteger(n) || n < 1) {
-    throw new HttpError(400, 'HMD_ERR_BAD_REQUEST', `The query parameter "${name}" must be a whole number of at least 1, not "${raw}".`);
+    throw new HttpError(400, ErrorCode.HMD_ERR_BAD_REQUEST, `The query parameter "${name}" must be a whole number of at least 1, not "${raw}".`);
   }
   return Math.min(n, max);
 }
@@ -67,18 +68,18 @@ function positiveInt(raw: string | undefined, name: string, max: number): number
 function readAnswerBody(body: unknown): { approve: boolean; reason?: string } {
   const hint = 'send { "approve": true } or { "approve": false, "reason": "why" }.';
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw new HttpError(400, 'HMD_ERR_BAD_REQUEST', `The body of POST /v1/confirmations/{id} must be a JSON object; ${hint}`);
+    throw new HttpError(400, ErrorCode.HMD_ERR_BAD_REQUEST, `The body of POST /v1/confirmations/{id} must be a JSON object; ${hint}`);
   }
   const b = body as Record<string, unknown>;
   const unknown = Object.keys(b).filter((k) => k !== 'approve' && k !== 'reason');
   if (unknown.length > 0) {
-    throw new HttpError(400, 'HMD_ERR_BAD_REQUEST', `The body of POST /v1/confirmations/{id} has unexpected field${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `"${k}"`).join(', ')}; ${hint}`);
+    throw new HttpError(400, ErrorCode.HMD_ERR_BAD_REQUEST, `The body of POST /v1/confirmations/{id} has unexpected field${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `"${k}"`).join(', ')}; ${hint}`);
   }
   if (typeof b.approve !== 'boolean') {
-    throw new HttpError(400, 'HMD_ERR_BAD_REQUEST', `"approve" must be true or false${b.approve === undefined ? ' and is missing' : `, not ${JSON.stringify(b.approve)}`}; ${hint}`);
+    throw new HttpError(400, ErrorCode.HMD_ERR_BAD_REQUEST, `"approve" must be true or false${b.approve === undefined ? ' and is missing' : `, not ${JSON.stringify(b.approve)}`}; ${hint}`);
   }
   if (b.reason !== undefined && (typeof b.reason !== 'string' || b.reason.length > 2000)) {
-    throw new HttpError(400, 'HMD_ERR_BAD_REQUEST', `"reason" must be a string of at most 2000 characters; ${hint}`);
+    throw new HttpError(400, ErrorCode.HMD_ERR_BAD_REQUEST, `"reason" must be a string of at most 2000 characters; ${hint}`);
   }
   return { approve: b.approve, ...(typeof b.reason === 'string' && b.reason.trim() !== '' ? { reason: b.reason.trim() } : {}) };
 }
@@ -137,7 +138,7 @@ export function registerBifrostRoutes(app: FastifyInstance, api: DaemonApi): voi
   app.get<{ Params: { id: string } }>('/v1/confirmations/:id', async (request) => {
     const c = bifrost.getConfirmation(request.params.id);
     if (!c) {
-      throw new HttpError(404, 'HMD_ERR_NOT_FOUND',
+      throw new HttpError(404, ErrorCode.HMD_ERR_NOT_FOUND,
         `There is no confirmation request with id ${request.params.id}. GET /v1/confirmations (\`heimdall confirmations\`) lists the pending ones; ids do not survive a daemon restart.`,
         { id: request.params.id });
     }

@@ -17,6 +17,7 @@ import type { FastifyInstance } from 'fastify';
 import type { DaemonApi } from './daemon-api.js';
 import { NdjsonBody, NdjsonReader, installNdjsonParser } from './body.js';
 import { EVENT_TYPES_ACCEPTED, HttpError } from './errors.js';
+import { ErrorCode } from '../../sdk/errors.js';
 
 /** Items handed to `api.ingest` at a time. */
 export const INGEST_CHUNK = 1024;
@@ -108,12 +109,12 @@ export async function ingestNdjson(api: DaemonApi, text: string): Promise<Events
 /** Ingests one event object or an array of them, chunk by chunk. */
 export async function ingestJson(api: DaemonApi, body: unknown): Promise<EventsAnswer> {
   if (body === undefined) {
-    throw new HttpError(400, 'HMD_ERR_BAD_REQUEST',
+    throw new HttpError(400, ErrorCode.HMD_ERR_BAD_REQUEST,
       'The request body is empty; send one event object, a JSON array of events, or NDJSON (one event per line).');
   }
   const items = Array.isArray(body) ? body : typeof body === 'object' && body !== null ? [body] : undefined;
   if (items === undefined) {
-    throw new HttpError(400, 'HMD_ERR_BAD_REQUEST',
+    throw new HttpError(400, ErrorCode.HMD_ERR_BAD_REQUEST,
       `The request body is a JSON ${body === null ? 'null' : typeof body}; send one event object or a JSON array of events.`);
   }
   const b = new AnswerBuilder();
@@ -136,11 +137,11 @@ export function registerEventRoutes(app: FastifyInstance, api: DaemonApi, bodyLi
       if (total > 0 && answer.accepted === 0) {
         const state = api.status().state;
         if (state === 'draining' || state === 'stopped') {
-          throw new HttpError(503, 'HMD_ERR_SHUTTING_DOWN',
+          throw new HttpError(503, ErrorCode.HMD_ERR_SHUTTING_DOWN,
             `Heimdall is ${state} and accepts no new events; send them again once it has restarted.`, answer);
         }
         const first = answer.rejected[0]?.reason ?? 'no reason given';
-        throw new HttpError(400, 'HMD_ERR_INVALID_EVENT',
+        throw new HttpError(400, ErrorCode.HMD_ERR_INVALID_EVENT,
           `None of the ${total} event${total > 1 ? 's' : ''} in the request was accepted; ` +
           `the first problem: ${first.replace(/\.$/, '')}. error.details.rejected lists every item.`,
           answer);

@@ -16,6 +16,7 @@ import type { PromptOptions } from '../../sdk/index.js';
 import type { DaemonApi } from './daemon-api.js';
 import type { InvocationFilter, InvocationKind, InvocationRequest, InvocationStatus } from '../invoker/invocation-store.js';
 import { HttpError } from './errors.js';
+import { ErrorCode } from '../../sdk/errors.js';
 
 type Query = Record<string, string | string[] | undefined>;
 
@@ -27,7 +28,7 @@ const MAX_LIMIT = 1000;
 const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function bad(message: string, details?: unknown): HttpError {
-  return new HttpError(400, 'HMD_ERR_BAD_REQUEST', message, details);
+  return new HttpError(400, ErrorCode.HMD_ERR_BAD_REQUEST, message, details);
 }
 
 function readFilter(q: Query): InvocationFilter {
@@ -117,7 +118,7 @@ export function registerInvocationRoutes(app: FastifyInstance, api: DaemonApi): 
   app.get<{ Params: { id: string } }>('/v1/invocations/:id', async (request) => {
     const r = inv.get(request.params.id);
     if (!r) {
-      throw new HttpError(404, 'HMD_ERR_NOT_FOUND',
+      throw new HttpError(404, ErrorCode.HMD_ERR_NOT_FOUND,
         `No invocation with id ${request.params.id} is in the history; it never existed or is older than the last invoker.historySize invocations. GET /v1/invocations lists the recent ones.`,
         { id: request.params.id });
     }

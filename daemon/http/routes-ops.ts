@@ -6,6 +6,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { DaemonApi } from './daemon-api.js';
 import { HttpError } from './errors.js';
+import { ErrorCode } from '../../sdk/errors.js';
 
 export function registerOpsRoutes(app: FastifyInstance, api: DaemonApi, startedAtMs: number): void {
   const healthHeaders = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' };
@@ -22,7 +23,7 @@ export function registerOpsRoutes(app: FastifyInstance, api: DaemonApi, startedA
       return;
     }
     const reasons = readiness.reasons.length > 0 ? readiness.reasons : ['The daemon did not say why.'];
-    throw new HttpError(503, 'HMD_ERR_NOT_READY',
+    throw new HttpError(503, ErrorCode.HMD_ERR_NOT_READY,
       `Heimdall is not ready: ${reasons.map((r) => r.replace(/\.$/, '')).join('; ')}. ` +
       'GET /v1/status shows the state of every source and plugin.',
       { status: 'not_ready', reasons });

@@ -7,6 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import type { PromptOptions } from '../../sdk/index.js';
 import type { DaemonApi } from './daemon-api.js';
 import { HttpError } from './errors.js';
+import { ErrorCode } from '../../sdk/errors.js';
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -14,7 +15,7 @@ const isPlainObject = (v: unknown): v is Record<string, unknown> =>
 function refuseUnknownKeys(body: Record<string, unknown>, allowed: readonly string[], route: string, hint: string): void {
   const unknown = Object.keys(body).filter((k) => !allowed.includes(k));
   if (unknown.length > 0) {
-    throw new HttpError(400, 'HMD_ERR_BAD_REQUEST',
+    throw new HttpError(400, ErrorCode.HMD_ERR_BAD_REQUEST,
       `The body of ${route} has unexpected field${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `"${k}"`).join(', ')}; ${hint}`,
       { unexpected: unknown, allowed });
   }
@@ -25,13 +26,13 @@ export function readInvokeBody(body: unknown): Record<string, unknown> | undefin
   const hint = 'send { "params": { ... } } with the action\'s parameters inside "params".';
   if (body === undefined || body === null) return undefined;
   if (!isPlainObject(body)) {
-    throw new HttpError(400, 'HMD_ERR_BAD_REQUEST', `The body of POST /v1/actions/{name}/invoke must be a JSON object; ${hint}`);
+    throw new HttpError(400, ErrorCode.HMD_ERR_BAD_REQUEST, `The body of POST /v1/actions/{name}/invoke must be a JSON object; ${hint}`);
   }
   refuseUnknownKeys(body, ['params'], 'POST /v1/actions/{name}/invoke', hint);
   const params = body.params;
   if (params === undefined || params === null) return undefined;
   if (!isPlainObject(params)) {
-    throw new HttpError(400, 'HMD_ERR_BAD_REQUEST', `"params" must be a JSON object, not ${Array.isArray(params) ? 'an array' : typeof params}; ${hint}`);
+    throw new HttpError(400, ErrorCode.HMD_ERR_BAD_REQUEST, `"params" must be a JSON object, not ${Array.isArray(params) ? 'an array' : typeof params}; ${hint}`);
   }
   return params;
 }
@@ -40,28 +41,28 @@ export function readInvokeBody(body: unknown): Record<string, unknown> | undefin
 export function readPromptBody(body: unknown): { prompt: string; opts: PromptOptions } {
   const hint = 'send { "prompt": "...", "context": <optional JSON> }.';
   if (!isPlainObject(body)) {
-    throw new HttpError(400, 'HMD_ERR_BAD_REQUEST', `The body of POST /v1/prompt must be a JSON object; ${hint}`);
+    throw new HttpError(400, ErrorCode.HMD_ERR_BAD_REQUEST, `The body of POST /v1/prompt must be a JSON object; ${hint}`);
   }
   refuseUnknownKeys(body, ['prompt', 'context', 'model', 'temperature', 'maxSteps'], 'POST /v1/prompt', hint);
   const { prompt, context, model, temperature, maxSteps } = body;
   if (typeof prompt !== 'string' || prompt.trim() === '') {
-    throw new HttpError(400, 'HMD_ERR_BAD_REQUEST', `"prompt" must be a non-empty string; ${hint}`);
+    throw new HttpError(400, ErrorCode.HMD_ERR_BAD_REQUEST, `"prompt" must be a non-empty string; ${hint}`);
   }
   const opts: PromptOptions = {};
   if (context !== undefined) opts.context = context;
   if (model !== undefined) {
-    if (typeof model !== 'string' || model === '') throw new HttpError(400, 'HMD_ERR_BAD_REQUEST', '"model" must be a non-empty string naming the model to use.');
+    if (typeof model !== 'string' || model === '') throw new HttpError(400, ErrorCode.HMD_ERR_BAD_REQUEST, '"model" must be a non-empty string naming the model to use.');
     opts.model = model;
   }
   if (temperature !== undefined) {
     if (typeof temperature !== 'number' || !Number.isFinite(temperature) || temperature < 0) {
-      throw new HttpError(400, 'HMD_ERR_BAD_REQUEST', '"temperature" must be a number of at least 0.');
+      throw new HttpError(400, ErrorCode.HMD_ERR_BAD_REQUEST, '"temperature" must be a number of at least 0.');
     }
     opts.temperature = temperature;
   }
   if (maxSteps !== undefined) {
     if (typeof maxSteps !== 'number' || !Number.isInteger(maxSteps) || maxSteps < 1) {
-      throw new HttpError(400, 'HMD_ERR_BAD_REQUEST', '"maxSteps" must be a whole number of at least 1.');
+      throw new HttpError(400, ErrorCode.HMD_ERR_BAD_REQUEST, '"maxSteps" must be a whole number of at least 1.');
     }
     opts.maxSteps = maxSteps;
   }
@@ -76,7 +77,7 @@ export function registerV1Routes(app: FastifyInstance, api: DaemonApi): void {
   app.post<{ Params: { name: string } }>('/v1/actions/:name/invoke', async (request) => {
     const name = request.params.name;
     if (name === '') {
-      throw new HttpError(400, 'HMD_ERR_BAD_REQUEST', 'The action name in POST /v1/actions/{name}/invoke is empty; GET /v1/actions lists the names.');
+      throw new HttpError(400, ErrorCode.HMD_ERR_BAD_REQUEST, 'The action name in POST /v1/actions/{name}/invoke is empty; GET /v1/actions lists the names.');
     }
     const params = readInvokeBody(request.body);
     // An ActionResult with success:false is still a 200: the call worked, the action said no.

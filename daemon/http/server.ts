@@ -19,6 +19,7 @@ import { registerEventRoutes } from './routes-events.js';
 import { registerInvocationRoutes } from './routes-invocations.js';
 import { registerOpsRoutes } from './routes-ops.js';
 import { registerV1Routes } from './routes-v1.js';
+import { ErrorCode } from '../../sdk/errors.js';
 
 export interface HttpServerOptions {
   api: DaemonApi;
@@ -76,7 +77,7 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
   app.addHook('onRequest', async (_request, reply) => {
     if (!closing) return;
     reply.header('connection', 'close');
-    throw new HttpError(503, 'HMD_ERR_SHUTTING_DOWN',
+    throw new HttpError(503, ErrorCode.HMD_ERR_SHUTTING_DOWN,
       'Heimdall is shutting down and takes no new requests; retry once it has restarted.');
   });
 
@@ -96,11 +97,11 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
     const path = pathOf(request.url);
     const allowed = METHODS.filter((m) => m !== request.method && app.findRoute({ method: m, url: path }) !== null);
     if (allowed.length > 0) {
-      return sendHttpError(logger, request, reply, new HttpError(405, 'HMD_ERR_METHOD_NOT_ALLOWED',
+      return sendHttpError(logger, request, reply, new HttpError(405, ErrorCode.HMD_ERR_METHOD_NOT_ALLOWED,
         `${request.method} is not supported on ${path}; use ${allowed.join(' or ')}.`,
         { method: request.method, path, allowed }, { allow: allowed.join(', ') }));
     }
-    return sendHttpError(logger, request, reply, new HttpError(404, 'HMD_ERR_NOT_FOUND',
+    return sendHttpError(logger, request, reply, new HttpError(404, ErrorCode.HMD_ERR_NOT_FOUND,
       `No route matches ${request.method} ${path}. The admin API serves ${routeList.join(', ')}.`,
       { method: request.method, path }));
   });

@@ -4,7 +4,7 @@
  * constraints), heimdall.db.query (read-only Cypher: READ transaction + EXPLAIN + row limit) and
  * heimdall.remediate.cypher (a proposed, parameterised write, routed to the remediation executor).
  */
-import { serializeError, type ActionResult } from '../../sdk/index.js';
+import { serializeError, type ActionResult, ErrorCode } from '../../sdk/index.js';
 import type { HeimdallConfig } from '../../config/types.js';
 import type { ActionRegistry } from './action-registry.js';
 import { REMEDIATE_CYPHER, type RemediationRouter } from './remediation.js';
@@ -20,13 +20,13 @@ export function noDatabase(config: HeimdallConfig, action: string): ActionResult
     return {
       success: false,
       message: `No database is configured, so ${action} cannot run. Add a database: section (uri, user, password) to heimdall.config.yaml and restart the daemon.`,
-      data: { code: 'HMD_ERR_NO_DATABASE' },
+      data: { code: ErrorCode.HMD_ERR_NO_DATABASE },
     };
   }
   return {
     success: false,
     message: `A database is configured but the database router is not available in this daemon, so ${action} cannot run. Check the database line of \`heimdall status\` and the daemon log.`,
-    data: { code: 'HMD_ERR_DATABASE_UNAVAILABLE' },
+    data: { code: ErrorCode.HMD_ERR_DATABASE_UNAVAILABLE },
   };
 }
 
@@ -51,7 +51,7 @@ export function registerDbActions(deps: {
       if (!schema.available) return noDatabase(config, DB_SCHEMA);
       const s = params['refresh'] === true ? await schema.refresh() : await schema.get();
       if (!s) {
-        return { success: false, message: schema.lastError ?? 'The schema could not be read in time; try again shortly.', data: { code: 'HMD_ERR_DATABASE_UNAVAILABLE' } };
+        return { success: false, message: schema.lastError ?? 'The schema could not be read in time; try again shortly.', data: { code: ErrorCode.HMD_ERR_DATABASE_UNAVAILABLE } };
       }
       return {
         success: true,
@@ -98,7 +98,7 @@ export function registerDbActions(deps: {
             return {
               success: false,
               message: `${DB_QUERY} only runs read-only Cypher, and EXPLAIN classifies this statement as ${c.kind}. To change data, propose it with ${REMEDIATE_CYPHER} and a reason.`,
-              data: { code: 'HMD_ERR_READ_ONLY', classification: c },
+              data: { code: ErrorCode.HMD_ERR_READ_ONLY, classification: c },
             };
           }
         }

@@ -18,6 +18,7 @@ import {
   type ActionResult,
   type ActionTrigger,
   type PromptOptions,
+  ErrorCode,
 } from '../../sdk/index.js';
 import type { HeimdallConfig } from '../../config/types.js';
 import type { BifrostBus } from '../bifrost/bus.js';
@@ -62,8 +63,8 @@ function cleanOptions(o: PromptOptions | undefined): PromptOptions {
 function outcomeOf(r: ActionResult): InvocationOutcome {
   if (r.success) return 'success';
   const code = r.data?.['code'];
-  if (code === 'HMD_ERR_ACTION_TIMEOUT' || r.data?.['reason'] === 'model_timeout') return 'timeout';
-  if (code === 'HMD_ERR_RATE_LIMITED') return 'rate_limited';
+  if (code === ErrorCode.HMD_ERR_ACTION_TIMEOUT || r.data?.['reason'] === 'model_timeout') return 'timeout';
+  if (code === ErrorCode.HMD_ERR_RATE_LIMITED) return 'rate_limited';
   return 'failure';
 }
 
@@ -165,7 +166,7 @@ export class Invoker {
       },
       (err: unknown) => {
         const e = serializeError(err);
-        this.count('action', 'sync', e.code === 'HMD_ERR_ACTION_TIMEOUT' ? 'timeout' : 'error');
+        this.count('action', 'sync', e.code === ErrorCode.HMD_ERR_ACTION_TIMEOUT ? 'timeout' : 'error');
         if (rec) this.markDone(rec, { success: false, message: e.message, data: { code: e.code } });
         throw err;
       },
@@ -184,7 +185,7 @@ export class Invoker {
       this.warnedNoModel = true;
       this.log.warn(NO_MODEL_MESSAGE);
     }
-    return { success: false, message: NO_MODEL_MESSAGE, data: { code: 'HMD_ERR_NO_MODEL' } };
+    return { success: false, message: NO_MODEL_MESSAGE, data: { code: ErrorCode.HMD_ERR_NO_MODEL } };
   }
 
   /** The rate-limit refusal for a plugin's prompt, or undefined when it may go ahead. */
@@ -193,7 +194,7 @@ export class Invoker {
     const d = this.limiter.take(trigger.plugin, prompt);
     if (d.ok) return undefined;
     this.metrics.rateLimited.inc({ plugin: trigger.plugin, reason: d.reason });
-    return { success: false, message: d.message, data: { code: 'HMD_ERR_RATE_LIMITED', reason: d.reason, retryAfterMs: d.retryAfterMs } };
+    return { success: false, message: d.message, data: { code: ErrorCode.HMD_ERR_RATE_LIMITED, reason: d.reason, retryAfterMs: d.retryAfterMs } };
   }
 
   private async runPrompt(kind: 'prompt' | 'raw_prompt', prompt: string, opts: PromptOptions, trigger: ActionTrigger, id: string): Promise<ActionResult> {
@@ -259,11 +260,11 @@ export class Invoker {
    */
   submit(req: InvocationRequest, trigger: ActionTrigger = { kind: 'operator' }): InvocationRecord {
     if (req.kind === 'action') this.registry.check(req.name, req.params);
-    else if (!this.runner) throw new HeimdallError('HMD_ERR_NO_MODEL', NO_MODEL_MESSAGE);
+    else if (!this.runner) throw new HeimdallError(ErrorCode.HMD_ERR_NO_MODEL, NO_MODEL_MESSAGE);
     if (this.queue.full) {
       this.metrics.rejected.inc({ reason: this.queue.isClosed ? 'shutdown' : 'queue_full' });
       this.count(req.kind, 'async', 'rejected');
-      if (this.queue.isClosed) throw new HeimdallError('HMD_ERR_SHUTTING_DOWN', this.queueFullMessage());
+      if (this.queue.isClosed) throw new HeimdallError(ErrorCode.HMD_ERR_SHUTTING_DOWN, this.queueFullMessage());
       throw new QueueFullError(this.queueFullMessage(), { capacity: this.queue.capacity, waiting: this.queue.waiting, running: this.queue.running });
     }
     const id =
@@ -327,7 +328,7 @@ export class Invoker {
         this.gauges();
       },
       cancel: (reason) => {
-        const r: ActionResult = { success: false, message: 'The daemon shut down before this invocation got a slot, so it never ran.', data: { code: 'HMD_ERR_SHUTTING_DOWN' } };
+        const r: ActionResult = { success: false, message: 'The daemon shut down before this invocation got a slot, so it never ran.', data: { code: ErrorCode.HMD_ERR_SHUTTING_DOWN } };
         this.markRejected(rec, reason, r);
         this.metrics.rejected.inc({ reason });
         this.count(kind, 'async', 'rejected');
@@ -338,7 +339,7 @@ export class Invoker {
       const reason = this.queue.isClosed ? 'shutdown' : 'queue_full';
       this.metrics.rejected.inc({ reason });
       this.count(kind, 'async', 'rejected');
-      const r: ActionResult = { success: false, message: this.queueFullMessage(), data: { code: reason === 'shutdown' ? 'HMD_ERR_SHUTTING_DOWN' : 'HMD_ERR_QUEUE_FULL' } };
+      const r: ActionResult = { success: false, message: this.queueFullMessage(), data: { code: reason === 'shutdown' ? ErrorCode.HMD_ERR_SHUTTING_DOWN : ErrorCode.HMD_ERR_QUEUE_FULL } };
       this.markRejected(rec, reason, r);
       this.refusals.refused(rec, reason, r.message);
       return id;
@@ -394,7 +395,7 @@ export class Invoker {
 
   private publishResult(rec: InvocationRecord, r: ActionResult): void {
     const code = r.data?.['code'];
-    const soft = code === 'HMD_ERR_POLICY_DENIED' || code === 'HMD_ERR_RATE_LIMITED' || r.data?.['reason'] === 'step_limit';
+    const soft = code === ErrorCode.HMD_ERR_POLICY_DENIED || code === ErrorCode.HMD_ERR_RATE_LIMITED || r.data?.['reason'] === 'step_limit';
     const what = rec.kind === 'action' ? `Action ${rec.name}` : rec.kind === 'raw_prompt' ? 'Raw prompt' : 'Prompt';
     const verb = r.success ? (rec.kind === 'action' ? 'succeeded' : 'answered') : 'failed';
     const plugin = rec.trigger.plugin;

@@ -8,7 +8,7 @@
  * for a model whose server refuses tools (remembered per model).
  */
 import type { Logger } from 'pino';
-import { serializeError, type ActionResult, type ActionTrigger, type PromptOptions } from '../../sdk/index.js';
+import { serializeError, type ActionResult, type ActionTrigger, type PromptOptions, ErrorCode } from '../../sdk/index.js';
 import type { HeimdallConfig, LlmConfig } from '../../config/types.js';
 import type { ActionInfo, ActionRegistry } from './action-registry.js';
 import { closestNames } from './closest-names.js';
@@ -294,7 +294,7 @@ export class PromptRunner {
       const hint = closestNames(tool, names.tools);
       const message = `There is no tool named "${tool}".${hint.length ? ` Did you mean ${hint.join(', ')}?` : ''} Use only the tools you were given.`;
       s.calls[slot] = { step, tool, status: 'unknown', success: false, message, durationMs: 0 };
-      return { success: false, message, data: { code: 'HMD_ERR_ACTION_NOT_FOUND' } };
+      return { success: false, message, data: { code: ErrorCode.HMD_ERR_ACTION_NOT_FOUND } };
     }
     let params: unknown;
     try {
@@ -302,12 +302,12 @@ export class PromptRunner {
     } catch (err) {
       const message = `The arguments of ${tool} are not valid JSON (${(err as Error).message}); the action was not run. Send a JSON object that matches its parameter schema.`;
       s.calls[slot] = { step, tool, action, status: 'invalid', success: false, message, durationMs: 0 };
-      return { success: false, message, data: { code: 'HMD_ERR_INVALID_PARAMS' } };
+      return { success: false, message, data: { code: ErrorCode.HMD_ERR_INVALID_PARAMS } };
     }
     if (typeof params !== 'object' || params === null || Array.isArray(params)) {
       const message = `The arguments of ${tool} must be a JSON object; the action was not run.`;
       s.calls[slot] = { step, tool, action, status: 'invalid', success: false, message, durationMs: 0 };
-      return { success: false, message, data: { code: 'HMD_ERR_INVALID_PARAMS' } };
+      return { success: false, message, data: { code: ErrorCode.HMD_ERR_INVALID_PARAMS } };
     }
     return this.callAction(tool, action, params as Record<string, unknown>, s, step, slot);
   }
@@ -322,11 +322,11 @@ export class PromptRunner {
     const visible = this.visibleActions().some((a) => a.name === action);
     let checked;
     try {
-      if (!visible && this.d.registry.get(action)) throw Object.assign(new Error(`The action ${action} is not offered to the model.`), { code: 'HMD_ERR_ACTION_NOT_FOUND' });
+      if (!visible && this.d.registry.get(action)) throw Object.assign(new Error(`The action ${action} is not offered to the model.`), { code: ErrorCode.HMD_ERR_ACTION_NOT_FOUND });
       checked = this.d.registry.check(action, raw);
     } catch (err) {
       const e = serializeError(err);
-      const status = e.code === 'HMD_ERR_INVALID_PARAMS' ? 'invalid' : 'unknown';
+      const status = e.code === ErrorCode.HMD_ERR_INVALID_PARAMS ? 'invalid' : 'unknown';
       const message = status === 'invalid' ? `${e.message} The action was not run; fix the arguments and call it again.` : e.message;
       return record({ success: false, message, data: { code: e.code, ...(e.details ? { details: e.details } : {}) } }, status, raw);
     }
@@ -359,7 +359,7 @@ export class PromptRunner {
       r = { success: false, message: e.message, data: { code: e.code } };
     }
     if (!r || typeof r.success !== 'boolean' || typeof r.message !== 'string') {
-      r = { success: false, message: `The action ${action} returned something that is not an ActionResult.`, data: { code: 'HMD_ERR_ACTION_FAILED' } };
+      r = { success: false, message: `The action ${action} returned something that is not an ActionResult.`, data: { code: ErrorCode.HMD_ERR_ACTION_FAILED } };
     }
     return record(r, r.success ? 'ok' : 'failed', params);
   }

@@ -7,7 +7,7 @@
  * refused with a reason. Proposals and outcomes go to the audit sink and onto Bifrost.
  */
 import type { Logger } from 'pino';
-import { HeimdallError, serializeError, type ActionResult } from '../../sdk/index.js';
+import { HeimdallError, serializeError, type ActionResult, ErrorCode } from '../../sdk/index.js';
 import type { HeimdallConfig, RemediationConfig, RemediationMode } from '../../config/types.js';
 import type { ActionInfo } from './action-registry.js';
 import type { BifrostBus } from '../bifrost/bus.js';
@@ -32,12 +32,12 @@ export interface RemediationDeps {
 function noExecutorMessage(config: HeimdallConfig, what: string): { message: string; code: string } {
   if (!config.database) {
     return {
-      code: 'HMD_ERR_NO_DATABASE',
+      code: ErrorCode.HMD_ERR_NO_DATABASE,
       message: `${what} was refused: no database is configured, so there is no remediation executor to run it under the remediation policy. Add a database: section to heimdall.config.yaml and restart the daemon.`,
     };
   }
   return {
-    code: 'HMD_ERR_POLICY_DENIED',
+    code: ErrorCode.HMD_ERR_POLICY_DENIED,
     message: `${what} was refused: this daemon has no remediation executor attached (the database router is not available), so nothing can run under the remediation policy. Check the database section of \`heimdall status\`.`,
   };
 }
@@ -88,7 +88,7 @@ export class RemediationRouter {
       outcome = await executor.execute(statement, params, ctx);
     } catch (err) {
       const e = serializeError(err);
-      const denied = e.code === 'HMD_ERR_POLICY_DENIED';
+      const denied = e.code === ErrorCode.HMD_ERR_POLICY_DENIED;
       const message = denied ? e.message : `The remediation statement failed: ${e.message}`;
       await this.audit({ type: denied ? 'remediation.denied' : 'remediation.refused', ...base, success: false, message });
       this.publish(denied ? 'warning' : 'error', denied ? 'Remediation denied' : 'Remediation failed', message, ctx, { statement, params, status: denied ? 'denied' : 'failed' });
@@ -115,9 +115,9 @@ export class RemediationRouter {
     }
     if (o.status === 'executed') return { success: true, message: o.message, data };
     if (o.status === 'dry-run') {
-      return { success: false, message: `Dry run: the statement was published on Bifrost for an operator to review and was not executed. ${o.message}`.trim(), data: { ...data, code: 'HMD_ERR_POLICY_DENIED' } };
+      return { success: false, message: `Dry run: the statement was published on Bifrost for an operator to review and was not executed. ${o.message}`.trim(), data: { ...data, code: ErrorCode.HMD_ERR_POLICY_DENIED } };
     }
-    return { success: false, message: o.message, data: { ...data, code: 'HMD_ERR_POLICY_DENIED' } };
+    return { success: false, message: o.message, data: { ...data, code: ErrorCode.HMD_ERR_POLICY_DENIED } };
   }
 
   /** A destructive action the model asked for: decide under the policy, then run (or not). */
@@ -168,11 +168,11 @@ export class RemediationRouter {
       const message = `Dry run: the destructive action ${info.name} was published on Bifrost for an operator to review and was not run (${why}).`;
       await this.audit({ type: 'remediation.dry_run', ...base, success: false, message });
       this.publish('warning', 'Remediation proposal (dry run)', message, ctx, { params, status: 'dry-run' });
-      return { success: false, message, data: { code: 'HMD_ERR_POLICY_DENIED', status: 'dry-run' } };
+      return { success: false, message, data: { code: ErrorCode.HMD_ERR_POLICY_DENIED, status: 'dry-run' } };
     }
     const message = `The destructive action ${info.name} was not run: ${why}.`;
     await this.audit({ type: 'remediation.denied', ...base, success: false, message });
     this.publish('warning', 'Remediation denied', message, ctx, { params, status: 'denied' });
-    return { success: false, message, data: { code: 'HMD_ERR_POLICY_DENIED', status: 'denied' } };
+    return { success: false, message, data: { code: ErrorCode.HMD_ERR_POLICY_DENIED, status: 'denied' } };
   }
 }

@@ -7,7 +7,7 @@
  * The handlers reach the rest of the daemon only through the ports in host-ports.ts, and see the
  * calling plugin only as a PluginIdentity.
  */
-import { HeimdallError, isHostMethod, type ActionTrigger, type HostArgs, type HostMethod, type HostResult } from '../../sdk/index.js';
+import { HeimdallError, isHostMethod, type ActionTrigger, type HostArgs, type HostMethod, type HostResult, ErrorCode } from '../../sdk/index.js';
 import { checkArgs } from './host-args.js';
 import type { CallOrigin, HostDependencies, PluginIdentity } from './host-ports.js';
 import type { RpcRequest } from './protocol.js';
@@ -61,7 +61,7 @@ export function makeRpcHandler(deps: HostDependencies): (plugin: () => PluginIde
     async (req: RpcRequest): Promise<unknown> => {
       const method: unknown = req.method;
       if (!isHostMethod(method)) {
-        throw new HeimdallError('HMD_ERR_INTERNAL', `The worker called an unknown host method ${JSON.stringify(method)}; the plugin SDK and the daemon are out of step.`);
+        throw new HeimdallError(ErrorCode.HMD_ERR_INTERNAL, `The worker called an unknown host method ${JSON.stringify(method)}; the plugin SDK and the daemon are out of step.`);
       }
       const who = plugin();
       const origin: CallOrigin = { ...(req.invocationId ? { invocationId: req.invocationId } : {}), ...(req.action ? { action: req.action } : {}) };
