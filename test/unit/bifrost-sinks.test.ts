@@ -145,7 +145,7 @@ describe('webhook sink', () => {
       bus.publish(note(1, { title: 'Hello', message: 'refuse me' }));
       bus.publish(note(2, { message: 'broken' }));
       bus.publish(note(3, { level: 'error', title: 'Disk', message: 'full' }));
-      await waitFor('the last message', () => w.ok.length === 1, 5000);
+      await waitFor('the last message', () => w.ok.length === 1 && sinks.stats()[0]!.written === 1 && sinks.stats()[0]!.failed === 2, 5000);
       assert.deepEqual(JSON.parse(w.ok[0]!.body), { text: ':rotating_light: *Disk* full _(p, notification #3)_' });
       assert.equal(w.got.length, 1 + 3 + 1, 'one try for the 400, 1 + maxRetries for the 500, one delivery');
       const st = sinks.stats()[0]!;
