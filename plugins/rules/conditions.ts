@@ -121,17 +121,31 @@ export function compileCel(source: string, mustBeBool: boolean): { ok: true; pro
   return { ok: true, program: { source, run } };
 }
 
-/** Evaluates `program` with `scope` (`{ event }`), never throwing. */
-export function runCel(program: CelProgram, event: DatabaseEvent, scope: { event: DatabaseEvent }): CelOutcome {
+/** What {@link runCelRaw} returns when the expression raised an error. */
+export class CelFailure {
+  constructor(readonly error: string) {}
+}
+
+/**
+ * Evaluates `program` with `scope` (`{ event }`), never throwing: the value, or a CelFailure.
+ * The engine's path (no allocation when it succeeds).
+ */
+export function runCelRaw(program: CelProgram, event: DatabaseEvent, scope: { event: DatabaseEvent }): unknown {
   current = event;
   try {
-    return { ok: true, value: program.run(scope) };
+    return program.run(scope);
   } catch (err) {
     const e = err as { summary?: string; message?: string };
-    return { ok: false, error: (e.summary ?? String(e.message ?? err)).split('\n')[0]!.trim() };
+    return new CelFailure((e.summary ?? String(e.message ?? err)).split('\n')[0]!.trim());
   } finally {
     current = undefined;
   }
+}
+
+/** Evaluates `program` with `scope` (`{ event }`), never throwing. */
+export function runCel(program: CelProgram, event: DatabaseEvent, scope: { event: DatabaseEvent }): CelOutcome {
+  const v = runCelRaw(program, event, scope);
+  return v instanceof CelFailure ? { ok: false, error: v.error } : { ok: true, value: v };
 }
 
 /** A window key from a `by` value: strings as they are, anything else as JSON (ints as numbers). */

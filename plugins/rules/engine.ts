@@ -41,6 +41,8 @@ export interface RuleEntry {
   gates: RuleGates;
   stats: RuleStatistics;
   history: Ring<FiringRecord>;
+  /** enabled and not paused (kept in step with the pause state, read on every event). */
+  active: boolean;
 }
 
 export class RulesEngine {
@@ -61,7 +63,7 @@ export class RulesEngine {
     this.invalid = o.compiled.invalid;
     this.entries = o.compiled.rules.map((rule) => {
       const stats = emptyStatistics();
-      return { rule, stats, gates: new RuleGates(rule, o.clock, stats, o.maxKeys), history: new Ring<FiringRecord>(o.historySize) };
+      return { rule, stats, gates: new RuleGates(rule, o.clock, stats, o.maxKeys), history: new Ring<FiringRecord>(o.historySize), active: rule.enabled && !o.pauses.has(rule.name) };
     });
     for (const e of this.entries) this.byName.set(e.rule.name, e);
     this.deps = { ctx: o.ctx, clock: o.clock, fetch: o.fetch, webhookTimeoutMs: o.webhookTimeoutMs, deadLetters: o.deadLetters, throttle: new LogThrottle(() => o.clock.now()) };
@@ -115,7 +117,7 @@ export class RulesEngine {
     let ready: Array<[RuleEntry, Candidate]> | undefined;
     for (let i = 0; i < list.length; i++) {
       const e = list[i]!;
-      if (!e.rule.enabled || this.o.pauses.has(e.rule.name)) continue;
+      if (!e.active) continue;
       const m = matchFast(e.rule, event, scope);
       if (!m.matched) {
         if (m.error !== undefined) {
@@ -173,6 +175,7 @@ export class RulesEngine {
   setPaused(name: string, paused: boolean): { changed: boolean; state: RuleState } {
     const e = this.byName.get(name)!;
     const changed = this.o.pauses.set(name, paused);
+    e.active = e.rule.enabled && !paused;
     return { changed, state: this.stateOf(e) };
   }
 

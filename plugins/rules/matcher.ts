@@ -4,13 +4,14 @@
  * path; `explainMatch` checks every part and says why an event does not match, for dry runs.
  */
 import { eventTypeMatches, type DatabaseEvent } from '../../sdk/index.js';
-import { keyOf, runCel } from './conditions.js';
+import { CelFailure, keyOf, runCel, runCelRaw } from './conditions.js';
 import type { CompiledRule } from './types.js';
 
 /** The outcome for the engine: matched (with the window key), not matched, or an evaluation error. */
 export type MatchOutcome = { matched: true; key: string } | { matched: false; error?: string };
 
 const NO: MatchOutcome = { matched: false };
+const MATCHED: MatchOutcome = { matched: true, key: '' };
 
 export function onMatches(rule: CompiledRule, type: string): boolean {
   for (const p of rule.on) if (eventTypeMatches(p, type)) return true;
@@ -36,19 +37,19 @@ export function matchFast(rule: CompiledRule, event: DatabaseEvent, scope: { eve
   if (!anyOf(m.database, event.database)) return NO;
   if (!anyOf(m.source, event.source)) return NO;
   if (rule.when) {
-    const r = runCel(rule.when, event, scope);
-    if (!r.ok) return { matched: false, error: `when raised an error: ${r.error}` };
-    if (r.value !== true) {
-      if (typeof r.value !== 'boolean') return { matched: false, error: `when gave ${typeof r.value === 'bigint' ? 'an int' : `a ${typeof r.value}`}, not a bool` };
-      return NO;
+    const v = runCelRaw(rule.when, event, scope);
+    if (v !== true) {
+      if (v === false) return NO;
+      if (v instanceof CelFailure) return { matched: false, error: `when raised an error: ${v.error}` };
+      return { matched: false, error: `when gave ${typeof v === 'bigint' ? 'an int' : `a ${typeof v}`}, not a bool` };
     }
   }
   if (rule.window?.by) {
-    const k = runCel(rule.window.by, event, scope);
-    if (!k.ok) return { matched: false, error: `window.by raised an error: ${k.error}` };
-    return { matched: true, key: keyOf(k.value) };
+    const k = runCelRaw(rule.window.by, event, scope);
+    if (k instanceof CelFailure) return { matched: false, error: `window.by raised an error: ${k.error}` };
+    return { matched: true, key: keyOf(k) };
   }
-  return { matched: true, key: '' };
+  return MATCHED;
 }
 
 export interface MatchExplanation {
