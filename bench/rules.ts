@@ -5,7 +5,9 @@
  *   (b) the same 50 rules in the engine alone on this thread, no worker (for comparison);
  *   (c) one rule firing a templated notify per event at 1,000 events/s: event routed → the
  *       notification published on Bifrost, p50/p99 (target p99 < 10 ms).
- * Each is run three times; the table shows the median and the spread (min–max).
+ *   (a0) the same events through a no-op plugin: what the worker path alone allows.
+ * Each is run three times; the table shows the median and the spread (min–max). The machine's
+ * load average is printed with the table: other processes on these two cores move the figures.
  *
  *   node dist/bench/rules.js            (prints a table)
  *   runRulesBench()                     (bench/run.ts; returns the figures)
@@ -25,6 +27,7 @@ import { fmt, percentile, printTable, sleep } from './stats.js';
 
 const ROOT = resolve(fileURLToPath(new URL('../../', import.meta.url)));
 const RULES_PLUGIN = join(ROOT, 'dist/plugins/rules/index.js');
+const NOOP_PLUGIN = join(ROOT, 'bench/plugins/noop-1.mjs');
 const quick = process.env['HEIMDALL_BENCH_QUICK'] === '1';
 const RUNS = 3;
 const now = () => performance.timeOrigin + performance.now();
@@ -64,17 +67,18 @@ function makeEvents(n: number): DatabaseEvent[] {
   }));
 }
 
-async function rulesDaemon(rules: unknown[], capacity = 65_536): Promise<RunningDaemon> {
+async function rulesDaemon(rules: unknown[] | undefined, capacity = 65_536): Promise<RunningDaemon> {
   const cfg = { rules, deadLetters: { path: null }, statePath: null };
-  const yaml = `server:\n  port: 0\nplugins:\n  - path: ${JSON.stringify(RULES_PLUGIN)}\n    config: ${JSON.stringify(cfg)}\n    queue:\n      capacity: ${capacity}\n      batchSize: 256\n`;
+  const entry = rules ? `  - path: ${JSON.stringify(RULES_PLUGIN)}\n    config: ${JSON.stringify(cfg)}\n` : `  - path: ${JSON.stringify(NOOP_PLUGIN)}\n`;
+  const yaml = `server:\n  port: 0\nplugins:\n${entry}    queue:\n      capacity: ${capacity}\n      batchSize: 256\n`;
   return startDaemon({ config: parseConfig(yaml, { file: join(ROOT, 'bench-rules.yaml'), env: {} }), logger: pino({ level: 'silent' }), listen: false });
 }
 
 const delivered = (d: RunningDaemon) => d.internals.hosts[0]!.queue.counters().delivered;
 
-/** (a) events/s through the plugin with 50 quiet rules. */
-async function throughput(n: number): Promise<{ eventsPerS: number; dropped: number; fired: number }> {
-  const d = await rulesDaemon(fiftyQuietRules());
+/** (a) events/s through the plugin with 50 quiet rules (or, `baseline`, through a no-op plugin). */
+async function throughput(n: number, baseline = false): Promise<{ eventsPerS: number; dropped: number; fired: number }> {
+  const d = await rulesDaemon(baseline ? undefined : fiftyQuietRules());
   try {
     const events = makeEvents(n);
     // warm the worker up (JIT, caches) before timing
@@ -93,8 +97,8 @@ async function throughput(n: number): Promise<{ eventsPerS: number; dropped: num
     }
     while (delivered(d) < base + n) await new Promise((r) => setImmediate(r));
     const s = (performance.now() - t0) / 1000;
-    const list = await d.api.invokeAction('heimdall.rules.list', {}, { kind: 'operator' });
-    const fired = (list.data!.rules as Array<{ fired: number }>).reduce((a, r) => a + r.fired, 0);
+    const list = baseline ? undefined : await d.api.invokeAction('heimdall.rules.list', {}, { kind: 'operator' });
+    const fired = list ? (list.data!.rules as Array<{ fired: number }>).reduce((a, r) => a + r.fired, 0) : 0;
     return { eventsPerS: n / s, dropped: host.queue.counters().droppedTotal, fired };
   } finally {
     await d.stop();
@@ -166,26 +170,31 @@ export async function runRulesBench(): Promise<Record<string, unknown>> {
   const n = quick ? 100_000 : 300_000;
   const seconds = quick ? 3 : 6;
   const a: Array<Awaited<ReturnType<typeof throughput>>> = [];
+  const a0: Array<Awaited<ReturnType<typeof throughput>>> = [];
   const b: Array<Awaited<ReturnType<typeof engineAlone>>> = [];
   const c: Array<Awaited<ReturnType<typeof latency>>> = [];
   for (let i = 0; i < RUNS; i++) {
+    a0.push(await throughput(n, true));
     a.push(await throughput(n));
     b.push(await engineAlone(n));
     c.push(await latency(1000, seconds));
   }
   const ta = a.map((x) => x.eventsPerS);
+  const t0 = a0.map((x) => x.eventsPerS);
   const tb = b.map((x) => x.eventsPerS);
   const p50 = c.map((x) => x.p50Ms);
   const p99 = c.map((x) => x.p99Ms);
-  printTable(`Rules (issue 10): the rules plugin in its worker, ${RUNS} runs each, median (min–max)`, [
+  const load = (await import('node:os')).loadavg().map((x) => x.toFixed(1)).join(' ');
+  printTable(`Rules (issue 10): the rules plugin in its worker, ${RUNS} runs each, median (min–max); load average at the end ${load}`, [
     ['(a) 50 rules, none firing: events/s through the plugin', `${fmt(median(ta))} (${spread(ta)})`, '>= 50,000'],
+    ['(a0) the same events through a no-op plugin (the worker path alone): events/s', `${fmt(median(t0))} (${spread(t0)})`],
     ['(a) dropped / fired', `${a.map((x) => x.dropped).join(',')} / ${a.map((x) => x.fired).join(',')}`, '0 / 0'],
     ['(b) the same 50 rules, engine alone on one thread: events/s', `${fmt(median(tb))} (${spread(tb)})`],
     ['(c) one rule, a notify per event at 1,000/s: event→notification p50, ms', `${fmt(median(p50), 2)} (${spread(p50, 2)})`],
     ['(c) event→notification p99, ms', `${fmt(median(p99), 2)} (${spread(p99, 2)})`, '< 10'],
     ['(c) notifications / samples per run', c.map((x) => `${x.notifications}/${x.samples}`).join(' ')],
   ]);
-  return { runs: RUNS, quietRules: a, engineAlone: b, notifyLatency: c, summary: { eventsPerS: { median: median(ta), min: Math.min(...ta), max: Math.max(...ta) }, p99Ms: { median: median(p99), min: Math.min(...p99), max: Math.max(...p99) } } };
+  return { runs: RUNS, noopBaseline: a0, quietRules: a, engineAlone: b, notifyLatency: c, summary: { eventsPerS: { median: median(ta), min: Math.min(...ta), max: Math.max(...ta) }, p99Ms: { median: median(p99), min: Math.min(...p99), max: Math.max(...p99) } } };
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

@@ -104,6 +104,13 @@ export function executeAction(type: ActionType, input: unknown, env: ActionEnv):
 
 const SECRET_HEADER = /^(authorization|proxy-authorization|cookie|set-cookie|x-api-key|api-key)$|token|secret|password/i;
 
+/** A copy of a rule definition fit to show: credential-like webhook header values redacted. */
+export function redactDefinition<T>(definition: T): T {
+  const d = structuredClone(definition) as { actions?: Array<Record<string, unknown>> };
+  for (const a of d.actions ?? []) if (a && typeof a === 'object' && a.webhook) a.webhook = redactInput('webhook', a.webhook);
+  return d as T;
+}
+
 /**
  * A copy of a rendered input fit to show (history, dry runs, the dead-letter list): the values of
  * webhook headers that look like credentials are replaced by "[redacted]".

@@ -5,7 +5,7 @@
  * model and left to operators and plugins.
  */
 import type { ActionContext, ActionDefinition, ActionResult } from '../../sdk/index.js';
-import { redactInput } from './actions.js';
+import { redactDefinition, redactInput } from './actions.js';
 import { completeEvent, dryRun } from './dry-run.js';
 import type { RuleEntry, RulesEngine } from './engine.js';
 import { errorText } from './retry.js';
@@ -67,7 +67,8 @@ export function ruleActions(getEngine: () => RulesEngine | undefined): Record<st
         for (const e of engine.entries) states[engine.stateOf(e)]++;
         const dl = engine.deadLetters.counts();
         const inv = invalidRules(engine);
-        const msg = `${engine.entries.length} rules loaded (${states.active} active, ${states.paused} paused, ${states.disabled} disabled); ${inv.length} invalid; ${engine.firingsInFlight} firings running; ${dl.count} dead letters.`;
+        const n = engine.entries.length;
+        const msg = `${n} rule${n === 1 ? '' : 's'} loaded (${states.active} active, ${states.paused} paused, ${states.disabled} disabled); ${inv.length} invalid; ${engine.firingsInFlight} firing${engine.firingsInFlight === 1 ? '' : 's'} running; ${dl.count} dead letter${dl.count === 1 ? '' : 's'}.`;
         return { success: true, message: msg, data: { rules: states, invalid: inv, firingsInFlight: engine.firingsInFlight, events: { ...engine.counters }, deadLetters: dl } };
       }),
     },
@@ -76,7 +77,7 @@ export function ruleActions(getEngine: () => RulesEngine | undefined): Record<st
       params: { type: 'object', properties: {}, additionalProperties: false },
       handler: use((engine) => {
         const rules = engine.entries.map((e) => summary(engine, e));
-        return { success: true, message: `${rules.length} rules loaded; ${engine.invalid.length} invalid.`, data: { rules, invalid: invalidRules(engine) } };
+        return { success: true, message: `${rules.length} rule${rules.length === 1 ? '' : 's'} loaded; ${engine.invalid.length} invalid.`, data: { rules, invalid: invalidRules(engine) } };
       }),
     },
     show: {
@@ -88,7 +89,7 @@ export function ruleActions(getEngine: () => RulesEngine | undefined): Record<st
         return {
           success: true,
           message: `The rule ${e.rule.name} is ${state}; it matched ${e.stats.matched} events and fired ${e.stats.fired} times.`,
-          data: { name: e.rule.name, state, definition: structuredClone(e.rule.definition), live: e.gates.state(), statistics: structuredClone(e.stats), historySize: e.history.total },
+          data: { name: e.rule.name, state, definition: redactDefinition(e.rule.definition), live: e.gates.state(), statistics: structuredClone(e.stats), historySize: e.history.total },
         };
       }),
     },
@@ -144,7 +145,7 @@ export function ruleActions(getEngine: () => RulesEngine | undefined): Record<st
           .sort((a, b) => (a.startedAt < b.startedAt ? 1 : a.startedAt > b.startedAt ? -1 : 0))
           .slice(0, limit);
         const of = p.name !== undefined ? `of rule ${String(p.name)}` : 'of all rules';
-        return { success: true, message: `${firings.length} recent firings ${of}.`, data: { firings } };
+        return { success: true, message: `${firings.length} recent firing${firings.length === 1 ? '' : 's'} ${of}.`, data: { firings } };
       }),
     },
     deadLetters: {
@@ -154,7 +155,7 @@ export function ruleActions(getEngine: () => RulesEngine | undefined): Record<st
         const list = engine.deadLetters.list({ ...(typeof p.rule === 'string' ? { rule: p.rule } : {}), limit: typeof p.limit === 'number' ? p.limit : 100 });
         const entries = list.map((d) => ({ ...d, input: redactInput(d.action, d.input) }));
         const counts = engine.deadLetters.counts();
-        return { success: true, message: `${counts.count} dead letters (at most ${counts.max} are kept); showing ${entries.length}.`, data: { ...counts, entries } };
+        return { success: true, message: `${counts.count} dead letter${counts.count === 1 ? '' : 's'} (at most ${counts.max} are kept); showing ${entries.length}.`, data: { ...counts, entries } };
       }),
     },
     retryDeadLetter: {

@@ -108,7 +108,7 @@ test('a dead letter survives a daemon restart and is retried; a broken rule is r
   let id: string;
   try {
     const st = await invoke(d, 'status');
-    assert.match(st.message, /^1 rules loaded \(1 active, 0 paused, 0 disabled\); 1 invalid;/);
+    assert.match(st.message, /^1 rule loaded \(1 active, 0 paused, 0 disabled\); 1 invalid;/);
     const inv = st.data!.invalid as Array<{ name: string; errors: Array<{ path: string; message: string }> }>;
     assert.equal(inv[0]!.name, 'broken');
     assert.match(inv[0]!.errors[0]!.message, /^The rule "broken" is invalid at when \(line 1, column \d+\)/);

@@ -171,6 +171,9 @@ test('pause and resume: a paused rule ignores events; the pause survives a resta
   await again.kit.emit({ type: 'node.created' });
   await again.engine.settled();
   assert.equal(again.kit.calls.logs.filter((l) => l.msg === 'fired').length, 1);
+  const withSecret = await startRules([{ name: 'h', on: 'node.created', actions: [{ webhook: { url: 'http://127.0.0.1:1/x', headers: { Authorization: 'Bearer abc', 'x-team': 'ops' } } }] }]);
+  const def = (await withSecret.kit.invoke('show', { name: 'h' })).data!.definition as { actions: Array<{ webhook: { headers: unknown } }> };
+  assert.deepEqual(def.actions[0]!.webhook.headers, { Authorization: '[redacted]', 'x-team': 'ops' }, 'show does not reveal credentials');
   const missing = await again.kit.invoke('pause', { name: 'nope' });
   assert.equal(missing.success, false);
   assert.match(missing.message, /There is no rule named nope; the rules are p\./);
