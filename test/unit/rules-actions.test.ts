@@ -254,3 +254,25 @@ test('dry run: says why an event does not match, previews the gates and renders 
   assert.equal(bad.success, false);
   assert.match(bad.message, /^The test event needs a type, one of node.created/);
 });
+
+test('dead-letter log lines are throttled per rule, and the next line says how many were held back', async () => {
+  const clock = new (await import('../../plugins/rules/clock.js')).ManualClock();
+  const { f } = scriptedFetch(clock, Array(50).fill(500));
+  const h = await startRules([hook({ maxAttempts: 1 })], { clock, fetch: f, config: { deadLetters: { max: 2 } } });
+  for (let i = 0; i < 4; i++) await h.kit.emit({ type: 'node.created', properties: { id: i } });
+  await h.engine.settled();
+  const warns = () => h.kit.calls.logs.filter((l) => l.level === 'warn').map((l) => l.msg);
+  assert.equal(warns().length, 1, 'one line for four failures within ten seconds');
+  await tick(h, 10_000);
+  await h.kit.emit({ type: 'node.created', properties: { id: 9 } });
+  await h.engine.settled();
+  assert.equal(warns().length, 2);
+  assert.match(warns()[1]!, / 3 more of this rule's actions were dead-lettered since the last such line\.$/);
+  // the file is compacted once it holds more than twice max lines (plus a margin)
+  for (let i = 0; i < 30; i++) await h.kit.emit({ type: 'node.created', properties: { id: 100 + i } });
+  await h.engine.settled();
+  const lines = readFileSync(join(h.dir, '.heimdall/rules-dead-letters.jsonl'), 'utf8').trim().split('\n');
+  assert.ok(lines.length <= 2 * 2 + 16 + 1, `${lines.length} lines`);
+  const again = await startRules([hook({ maxAttempts: 1 })], { clock, fetch: f, dir: h.dir, config: { deadLetters: { max: 2 } } });
+  assert.deepEqual(((await again.kit.invoke('deadLetters')).data!.entries as DeadLetter[]).map((e) => (e.event.properties as { id: number }).id), [129, 128]);
+});

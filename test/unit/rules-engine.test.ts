@@ -226,3 +226,18 @@ test('match and when: labels, relationship type, database and source filter; an 
   assert.equal(s.evalErrors, 1);
   assert.match(s.lastEvalError!, /when raised an error: No such key: properties/);
 });
+
+test('window keys are bounded by maxKeys: the least recently used key is evicted and counted, and its window starts again', async () => {
+  const h = await startRules([{ name: 'k', on: 'query.failed', window: { count: 2, within: '1h', by: 'event.userId' }, actions: [notify] }], { config: { maxKeys: 2 } });
+  const fail = (userId: string) => h.kit.emit({ type: 'query.failed', userId });
+  await fail('a');
+  await fail('b');
+  await fail('c'); // evicts a
+  await fail('a'); // a starts again: 1 of 2
+  await h.engine.settled();
+  assert.equal(h.kit.calls.notifications.length, 0);
+  assert.equal(h.engine.get('k')!.stats.keysEvicted, 2, 'a, then b');
+  await fail('a');
+  await h.engine.settled();
+  assert.deepEqual(h.kit.calls.notifications.map((n) => n.message), ['2 for a']);
+});
