@@ -92,6 +92,10 @@ export function createRulesPlugin(deps: RulesPluginDeps = {}): RulesPlugin {
     init(ctx) {
       const cfg = ctx.config;
       const compiled = compileRules(cfg.rules ?? []);
+      // Subscribe to the event types the enabled rules name (the host reads `events` after init),
+      // so the router does not copy events no rule wants into this worker.
+      const wanted = new Set(compiled.rules.filter((r) => r.enabled).flatMap((r) => r.on));
+      plugin.events = wanted.has('*') ? undefined : ([...wanted] as NonNullable<PluginDefinition['events']>);
       const deadLetters = new DeadLetterStore(pathFrom(cfg, cfg.deadLetters?.path, DEFAULTS.deadLetterPath), cfg.deadLetters?.max ?? DEFAULTS.deadLetterMax, ctx.log);
       deadLetters.load();
       const pauses = new PauseState(pathFrom(cfg, cfg.statePath, DEFAULTS.statePath), ctx.log);
