@@ -40,13 +40,13 @@ export function matchFast(rule: CompiledRule, event: DatabaseEvent, scope: { eve
     const v = runCelRaw(rule.when, event, scope);
     if (v !== true) {
       if (v === false) return NO;
-      if (v instanceof CelFailure) return { matched: false, error: `when raised an error: ${v.error}` };
-      return { matched: false, error: `when gave ${typeof v === 'bigint' ? 'an int' : `a ${typeof v}`}, not a bool` };
+      if (v instanceof CelFailure) return { matched: false, error: `The condition when raised an error: ${v.error}.` };
+      return { matched: false, error: `The condition when gave ${typeof v === 'bigint' ? 'an int' : `a ${typeof v}`}, not a bool.` };
     }
   }
   if (rule.window?.by) {
     const k = runCelRaw(rule.window.by, event, scope);
-    if (k instanceof CelFailure) return { matched: false, error: `window.by raised an error: ${k.error}` };
+    if (k instanceof CelFailure) return { matched: false, error: `The window key window.by raised an error: ${k.error}.` };
     return { matched: true, key: keyOf(k) };
   }
   return MATCHED;

@@ -160,6 +160,8 @@ export function ruleActions(getEngine: () => RulesEngine | undefined): Record<st
     },
     retryDeadLetter: {
       description: 'Runs a dead-lettered action again with its stored input and retry policy; on success it leaves the list. Later actions of the same firing are not run.',
+      // the stored retry policy may wait a while between attempts
+      timeoutMs: 600_000,
       params: { type: 'object', properties: { id: { type: 'string', minLength: 1, description: 'The dead letter id.' } }, required: ['id'], additionalProperties: false },
       handler: use(async (engine, p, actx) => {
         const refused = operatorsOnly(actx, 'retry a dead letter');

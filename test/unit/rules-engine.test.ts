@@ -224,7 +224,7 @@ test('match and when: labels, relationship type, database and source filter; an 
   const s = h.engine.get('orders')!.stats;
   assert.equal(s.matched, 1);
   assert.equal(s.evalErrors, 1);
-  assert.match(s.lastEvalError!, /when raised an error: No such key: properties/);
+  assert.equal(s.lastEvalError, 'The condition when raised an error: No such key: properties.');
 });
 
 test('window keys are bounded by maxKeys: the least recently used key is evicted and counted, and its window starts again', async () => {
