@@ -162,7 +162,13 @@ export class RulesEngine {
       }
     });
     this.running.add(f.done);
-    void f.done.finally(() => this.running.delete(f.done));
+    f.done.then(
+      () => this.running.delete(f.done),
+      (err: unknown) => {
+        this.running.delete(f.done);
+        this.o.ctx.log.error(`A firing of rule ${e.rule.name} ended with an unexpected error: ${(err as Error)?.message ?? String(err)}. This is a bug in the rules engine.`);
+      },
+    );
     return f;
   }
 
