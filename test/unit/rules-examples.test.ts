@@ -101,3 +101,11 @@ test('product-edits-debounce.yaml reports a burst of price edits once, two secon
   assert.deepEqual(h.kit.calls.notifications.map((n) => n.message), ['Product prices were edited; the last edit set p5 to 50 (was 5).']);
   assert.equal(h.engine.get('product-edits-settled')!.stats.suppressed.debounce, 4);
 });
+
+test('RULE_JSON_SCHEMA, the form a config schema can embed, accepts every example and rejects an action with two types', async () => {
+  const { Ajv2020 } = await import('ajv/dist/2020.js');
+  const { RULE_JSON_SCHEMA } = await import('../../plugins/rules/rule-schema.js');
+  const validate = new Ajv2020({ strict: false, allErrors: true }).compile(RULE_JSON_SCHEMA);
+  for (const f of readdirSync(DIR).filter((x) => x.endsWith('.yaml'))) assert.equal(validate(example(f)), true, `${f}: ${JSON.stringify(validate.errors)}`);
+  assert.equal(validate({ name: 'x', on: 'node.created', actions: [{ log: { message: 'a' }, notify: { message: 'b' } }] }), false);
+});
