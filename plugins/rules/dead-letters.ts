@@ -15,6 +15,7 @@ import { randomUUID } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { DatabaseEvent, PluginLogger } from '../../sdk/index.js';
+import { LogThrottle } from './stats.js';
 import type { ActionType, RetryPolicy } from './types.js';
 
 export interface DeadLetter {
@@ -60,6 +61,7 @@ export class DeadLetterStore {
   private lines = 0;
   private counters = { added: 0, evicted: 0, retried: 0, unreadable: 0 };
   private broken = false;
+  private readonly throttle = new LogThrottle(() => Date.now());
 
   /** `path` undefined keeps the list in memory only. */
   constructor(
@@ -136,9 +138,14 @@ export class DeadLetterStore {
 
   private evictOverflow(): void {
     while (this.entries.size > this.max) {
-      const oldest = this.entries.keys().next().value as string;
-      this.entries.delete(oldest);
+      const oldest = this.entries.values().next().value as DeadLetter;
+      this.entries.delete(oldest.id);
       this.counters.evicted++;
+      const held = this.throttle.take('evicted');
+      if (held !== undefined) {
+        const more = held > 0 ? ` ${held} more were evicted since the last such line.` : '';
+        this.log.error(`The dead-letter list is full (${this.max} entries), so its oldest entry, the ${oldest.action} action of rule ${oldest.rule} for event ${oldest.eventId}, was evicted and cannot be retried.${more} Retry or raise deadLetters.max.`, { evicted: this.counters.evicted });
+      }
     }
   }
 

@@ -128,6 +128,9 @@ test('the dead-letter list is bounded: past max the oldest is evicted and counte
   const dl = (await h.kit.invoke('deadLetters')).data!;
   assert.deepEqual({ count: dl.count, max: dl.max, added: dl.added, evicted: dl.evicted }, { count: 3, max: 3, added: 5, evicted: 2 });
   assert.deepEqual((dl.entries as DeadLetter[]).map((e) => e.eventId), ['ev-4', 'ev-3', 'ev-2'], 'newest first');
+  const lost = h.kit.calls.logs.filter((l) => l.level === 'error');
+  assert.equal(lost.length, 1, 'an eviction loses data: one error line, throttled');
+  assert.match(lost[0]!.msg, /^The dead-letter list is full \(3 entries\), so its oldest entry, the webhook action of rule hook for event ev-0, was evicted and cannot be retried\. Retry or raise deadLetters\.max\.$/);
   const again = await startRules(rules, { clock, fetch: f, dir: h.dir, config: { deadLetters: { max: 3 } } });
   assert.deepEqual(((await again.kit.invoke('deadLetters')).data!.entries as DeadLetter[]).map((e) => e.eventId), ['ev-4', 'ev-3', 'ev-2']);
 });
