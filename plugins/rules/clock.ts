@@ -85,5 +85,5 @@ export class ManualClock implements Clock {
 
 /** Lets pending promise callbacks (and I/O callbacks already due) run. */
 async function settle(): Promise<void> {
-  for (let i = 0; i < 5; i++) await new Promise<void>((r) => setImmediate(r));
+  for (let i = 0; i < 20; i++) await new Promise<void>((r) => setImmediate(r));
 }
