@@ -42,6 +42,7 @@ export class ConnectionTap {
   private readonly serverFrames: Deframer;
   private routesWaiting = 0;
   private holding = false;
+  private heldNoops = 0;
   private held: Buffer[] = [];
   /** Set when the ROUTE answer completes: the bytes to send instead of what was held (null: send it as it was). */
   private routeOutput: Buffer | null | undefined;
@@ -98,6 +99,7 @@ export class ConnectionTap {
           fwd = pos;
           this.holding = true;
           this.held = [];
+          this.heldNoops = this.serverFrames.noops;
           this.routeOutput = undefined;
         }
         const end = this.serverFrames.feed(chunk, pos);
@@ -108,7 +110,8 @@ export class ConnectionTap {
         pos = end;
         if (this.holding && this.routeOutput !== undefined) {
           const original = Buffer.concat([...this.held, chunk.subarray(fwd, pos)]);
-          write(this.routeOutput ?? original);
+          const noops = this.serverFrames.noops - this.heldNoops; // NOOPs held before the answer began go out as they came
+          write(this.routeOutput ? (noops ? Buffer.concat([Buffer.alloc(2 * noops), this.routeOutput]) : this.routeOutput) : original);
           this.holding = false;
           this.held = [];
           this.routeOutput = undefined;
