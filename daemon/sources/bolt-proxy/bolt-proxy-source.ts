@@ -53,9 +53,8 @@ export interface BoltProxyStatusDetails {
 }
 
 export class BoltProxySource implements EventSource {
-  readonly name: string;
   readonly cfg: ResolvedBoltProxyConfig;
-  private readonly log: Logger;
+  private log: Logger;
   private readonly buffer: EventBuffer;
   private readonly tag = randomBytes(4).toString('hex');
   private server: net.Server | undefined;
@@ -75,11 +74,15 @@ export class BoltProxySource implements EventSource {
   constructor(private readonly opts: BoltProxySourceOptions) {
     this.cfg = resolveBoltProxyConfig(opts.config, opts.databaseUri !== undefined ? { databaseUri: opts.databaseUri } : {});
     this.listenAddress = hostPort(this.cfg.host, this.cfg.port);
-    this.name = `bolt-proxy@${this.listenAddress}`;
     this.log = opts.logger.child({ source: this.name });
     this.buffer = new EventBuffer(opts.bufferCapacity ?? 10_000, opts.emit, (err) =>
       this.log.error({ err }, `Handing bolt-proxy events to the router failed, so those events were lost: ${(err as Error)?.message ?? String(err)}.`),
     );
+  }
+
+  /** bolt-proxy@<listen address> (with the real port once listening, when listen had port 0). */
+  get name(): string {
+    return `bolt-proxy@${this.listenAddress}`;
   }
 
   /** The address clients connect to (the real port once listening, when listen had port 0). */
@@ -114,7 +117,10 @@ export class BoltProxySource implements EventSource {
       });
     });
     const a = server.address();
-    if (a && typeof a === 'object') this.listenAddress = hostPort(this.cfg.host, a.port);
+    if (a && typeof a === 'object' && a.port !== this.cfg.port) {
+      this.listenAddress = hostPort(this.cfg.host, a.port);
+      this.log = this.opts.logger.child({ source: this.name });
+    }
     this.server = server;
     this.state = 'running';
     this.reason = undefined;
