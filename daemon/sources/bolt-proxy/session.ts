@@ -4,7 +4,8 @@
  * Pipelining: the server answers requests strictly in order, each with one summary (SUCCESS, FAILURE
  * or IGNORED; RECORDs come before a PULL's summary), so the session keeps a FIFO of the requests
  * still to be answered and pairs every summary with its head. After a FAILURE the server IGNOREs
- * everything until RESET; the FIFO pairs those too.
+ * everything until RESET; the FIFO pairs those too. A summary with no request waiting is counted
+ * and ignored (Neo4j sends an empty SUCCESS to every open connection when it shuts down).
  *
  * Queries: RUN opens one (auto-commit outside BEGIN…COMMIT, with its own transaction number),
  * PULL/DISCARD stream it (qid -1 = the latest RUN; an explicit qid picks that result of the open
@@ -54,6 +55,8 @@ export class BoltSession {
   /** Queries not yet complete. */
   private readonly open = new Set<Query>();
   private closed = false;
+  /** Summaries that answered no request (a server shutting down sends one). */
+  unsolicited = 0;
 
   constructor(
     conn: ConnectionInfo,
@@ -155,7 +158,11 @@ export class BoltSession {
       return;
     }
     const p = this.pending[this.head];
-    if (!p) throw new MessageError(`A ${r.kind} arrived with no request waiting for an answer.`);
+    if (!p) {
+      // Neo4j sends an unsolicited SUCCESS {} as it shuts down, just before it closes the connection.
+      this.unsolicited++;
+      return;
+    }
     this.pending[this.head++] = undefined as unknown as Pending;
     if (this.head > 1024 && this.head * 2 > this.pending.length) {
       this.pending.splice(0, this.head);
