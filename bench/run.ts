@@ -47,6 +47,7 @@ for (const [key, mod, fn] of [
   ['bifrost', './bifrost.js', 'runBifrostBench'],
   ['invoker', './invoker.js', 'runInvokerBench'],
   ['neo4j', './neo4j.js', 'runNeo4jBench'],
+  ['bolt', './bolt.js', 'runBoltBench'],
 ] as const) {
   if (!want(key)) continue;
   let m: Record<string, unknown>;
