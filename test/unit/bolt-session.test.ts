@@ -216,6 +216,23 @@ describe('ConnectionTap: failures', () => {
     assert.ok(!JSON.stringify(run.events).includes('pw-44'));
   });
 
+  it('Bolt 6.0 (offered through the manifest by a newer server) is read like 5.x', () => {
+    const run = runTap([
+      ['c', clientHandshake([255, 1], [6, 1, 1], [5, 8, 8])],
+      ['s', hex('000001ff 02 00010106 00080805 00')],
+      ['c', hex('00000006 00')],
+      ['c', Buffer.concat([msg(S.HELLO, { user_agent: 'next/6' }), msg(S.LOGON, { scheme: 'basic', principal: 'carol', credentials: 'x' })])],
+      ['s', Buffer.concat([msg(S.SUCCESS, {}), msg(S.SUCCESS, {})])],
+      ['c', Buffer.concat([msg(S.RUN, 'RETURN $v AS v', { v: [1.5, 2.5] }, {}), msg(S.PULL, { n: -1 })])],
+      ['s', Buffer.concat([msg(S.SUCCESS, { fields: ['v'] }), msg(S.RECORD, [[1.5, 2.5]]), msg(S.SUCCESS, { type: 'r', db: 'neo4j' })])],
+    ]);
+    assert.deepEqual(run.passThrough, []);
+    assert.equal(run.events.length, 1);
+    assert.equal((run.events[0]!.metadata!.bolt as Record<string, unknown>).version, '6.0');
+    assert.equal(run.events[0]!.userId, 'carol');
+    assert.deepEqual(run.events[0]!.queryParams, { v: 'List' });
+  });
+
   it('counts a failed LOGON as an authentication failure', () => {
     const run = runTap([
       ...opening58.slice(0, 3),
