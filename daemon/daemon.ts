@@ -81,7 +81,7 @@ export async function startDaemon(opts: { config: HeimdallConfig; logger: Logger
   let url = '';
   const parts: Lifecycle[] = [
     { name: 'Bifrost', stop: () => bifrost.close(Date.now() + 2000) },
-    ...(db ? [{ name: 'the database router', start: async () => { await db.start(); executor?.start(); }, stop: () => db.close() }] : []),
+    ...(db ? [{ name: 'the database router', start: async () => { await db.start(); executor?.start(); }, stop: () => { executor?.close(); return db.close(); } }] : []),
     { name: 'the admin API', start: async () => { if (opts.listen !== false) url = await http.listen(); }, stop: () => http.close() },
     drops,
     plugins,

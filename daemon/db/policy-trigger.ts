@@ -132,8 +132,14 @@ export class PolicyTrigger {
   private readonly states = new Map<string, GuardState>();
   private readonly installing = new Map<string, Promise<boolean>>();
   private warned = new Set<string>();
+  private closed = false;
 
   constructor(private readonly db: Database, private readonly log: Logger, readonly enabled: boolean) {}
+
+  /** Stops waiting for a trigger to load (at shutdown); nothing is logged after it. */
+  close(): void {
+    this.closed = true;
+  }
 
   /** Whether the guard is known to be loaded in `database` (without asking the server). */
   ready(database: string): boolean {
@@ -190,6 +196,7 @@ export class PolicyTrigger {
     } catch (err) {
       const reason = (err as Error).message;
       this.states.set(database, { state: 'unavailable', reason, at: Date.now() });
+      if (this.closed) return false;
       if (!this.warned.has(database)) {
         this.warned.add(database);
         this.log.warn(`The remediation commit guard (APOC trigger ${POLICY_TRIGGER}) could not be installed in the database ${database}: ${reason}. Writes are judged by their counters alone and approvals show no sample of what would be deleted. Enable APOC triggers (apoc.trigger.enabled=true) for a user who may install them, or set remediation.guardTrigger: false.`);
@@ -208,11 +215,12 @@ export class PolicyTrigger {
         this.states.set(database, { state: 'ready' });
         return true;
       }
+      if (this.closed) return false;
       if (Date.now() > deadline) {
         this.states.set(database, { state: 'unavailable', reason: `the database did not load the trigger within ${Math.round(timeoutMs / 1000)} s`, at: Date.now() });
         return false;
       }
-      await new Promise((res) => setTimeout(res, 100).unref());
+      await new Promise((res) => setTimeout(res, 250).unref());
     }
   }
 }

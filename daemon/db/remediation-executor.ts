@@ -83,6 +83,11 @@ export class RemediationExecutor implements ExecutorSeam {
     void this.guard.ensure(this.d.db.defaultDatabase);
   }
 
+  /** Stops the guard's background work (before the database router closes). */
+  close(): void {
+    this.guard.close();
+  }
+
   policyFor(plugin: string | undefined): Policy {
     const base = this.d.config.remediation as Policy;
     const o = plugin ? this.d.pluginPolicy(plugin) : undefined;
@@ -129,6 +134,7 @@ export class RemediationExecutor implements ExecutorSeam {
     const refuse = (status: 'denied' | 'dry-run', message: string, extra: Partial<RemediationOutcome> & Record<string, unknown> = {}): RemediationOutcome => {
       this.refused++;
       const { code, refusal, approval, ...rest } = extra;
+      if (refusal) this.d.log.warn({ invocationId: ctx.invocationId, plugin: ctx.plugin, rule: refusal.rule, name: refusal.name }, `A statement proposed by ${proposer(ctx)} was refused (invocation ${ctx.invocationId}): ${message} The audit log has the statement; if it was not expected, look at what led to it.`);
       this.audit({ type: status === 'dry-run' ? 'executor.dry_run' : 'executor.denied', ...base, classification, message, ...(refusal ? { refusal } : {}), ...(approval ? { approval: auditApproval(approval) } : {}), ...rest });
       return { status, message, classification, published: false, ...(code ? { code } : {}), ...(refusal ? { refusal } : {}), ...(approval ? { approval } : {}) };
     };

@@ -106,6 +106,24 @@ export function registerDbActions(deps: {
         const e = serializeError(err);
         const refused = e.code === ErrorCode.HMD_ERR_STATEMENT_REFUSED || e.code === ErrorCode.HMD_ERR_READ_ONLY;
         const d = (e.details ?? {}) as Record<string, unknown>;
+        if (refused) {
+          const rule = typeof d['rule'] === 'string' ? d['rule'] : 'not-a-read';
+          try {
+            await attachments().audit?.append({
+              type: 'query.refused',
+              invocationId: call.invocationId,
+              action: DB_QUERY,
+              statement: cypher,
+              params: qp,
+              refusal: { rule, ...(typeof d['name'] === 'string' ? { name: d['name'] } : {}) },
+              success: false,
+              message: e.message,
+              ...(call.trigger.plugin ? { plugin: call.trigger.plugin } : {}),
+            });
+          } catch {
+            // the audit sink reports its own failures
+          }
+        }
         return {
           success: false,
           message: refused ? e.message : `The query failed: ${e.message}`,

@@ -140,6 +140,7 @@ export interface InvocationAuditEntry {
     | 'remediation.dry_run'
     | 'remediation.denied'
     | 'remediation.refused'
+    | 'query.refused'
     | 'action.executed';
   invocationId: string;
   plugin?: string;
