@@ -129,6 +129,7 @@ const invoker = {
     historySize: { ...positiveInt, default: 1000, description: 'Recent invocations kept for GET /v1/invocations.' },
     schemaRefreshMs: { ...durationMs, default: 300000, description: 'How often the database schema summary given to the model is refreshed, ms.' },
     queryRowLimit: { ...positiveInt, default: 100, description: 'Most rows heimdall.db.query returns to the model.' },
+    queryMaxBytes: { ...positiveInt, default: 65536, description: 'Most bytes (as JSON) of the rows heimdall.db.query returns to the model; the result is cut before the first row past it.' },
     approvalTimeoutMs: { ...durationMs, default: 300000, description: 'How long a destructive action the model asked for waits for an operator under remediation.mode approve, ms.' },
     rateLimit: {
       type: 'object',
@@ -322,6 +323,24 @@ const configProperties = {
       mode: { ...remediationProps.mode, default: 'auto' },
       allowSchema: { ...remediationProps.allowSchema, default: false },
       autoApproveDestructive: { ...remediationProps.autoApproveDestructive, default: false },
+      allowProcedures: {
+        type: 'array',
+        items: { type: 'string', minLength: 1 },
+        default: [],
+        description: 'Procedures (globs: * any run of characters, ? one) the model and plugins may call besides the built-in read allowlist; procedures that commit on their own, run Cypher from strings, reach files or URLs, or administer the server stay refused.',
+      },
+      allowFunctions: {
+        type: 'array',
+        items: { type: 'string', minLength: 1 },
+        default: [],
+        description: 'Namespaced functions (globs) the model and plugins may call besides the built-in allowlist of functions that only compute.',
+      },
+      guardTrigger: {
+        type: 'boolean',
+        default: true,
+        description: 'Install the commit guard (APOC trigger heimdall_policy) that checks remediation transactions at commit and samples what a delete would remove; needs apoc.trigger.enabled and an admin user, else writes are judged by counters alone.',
+      },
+      sampleSize: { type: 'integer', minimum: 0, maximum: 100, default: 10, description: 'Nodes and relationships an approval request shows of what a delete would remove (with the commit guard).' },
     },
   },
   audit: {

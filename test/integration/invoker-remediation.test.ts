@@ -131,11 +131,12 @@ describe('remediation against Neo4j', () => {
       const q = await d.api.invokeAction('heimdall.db.query', { cypher: 'MATCH (p:Person) WHERE p.name = $n RETURN p.name AS name', params: { n: 'Ada' } }, op);
       assert.equal(q.success, true, q.message);
       assert.deepEqual(q.data!['rows'], [{ name: 'Ada' }]);
-      assert.deepEqual(q.data!['enforcedBy'], ['EXPLAIN', 'read transaction', 'row limit']);
+      assert.deepEqual(q.data!['enforcedBy'], ['statement screen', 'EXPLAIN plan screen', 'read transaction', 'row limit', 'byte limit', 'transaction timeout']);
       const w = await d.api.invokeAction('heimdall.db.query', { cypher: "CREATE (:Hacked {by: 'model'})" }, op);
       assert.equal(w.success, false);
       assert.equal(w.data!['code'], 'HMD_ERR_READ_ONLY');
-      assert.match(w.message, /EXPLAIN classifies this statement as write.*heimdall\.remediate\.cypher/);
+      assert.match(w.message, /only reads the graph, and EXPLAIN classifies this statement as write/);
+      assert.doesNotMatch(w.message, /remediate/, 'the refusal does not point an untrusted model at the write tool');
       assert.equal(await count('MATCH (n:Hacked) RETURN count(n)'), 0);
       const many = await d.api.invokeAction('heimdall.db.query', { cypher: 'UNWIND range(1, 500) AS i RETURN i' }, op);
       assert.equal((many.data!['rows'] as unknown[]).length, 10);
