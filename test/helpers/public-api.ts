@@ -19,12 +19,16 @@ export interface Reachable {
   token?: string;
 }
 
-/** fetch against the daemon, with its bearer token when it has one. */
+/** fetch against the daemon, with its bearer token when it has one (and nothing else added). */
 export function call(d: Reachable, path: string, init: RequestInit = {}): Promise<Response> {
   const headers = new Headers(init.headers);
   if (d.token && !headers.has('authorization')) headers.set('authorization', `Bearer ${d.token}`);
-  if (init.body !== undefined && !headers.has('content-type')) headers.set('content-type', 'application/json');
   return fetch(`${d.url}${path}`, { ...init, headers });
+}
+
+/** POST `body` as JSON. */
+export function postJson(d: Reachable, path: string, body: unknown): Promise<Response> {
+  return call(d, path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 }
 
 /** GET (or `init`) `path` and parse the JSON answer, which must be a 2xx. */
@@ -71,7 +75,11 @@ export function confirmation(d: Reachable, id: string): Promise<ConfirmationInfo
 
 /** POST /v1/confirmations/{id}, as an operator would. */
 export function answerConfirmation(d: Reachable, id: string, approve: boolean, reason?: string): Promise<ConfirmationInfo> {
-  return getJson<ConfirmationInfo>(d, `/v1/confirmations/${encodeURIComponent(id)}`, { method: 'POST', body: JSON.stringify({ approve, ...(reason ? { reason } : {}) }) });
+  return getJson<ConfirmationInfo>(d, `/v1/confirmations/${encodeURIComponent(id)}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ approve, ...(reason ? { reason } : {}) }),
+  });
 }
 
 /** Waits for the first pending confirmation request that `match` accepts and returns it. */

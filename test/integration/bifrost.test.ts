@@ -14,7 +14,7 @@ import { connectSse, SseHttpError, type SseConnection, type SseEvent } from '../
 import { FakeClock } from '../helpers/fake-clock.js';
 import { pluginYaml, startTestDaemon, waitFor, type TestDaemon } from '../helpers/in-process-daemon.js';
 import { fixturePlugin } from '../helpers/paths.js';
-import { bifrostStatus, call } from '../helpers/public-api.js';
+import { bifrostStatus, call, postJson } from '../helpers/public-api.js';
 
 const NOTIFIER = pluginYaml(fixturePlugin('bifrost-notifier.mjs'));
 const TOKEN = 's3cret';
@@ -51,7 +51,7 @@ async function open(d: TestDaemon, path = '/v1/bifrost/stream', headers: Record<
 }
 
 async function invoke(d: TestDaemon, action: string, params: Record<string, unknown> = {}): Promise<{ success: boolean; message: string; data?: Record<string, unknown> }> {
-  const res = await call(d, `/v1/actions/heimdall.${action}/invoke`, { method: 'POST', body: JSON.stringify({ params }) });
+  const res = await postJson(d, `/v1/actions/heimdall.${action}/invoke`, { params });
   assert.equal(res.status, 200, await res.clone().text());
   return (await res.json()) as { success: boolean; message: string; data?: Record<string, unknown> };
 }
