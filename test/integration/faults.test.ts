@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import type { RunningDaemon } from '../../daemon/daemon.js';
 import { pluginYaml, startTestDaemon, waitFor } from '../helpers/in-process-daemon.js';
 import { fixturePlugin } from '../helpers/paths.js';
+import { bifrostMessages } from '../helpers/public-api.js';
 
 const op = { kind: 'operator' as const };
 const plugin = (d: RunningDaemon, name: string) => d.api.plugins().find((p) => p.name === name)!;
@@ -61,7 +62,7 @@ for (const [fault, extra] of [
       assert.equal(r.data!.handled, 2, 'fresh state: the new worker counted only the two events after the fault');
       // the other plugin saw everything, and the daemon still answers
       await waitFor('recorder to have seen all 5', () => plugin(d, 'recorder').counters.delivered === 5);
-      assert.ok(d.internals.bus.since(0).some((m) => m.title === 'Plugin faulty crashed'));
+      assert.ok((await bifrostMessages(d)).some((m) => m.title === 'Plugin faulty crashed'));
       invariant(d);
     });
   });
@@ -82,7 +83,7 @@ test('repeated crashes within the window mark the plugin failed; it stays visibl
     await assert.rejects(d.api.invokeAction('heimdall.faulty.handled', {}, op), (e: Error & { code?: string }) => e.code === 'HMD_ERR_ACTION_NOT_FOUND');
     d.api.ingest([{ type: 'node.created' }, { type: 'node.created' }], 'http');
     assert.equal(plugin(d, 'faulty').counters.dropped.plugin_failed, 2);
-    assert.ok(d.internals.bus.since(0).some((m) => m.title === 'Plugin faulty failed' && m.level === 'error'));
+    assert.ok((await bifrostMessages(d)).some((m) => m.title === 'Plugin faulty failed' && m.level === 'error'));
     assert.equal(d.api.readiness().ready, false);
     await waitFor('recorder delivered 5', () => plugin(d, 'recorder').counters.delivered === 5);
     invariant(d);
