@@ -9,6 +9,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { FakeClock } from '../helpers/fake-clock.js';
 import { pluginYaml, startTestDaemon, waitFor, type TestDaemon } from '../helpers/in-process-daemon.js';
 import { fixturePlugin } from '../helpers/paths.js';
 import { bifrostMessages, confirmation, untilQueuesEmpty, waitForConfirmation } from '../helpers/public-api.js';
@@ -16,8 +17,9 @@ import { bifrostMessages, confirmation, untilQueuesEmpty, waitForConfirmation } 
 const op = { kind: 'operator' as const };
 const plugin = (d: TestDaemon, name: string) => d.api.plugins().find((p) => p.name === name)!;
 
-describe('loading, actions and lifecycle (one daemon)', () => {
+describe('loading, actions and lifecycle (one daemon, Bifrost on a fake clock)', () => {
   let d: TestDaemon;
+  const clock = new FakeClock();
   before(async () => {
     d = await startTestDaemon([
       pluginYaml(fixturePlugin('recorder.mjs')),
@@ -29,7 +31,7 @@ describe('loading, actions and lifecycle (one daemon)', () => {
       pluginYaml(fixturePlugin('self-invoke.mjs'), 'handlerTimeoutMs: 5000'),
       pluginYaml(fixturePlugin('ctx-probe.mjs')),
       pluginYaml(fixturePlugin('confirm-then-crash.mjs'), 'restart:\n  backoffMs: 50'),
-    ]);
+    ], '', { clock });
   });
   after(async () => {
     await d?.stop();
@@ -79,7 +81,13 @@ describe('loading, actions and lifecycle (one daemon)', () => {
   });
 
   it('ctx services from inside a worker: typed errors for unknown actions, bad params, handler errors; no database; no model', async () => {
-    const r = await d.api.invokeAction('heimdall.ctx-probe.probe', {}, op);
+    const probing = d.api.invokeAction('heimdall.ctx-probe.probe', {}, op);
+    // The probe asks for a confirmation with a 100 ms deadline; nobody answers, and the deadline
+    // passes when the test moves Bifrost's clock.
+    const asked = await waitForConfirmation(d, "ctx-probe's confirmation request", (c) => c.requestedBy === 'ctx-probe');
+    assert.equal(asked.timeoutMs, 100);
+    clock.advance(100);
+    const r = await probing;
     const data = r.data as Record<string, any>;
     assert.equal(data.database.code, 'HMD_ERR_NO_DATABASE');
     assert.equal(data.database.name, 'DatabaseNotConfiguredError');
