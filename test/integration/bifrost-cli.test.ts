@@ -89,7 +89,16 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-const tailConnected = (d: TestDaemon) => waitFor('the tail to connect', async () => (await bifrostStatus(d)).stream.clients === 1);
+/** Starts `heimdall tail` and waits until the daemon has its stream (and no earlier tail's). */
+async function connectedTail(d: TestDaemon, args: string[]): Promise<Tail> {
+  await waitFor('earlier streams to be gone', async () => (await bifrostStatus(d)).stream.clients === 0);
+  const t = startTail(args);
+  await waitFor('the tail to connect', async () => (await bifrostStatus(d)).stream.clients === 1).catch(async (err: Error) => {
+    await stopTail(t);
+    throw err;
+  });
+  return t;
+}
 
 let port: number;
 let d: TestDaemon;
@@ -104,9 +113,8 @@ after(async () => {
 
 describe('heimdall tail', () => {
   it('prints one line per message with time, level, origin, title and message, and data with -v', async () => {
-    const t = startTail(['--url', d.url, '--no-color', '-n', '0', '-v', '--plugin', 'bifrost-notifier']);
+    const t = await connectedTail(d, ['--url', d.url, '--no-color', '-n', '0', '-v', '--plugin', 'bifrost-notifier']);
     try {
-      await tailConnected(d);
       await invoke(d, 'bifrost-notifier.notify', { count: 3, level: 'warning', title: 'Disk' });
       await t.waitOut('three lines', (lines) => lines.filter((l) => /Disk: notification \d/.test(l)).length === 3);
       const lines = t.out.filter((l) => /Disk: notification/.test(l));
@@ -120,9 +128,8 @@ describe('heimdall tail', () => {
 
   it('prints JSON lines with --json and filters by level', async () => {
     const base = (await bifrostStatus(d)).lastId;
-    const t = startTail(['--url', d.url, '--json', '-n', '0', '--level', 'error']);
+    const t = await connectedTail(d, ['--url', d.url, '--json', '-n', '0', '--level', 'error']);
     try {
-      await tailConnected(d);
       await invoke(d, 'bifrost-notifier.notify', { count: 2, level: 'info' });
       await invoke(d, 'bifrost-notifier.notify', { count: 2, level: 'error' });
       // A marker after them: the stream is in id order, so once the marker is printed every
@@ -211,9 +218,8 @@ describe('heimdall confirmations, approve, deny', () => {
 
 describe('heimdall tail across a daemon restart (the last test: it stops the daemon and starts its successor)', () => {
   it('reconnects with backoff, prints a visible gap line for the restart, and goes on with the new messages', async () => {
-    const t = startTail(['--url', d.url, '--no-color', '-n', '0', '--plugin', 'bifrost-notifier']);
+    const t = await connectedTail(d, ['--url', d.url, '--no-color', '-n', '0', '--plugin', 'bifrost-notifier']);
     try {
-      await tailConnected(d);
       await invoke(d, 'bifrost-notifier.notify', { count: 2, text: 'before' });
       await t.waitOut('the first messages', (l) => l.filter((x) => /before \d$/.test(x)).length === 2);
       await d.stop();
