@@ -275,7 +275,6 @@ describe('Bifrost stream on one daemon (the default buffer, auth on, a fake cloc
       assert.ok(slow.messages.length < COUNT, 'the slow client did not get everything');
       fast.close();
     });
-
   });
 
   describe('heartbeats, auth, shutdown (the last tests of this daemon)', () => {
