@@ -11,6 +11,7 @@ import type { HeimdallConfig } from '../config/types.js';
 import { createAdminApi } from './admin-api.js';
 import { AuditLog, graphMirror } from './audit/audit-log.js';
 import { BifrostBus } from './bifrost/bus.js';
+import type { Clock } from './bifrost/clock.js';
 import { createBifrost, type Bifrost } from './bifrost/index.js';
 import { registerBuiltinActions } from './builtin-actions.js';
 import { databaseReader } from './db/cypher-reader.js';
@@ -41,11 +42,12 @@ export interface RunningDaemon {
   internals: { router: Router; hosts: PluginHost[]; plugins: PluginSet; sources: SourceSet; drops: DropSummary; bus: BifrostBus; bifrost: Bifrost; registry: ActionRegistry; invoker: Invoker; db: Database | undefined; executor: RemediationExecutor | undefined; audit: AuditLog };
 }
 
-export async function startDaemon(opts: { config: HeimdallConfig; logger: Logger; listen?: boolean }): Promise<RunningDaemon> {
+/** `clock`: Bifrost's time (timestamps, heartbeats, confirmation deadlines, sink retries); default the real one. Tests pass a fake. */
+export async function startDaemon(opts: { config: HeimdallConfig; logger: Logger; listen?: boolean; clock?: Clock }): Promise<RunningDaemon> {
   const { config, logger } = opts;
   const log = (component: string) => logger.child({ component });
   let state: DaemonStatus['state'] = 'starting';
-  const bus = new BifrostBus(config.bifrost.bufferSize, log('bifrost'));
+  const bus = new BifrostBus(config.bifrost.bufferSize, log('bifrost'), opts.clock);
   const bifrost = createBifrost(bus, config, log('bifrost'));
   const { confirmations, notices } = bifrost;
   const registry = new ActionRegistry(config.actions.timeoutMs);
@@ -80,7 +82,7 @@ export async function startDaemon(opts: { config: HeimdallConfig; logger: Logger
   const http = createHttpServer({ api, config, logger: log('http') });
   let url = '';
   const parts: Lifecycle[] = [
-    { name: 'Bifrost', stop: () => bifrost.close(Date.now() + 2000) },
+    { name: 'Bifrost', stop: () => bifrost.close(bus.clock.now() + 2000) },
     ...(db ? [{ name: 'the database router', start: async () => { await db.start(); executor?.start(); }, stop: () => { executor?.close(); return db.close(); } }] : []),
     { name: 'the admin API', start: async () => { if (opts.listen !== false) url = await http.listen(); }, stop: () => http.close() },
     drops,
