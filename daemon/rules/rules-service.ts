@@ -17,7 +17,6 @@ import type { InvalidRuleInfo, RulesAnswer, RulesApi, RulesSummary } from '../ht
 import { checkEvent } from '../router/event-validator.js';
 import type { PluginHost } from '../workers/plugin-host.js';
 import { RULES_PLUGIN, type RulesSlice } from './plugin-entry.js';
-import { setSubscription } from './subscription.js';
 
 export interface RulesServiceOptions {
   /** The plugin's slice when the daemon runs the rules plugin; undefined when no rules are configured. */
@@ -183,4 +182,20 @@ export class RulesService implements RulesApi {
     const todo = state === 'failed' ? ' Fix the cause in its log and restart the daemon.' : ' Retry in a moment.';
     return new PluginUnavailableError(`The rules engine (the built-in plugin ${RULES_PLUGIN}) is ${state}${why}, so the rules cannot be reached.${todo}`, { plugin: RULES_PLUGIN, state });
   }
+}
+
+/**
+ * The rules plugin's event subscription after a reload. The router asks each host whether it wants
+ * an event type (PluginHost.subscribes), and the host answers from what the plugin declared at
+ * init (`info.events`). The rules plugin subscribes to the types its enabled rules name, so a
+ * reload that adds a rule on another type widens it (one that removes rules may narrow it): the
+ * reload action returns the new list and it is put in place of the declared one. A later restart
+ * of the worker declares the same list (init compiles the reloaded slice). When PluginHost grows a
+ * method to change a subscription, this is the one place to use it. `events` null: every type.
+ */
+export function setSubscription(host: Pick<PluginHost, 'info'>, events: readonly string[] | null): void {
+  const info = host.info;
+  if (!info) return;
+  if (events === null) delete info.events;
+  else info.events = [...events];
 }
