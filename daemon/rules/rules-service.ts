@@ -93,7 +93,8 @@ export class RulesService implements RulesApi {
   }
 
   test(name: string, event: unknown): Promise<RulesAnswer> {
-    const checked = checkEvent(event === null || typeof event !== 'object' || Array.isArray(event) ? event : { ...event }, { database: this.o.database, source: 'test' });
+    // a copy (checkEvent fills in missing fields), with the id the plugin's dry runs use
+    const checked = checkEvent(event === null || typeof event !== 'object' || Array.isArray(event) ? event : { id: 'dry-run', ...event }, { database: this.o.database, source: 'test' });
     if (!checked.ok) {
       throw new HeimdallError(ErrorCode.HMD_ERR_INVALID_EVENT, `The test event is not a valid event: ${checked.reason} Send { "event": { "type": "node.updated", "properties": { … } } }; id, timestamp, database and source may be left out.`, { reason: checked.reason });
     }
