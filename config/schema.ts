@@ -9,7 +9,12 @@
  *
  * Every object is closed (`additionalProperties: false`) except a plugin's `config` slice (validated
  * later by the plugin's own configSchema) and `llm.headers`.
+ *
+ * `rules` embeds the rules plugin's RULE_JSON_SCHEMA (without its defaults: the rule compiler fills
+ * those, and Ajv ignores defaults under oneOf). The loader reports problems inside a rule with the
+ * rule compiler's sentences (config/rules/), which check the same schema.
  */
+import { RULE_JSON_SCHEMA } from '../plugins/rules/rule-schema.js';
 
 const port = { type: 'integer', minimum: 0, maximum: 65535 } as const;
 const positiveInt = { type: 'integer', minimum: 1 } as const;
@@ -211,6 +216,56 @@ const plugin = {
   },
 } as const;
 
+/** The built-in rules plugin that runs `rules:` and the `rulesPath` files: its worker, queue and limits. */
+const rulesEngine = {
+  type: 'object',
+  description: 'The built-in rules plugin that runs rules: and the rulesPath files (started only when either is set).',
+  additionalProperties: false,
+  default: {},
+  properties: {
+    queue,
+    handlerTimeoutMs: { ...durationMs, default: 30000, description: 'Deadline of one event in the rules plugin, ms (firings run beside it).' },
+    initTimeoutMs: { ...durationMs, default: 10000, description: 'Deadline of compiling the rules when the plugin starts, ms.' },
+    resourceLimits,
+    restart,
+    remediation: { type: 'object', additionalProperties: false, description: "Override of the remediation policy for the rules' cypher actions.", properties: remediationProps },
+    deadLetters: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        path: { type: 'string', minLength: 1, default: '.heimdall/rules-dead-letters.jsonl', description: 'JSONL file of actions that failed after their retries; relative to the config file.' },
+        max: { ...positiveInt, maximum: 1000000, default: 1000, description: 'Dead letters kept; past it the oldest is evicted (and logged).' },
+      },
+    },
+    statePath: { type: 'string', minLength: 1, default: '.heimdall/rules-state.json', description: 'File that keeps which rules are paused; relative to the config file.' },
+    historySize: { ...positiveInt, maximum: 10000, default: 50, description: 'Firings kept per rule for GET /v1/rules/{name}/history.' },
+    maxInFlight: { ...positiveInt, maximum: 100000, default: 256, description: 'Firings running at once, all rules; past it the plugin stops taking events and its queue fills.' },
+    maxKeys: { ...positiveInt, maximum: 10000000, default: 10000, description: 'Window and cooldown keys kept per rule (least recently used go first).' },
+    webhookTimeoutMs: { ...durationMs, maximum: 600000, default: 10000, description: 'Deadline of one webhook attempt that sets no timeoutMs, ms.' },
+  },
+} as const;
+
+/** `rules:` as the loaded config types it: a list of objects (each checked by the rule compiler). */
+const rulesList = {
+  type: 'array',
+  default: [],
+  description: 'Declarative rules (see the README, "Rules"); each is checked on its own.',
+  items: { type: 'object' },
+} as const;
+
+/** A copy of a schema without its `default` keywords (a property that is named default stays). */
+function withoutDefaults(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(withoutDefaults);
+  if (schema === null || typeof schema !== 'object') return schema;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(schema)) {
+    if (k === 'default') continue;
+    out[k] = k === 'properties' ? Object.fromEntries(Object.entries(v as Record<string, unknown>).map(([name, sub]) => [name, withoutDefaults(sub)])) : withoutDefaults(v);
+  }
+  return out;
+}
+
 const BIFROST_LEVELS = ['info', 'success', 'warning', 'error'] as const;
 const BIFROST_KINDS = ['message', 'notification', 'broadcast', 'confirmation_request', 'confirmation_result'] as const;
 
@@ -353,6 +408,9 @@ const configProperties = {
     },
   },
   bifrost,
+  rules: rulesList,
+  rulesPath: { type: 'string', minLength: 1, description: 'Folder of rule files (*.yaml, each one rule or a list), relative to the config file; re-read on reload.' },
+  rulesEngine,
 } as const;
 
 /**
@@ -376,6 +434,7 @@ export const heimdallConfigSchema = {
   properties: {
     $schema: { type: 'string', description: 'Path or URL of this schema, for editors.' },
     ...configProperties,
+    rules: { ...rulesList, items: withoutDefaults(RULE_JSON_SCHEMA) as Record<string, unknown> },
   },
 } as const;
 

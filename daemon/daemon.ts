@@ -1,7 +1,8 @@
 /**
  * The composition root: builds the daemon's parts — Bifrost, the action registry and invoker, the
  * database side (router, remediation executor, audit), the plugins (one worker each), the router,
- * the sources, the drop summary, metrics and the admin HTTP API — wires them to each other, starts
+ * the sources, the drop summary, metrics, the rules service, the reloader and the admin HTTP API —
+ * wires them to each other, starts
  * them in order and stops them in reverse order of start. The parts hold the logic; this file only
  * says which part talks to which.
  */
@@ -26,6 +27,11 @@ import { Lifecycles, type Lifecycle } from './lifecycle.js';
 import { DaemonMetrics } from './metrics.js';
 import { PluginSet } from './plugin-set.js';
 import { DropSummary, dropsNotice } from './queue/drop-summary.js';
+import { Reloader } from './reload.js';
+import { rulesPluginEntry, withRulesPlugin } from './rules/plugin-entry.js';
+import { rulesReloadStep } from './rules/reload-step.js';
+import { RulesService } from './rules/rules-service.js';
+import type { ReloadReport } from './http/rules-api.js';
 import { Router } from './router/router.js';
 import { SourceSet } from './sources/source-set.js';
 import { makeRpcHandler } from './workers/host-rpc.js';
@@ -38,8 +44,10 @@ export interface RunningDaemon {
   url: string;
   /** Stops sources, drains queues up to the configured deadline, stops plugins. */
   stop(reason?: string): Promise<void>;
+  /** Re-reads the config and rule files and applies what can be applied (daemon/reload.ts); throws ConfigError when invalid. */
+  reload(trigger: string): Promise<ReloadReport>;
   /** Internals, for tests and benchmarks in this repository. */
-  internals: { router: Router; hosts: PluginHost[]; plugins: PluginSet; sources: SourceSet; drops: DropSummary; bus: BifrostBus; bifrost: Bifrost; registry: ActionRegistry; invoker: Invoker; db: Database | undefined; executor: RemediationExecutor | undefined; audit: AuditLog };
+  internals: { router: Router; hosts: PluginHost[]; plugins: PluginSet; sources: SourceSet; drops: DropSummary; bus: BifrostBus; bifrost: Bifrost; registry: ActionRegistry; invoker: Invoker; db: Database | undefined; executor: RemediationExecutor | undefined; audit: AuditLog; rules: RulesService; reloader: Reloader };
 }
 
 /** `clock`: Bifrost's time (timestamps, heartbeats, confirmation deadlines, sink retries); default the real one. Tests pass a fake. */
@@ -63,7 +71,12 @@ export async function startDaemon(opts: { config: HeimdallConfig; logger: Logger
   invoker.attachMetrics(metrics.registry);
   metrics.addBifrost(() => bifrost.api.stats());
   const onRpc = makeRpcHandler({ invoker, bus, database: () => database, confirmations });
-  const plugins: PluginSet = new PluginSet({ config, logger, onRpc, registry, metrics, bus, confirmations });
+  // rules: and rulesPath: run as the built-in rules plugin, after the configured plugins
+  const rulesPlugin = rulesPluginEntry(config);
+  const plugins: PluginSet = new PluginSet({ config: withRulesPlugin(config, rulesPlugin?.entry), logger, onRpc, registry, metrics, bus, confirmations });
+  const rules = new RulesService({ slice: rulesPlugin?.slice, ruleSet: config.ruleSet, host: () => plugins.hosts.find((h) => h.cfg === rulesPlugin?.entry), invokeAction: (n, p, t) => invoker.invokeAction(n, p, t), database: config.database?.database ?? 'neo4j', ...(config.configPath ? { configFile: config.configPath } : {}), log: log('rules') });
+  rules.reportProblems();
+  const reloader = new Reloader({ config, steps: [rulesReloadStep(rules)], log: log('reload') });
   const router = new Router();
   router.setTargets(plugins.hosts);
   const sources = new SourceSet({ config, db, emit: (events) => router.route(events), queues: () => plugins.hosts.map((h) => h.queue), logger });
@@ -74,7 +87,7 @@ export async function startDaemon(opts: { config: HeimdallConfig; logger: Logger
     .subscribe((ev) => bus.publish({ kind: 'notification', ...dropsNotice(ev), origin: { kind: 'daemon' } }));
   if (db) notices.watchDatabase(db, config.database!.uri);
   if (invoker.modelClient) notices.watchModel(invoker.modelClient, config.llm!.baseURL);
-  const api = createAdminApi({ config, state: () => state, startedAt: new Date(), plugins, sources, db, registry, invoker, metrics, bifrost: bifrost.api });
+  const api = createAdminApi({ config, state: () => state, startedAt: new Date(), plugins, sources, db, registry, invoker, metrics, bifrost: bifrost.api, rules, reload: reloader });
   registerBuiltinActions(registry, () => api.status());
 
   // The admin API listens before the plugins start, so a refused bind or a port in use fails fast;
@@ -107,5 +120,5 @@ export async function startDaemon(opts: { config: HeimdallConfig; logger: Logger
       logger.info(`Heimdall stopped; ${plugins.leftOver === 0 ? 'every queued event was delivered' : `${plugins.leftOver} queued events were dropped at the deadline`}.`);
     })());
 
-  return { api, url, stop, internals: { router, hosts: plugins.hosts, plugins, sources, drops, bus, bifrost, registry, invoker, db, executor, audit } };
+  return { api, url, stop, reload: (trigger) => reloader.reload(trigger), internals: { router, hosts: plugins.hosts, plugins, sources, drops, bus, bifrost, registry, invoker, db, executor, audit, rules, reloader } };
 }

@@ -12,7 +12,9 @@ import { registerDb } from './db.js';
 import { registerEmit } from './emit.js';
 import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, flushAndExit } from './exit.js';
 import { registerInvocationCommands } from './invocations.js';
+import { registerReload } from './reload.js';
 import { registerRemoteCommands } from './remote.js';
+import { registerRules } from './rules.js';
 import { registerStart } from './start.js';
 import { registerTail } from './tail.js';
 import { registerValidate } from './validate.js';
@@ -47,10 +49,13 @@ export function buildProgram(): Command {
   registerTail(program);
   registerConfirmations(program);
   registerAudit(program);
+  registerRules(program);
+  registerReload(program);
   program.addHelpText('after', `
 Exit codes: 0 success, 1 failure, 2 bad usage or invalid config.
-Commands that talk to a running daemon take --url (default $HEIMDALL_URL or http://127.0.0.1:8787),
---token (default $HEIMDALL_TOKEN) and --json.`);
+Commands that talk to a running daemon take --url (default $HEIMDALL_URL, else the server section of
+--config/$HEIMDALL_CONFIG/./heimdall.config.yaml, else http://127.0.0.1:8787), --token (default
+$HEIMDALL_TOKEN, else the config's server.token) and --json.`);
   return program;
 }
 

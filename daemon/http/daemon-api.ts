@@ -6,6 +6,7 @@ import type { ActionResult, ActionTrigger, PromptOptions } from '../../sdk/index
 import type { BifrostApi } from '../bifrost/types.js';
 import type { ActionInfo } from '../invoker/action-registry.js';
 import type { InvocationsApi } from '../invoker/invocation-store.js';
+import type { ReloadApi, RulesApi, RulesSummary } from './rules-api.js';
 import type { IngestResult } from '../sources/http-source.js';
 import type { SourceStatus } from '../sources/source.js';
 import type { PluginStatus } from '../workers/plugin-status.js';
@@ -21,6 +22,8 @@ export interface DaemonStatus {
   sources: SourceStatus[];
   database: { configured: boolean; connected: boolean; uri?: string; reason?: string };
   llm: { configured: boolean; model?: string; baseURL?: string };
+  /** The rules and the invalid ones (with file and line), when the daemon has a rules service. */
+  rules?: RulesSummary;
 }
 
 export interface Readiness {
@@ -43,4 +46,8 @@ export interface DaemonApi {
   bifrost?: BifrostApi;
   /** Async invocations and their results (the /v1/invocations routes). */
   invocations?: InvocationsApi;
+  /** The rules and their dead letters (the /v1/rules and /v1/dead-letters routes). */
+  rules?: RulesApi;
+  /** Reload without a restart (POST /v1/reload). */
+  reload?: ReloadApi;
 }
