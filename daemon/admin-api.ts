@@ -9,6 +9,7 @@ import type { BifrostApi } from './bifrost/types.js';
 import type { DaemonApi, DaemonStatus, Readiness } from './http/daemon-api.js';
 import type { ActionRegistry } from './invoker/action-registry.js';
 import type { Invoker } from './invoker/invoker.js';
+import type { MetricsHistoryApi } from './http/routes-history.js';
 import type { IngestResult } from './sources/http-source.js';
 import type { SourceStatus } from './sources/source.js';
 import type { PluginStatus } from './workers/plugin-status.js';
@@ -28,6 +29,8 @@ export interface AdminApiParts {
   invoker: Pick<Invoker, 'invokeAction' | 'sendPrompt' | 'listInvocations' | 'getInvocation' | 'submit'>;
   metrics: { render(): Promise<{ contentType: string; body: string }> };
   bifrost: BifrostApi;
+  /** The sampled counter history of the console's charts. */
+  metricsHistory?: MetricsHistoryApi;
 }
 
 /** Why each part that should be up is not, as sentences; empty when the daemon is ready. */
@@ -67,6 +70,7 @@ export function createAdminApi(p: AdminApiParts): DaemonApi {
     prompt: (prompt, opts) => invoker.sendPrompt(prompt, opts, { kind: 'operator' }),
     metrics: () => p.metrics.render(),
     bifrost: p.bifrost,
+    ...(p.metricsHistory ? { metricsHistory: p.metricsHistory } : {}),
     invocations: { list: (f) => invoker.listInvocations(f), get: (id) => invoker.getInvocation(id), submit: (req) => invoker.submit(req) },
   };
 }
