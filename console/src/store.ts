@@ -3,8 +3,8 @@
  * markers where the stream lost messages, and who listens to them.
  *
  * Memory is bounded (capacity entries; older ones leave the page and are counted). Views are told
- * about changes at most once every `notifyMs`, however fast messages arrive, so that a busy bus
- * costs a few renders a second instead of one per message.
+ * about changes at most once every `notifyMs` (500 ms), however fast messages arrive, so that a
+ * busy bus costs two renders a second instead of one per message.
  */
 import type { BifrostGap, BifrostMessage } from './types';
 
@@ -47,8 +47,9 @@ export class MessageStore {
   private readonly views = new Set<() => void>();
   private readonly taps = new Set<(batch: BifrostMessage[]) => void>();
   private timer: ReturnType<typeof setTimeout> | undefined;
+  private lastNotify = 0;
 
-  constructor(readonly capacity = 5000, private readonly notifyMs = 250) {}
+  constructor(readonly capacity = 2000, private readonly notifyMs = 500) {}
 
   add(batch: BifrostMessage[], epoch: string): void {
     for (const m of batch) {
@@ -83,19 +84,29 @@ export class MessageStore {
     }
   }
 
+  /**
+   * Tells the views: at once when they were last told notifyMs ago or more (a quiet bus shows a
+   * message without delay), else when notifyMs have passed since (a busy one re-renders at most
+   * 1000 / notifyMs times a second).
+   */
   private changed(now = false): void {
     this.version++;
     if (now) {
       if (this.timer) clearTimeout(this.timer);
       this.timer = undefined;
-      for (const v of this.views) v();
+      this.notify();
       return;
     }
     if (this.timer) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      for (const v of this.views) v();
-    }, this.notifyMs);
+      this.notify();
+    }, Math.max(0, this.lastNotify + this.notifyMs - Date.now()));
+  }
+
+  private notify(): void {
+    this.lastNotify = Date.now();
+    for (const v of this.views) v();
   }
 
   /** A view that re-renders on change (throttled). */

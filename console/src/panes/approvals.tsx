@@ -107,8 +107,8 @@ export function ApprovalsPane({ pending, error, refresh, store }: { pending: Con
       <div aria-live="polite" class="results-live">
         {answered.slice(0, 3).map((r) => (
           <p class={`result ${r.state === 'approved' ? 'ok' : 'bad'}`} key={r.id} data-testid="answer-result">
-            <StateBadge state={r.state} /> “{r.action}” from {r.requestedBy} ({r.id}) <Time at={r.answeredAt ?? Date.now()} />
-            {r.reason ? <>; reason: {r.reason}</> : null}
+            <StateBadge state={r.state} /> You {r.state === 'approved' ? 'approved' : 'denied'} “{r.action}” from {r.requestedBy} ({r.id}) at <Time at={r.answeredAt ?? Date.now()} />
+            {r.reason ? <>, saying: {r.reason}</> : null}
           </p>
         ))}
       </div>

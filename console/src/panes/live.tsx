@@ -4,6 +4,7 @@
  * data opens in place. Gap notices (a reconnect that lost messages, a daemon restart) stand above
  * the list until dismissed, and a marker in the list shows where the gap is.
  */
+import { Component } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { Time } from '../components';
 import { json, num } from '../format';
@@ -77,7 +78,21 @@ function DataView({ data }: { data: Record<string, unknown> }) {
   );
 }
 
-function Row({ e }: { e: Entry }) {
+/**
+ * One message or gap marker. Entries never change, so a row renders once: the pane re-renders a
+ * few times a second while messages arrive, and only the new rows cost anything.
+ */
+class Row extends Component<{ e: Entry }> {
+  override shouldComponentUpdate(next: { e: Entry }): boolean {
+    return next.e !== this.props.e;
+  }
+
+  override render() {
+    return <RowView e={this.props.e} />;
+  }
+}
+
+function RowView({ e }: { e: Entry }) {
   if (e.type === 'gap') {
     return (
       <li class="gap-row" role="note">
@@ -95,9 +110,11 @@ function Row({ e }: { e: Entry }) {
         <span class="origin">{originOf(m)}</span>
         <span class="msg-id">#{m.id}</span>
       </div>
-      {m.title ? <div class="msg-title">{m.title}</div> : null}
-      <p class="msg-text">{m.message}</p>
-      {m.kind === 'confirmation_request' ? <a href="#/approvals">Answer in Approvals</a> : null}
+      <p class="msg-text">
+        {m.title ? <><span class="msg-title">{m.title}</span>{' '}</> : null}
+        <span class="msg-body">{m.message}</span>
+        {m.kind === 'confirmation_request' ? <> <a href="#/approvals">Answer in Approvals</a></> : null}
+      </p>
       {m.data && Object.keys(m.data).length > 0 ? <DataView data={m.data} /> : null}
     </li>
   );
@@ -145,31 +162,31 @@ export function LivePane({ store }: { store: MessageStore }) {
         </div>
       ))}
       <form class="filters" role="search" aria-label="Filter messages" onSubmit={(e) => e.preventDefault()}>
-        <label>
-          Lowest level
-          <select value={filters.level} onChange={(e) => setFilters({ level: (e.currentTarget as HTMLSelectElement).value as Filters['level'] })}>
+        <div class="field">
+          <label for="f-level">Lowest level</label>
+          <select id="f-level" value={filters.level} onChange={(e) => setFilters({ level: (e.currentTarget as HTMLSelectElement).value as Filters['level'] })}>
             <option value="">all</option>
             {LEVELS.map((l) => <option value={l} key={l}>{l}</option>)}
           </select>
-        </label>
-        <label>
-          From
-          <select value={filters.origin} onChange={(e) => setFilters({ origin: (e.currentTarget as HTMLSelectElement).value })}>
+        </div>
+        <div class="field">
+          <label for="f-origin">From</label>
+          <select id="f-origin" value={filters.origin} onChange={(e) => setFilters({ origin: (e.currentTarget as HTMLSelectElement).value })}>
             <option value="">everyone</option>
             {origins.map((o) => <option value={o} key={o}>{o}</option>)}
           </select>
-        </label>
-        <label>
-          Kind
-          <select value={filters.kind} onChange={(e) => setFilters({ kind: (e.currentTarget as HTMLSelectElement).value as Filters['kind'] })}>
+        </div>
+        <div class="field">
+          <label for="f-kind">Kind</label>
+          <select id="f-kind" value={filters.kind} onChange={(e) => setFilters({ kind: (e.currentTarget as HTMLSelectElement).value as Filters['kind'] })}>
             <option value="">all</option>
             {KINDS.map((k) => <option value={k} key={k}>{KIND_LABEL[k]}</option>)}
           </select>
-        </label>
-        <label class="grow">
-          Text
-          <input type="search" value={filters.text} placeholder="title or message contains…" onInput={(e) => setFilters({ text: (e.currentTarget as HTMLInputElement).value })} />
-        </label>
+        </div>
+        <div class="field grow">
+          <label for="f-text">Text</label>
+          <input id="f-text" type="search" value={filters.text} placeholder="title or message contains…" onInput={(e) => setFilters({ text: (e.currentTarget as HTMLInputElement).value })} />
+        </div>
         {frozen
           ? <button type="button" class="primary" aria-pressed="true" onClick={resume}>Resume ({num(waiting)} new)</button>
           : <button type="button" aria-pressed="false" onClick={pause}>Pause</button>}

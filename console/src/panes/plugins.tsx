@@ -17,7 +17,7 @@ function Dropped({ p }: { p: PluginStatus }) {
   return (
     <span>
       <Num n={p.counters.droppedTotal} className={p.counters.droppedTotal > 0 ? 'warn-text' : ''} />
-      {reasons.length > 0 ? <span class="muted small"> ({reasons.map(([r, n]) => `${r.replace(/_/g, ' ')}: ${num(n)}`).join(', ')})</span> : null}
+      {reasons.length > 0 ? <div class="muted small nowrap">{reasons.map(([r, n]) => `${r.replace(/_/g, ' ')}: ${num(n)}`).join(', ')}</div> : null}
     </span>
   );
 }
@@ -56,7 +56,7 @@ export function PluginTable({ plugins }: { plugins: PluginStatus[] }) {
               <td data-label="Failed" class="r"><Num n={p.counters.failed} className={p.counters.failed > 0 ? 'warn-text' : ''} /></td>
               <td data-label="Queued" class="r">
                 <Num n={p.counters.queued} /> <span class="muted small">/ {num(p.counters.capacity)}</span>
-                <div class="muted small">peak {num(p.counters.highWaterMark)} · {p.counters.whenFull.replace(/_/g, ' ')}</div>
+                <div class="muted small nowrap">peak {num(p.counters.highWaterMark)} · {p.counters.whenFull.replace(/_/g, ' ')}</div>
               </td>
               <td data-label="Restarts" class="r"><Num n={p.restarts} /></td>
               <td data-label="Last error" class="wrap">{p.reason ?? <span class="muted">none</span>}</td>
