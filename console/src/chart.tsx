@@ -32,7 +32,7 @@ function options(title: string, series: Series[], width: number, unit: 'rate' | 
     title,
     width,
     height: 200,
-    legend: { live: true },
+    legend: { live: false },
     cursor: { drag: { x: false, y: false } },
     scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(unit === 'rate' ? 1 : 4, max * 1.1)] } },
     series: [
