@@ -48,6 +48,7 @@ for (const [key, mod, fn] of [
   ['invoker', './invoker.js', 'runInvokerBench'],
   ['neo4j', './neo4j.js', 'runNeo4jBench'],
   ['rules', './rules.js', 'runRulesBench'],
+  ['console', './console.js', 'runConsoleBench'],
 ] as const) {
   if (!want(key)) continue;
   let m: Record<string, unknown>;
