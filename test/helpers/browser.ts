@@ -54,7 +54,14 @@ export async function openPage(browser: Browser, url: string, opts: { width?: nu
     async screenshot(name: string) {
       mkdirSync(SCREENSHOTS, { recursive: true });
       const path = join(SCREENSHOTS, `${name}.png`);
-      await page.screenshot({ path, fullPage: true });
+      // The whole page, drawn as tall as it is: rows out of view are not painted (the page's
+      // content-visibility), so a full-page capture of a short window would show them empty.
+      const size = page.viewportSize() ?? { width: 1280, height: 900 };
+      const height = Math.min(6000, Math.max(size.height, (await page.evaluate('document.documentElement.scrollHeight')) as number));
+      await page.setViewportSize({ width: size.width, height });
+      await page.evaluate('new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))');
+      await page.screenshot({ path });
+      await page.setViewportSize(size);
       return path;
     },
     close: () => context.close(),

@@ -33,7 +33,7 @@ function InvocationRow({ r }: { r: InvocationRecord }) {
       <td data-label="Took" class="r nowrap">{duration(r.durationMs)}</td>
       <td data-label="Result" class="wrap">
         {r.rejectedBecause ? <span class="warn-text">Refused: {r.rejectedBecause.replace(/_/g, ' ')}. </span> : null}
-        {r.result?.message ?? (r.status === 'queued' || r.status === 'running' ? <span class="muted">waiting…</span> : null)}
+        {r.result ? <span>{r.result.message}</span> : r.status === 'queued' || r.status === 'running' ? <span class="muted">waiting…</span> : null}
         {r.prompt ? <JsonDetails summary="Prompt" value={r.prompt} /> : null}
         {r.params && Object.keys(r.params).length > 0 ? <JsonDetails summary="Params" value={r.params} /> : null}
         {r.result?.data ? <JsonDetails summary="Result data" value={r.result.data} /> : null}
@@ -72,19 +72,19 @@ function RunAction({ onQueued }: { onQueued: (id: string) => void }) {
   };
   return (
     <form onSubmit={(e) => void submit(e)} class="form">
-      <label>
-        Action
-        <select value={name} required onChange={(e) => setName((e.currentTarget as HTMLSelectElement).value)}>
+      <div class="field">
+        <label for="run-action">Action</label>
+        <select id="run-action" value={name} required onChange={(e) => setName((e.currentTarget as HTMLSelectElement).value)}>
           <option value="">choose an action…</option>
           {list.map((a) => <option value={a.name} key={a.name}>{a.name}{a.destructive ? ' (destructive)' : ''}</option>)}
         </select>
-      </label>
+      </div>
       {chosen ? <p class="muted small">{chosen.description}{chosen.destructive ? ' It is destructive: the remediation policy may ask for an approval.' : ''}</p> : null}
       {chosen ? <JsonDetails summary="Parameter schema" value={chosen.params} /> : null}
-      <label>
-        Parameters (JSON)
-        <textarea rows={4} class="mono" value={params} onInput={(e) => setParams((e.currentTarget as HTMLTextAreaElement).value)} spellcheck={false} />
-      </label>
+      <div class="field">
+        <label for="run-params">Parameters (JSON)</label>
+        <textarea id="run-params" rows={4} class="mono" value={params} onInput={(e) => setParams((e.currentTarget as HTMLTextAreaElement).value)} spellcheck={false} />
+      </div>
       <div class="buttons"><button type="submit" class="primary" disabled={busy || name === ''}>Run</button></div>
       <ErrorLine error={error} what="Not queued" />
       <ErrorLine error={actions.error} what="Actions" />
@@ -113,10 +113,10 @@ function AskModel({ onQueued, llm }: { onQueued: (id: string) => void; llm: bool
   return (
     <form onSubmit={(e) => void submit(e)} class="form">
       {!llm ? <p class="muted small">No model is configured (the llm: section of heimdall.config.yaml); a prompt will be refused.</p> : null}
-      <label>
-        Prompt
-        <textarea rows={3} value={prompt} required onInput={(e) => setPrompt((e.currentTarget as HTMLTextAreaElement).value)} />
-      </label>
+      <div class="field">
+        <label for="ask-prompt">Prompt</label>
+        <textarea id="ask-prompt" rows={3} value={prompt} required onInput={(e) => setPrompt((e.currentTarget as HTMLTextAreaElement).value)} />
+      </div>
       <div class="buttons"><button type="submit" class="primary" disabled={busy || prompt.trim() === ''}>Ask</button></div>
       <ErrorLine error={error} what="Not queued" />
     </form>

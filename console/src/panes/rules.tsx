@@ -82,10 +82,10 @@ function TestRule({ name }: { name: string }) {
   };
   return (
     <form class="form" onSubmit={(e) => void run(e)}>
-      <label>
-        Event to test {name} with (JSON; nothing runs)
-        <textarea rows={6} class="mono" spellcheck={false} value={text} onInput={(e) => setText((e.currentTarget as HTMLTextAreaElement).value)} />
-      </label>
+      <div class="field">
+        <label for={`rule-event-${name}`}>Event to test {name} with (JSON; nothing runs)</label>
+        <textarea id={`rule-event-${name}`} rows={6} class="mono" spellcheck={false} value={text} onInput={(e) => setText((e.currentTarget as HTMLTextAreaElement).value)} />
+      </div>
       <div class="buttons"><button type="submit">Test</button></div>
       <ErrorLine error={error} what="Test" />
       {result !== undefined ? <div aria-live="polite"><p>{messageOf(result)}</p><JsonDetails value={result} summary="Dry-run result" open /></div> : null}
