@@ -29,6 +29,8 @@ export interface ConsoleDaemonOptions {
   token?: string;
   /** The plugins: entries, as YAML list items (each starting with "  - path: "). */
   plugins: string[];
+  /** The sources: entries, as YAML list items. Default: the http source. */
+  sources?: string[];
   /** More top-level YAML. */
   extra?: string;
 }
@@ -41,7 +43,7 @@ export async function startConsoleDaemon(o: ConsoleDaemonOptions): Promise<Runni
     `  port: ${o.port}`,
     ...(o.token ? [`  token: ${JSON.stringify(o.token)}`] : []),
     'sources:',
-    '  - type: http',
+    ...(o.sources ?? ['  - type: http']),
     'bifrost:',
     '  sinks: []',
     `audit:\n  path: ${JSON.stringify(audit)}`,
