@@ -10,6 +10,7 @@ import type { DaemonApi, DaemonStatus, Readiness } from './http/daemon-api.js';
 import type { ReloadApi, RulesApi } from './http/rules-api.js';
 import type { ActionRegistry } from './invoker/action-registry.js';
 import type { Invoker } from './invoker/invoker.js';
+import type { MetricsHistoryApi } from './http/routes-history.js';
 import type { IngestResult } from './sources/http-source.js';
 import type { SourceStatus } from './sources/source.js';
 import type { PluginStatus } from './workers/plugin-status.js';
@@ -31,6 +32,8 @@ export interface AdminApiParts {
   bifrost: BifrostApi;
   rules?: RulesApi;
   reload?: ReloadApi;
+  /** The sampled counter history of the console's charts. */
+  metricsHistory?: MetricsHistoryApi;
 }
 
 /** Why each part that should be up is not, as sentences; empty when the daemon is ready. */
@@ -71,6 +74,7 @@ export function createAdminApi(p: AdminApiParts): DaemonApi {
     prompt: (prompt, opts) => invoker.sendPrompt(prompt, opts, { kind: 'operator' }),
     metrics: () => p.metrics.render(),
     bifrost: p.bifrost,
+    ...(p.metricsHistory ? { metricsHistory: p.metricsHistory } : {}),
     invocations: { list: (f) => invoker.listInvocations(f), get: (id) => invoker.getInvocation(id), submit: (req) => invoker.submit(req) },
     ...(p.rules ? { rules: p.rules } : {}),
     ...(p.reload ? { reload: p.reload } : {}),

@@ -24,6 +24,7 @@ import { createHttpServer } from './http/server.js';
 import { ActionRegistry } from './invoker/action-registry.js';
 import { Invoker } from './invoker/invoker.js';
 import { Lifecycles, type Lifecycle } from './lifecycle.js';
+import { MetricsHistory } from './metrics-history.js';
 import { DaemonMetrics } from './metrics.js';
 import { PluginSet } from './plugin-set.js';
 import { DropSummary, dropsNotice } from './queue/drop-summary.js';
@@ -87,7 +88,8 @@ export async function startDaemon(opts: { config: HeimdallConfig; logger: Logger
     .subscribe((ev) => bus.publish({ kind: 'notification', ...dropsNotice(ev), origin: { kind: 'daemon' } }));
   if (db) notices.watchDatabase(db, config.database!.uri);
   if (invoker.modelClient) notices.watchModel(invoker.modelClient, config.llm!.baseURL);
-  const api = createAdminApi({ config, state: () => state, startedAt: new Date(), plugins, sources, db, registry, invoker, metrics, bifrost: bifrost.api, rules, reload: reloader });
+  const history = new MetricsHistory({ plugins: () => plugins.statuses() });
+  const api = createAdminApi({ config, state: () => state, startedAt: new Date(), plugins, sources, db, registry, invoker, metrics, bifrost: bifrost.api, rules, reload: reloader, metricsHistory: history });
   registerBuiltinActions(registry, () => api.status());
 
   // The admin API listens before the plugins start, so a refused bind or a port in use fails fast;
@@ -100,6 +102,7 @@ export async function startDaemon(opts: { config: HeimdallConfig; logger: Logger
     { name: 'the admin API', start: async () => { if (opts.listen !== false) url = await http.listen(); }, stop: () => http.close() },
     drops,
     plugins,
+    history,
     { name: 'the invoker', stop: () => invoker.close() },
     sources,
   ];

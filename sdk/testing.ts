@@ -123,6 +123,11 @@ export function createTestKit<Config = Record<string, unknown>>(plugin: PluginDe
       calls.confirmations.push({ action, ...(o ? { opts: o } : {}) });
       return opts.confirm ? opts.confirm(action) : false;
     },
+    requestConfirmationAnswer: async (action, o) => {
+      calls.confirmations.push({ action, ...(o ? { opts: o } : {}) });
+      const approved = opts.confirm ? await opts.confirm(action) : false;
+      return { approved, state: approved ? 'approved' : 'denied', id: randomUUID().slice(0, 8) };
+    },
     isConnected: async () => false,
     connectionCount: async () => 0,
   };

@@ -10,6 +10,7 @@ import type { ReloadApi, RulesApi, RulesSummary } from './rules-api.js';
 import type { IngestResult } from '../sources/http-source.js';
 import type { SourceStatus } from '../sources/source.js';
 import type { PluginStatus } from '../workers/plugin-status.js';
+import type { MetricsHistoryApi } from './routes-history.js';
 
 export type { IngestRejection, IngestResult } from '../sources/http-source.js';
 
@@ -50,4 +51,6 @@ export interface DaemonApi {
   rules?: RulesApi;
   /** Reload without a restart (POST /v1/reload). */
   reload?: ReloadApi;
+  /** The sampled history of the plugins' counters (GET /v1/metrics/history, the console's charts). */
+  metricsHistory?: MetricsHistoryApi;
 }

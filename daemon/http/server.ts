@@ -15,7 +15,9 @@ import { assertSafeBind, createAuthCheck } from './auth.js';
 import { installJsonParser } from './body.js';
 import { HttpError, clientErrorHandler, pathOf, sendHttpError, toHttpError } from './errors.js';
 import { registerBifrostRoutes } from './routes-bifrost.js';
+import { registerConsoleRoutes } from './routes-console.js';
 import { registerEventRoutes } from './routes-events.js';
+import { registerHistoryRoutes } from './routes-history.js';
 import { registerInvocationRoutes } from './routes-invocations.js';
 import { registerOpsRoutes } from './routes-ops.js';
 import { registerReloadRoute, registerRuleRoutes } from './routes-rules.js';
@@ -26,6 +28,8 @@ export interface HttpServerOptions {
   api: DaemonApi;
   config: HeimdallConfig;
   logger: Logger;
+  /** Where the built console is (default dist/console/); tests point it elsewhere. */
+  consoleDir?: string;
 }
 
 export interface HttpServer {
@@ -114,6 +118,8 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
   registerInvocationRoutes(app, api);
   registerRuleRoutes(app, api);
   registerReloadRoute(app, api);
+  registerHistoryRoutes(app, api.metricsHistory);
+  registerConsoleRoutes(app, opts.consoleDir ? { dir: opts.consoleDir } : {});
 
   return {
     app,
