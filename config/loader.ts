@@ -127,9 +127,9 @@ export function findConfigFile(explicit?: string, env: Env = process.env): strin
   return existsSync(fallback) ? fallback : undefined;
 }
 
-/** Absolute path of a plugin, resolved against the config file's folder. */
+/** Absolute path of a plugin's `path`, resolved against the config file's folder (a `package` entry has none: see daemon/workers/resolve-module.ts). */
 export function resolvePluginPath(cfg: Pick<HeimdallConfig, 'baseDir'>, p: string | Pick<PluginConfig, 'path'>): string {
-  return resolve(cfg.baseDir, typeof p === 'string' ? p : p.path);
+  return resolve(cfg.baseDir, typeof p === 'string' ? p : (p.path ?? ''));
 }
 
 /** True for 127.0.0.0/8, ::1 (and ::ffff:127.x.x.x) and localhost. */
@@ -220,7 +220,18 @@ function crossChecks(data: Record<string, unknown>, parsed: ParsedYaml): ConfigI
 
   const plugins = Array.isArray(data['plugins']) ? data['plugins'] : [];
   plugins.forEach((p, i) => {
-    const restart = obj(obj(p)?.['restart']);
+    const entry = obj(p);
+    if (entry && (entry['path'] === undefined) === (entry['package'] === undefined)) {
+      const both = entry['path'] !== undefined;
+      at(
+        both ? ['plugins', i, 'package'] : ['plugins', i, 'path'],
+        both
+          ? `plugins[${i}] has both path and package; a plugin is either a module on disk (path) or an npm package (package).`
+          : `plugins[${i}] has neither path nor package, so there is no plugin to load.`,
+        both ? 'Keep one of the two keys.' : 'Add path: (a module file or folder, relative to this file) or package: (an installed npm package).',
+      );
+    }
+    const restart = obj(entry?.['restart']);
     const backoff = restart?.['backoffMs'];
     const max = restart?.['maxBackoffMs'];
     if (typeof backoff === 'number' && typeof max === 'number' && backoff > max) {

@@ -194,9 +194,10 @@ const remediationProps = {
 const plugin = {
   type: 'object',
   additionalProperties: false,
-  required: ['path'],
+  // exactly one of path and package (checked by the loader, which says which one to keep)
   properties: {
     path: { type: 'string', minLength: 1, description: 'Plugin module or folder, relative to the config file.' },
+    package: { type: 'string', minLength: 1, pattern: '^(@[a-z0-9][a-z0-9._~-]*/)?[a-z0-9][a-z0-9._~-]*$', description: 'An npm package with the plugin as its entry point, found from the config file\'s folder like require() finds it.' },
     enabled: { type: 'boolean', default: true },
     config: { type: 'object', default: {}, description: "The plugin's own settings, checked by its configSchema." },
     queue,
