@@ -51,8 +51,9 @@ export function buildProgram(): Command {
   registerNewPlugin(program);
   program.addHelpText('after', `
 Exit codes: 0 success, 1 failure, 2 bad usage or invalid config.
-Commands that talk to a running daemon take --url (default $HEIMDALL_URL or http://127.0.0.1:8787),
---token (default $HEIMDALL_TOKEN) and --json.`);
+Commands that talk to a running daemon find it by --url, else $HEIMDALL_URL, else the server section
+(host, port, token) of --config / $HEIMDALL_CONFIG / ./heimdall.config.yaml, else http://127.0.0.1:8787;
+the token by --token, else $HEIMDALL_TOKEN, else that server.token.`);
   return program;
 }
 

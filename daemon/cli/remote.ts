@@ -14,20 +14,26 @@ import { formatDuration, indent, out, printJson, table, truncate } from './outpu
 export interface RemoteOptions {
   url?: string;
   token?: string;
+  config?: string;
   json?: boolean;
 }
 
-/** Adds --url, --token and --json to a command. */
-export function withRemoteOptions(cmd: Command): Command {
+/** --url and --token (and --config, where they are found otherwise) of every command that talks to the daemon. */
+export function withAddressOptions(cmd: Command): Command {
   return cmd
-    .option('--url <url>', `base URL of the daemon (default: $HEIMDALL_URL or ${DEFAULT_URL})`)
-    .option('--token <token>', 'bearer token when the daemon has server.token set (default: $HEIMDALL_TOKEN)')
-    .option('--json', 'print the raw JSON answer instead of a table');
+    .option('--url <url>', `base URL of the daemon (default: $HEIMDALL_URL, else server.host/port of the config, else ${DEFAULT_URL})`)
+    .option('--token <token>', 'bearer token when the daemon has server.token set (default: $HEIMDALL_TOKEN, else server.token of the config)')
+    .option('--config <file>', 'the config whose server section names the daemon (default: $HEIMDALL_CONFIG, else ./heimdall.config.yaml)');
+}
+
+/** Adds --url, --token, --config and --json to a command. */
+export function withRemoteOptions(cmd: Command): Command {
+  return withAddressOptions(cmd).option('--json', 'print the raw JSON answer instead of a table');
 }
 
 /** Runs `fn` with a client; with --json an API error is also printed as its JSON body on stdout. */
 export async function withClient(opts: RemoteOptions, fn: (client: DaemonClient) => Promise<void>): Promise<void> {
-  const client = new DaemonClient({ url: opts.url, token: opts.token });
+  const client = new DaemonClient({ url: opts.url, token: opts.token, config: opts.config });
   try {
     await fn(client);
   } catch (err) {
