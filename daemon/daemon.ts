@@ -54,7 +54,6 @@ export async function startDaemon(opts: { config: HeimdallConfig; logger: Logger
   const db = config.database ? new Database(config.database, log('database')) : undefined;
   const executor = db && new RemediationExecutor({ db, config, audit, bus, log: log('remediation'), confirmations: () => confirmations, pluginPolicy: (name) => plugins.find(name)?.remediation });
   if (db && config.audit.graph) audit.setMirror(graphMirror(db));
-  if (db && executor) invoker.attach({ reader: databaseReader(db), executor });
   invoker.attach({ audit: { append: (e) => void audit.append({ ...e }) }, confirmations });
   const database = db && executor ? makePluginDatabase(db, executor) : NO_DATABASE;
   const metrics = new DaemonMetrics(() => plugins.hosts);
@@ -81,7 +80,8 @@ export async function startDaemon(opts: { config: HeimdallConfig; logger: Logger
   let url = '';
   const parts: Lifecycle[] = [
     { name: 'Bifrost', stop: () => bifrost.close(Date.now() + 2000) },
-    ...(db ? [{ name: 'the database router', start: () => db.start(), stop: () => db.close() }] : []),
+    // the invoker gets its reader once the router has connected, so the schema's first read does not fail before it
+    ...(db ? [{ name: 'the database router', start: async () => { await db.start(); if (executor) invoker.attach({ reader: databaseReader(db), executor }); }, stop: () => db.close() }] : []),
     { name: 'the admin API', start: async () => { if (opts.listen !== false) url = await http.listen(); }, stop: () => http.close() },
     drops,
     plugins,

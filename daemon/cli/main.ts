@@ -75,7 +75,17 @@ export function exitCodeFor(err: unknown): number {
   return EXIT_FAILURE;
 }
 
+/** `heimdall status | head`: the reader went away, so there is nobody to tell; exit quietly. */
+function exitQuietlyOnClosedPipe(stream: NodeJS.WriteStream): void {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(EXIT_OK);
+    throw err;
+  });
+}
+
 export async function main(argv: readonly string[] = process.argv): Promise<never> {
+  exitQuietlyOnClosedPipe(process.stdout);
+  exitQuietlyOnClosedPipe(process.stderr);
   const program = buildProgram();
   if (argv.length <= 2) {
     program.outputHelp({ error: true });

@@ -76,7 +76,7 @@ export function printPlugins(plugins: readonly PluginStatus[]): void {
     return;
   }
   out(table(['name', 'version', 'state', 'events', 'actions', 'path'],
-    plugins.map((p) => [p.name, p.version, p.state, p.events.length ? p.events.join(',') : '*', p.actions.length, p.path])));
+    plugins.map((p) => [p.name, p.version, p.state, p.events.length ? p.events.join(',') : '(none)', p.actions.length, p.path])));
   const why = reasons(plugins);
   if (why.length > 0) out(['', 'Reasons:', ...why].join('\n'));
 }
