@@ -200,6 +200,23 @@ function crossChecks(data: Record<string, unknown>, parsed: ParsedYaml): ConfigI
     }
   }
 
+  const database = obj(data['database']);
+  if (database?.['embedded'] === true && typeof database['uri'] === 'string') {
+    let host = '';
+    try {
+      host = new URL(database['uri'].replace(/^[a-z+]+:/, 'http:')).hostname;
+    } catch {
+      host = '';
+    }
+    if (!/^bolt:\/\//.test(database['uri']) || !isLoopbackHost(host) || !/:\d+\/?$/.test(database['uri'])) {
+      at(
+        ['database', 'uri'],
+        `database.uri is ${database['uri']}, but an embedded Neo4j listens on 127.0.0.1 and is reached with bolt://127.0.0.1:PORT.`,
+        'Write uri: bolt://127.0.0.1:7687 (or another port) with embedded: true, or drop embedded to use the database at that address.',
+      );
+    }
+  }
+
   const sources = Array.isArray(data['sources']) ? data['sources'] : [];
   const seen = new Map<string, number>();
   sources.forEach((s, i) => {

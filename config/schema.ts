@@ -54,6 +54,13 @@ const database = {
     database: { type: 'string', minLength: 1, default: 'neo4j', description: 'Default logical database.' },
     queryTimeoutMs: { ...durationMs, default: 30000, description: 'Default transaction timeout of plugin queries, ms.' },
     connectTimeoutMs: { ...durationMs, default: 5000, description: 'Driver connection timeout, ms.' },
+    // embedded and dataDir have no schema default, so that a DatabaseConfig written out in code
+    // stays complete without them; their defaults (false, .heimdall/neo4j) are in daemon/embedded-neo4j.ts.
+    embedded: {
+      type: 'boolean',
+      description: "true: start a development Neo4j (Community with APOC, neo4j/ in this repository) as a child process, on the port of uri, with its files in dataDir; needs Java 17 and, for the first start, Maven. Authentication is off (it listens on 127.0.0.1 only) unless password is set. Default false.",
+    },
+    dataDir: { type: 'string', minLength: 1, description: "Where the embedded Neo4j keeps its database, config and logs (default .heimdall/neo4j); relative to the config file. Only with embedded: true." },
   },
 } as const;
 

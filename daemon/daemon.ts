@@ -15,6 +15,7 @@ import { createBifrost, type Bifrost } from './bifrost/index.js';
 import { registerBuiltinActions } from './builtin-actions.js';
 import { databaseReader } from './db/cypher-reader.js';
 import { Database } from './db/database.js';
+import { startEmbeddedDatabase } from './embedded-neo4j.js';
 import { makePluginDatabase } from './db/plugin-database.js';
 import { RemediationExecutor } from './db/remediation-executor.js';
 import type { DaemonApi, DaemonStatus } from './http/daemon-api.js';
@@ -42,6 +43,17 @@ export interface RunningDaemon {
 }
 
 export async function startDaemon(opts: { config: HeimdallConfig; logger: Logger; listen?: boolean }): Promise<RunningDaemon> {
+  // database: { embedded: true } starts a Neo4j first (and stops it last); without one it can run, the config loses its database
+  const embedded = await startEmbeddedDatabase(opts.config, opts.logger);
+  try {
+    return await composeDaemon({ ...opts, config: embedded.config }, embedded.part);
+  } catch (err) {
+    await embedded.part?.stop();
+    throw err;
+  }
+}
+
+async function composeDaemon(opts: { config: HeimdallConfig; logger: Logger; listen?: boolean }, embeddedNeo4j: Lifecycle | undefined): Promise<RunningDaemon> {
   const { config, logger } = opts;
   const log = (component: string) => logger.child({ component });
   let state: DaemonStatus['state'] = 'starting';
@@ -79,6 +91,7 @@ export async function startDaemon(opts: { config: HeimdallConfig; logger: Logger
   const http = createHttpServer({ api, config, logger: log('http') });
   let url = '';
   const parts: Lifecycle[] = [
+    ...(embeddedNeo4j ? [embeddedNeo4j] : []),
     { name: 'Bifrost', stop: () => bifrost.close(Date.now() + 2000) },
     // the invoker gets its reader once the router has connected, so the schema's first read does not fail before it
     ...(db ? [{ name: 'the database router', start: async () => { await db.start(); if (executor) invoker.attach({ reader: databaseReader(db), executor }); }, stop: () => db.close() }] : []),
