@@ -28,6 +28,7 @@ import { PluginSet } from './plugin-set.js';
 import { DropSummary, dropsNotice } from './queue/drop-summary.js';
 import { Router } from './router/router.js';
 import { SourceSet } from './sources/source-set.js';
+import { EventTap } from './tap/event-tap.js';
 import { makeRpcHandler } from './workers/host-rpc.js';
 import { NO_DATABASE } from './workers/host-ports.js';
 import type { PluginHost } from './workers/plugin-host.js';
@@ -75,7 +76,9 @@ async function composeDaemon(opts: { config: HeimdallConfig; logger: Logger; lis
   const plugins: PluginSet = new PluginSet({ config, logger, onRpc, registry, metrics, bus, confirmations });
   const router = new Router();
   router.setTargets(plugins.hosts);
-  const sources = new SourceSet({ config, db, emit: (events) => router.route(events), queues: () => plugins.hosts.map((h) => h.queue), logger });
+  const tap = new EventTap(config.bifrost, () => plugins.hosts, log('tap'));
+  // the tap sees what the sources emit before the router does; with nobody listening it costs one check
+  const sources = new SourceSet({ config, db, emit: (events) => { if (tap.active) tap.publish(events); router.route(events); }, queues: () => plugins.hosts.map((h) => h.queue), logger });
   const backlog = sources.outboxBacklog();
   if (backlog) metrics.addOutboxBacklog(backlog);
   const drops = new DropSummary({ intervalMs: config.drops.logIntervalMs, plugins: () => plugins.hosts })
@@ -83,7 +86,7 @@ async function composeDaemon(opts: { config: HeimdallConfig; logger: Logger; lis
     .subscribe((ev) => bus.publish({ kind: 'notification', ...dropsNotice(ev), origin: { kind: 'daemon' } }));
   if (db) notices.watchDatabase(db, config.database!.uri);
   if (invoker.modelClient) notices.watchModel(invoker.modelClient, config.llm!.baseURL);
-  const api = createAdminApi({ config, state: () => state, startedAt: new Date(), plugins, sources, db, registry, invoker, metrics, bifrost: bifrost.api });
+  const api: DaemonApi = { ...createAdminApi({ config, state: () => state, startedAt: new Date(), plugins, sources, db, registry, invoker, metrics, bifrost: bifrost.api }), eventTap: tap };
   registerBuiltinActions(registry, () => api.status());
 
   // The admin API listens before the plugins start, so a refused bind or a port in use fails fast;

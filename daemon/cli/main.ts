@@ -10,6 +10,7 @@ import { registerAudit } from './audit.js';
 import { registerConfirmations } from './confirmations.js';
 import { registerDb } from './db.js';
 import { registerEmit } from './emit.js';
+import { registerEvents } from './events.js';
 import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, flushAndExit } from './exit.js';
 import { registerInvocationCommands } from './invocations.js';
 import { registerNewPlugin } from './new-plugin.js';
@@ -46,6 +47,7 @@ export function buildProgram(): Command {
   registerEmit(program);
   registerDb(program);
   registerTail(program);
+  registerEvents(program);
   registerConfirmations(program);
   registerAudit(program);
   registerNewPlugin(program);

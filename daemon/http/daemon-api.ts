@@ -9,6 +9,7 @@ import type { InvocationsApi } from '../invoker/invocation-store.js';
 import type { IngestResult } from '../sources/http-source.js';
 import type { SourceStatus } from '../sources/source.js';
 import type { PluginStatus } from '../workers/plugin-status.js';
+import type { EventTapApi } from '../tap/event-tap.js';
 
 export type { IngestRejection, IngestResult } from '../sources/http-source.js';
 
@@ -43,4 +44,6 @@ export interface DaemonApi {
   bifrost?: BifrostApi;
   /** Async invocations and their results (the /v1/invocations routes). */
   invocations?: InvocationsApi;
+  /** The event tap (GET /v1/events/stream). */
+  eventTap?: EventTapApi;
 }

@@ -18,6 +18,7 @@ import { registerBifrostRoutes } from './routes-bifrost.js';
 import { registerEventRoutes } from './routes-events.js';
 import { registerInvocationRoutes } from './routes-invocations.js';
 import { registerOpsRoutes } from './routes-ops.js';
+import { registerTapRoutes } from './routes-tap.js';
 import { registerV1Routes } from './routes-v1.js';
 import { ErrorCode } from '../../sdk/errors.js';
 
@@ -111,6 +112,7 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
   registerEventRoutes(app, api, bodyLimitBytes);
   registerBifrostRoutes(app, api);
   registerInvocationRoutes(app, api);
+  registerTapRoutes(app, api);
 
   return {
     app,
