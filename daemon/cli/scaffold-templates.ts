@@ -133,6 +133,7 @@ function testFile(input: ScaffoldInput): string {
 // plugin afresh, so every test starts with fresh module state.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { ErrorCode } from 'heimdall/sdk';
 import { createTestKit } from 'heimdall/sdk/testing';
 
 const plugin = new URL('../${entry}', import.meta.url);
@@ -154,7 +155,7 @@ test('${input.name}: the count action reports and resets', async () => {
   assert.equal((await ${v}.invoke('count', { reset: true })).data?.created, 1);
   assert.equal((await ${v}.invoke('count')).data?.created, 0);
   // params are checked against the action's schema, as the daemon checks them
-  await assert.rejects(${v}.invoke('count', { reset: 'yes' }), { code: 'HMD_ERR_INVALID_PARAMS' });
+  await assert.rejects(${v}.invoke('count', { reset: 'yes' }), { code: ErrorCode.HMD_ERR_INVALID_PARAMS });
 });
 
 test('${input.name}: a config the configSchema does not allow is refused, as the daemon refuses it', async () => {

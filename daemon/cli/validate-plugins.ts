@@ -11,6 +11,7 @@ import { Worker } from 'node:worker_threads';
 import type { ConfigIssue } from '../../config/errors.js';
 import type { HeimdallConfig } from '../../config/types.js';
 import { formatPath, locate, parseYaml, type ParsedYaml, type PathSegment } from '../../config/yaml-doc.js';
+import { ErrorCode } from '../../sdk/errors.js';
 import { locatePlugin } from '../workers/resolve-module.js';
 import type { InspectAnswer, InspectRequest } from '../workers/inspect-worker.js';
 
@@ -24,7 +25,7 @@ function inspectInWorker(req: InspectRequest): Promise<InspectAnswer> {
       resolve(a);
       void worker.terminate();
     };
-    const fail = (message: string): void => done({ ok: false, error: { name: 'Error', code: 'HMD_ERR_INVALID_PLUGIN', message } });
+    const fail = (message: string): void => done({ ok: false, error: { name: 'Error', code: ErrorCode.HMD_ERR_INVALID_PLUGIN, message } });
     const timer = setTimeout(() => fail(`Loading the plugin module ${req.modulePath} did not finish within ${INSPECT_TIMEOUT_MS / 1000} s; its top-level code may wait for something.`), INSPECT_TIMEOUT_MS);
     worker.once('message', (a: InspectAnswer) => done(a));
     worker.once('error', (err) => fail(`Loading the plugin module ${req.modulePath} crashed its worker: ${err.message}`));
