@@ -13,7 +13,7 @@ import { createConnection } from 'node:net';
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { HeimdallConfig } from '../config/types.js';
-import { missingTools, startNeo4j, type Neo4jInstance, type StartNeo4jOptions } from '../neo4j/launcher.js';
+import { missingTools, neo4jBuildState, startNeo4j, type Neo4jInstance, type StartNeo4jOptions } from '../neo4j/launcher.js';
 import type { Lifecycle } from './lifecycle.js';
 
 /** Where the embedded Neo4j keeps its files when database.dataDir is not set, relative to the config file. */
@@ -76,7 +76,9 @@ export async function startEmbeddedDatabase(config: HeimdallConfig, logger: Logg
   }
   const home = resolve(config.baseDir, db.dataDir ?? DEFAULT_DATA_DIR);
   const auth = db.password !== '';
-  log.info(`Starting the embedded Neo4j on bolt://127.0.0.1:${port} with its files in ${home}; the first start fetches its jars with Maven, which may take a minute, later starts reuse them.`);
+  const build = neo4jBuildState();
+  const first = !build.built || build.stale ? '; this first start fetches its jars with Maven, which may take a minute or more (later starts reuse them)' : '';
+  log.info(`Starting the embedded Neo4j on bolt://127.0.0.1:${port} with its files in ${home}${first}.`);
   let instance: Neo4jInstance;
   try {
     instance = await (seams.start ?? startNeo4j)({

@@ -59,7 +59,8 @@ describe('the embedded Neo4j of the committed config', () => {
       const ready = d.lines.find((l) => /^The embedded Neo4j is ready on/.test(String(l.json?.['msg'])));
       assert.ok(ready);
       assert.match(String(ready.json!['msg']), new RegExp(`bolt://127\\.0\\.0\\.1:${port}.*Write a first node: npx heimdall invoke heimdall\\.remediate\\.cypher`));
-      assert.ok(d.lines.some((l) => /captures the changes of the database neo4j/.test(String(l.json?.['msg']))), 'the capture is installed');
+      // the source installs the capture at start-up, and in the background when that takes long
+      await d.waitForLog((l) => /captures the changes of the database neo4j/.test(String(l.json?.['msg'])), 120_000);
 
       const driver = neo4j.driver(`bolt://127.0.0.1:${port}`, neo4j.auth.basic('neo4j', ''));
       try {
