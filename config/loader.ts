@@ -146,9 +146,9 @@ export function findConfigFile(explicit?: string, env: Env = process.env): strin
   return existsSync(fallback) ? fallback : undefined;
 }
 
-/** Absolute path of a plugin, resolved against the config file's folder. */
+/** Absolute path of a plugin's `path`, resolved against the config file's folder (a `package` entry has none: see daemon/workers/resolve-module.ts). */
 export function resolvePluginPath(cfg: Pick<HeimdallConfig, 'baseDir'>, p: string | Pick<PluginConfig, 'path'>): string {
-  return resolve(cfg.baseDir, typeof p === 'string' ? p : p.path);
+  return resolve(cfg.baseDir, typeof p === 'string' ? p : (p.path ?? ''));
 }
 
 /** True for 127.0.0.0/8, ::1 (and ::ffff:127.x.x.x) and localhost. */
@@ -223,6 +223,23 @@ function crossChecks(data: Record<string, unknown>, parsed: ParsedYaml): ConfigI
     }
   }
 
+  const database = obj(data['database']);
+  if (database?.['embedded'] === true && typeof database['uri'] === 'string') {
+    let host = '';
+    try {
+      host = new URL(database['uri'].replace(/^[a-z+]+:/, 'http:')).hostname;
+    } catch {
+      host = '';
+    }
+    if (!/^bolt:\/\//.test(database['uri']) || !isLoopbackHost(host) || !/:\d+\/?$/.test(database['uri'])) {
+      at(
+        ['database', 'uri'],
+        `database.uri is ${database['uri']}, but an embedded Neo4j listens on 127.0.0.1 and is reached with bolt://127.0.0.1:PORT.`,
+        'Write uri: bolt://127.0.0.1:7687 (or another port) with embedded: true, or drop embedded to use the database at that address.',
+      );
+    }
+  }
+
   const sources = Array.isArray(data['sources']) ? data['sources'] : [];
   const seen = new Map<string, number>();
   sources.forEach((s, i) => {
@@ -244,7 +261,18 @@ function crossChecks(data: Record<string, unknown>, parsed: ParsedYaml): ConfigI
   const plugins = Array.isArray(data['plugins']) ? data['plugins'] : [];
   const rulesWanted = (Array.isArray(data['rules']) && data['rules'].length > 0) || typeof data['rulesPath'] === 'string';
   plugins.forEach((p, i) => {
-    const path = obj(p)?.['path'];
+    const entry = obj(p);
+    if (entry && (entry['path'] === undefined) === (entry['package'] === undefined)) {
+      const both = entry['path'] !== undefined;
+      at(
+        both ? ['plugins', i, 'package'] : ['plugins', i, 'path'],
+        both
+          ? `plugins[${i}] has both path and package; a plugin is either a module on disk (path) or an npm package (package).`
+          : `plugins[${i}] has neither path nor package, so there is no plugin to load.`,
+        both ? 'Keep one of the two keys.' : 'Add path: (a module file or folder, relative to this file) or package: (an installed npm package).',
+      );
+    }
+    const path = entry?.['path'];
     if (rulesWanted && typeof path === 'string' && /(^|[\\/])rules([\\/](index\.[cm]?[jt]s)?|\.[cm]?[jt]s)?[\\/]?$/.test(path)) {
       at(
         ['plugins', i, 'path'],
@@ -252,7 +280,7 @@ function crossChecks(data: Record<string, unknown>, parsed: ParsedYaml): ConfigI
         'Remove this plugins entry (the rulesEngine: section sets the built-in one\'s queue and limits), or rename the plugin.',
       );
     }
-    const restart = obj(obj(p)?.['restart']);
+    const restart = obj(entry?.['restart']);
     const backoff = restart?.['backoffMs'];
     const max = restart?.['maxBackoffMs'];
     if (typeof backoff === 'number' && typeof max === 'number' && backoff > max) {

@@ -59,6 +59,13 @@ const database = {
     database: { type: 'string', minLength: 1, default: 'neo4j', description: 'Default logical database.' },
     queryTimeoutMs: { ...durationMs, default: 30000, description: 'Default transaction timeout of plugin queries, ms.' },
     connectTimeoutMs: { ...durationMs, default: 5000, description: 'Driver connection timeout, ms.' },
+    // embedded and dataDir have no schema default, so that a DatabaseConfig written out in code
+    // stays complete without them; their defaults (false, .heimdall/neo4j) are in daemon/embedded-neo4j.ts.
+    embedded: {
+      type: 'boolean',
+      description: "true: start a development Neo4j (Community with APOC, neo4j/ in this repository) as a child process, on the port of uri, with its files in dataDir; needs Java 17 and, for the first start, Maven. Authentication is off (it listens on 127.0.0.1 only) unless password is set. Default false.",
+    },
+    dataDir: { type: 'string', minLength: 1, description: "Where the embedded Neo4j keeps its database, config and logs (default .heimdall/neo4j); relative to the config file. Only with embedded: true." },
   },
 } as const;
 
@@ -200,9 +207,10 @@ const remediationProps = {
 const plugin = {
   type: 'object',
   additionalProperties: false,
-  required: ['path'],
+  // exactly one of path and package (checked by the loader, which says which one to keep)
   properties: {
     path: { type: 'string', minLength: 1, description: 'Plugin module or folder, relative to the config file.' },
+    package: { type: 'string', minLength: 1, pattern: '^(@[a-z0-9][a-z0-9._~-]*/)?[a-z0-9][a-z0-9._~-]*$', description: 'An npm package with the plugin as its entry point, found from the config file\'s folder like require() finds it.' },
     enabled: { type: 'boolean', default: true },
     config: { type: 'object', default: {}, description: "The plugin's own settings, checked by its configSchema." },
     queue,

@@ -17,6 +17,7 @@ import { createBifrost, type Bifrost } from './bifrost/index.js';
 import { registerBuiltinActions } from './builtin-actions.js';
 import { databaseReader } from './db/cypher-reader.js';
 import { Database } from './db/database.js';
+import { startEmbeddedDatabase } from './embedded-neo4j.js';
 import { makePluginDatabase } from './db/plugin-database.js';
 import { RemediationExecutor } from './db/remediation-executor.js';
 import type { DaemonApi, DaemonStatus } from './http/daemon-api.js';
@@ -35,6 +36,7 @@ import { RulesService } from './rules/rules-service.js';
 import type { ReloadReport } from './http/rules-api.js';
 import { Router } from './router/router.js';
 import { SourceSet } from './sources/source-set.js';
+import { EventTap } from './tap/event-tap.js';
 import { makeRpcHandler } from './workers/host-rpc.js';
 import { NO_DATABASE } from './workers/host-ports.js';
 import type { PluginHost } from './workers/plugin-host.js';
@@ -53,6 +55,17 @@ export interface RunningDaemon {
 
 /** `clock`: Bifrost's time (timestamps, heartbeats, confirmation deadlines, sink retries); default the real one. Tests pass a fake. */
 export async function startDaemon(opts: { config: HeimdallConfig; logger: Logger; listen?: boolean; clock?: Clock }): Promise<RunningDaemon> {
+  // database: { embedded: true } starts a Neo4j first (and stops it last); without one it can run, the config loses its database
+  const embedded = await startEmbeddedDatabase(opts.config, opts.logger);
+  try {
+    return await composeDaemon({ ...opts, config: embedded.config }, embedded.part);
+  } catch (err) {
+    await embedded.part?.stop();
+    throw err;
+  }
+}
+
+async function composeDaemon(opts: { config: HeimdallConfig; logger: Logger; listen?: boolean; clock?: Clock }, embeddedNeo4j: Lifecycle | undefined): Promise<RunningDaemon> {
   const { config, logger } = opts;
   const log = (component: string) => logger.child({ component });
   let state: DaemonStatus['state'] = 'starting';
@@ -65,7 +78,6 @@ export async function startDaemon(opts: { config: HeimdallConfig; logger: Logger
   const db = config.database ? new Database(config.database, log('database')) : undefined;
   const executor = db && new RemediationExecutor({ db, config, audit, bus, log: log('remediation'), confirmations: () => confirmations, pluginPolicy: (name) => plugins.find(name)?.remediation });
   if (db && config.audit.graph) audit.setMirror(graphMirror(db));
-  if (db && executor) invoker.attach({ reader: databaseReader(db, executor.statements, { maxBytes: config.invoker.queryMaxBytes }), executor });
   invoker.attach({ audit: { append: (e) => void audit.append({ ...e }) }, confirmations });
   const database = db && executor ? makePluginDatabase(db, executor) : NO_DATABASE;
   const metrics = new DaemonMetrics(() => plugins.hosts);
@@ -80,7 +92,9 @@ export async function startDaemon(opts: { config: HeimdallConfig; logger: Logger
   const reloader = new Reloader({ config, steps: [rulesReloadStep(rules)], log: log('reload') });
   const router = new Router();
   router.setTargets(plugins.hosts);
-  const sources = new SourceSet({ config, db, emit: (events) => router.route(events), queues: () => plugins.hosts.map((h) => h.queue), logger });
+  const tap = new EventTap(config.bifrost, () => plugins.hosts, log('tap'));
+  // the tap sees what the sources emit before the router does; with nobody listening it costs one check
+  const sources = new SourceSet({ config, db, emit: (events) => { if (tap.active) tap.publish(events); router.route(events); }, queues: () => plugins.hosts.map((h) => h.queue), logger });
   const backlog = sources.outboxBacklog();
   if (backlog) metrics.addOutboxBacklog(backlog);
   const drops = new DropSummary({ intervalMs: config.drops.logIntervalMs, plugins: () => plugins.hosts })
@@ -89,7 +103,7 @@ export async function startDaemon(opts: { config: HeimdallConfig; logger: Logger
   if (db) notices.watchDatabase(db, config.database!.uri);
   if (invoker.modelClient) notices.watchModel(invoker.modelClient, config.llm!.baseURL);
   const history = new MetricsHistory({ plugins: () => plugins.statuses() });
-  const api = createAdminApi({ config, state: () => state, startedAt: new Date(), plugins, sources, db, registry, invoker, metrics, bifrost: bifrost.api, rules, reload: reloader, metricsHistory: history });
+  const api: DaemonApi = { ...createAdminApi({ config, state: () => state, startedAt: new Date(), plugins, sources, db, registry, invoker, metrics, bifrost: bifrost.api, rules, reload: reloader, metricsHistory: history }), eventTap: tap };
   registerBuiltinActions(registry, () => api.status());
 
   // The admin API listens before the plugins start, so a refused bind or a port in use fails fast;
@@ -97,8 +111,10 @@ export async function startDaemon(opts: { config: HeimdallConfig; logger: Logger
   const http = createHttpServer({ api, config, logger: log('http') });
   let url = '';
   const parts: Lifecycle[] = [
+    ...(embeddedNeo4j ? [embeddedNeo4j] : []),
     { name: 'Bifrost', stop: () => bifrost.close(bus.clock.now() + 2000) },
-    ...(db ? [{ name: 'the database router', start: async () => { await db.start(); executor?.start(); }, stop: () => { executor?.close(); return db.close(); } }] : []),
+    // the invoker gets its reader once the router has connected, so the schema's first read does not fail before it
+    ...(db ? [{ name: 'the database router', start: async () => { await db.start(); executor?.start(); if (executor) invoker.attach({ reader: databaseReader(db, executor.statements, { maxBytes: config.invoker.queryMaxBytes }), executor }); }, stop: () => { executor?.close(); return db.close(); } }] : []),
     { name: 'the admin API', start: async () => { if (opts.listen !== false) url = await http.listen(); }, stop: () => http.close() },
     drops,
     plugins,

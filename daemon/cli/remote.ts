@@ -1,7 +1,7 @@
 /**
  * Commands that talk to a running daemon: status, plugins, actions, invoke, prompt (emit is in
  * emit.ts). Each takes --url, --token, --config and --json; without --json it prints a table or a
- * summary. Without --url the daemon is found as daemon-url.ts says ($HEIMDALL_URL, then the
+ * summary. Without --url the daemon is found as daemon-address.ts says ($HEIMDALL_URL, then the
  * server section of the config).
  */
 import { type Command } from 'commander';
@@ -10,7 +10,6 @@ import type { DaemonStatus } from '../http/daemon-api.js';
 import type { ActionInfo } from '../invoker/action-registry.js';
 import type { PluginStatus } from '../workers/plugin-status.js';
 import { ApiError, DEFAULT_URL, DaemonClient } from './client.js';
-import { resolveDaemon } from './daemon-url.js';
 import { CliError, EXIT_FAILURE, EXIT_USAGE, parseJsonObjectOption } from './exit.js';
 import { formatDuration, indent, out, printJson, table, truncate } from './output.js';
 
@@ -21,13 +20,17 @@ export interface RemoteOptions {
   json?: boolean;
 }
 
-/** Adds --url, --token and --json to a command. */
-export function withRemoteOptions(cmd: Command): Command {
+/** --url and --token (and --config, where they are found otherwise) of every command that talks to the daemon. */
+export function withAddressOptions(cmd: Command): Command {
   return cmd
-    .option('--url <url>', `base URL of the daemon (default: $HEIMDALL_URL, else the server section of the config, else ${DEFAULT_URL})`)
-    .option('--token <token>', 'bearer token when the daemon has server.token set (default: $HEIMDALL_TOKEN, else the config\'s server.token)')
-    .option('-c, --config <file>', 'config file whose server section names the daemon (default: $HEIMDALL_CONFIG, else ./heimdall.config.yaml)')
-    .option('--json', 'print the raw JSON answer instead of a table');
+    .option('--url <url>', `base URL of the daemon (default: $HEIMDALL_URL, else server.host/port of the config, else ${DEFAULT_URL})`)
+    .option('--token <token>', 'bearer token when the daemon has server.token set (default: $HEIMDALL_TOKEN, else server.token of the config)')
+    .option('-c, --config <file>', 'the config whose server section names the daemon (default: $HEIMDALL_CONFIG, else ./heimdall.config.yaml)');
+}
+
+/** Adds --url, --token, --config and --json to a command. */
+export function withRemoteOptions(cmd: Command): Command {
+  return withAddressOptions(cmd).option('--json', 'print the raw JSON answer instead of a table');
 }
 
 /**
@@ -36,7 +39,7 @@ export function withRemoteOptions(cmd: Command): Command {
  * mistake, e.g. an invalid config on reload).
  */
 export async function withClient(opts: RemoteOptions, fn: (client: DaemonClient) => Promise<void>, usageCodes: readonly string[] = []): Promise<void> {
-  const client = new DaemonClient(resolveDaemon(opts));
+  const client = new DaemonClient({ url: opts.url, token: opts.token, config: opts.config });
   try {
     await fn(client);
   } catch (err) {
@@ -84,7 +87,7 @@ export function printPlugins(plugins: readonly PluginStatus[]): void {
     return;
   }
   out(table(['name', 'version', 'state', 'events', 'actions', 'path'],
-    plugins.map((p) => [p.name, p.version, p.state, p.events.length ? p.events.join(',') : '*', p.actions.length, p.path])));
+    plugins.map((p) => [p.name, p.version, p.state, p.events.length ? p.events.join(',') : '(none)', p.actions.length, p.path])));
   const why = reasons(plugins);
   if (why.length > 0) out(['', 'Reasons:', ...why].join('\n'));
 }

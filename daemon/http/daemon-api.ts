@@ -11,6 +11,7 @@ import type { IngestResult } from '../sources/http-source.js';
 import type { SourceStatus } from '../sources/source.js';
 import type { PluginStatus } from '../workers/plugin-status.js';
 import type { MetricsHistoryApi } from './routes-history.js';
+import type { EventTapApi } from '../tap/event-tap.js';
 
 export type { IngestRejection, IngestResult } from '../sources/http-source.js';
 
@@ -53,4 +54,6 @@ export interface DaemonApi {
   reload?: ReloadApi;
   /** The sampled history of the plugins' counters (GET /v1/metrics/history, the console's charts). */
   metricsHistory?: MetricsHistoryApi;
+  /** The event tap (GET /v1/events/stream). */
+  eventTap?: EventTapApi;
 }

@@ -21,6 +21,7 @@ import { registerHistoryRoutes } from './routes-history.js';
 import { registerInvocationRoutes } from './routes-invocations.js';
 import { registerOpsRoutes } from './routes-ops.js';
 import { registerReloadRoute, registerRuleRoutes } from './routes-rules.js';
+import { registerTapRoutes } from './routes-tap.js';
 import { registerV1Routes } from './routes-v1.js';
 import { ErrorCode } from '../../sdk/errors.js';
 
@@ -120,6 +121,7 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
   registerReloadRoute(app, api);
   registerHistoryRoutes(app, api.metricsHistory);
   registerConsoleRoutes(app, opts.consoleDir ? { dir: opts.consoleDir } : {});
+  registerTapRoutes(app, api);
 
   return {
     app,

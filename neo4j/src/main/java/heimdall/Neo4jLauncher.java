@@ -124,7 +124,7 @@ public final class Neo4jLauncher {
                 copied++;
             }
         }
-        if (copied == 0) fail("No apoc-*.jar is on the classpath; run `mvn -q -B -f test/neo4j/pom.xml package` first.");
+        if (copied == 0) fail("No apoc-*.jar is on the classpath; run `mvn -q -B -f neo4j/pom.xml package` first.");
     }
 
     /** The embedded API bypasses authentication, so the system database can set the password before Bolt is used. */

@@ -1,14 +1,14 @@
 /**
  * Runs a real Neo4j (with APOC triggers on) in the foreground for development, until Ctrl-C:
  *
- *   node dist/test/neo4j/cli.js [--port 7687] [--data ./.heimdall/neo4j] [--auth --password PW]
+ *   node dist/neo4j/cli.js [--port 7687] [--data ./.heimdall/neo4j] [--auth --password PW]
  *
  * The data folder is kept between runs. Without --auth anyone on this machine can connect.
  */
 import { parseArgs } from 'node:util';
 import { pinnedVersions, startNeo4j } from './launcher.js';
 
-const usage = 'Usage: node dist/test/neo4j/cli.js [--port 7687] [--data ./.heimdall/neo4j] [--auth --password PW] [--quiet]';
+const usage = 'Usage: node dist/neo4j/cli.js [--port 7687] [--data ./.heimdall/neo4j] [--auth --password PW] [--quiet]';
 
 async function main(): Promise<number> {
   let values;
