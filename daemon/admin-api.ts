@@ -4,6 +4,7 @@
  * (ingest through the http source, actions and prompts through the invoker, metrics).
  */
 import { readFileSync } from 'node:fs';
+import { redactUrl } from '../config/redact.js';
 import type { HeimdallConfig } from '../config/types.js';
 import type { BifrostApi } from './bifrost/types.js';
 import type { DaemonApi, DaemonStatus, Readiness } from './http/daemon-api.js';
@@ -43,7 +44,7 @@ export function notReadyReasons(p: Pick<AdminApiParts, 'config' | 'state' | 'plu
   if (state !== 'running') reasons.push(`The daemon is ${state}.`);
   for (const h of p.plugins.statuses()) if (h.state !== 'running') reasons.push(`The plugin ${h.name} is ${h.state}${h.reason ? `: ${h.reason}` : '.'}`);
   for (const s of p.sources.statuses()) if (s.state !== 'running') reasons.push(`The source ${s.name} is ${s.state}${s.reason ? `: ${s.reason}` : '.'}`);
-  if (p.db && !p.db.connected) reasons.push(`The database at ${p.config.database!.uri} is not reachable: ${p.db.lastError ?? 'not connected yet'}.`);
+  if (p.db && !p.db.connected) reasons.push(`The database at ${redactUrl(p.config.database!.uri)} is not reachable: ${p.db.lastError ?? 'not connected yet'}.`);
   return reasons;
 }
 
@@ -62,8 +63,8 @@ export function createAdminApi(p: AdminApiParts): DaemonApi {
         state: p.state(),
         plugins: p.plugins.statuses(),
         sources: p.sources.statuses(),
-        database: db ? { configured: true, connected: db.connected, uri: config.database!.uri, ...(db.lastError ? { reason: db.lastError } : {}) } : { configured: false, connected: false },
-        llm: config.llm ? { configured: true, model: config.llm.model, baseURL: config.llm.baseURL } : { configured: false },
+        database: db ? { configured: true, connected: db.connected, uri: redactUrl(config.database!.uri), ...(db.lastError ? { reason: db.lastError } : {}) } : { configured: false, connected: false },
+        llm: config.llm ? { configured: true, model: config.llm.model, baseURL: redactUrl(config.llm.baseURL) } : { configured: false },
         ...(p.rules ? { rules: p.rules.summary() } : {}),
       };
     },
