@@ -154,10 +154,11 @@ const QUERY_PARAM = /([?&])([^\s=&#?"'<>\\]{1,64})=([^&#\s"'<>\\]*)/g;
 export function redactText(text: string): string {
   let s = text;
   if (s.includes('://')) {
-    s = s.replace(USERINFO, (all, head: string, pass: string) => (pass === REDACTED ? all : `${head}:${REDACTED}@`));
+    s = s.replace(USERINFO, (all, head: string, pass: string) => (pass.startsWith(REDACTED) ? all : `${head}:${REDACTED}@`));
   }
   if (s.includes('=') && (s.includes('?') || s.includes('&'))) {
-    s = s.replace(QUERY_PARAM, (all, lead: string, name: string, value: string) => (value === '' || value === REDACTED || !isSecretQueryName(name) ? all : `${lead}${name}=${REDACTED}`));
+    // a value that starts with *** was scrubbed already (a known secret followed by text such as ':')
+    s = s.replace(QUERY_PARAM, (all, lead: string, name: string, value: string) => (value === '' || value.startsWith(REDACTED) || !isSecretQueryName(name) ? all : `${lead}${name}=${REDACTED}`));
   }
   if (/bearer|basic|token|digest|apikey/i.test(s)) {
     s = s.replace(AUTH_SCHEME, (all, scheme: string, gap: string, cred: string) => (/[^A-Za-z]/.test(cred) ? `${scheme}${gap}${REDACTED}` : all));

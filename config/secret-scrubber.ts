@@ -11,8 +11,8 @@
  * config itself is shown.
  *
  * The scrubber then replaces those values (as written, JSON-escaped and percent-encoded) and
- * everything redact.ts recognises by shape with `***` in: log lines ({@link json} with keys),
- * HTTP bodies ({@link json}), Bifrost messages and audit entries ({@link deep}), and CLI and error
+ * everything redact.ts recognises by shape with `***` in: log lines ({@link maskKeys} on the
+ * logged object, then {@link json} on the line), HTTP bodies ({@link json}), Bifrost messages and audit entries ({@link deep}), and CLI and error
  * text ({@link text}). The known values are what catches a secret that a driver or a server
  * echoes inside an error message.
  *
@@ -33,8 +33,17 @@ const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\
 /** A string in JSON, without its quotes. */
 const jsonEscaped = (s: string): string => JSON.stringify(s).slice(1, -1);
 
-/** `"key":"value"` in JSON text, for keys that may be secret (the exact test is isSecretKey). */
-const JSON_SECRET_PAIR = /"([^"\\]{0,40}(?:pass|pwd|token|secret|credential|authorization|cookie|signature|key)[^"\\]{0,40})":"((?:[^"\\]|\\.)*)"/gi;
+/** isSecretKey by key name, remembered: log objects repeat the same few keys. */
+const secretKeyCache = new Map<string, boolean>();
+function isSecretKeyCached(name: string): boolean {
+  let v = secretKeyCache.get(name);
+  if (v === undefined) {
+    v = isSecretKey(name);
+    if (secretKeyCache.size >= 10000) secretKeyCache.clear();
+    secretKeyCache.set(name, v);
+  }
+  return v;
+}
 
 export class SecretScrubber {
   private readonly values = new Set<string>();
@@ -128,10 +137,7 @@ export class SecretScrubber {
 
   private pattern(json: boolean): RegExp | undefined {
     if (this.values.size === 0) return undefined;
-    if (json) {
-      // in JSON text a match must not start inside an escape sequence (an odd run of backslashes before it)
-      return (this.jsonPattern ??= new RegExp(`(?<=(?:^|[^\\\\])(?:\\\\\\\\)*)(?:${this.variants(true).map(escapeRegExp).join('|')})`, 'g'));
-    }
+    if (json) return (this.jsonPattern ??= new RegExp(this.variants(true).map(escapeRegExp).join('|'), 'g'));
     return (this.textPattern ??= new RegExp(this.variants(false).map(escapeRegExp).join('|'), 'g'));
   }
 
@@ -141,18 +147,21 @@ export class SecretScrubber {
     return redactText(p ? s.replace(p, REDACTED) : s);
   }
 
-  /**
-   * Serialized JSON (a log line, an HTTP body) scrubbed like {@link text}, without breaking it.
-   * With `keys`, the string value of every key that looks secret is replaced too, at any depth
-   * (for log lines; HTTP bodies keep their fields).
-   */
-  json(s: string, opts: { keys?: boolean } = {}): string {
+  /** Serialized JSON (a log line, an HTTP body) scrubbed like {@link text}, without breaking it. */
+  json(s: string): string {
     const p = this.pattern(true);
-    let out = redactText(p ? s.replace(p, REDACTED) : s);
-    if (opts.keys) {
-      out = out.replace(JSON_SECRET_PAIR, (all, key: string, value: string) => (value === '' || value === REDACTED || !isSecretKey(key) ? all : `"${key}":"${REDACTED}"`));
-    }
-    return out;
+    // a match that starts inside an escape sequence (after an odd run of backslashes) is not the secret
+    const out = p ? s.replace(p, (m: string, at: number) => (oddBackslashesBefore(s, at) ? m : REDACTED)) : s;
+    return redactText(out);
+  }
+
+  /**
+   * The object of a log call with the value of every key that looks secret replaced by `***`, at
+   * any depth (strings and numbers; objects and arrays under such a key lose their strings too).
+   * Copies only what changes; Errors, Dates and other class instances pass as they are.
+   */
+  maskKeys<T>(value: T): T {
+    return maskKeysAt(value, false, 0) as T;
   }
 
   /** A copy of a JSON-like value with every string scrubbed like {@link text} (keys and other values kept). */
@@ -170,6 +179,35 @@ export class SecretScrubber {
     for (const [k, x] of Object.entries(v)) out[k] = this.deepAt(x, depth + 1);
     return out;
   }
+}
+
+function oddBackslashesBefore(s: string, at: number): boolean {
+  let n = 0;
+  for (let i = at - 1; i >= 0 && s.charCodeAt(i) === 92; i--) n++;
+  return n % 2 === 1;
+}
+
+function maskKeysAt(v: unknown, secret: boolean, depth: number): unknown {
+  if (secret && (typeof v === 'string' || typeof v === 'number')) return v === '' ? v : REDACTED;
+  if (v === null || typeof v !== 'object' || depth > MAX_DEPTH) return v;
+  if (Array.isArray(v)) {
+    let out: unknown[] | undefined;
+    for (let i = 0; i < v.length; i++) {
+      const x = maskKeysAt(v[i], secret, depth + 1);
+      if (x !== v[i]) (out ??= v.slice())[i] = x;
+    }
+    return out ?? v;
+  }
+  const proto = Object.getPrototypeOf(v) as unknown;
+  if (proto !== Object.prototype && proto !== null) return v;
+  let out: Record<string, unknown> | undefined;
+  for (const k in v) {
+    if (!Object.prototype.hasOwnProperty.call(v, k)) continue;
+    const x0 = (v as Record<string, unknown>)[k];
+    const x = maskKeysAt(x0, secret || isSecretKeyCached(k), depth + 1);
+    if (x !== x0) (out ??= { ...(v as Record<string, unknown>) })[k] = x;
+  }
+  return out ?? v;
 }
 
 /**

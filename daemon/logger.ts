@@ -3,9 +3,10 @@
  *
  * Every line, whatever its level and whoever wrote it (the daemon, a plugin through ctx.log, an
  * error's message and stack), is scrubbed as serialized text just before it is written
- * (pino's `hooks.streamWrite`): the config's secret values, credentials in URLs, `Bearer …`
- * credentials and the string value of every key that looks secret, at any depth, become `***`
- * (config/secret-scrubber.ts). pino's `redact` paths below also hide non-string values.
+ * (pino's `hooks.streamWrite`): the config's secret values, credentials in URLs and `Bearer …`
+ * credentials become `***`; before that, the value of every key of the logged object that looks
+ * secret, at any depth, is masked (`formatters.log`); see config/secret-scrubber.ts. pino's
+ * `redact` paths below cover the child bindings too.
  *
  * Plugins get `logger.child({ plugin })`, HTTP requests a lazily created child with the request id.
  * Log lines are full sentences; ERROR is kept for lost data and things an operator must act on.
@@ -72,11 +73,13 @@ export function createLogger(opts: LoggerOptions): pino.Logger {
     level: opts.level,
     base: { app: 'heimdall' },
     redact: { paths: [...REDACT_PATHS], censor: REDACTED },
-    hooks: { streamWrite: (line) => secrets.json(line, { keys: true }) },
+    hooks: { streamWrite: (line) => secrets.json(line) },
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: {
       // Print "level":"info" rather than "level":30: readable without a lookup table.
       level: (label) => ({ level: label }),
+      // the value of every key that looks secret, at any depth of the logged object
+      log: (obj) => secrets.maskKeys(obj),
     },
   };
   if (opts.pretty) {

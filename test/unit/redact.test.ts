@@ -103,10 +103,17 @@ describe('SecretScrubber', () => {
     assert.equal(s.json(JSON.stringify({ v: 'nabcdefgh' })), '{"v":"***"}');
   });
 
-  it('masks secret keys of log lines at any depth, only with keys', () => {
+  it('maskKeys masks secret keys of a log object at any depth, copying only what changes', () => {
     const s = new SecretScrubber();
-    const line = JSON.stringify({ msg: 'm', a: { b: { password: 'p', maxTokens: 5, tokenFile: '/run/t', apiKey: 'k' } }, headers: { authorization: 'x' } });
-    assert.deepEqual(JSON.parse(s.json(line, { keys: true })), { msg: 'm', a: { b: { password: '***', maxTokens: 5, tokenFile: '/run/t', apiKey: '***' } }, headers: { authorization: '***' } });
+    const err = new Error('x');
+    const untouched = { n: 1, list: [{ a: 'b' }] };
+    const obj = { msg: 'm', a: { b: { password: 'p', maxTokens: 5, tokenFile: '/run/t', apiKey: 'k', none: '' } }, headers: { authorization: 'x' }, credentials: { user: 'u', list: ['a', 2] }, err, untouched };
+    const masked = s.maskKeys(obj);
+    assert.deepEqual(masked, { msg: 'm', a: { b: { password: '***', maxTokens: 5, tokenFile: '/run/t', apiKey: '***', none: '' } }, headers: { authorization: '***' }, credentials: { user: '***', list: ['***', '***'] }, err, untouched });
+    assert.equal(obj.a.b.password, 'p', 'the logged object is not changed');
+    assert.equal(masked.untouched, untouched, 'what has no secret is not copied');
+    assert.equal(masked.err, err);
+    const line = JSON.stringify({ password: 'p' });
     assert.equal(s.json(line), line, 'HTTP bodies keep their fields');
   });
 
@@ -144,6 +151,16 @@ describe('where the scrubber is used', () => {
     assert.match(all, /"password":"\*\*\*"/);
     assert.match(all, /auth failed for \*\*\*/);
     assert.match(all, /bolt:\/\/u:\*\*\*@h/);
+  });
+
+  it('the pretty logger scrubs too', async () => {
+    let text = '';
+    const destination = new Writable({ write(chunk, _enc, cb) { text += String(chunk); cb(); } });
+    const log = createLogger({ level: 'info', pretty: true, destination, secrets: new SecretScrubber(['db-pass-PLANT3']) });
+    log.info({ password: 'short', where: 'bolt://u:db-pass-PLANT3@h' }, 'login with db-pass-PLANT3 failed');
+    await new Promise((r) => setImmediate(r));
+    assert.match(text, /login with \*\*\* failed/);
+    assert.ok(!text.includes('db-pass-PLANT3') && !text.includes('short'), text);
   });
 
   it('the bus scrubs titles, messages and data of every message', () => {
