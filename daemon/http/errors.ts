@@ -60,6 +60,8 @@ export const STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
   HMD_ERR_UNSUPPORTED_MEDIA_TYPE: 415,
   HMD_ERR_NOT_READY: 503,
   HMD_ERR_SHUTTING_DOWN: 503,
+  HMD_ERR_INVOCATION_DEPTH: 508,
+  HMD_ERR_RESULT_TOO_LARGE: 502,
 };
 
 /** The status the API answers for a code (500 when the code is not in the catalogue). */
