@@ -221,7 +221,9 @@ describe('Bifrost stream: many clients, slow clients, limits', () => {
   let d: RunningDaemon;
   const LIMIT = 256 * 1024;
   before(async () => {
-    d = await startTestDaemon([NOTIFIER], `bifrost:\n  sinks: []\n  maxClients: 150\n  clientBufferBytes: ${LIMIT}\n  clientBufferMessages: 100000\n`);
+    // These tests measure the stream, not the per-plugin notification limit: the notifier has none.
+    // A client that reads nothing for 100 ms while over its limit is cut off (clientStallMs).
+    d = await startTestDaemon([pluginYaml(fixturePlugin('bifrost-notifier.mjs'), 'limits:\n  notificationsPerSecond: 0')], `bifrost:\n  sinks: []\n  maxClients: 150\n  clientBufferBytes: ${LIMIT}\n  clientBufferMessages: 100000\n  clientStallMs: 100\n`);
   });
   after(async () => {
     await d?.stop();

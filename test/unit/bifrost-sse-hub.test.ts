@@ -82,8 +82,8 @@ describe('SseHub', () => {
     assert.deepEqual(res.messageIds(), [4, 6, 8]);
   });
 
-  it('cuts off a client that stopped reading once its bytes pass clientBufferBytes; the others get everything', async () => {
-    const { bus, hub, connect, warnings } = setup({ clientBufferBytes: 4096 });
+  it('cuts off a client that stays over clientBufferBytes without reading for clientStallMs across turns; until then it skips the oldest; the others get everything', async () => {
+    const { bus, hub, clock, connect, warnings } = setup({ clientBufferBytes: 4096, clientStallMs: 1000 });
     const fast = connect();
     const slow = connect({}, 1024);
     slow.res.pause();
@@ -95,13 +95,26 @@ describe('SseHub', () => {
       await flushed();
     }
     const writesWhenBlocked = slow.res.writes.length;
-    // Now messages queue in the hub for it, and the one that passes the cap cuts it off at once.
-    while (hub.size === 2) bus.publish(note(++published, body));
-    assert.ok(published < 40, `cut off after ${published} messages`);
+    // Now messages wait in the hub for it; past the cap the oldest are skipped, and it is not cut
+    // off inside a turn, nor before it has stayed over the cap for clientStallMs.
+    for (let turn = 0; turn < 4; turn++) {
+      for (let i = 0; i < 10; i++) bus.publish(note(++published, body));
+      await flushed();
+    }
+    assert.equal(hub.size, 2, 'over the cap, but not yet for clientStallMs');
+    assert.ok(hub.stats().skipped > 0, 'the oldest messages waiting for it were skipped');
+    assert.ok(hub.stats().maxClientBufferedBytes <= 4096 + 1024 + 512, `its backlog stays bounded (${hub.stats().maxClientBufferedBytes} bytes)`);
+    clock.advance(999);
+    bus.publish(note(++published, body));
+    await flushed();
+    assert.equal(hub.size, 2, 'not before clientStallMs');
+    clock.advance(1);
+    bus.publish(note(++published, body));
+    await flushed();
     assert.equal(hub.size, 1);
     assert.equal(hub.stats().cutOff, 1);
     assert.equal(bus.clients, 1);
-    assert.match(warnings.join('\n'), /Disconnected the Bifrost stream client 2 \(unknown\) because it stopped reading/);
+    assert.match(warnings.join('\n'), /Disconnected the Bifrost stream client 2 \(unknown\) because it stopped reading: for 1000 ms/);
     assert.equal(slow.res.ended, true);
     assert.equal(slow.res.writes.length, writesWhenBlocked + 1, 'only the cutoff event is written after it blocked');
 
@@ -121,14 +134,43 @@ describe('SseHub', () => {
     assert.equal(slow.res.destroyed, false);
   });
 
-  it('destroys the socket of a cut-off client that never reads, exactly at closeGraceMs', async () => {
-    const { bus, hub, clock, connect } = setup({ clientBufferMessages: 3, closeGraceMs: 2000 });
+  it('keeps a client that reads slowly connected: it gets a counted sample with a skipped event naming the ids left out', async () => {
+    const { bus, hub, clock, connect } = setup({ clientBufferMessages: 5, clientStallMs: 1000 });
     const slow = connect({}, 1);
     slow.res.pause();
     bus.publish(note(1));
     await flushed(); // message 1 fills its socket: from here on messages wait in the hub
-    for (let i = 2; hub.size > 0; i++) bus.publish(note(i));
-    assert.equal(hub.stats().cutOff, 1, 'the message cap cuts it off too');
+    for (let i = 2; i <= 20; i++) bus.publish(note(i));
+    await flushed();
+    clock.advance(900);
+    slow.res.resume(); // it reads (drains) before clientStallMs has passed
+    assert.equal(hub.size, 1);
+    const [skipped] = slow.res.dataOf('skipped');
+    assert.deepEqual({ skipped: skipped!['skipped'], firstId: skipped!['firstId'], lastId: skipped!['lastId'] }, { skipped: 14, firstId: 2, lastId: 15 });
+    assert.match(String(skipped!['message']), /GET \/v1\/bifrost\/notifications\?since=1 has them/);
+    assert.deepEqual(slow.res.messageIds(), [1, 16, 17, 18, 19, 20]);
+    clock.advance(5000);
+    bus.publish(note(21));
+    await flushed();
+    await flushed();
+    assert.equal(hub.size, 1, 'a drained client starts afresh');
+    assert.equal(hub.stats().skipped, 14);
+  });
+
+  it('destroys the socket of a cut-off client that never reads, exactly at closeGraceMs', async () => {
+    const { bus, hub, clock, connect } = setup({ clientBufferMessages: 3, closeGraceMs: 2000, clientStallMs: 500 });
+    const slow = connect({}, 1);
+    slow.res.pause();
+    bus.publish(note(1));
+    await flushed(); // message 1 fills its socket: from here on messages wait in the hub
+    for (let i = 2; i < 10; i++) bus.publish(note(i));
+    await flushed();
+    clock.advance(500);
+    for (let i = 10; hub.size > 0 && i < 20; i++) {
+      bus.publish(note(i));
+      await flushed();
+    }
+    assert.equal(hub.stats().cutOff, 1, 'the message cap, held for clientStallMs, cuts it off too');
     clock.advance(1999);
     assert.equal(slow.res.destroyed, false, 'not before the grace has passed');
     clock.advance(1);
