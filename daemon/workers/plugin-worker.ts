@@ -10,6 +10,8 @@ import {
   ActionTimeoutError,
   InvalidPluginError,
   PluginInitError,
+  ResultTooLargeError,
+  ErrorCode,
   serializeError,
   type ActionResult,
   type DatabaseEvent,
@@ -81,7 +83,7 @@ function deepFreeze<T>(o: T): T {
 }
 
 async function init(task: InitTask): Promise<InitResult> {
-  const host = new HostConnection(task.port);
+  const host = new HostConnection(task.port, task.limits);
   task.port.on('message', (msg: HostToWorker) => {
     if (msg.type === 'rpc-result') host.settle(msg);
     else if (msg.type === 'invoke') void runAction(msg);
@@ -192,9 +194,26 @@ function isActionResult(v: unknown): v is ActionResult {
   return !!v && typeof v === 'object' && typeof (v as ActionResult).success === 'boolean' && typeof (v as ActionResult).message === 'string';
 }
 
+/** An error an action handler let through that crosses as it is (not wrapped in ActionFailedError). */
+function passesThrough(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return err instanceof ActionFailedError || err instanceof ActionTimeoutError || code === ErrorCode.HMD_ERR_INVOCATION_DEPTH || code === ErrorCode.HMD_ERR_RESULT_TOO_LARGE;
+}
+
+/**
+ * Runs one action and answers the host exactly once: with its result, with its error, or — when its
+ * deadline passes first — with ActionTimeoutError at the deadline, whether or not the handler
+ * honours its signal (a handler that keeps the thread busy cannot be answered for; the host then
+ * terminates the worker). The result must be an ActionResult of at most req.maxResultBytes as JSON.
+ */
 async function runAction(req: InvokeRequest): Promise<void> {
   const s = state!;
-  const reply = (m: WorkerToHost) => s.port.postMessage(m);
+  let answered = false;
+  const reply = (m: WorkerToHost) => {
+    if (answered) return;
+    answered = true;
+    s.port.postMessage(m);
+  };
   const def = s.actions[req.action];
   if (!def) {
     const err = new ActionNotFoundError(`The plugin ${s.plugin.name} has no action ${req.action}.`, { action: req.action, suggestions: Object.keys(s.actions) });
@@ -203,29 +222,39 @@ async function runAction(req: InvokeRequest): Promise<void> {
   }
   const ac = new AbortController();
   const fullName = `heimdall.${s.plugin.name}.${req.action}`;
-  const timer = setTimeout(() => ac.abort(new ActionTimeoutError(`The action ${fullName} did not finish within ${req.timeoutMs} ms.`)), req.timeoutMs);
+  const timer = setTimeout(() => {
+    const err = new ActionTimeoutError(`The action ${fullName} did not finish within ${req.timeoutMs} ms.`, { invocationId: req.invocationId });
+    ac.abort(err);
+    reply({ type: 'invoke-result', id: req.id, ok: false, error: serializeError(err) });
+  }, req.timeoutMs);
   try {
-    const actx = makeActionContext({ name: s.plugin.name, config: s.config, host: s.host, log: s.ctx.log }, req.action, req.params, req.invocationId, req.trigger, ac.signal);
+    const actx = makeActionContext({ name: s.plugin.name, config: s.config, host: s.host, log: s.ctx.log }, req.action, req.params, req.invocationId, req.trigger, ac.signal, req.chain ?? []);
     const value = await def.handler.call(def, actx);
     // a handler that returns after its deadline (even one that honoured the signal) timed out
     if (ac.signal.aborted) throw ac.signal.reason as Error;
     if (!isActionResult(value)) {
       throw new ActionFailedError(`The action ${fullName} returned ${JSON.stringify(value)?.slice(0, 200)}, which is not an ActionResult { success: boolean, message: string, data?: object }.`);
     }
-    let plain: ActionResult;
+    let text: string;
     try {
-      plain = JSON.parse(JSON.stringify(value)) as ActionResult;
+      text = JSON.stringify(value);
     } catch (e) {
       throw new ActionFailedError(`The action ${fullName} returned a result that cannot be turned into JSON: ${(e as Error).message}`);
     }
-    reply({ type: 'invoke-result', id: req.id, ok: true, value: plain });
+    const bytes = Buffer.byteLength(text, 'utf8');
+    if (bytes > req.maxResultBytes) {
+      throw new ResultTooLargeError(
+        `The action ${fullName} returned ${bytes} bytes of JSON, more than limits.actions.maxResultBytes (${req.maxResultBytes}); return less (page or summarise the data) or raise the limit.`,
+        { action: fullName, maxBytes: req.maxResultBytes, bytes },
+      );
+    }
+    reply({ type: 'invoke-result', id: req.id, ok: true, value: JSON.parse(text) as ActionResult });
   } catch (err) {
-    const wrapped =
-      err instanceof ActionFailedError || err instanceof ActionTimeoutError
-        ? err
-        : ac.signal.aborted
-          ? (ac.signal.reason as Error)
-          : new ActionFailedError(`The action ${fullName} threw: ${(err as Error)?.message ?? String(err)}`, { cause: serializeError(err) });
+    const wrapped = passesThrough(err)
+      ? err
+      : ac.signal.aborted
+        ? (ac.signal.reason as Error)
+        : new ActionFailedError(`The action ${fullName} threw: ${(err as Error)?.message ?? String(err)}`, { cause: serializeError(err) });
     reply({ type: 'invoke-result', id: req.id, ok: false, error: serializeError(wrapped) });
   } finally {
     clearTimeout(timer);
