@@ -12,6 +12,7 @@ import { registerDb } from './db.js';
 import { registerEmit } from './emit.js';
 import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, flushAndExit } from './exit.js';
 import { registerInvocationCommands } from './invocations.js';
+import { registerQuarantine } from './quarantine.js';
 import { registerRemoteCommands } from './remote.js';
 import { registerStart } from './start.js';
 import { registerTail } from './tail.js';
@@ -47,6 +48,7 @@ export function buildProgram(): Command {
   registerTail(program);
   registerConfirmations(program);
   registerAudit(program);
+  registerQuarantine(program);
   program.addHelpText('after', `
 Exit codes: 0 success, 1 failure, 2 bad usage or invalid config.
 Commands that talk to a running daemon take --url (default $HEIMDALL_URL or http://127.0.0.1:8787),

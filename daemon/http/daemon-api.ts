@@ -9,6 +9,8 @@ import type { InvocationsApi } from '../invoker/invocation-store.js';
 import type { IngestResult } from '../sources/http-source.js';
 import type { SourceStatus } from '../sources/source.js';
 import type { PluginStatus } from '../workers/plugin-status.js';
+import type { QuarantineListing, QuarantineStats } from '../workers/quarantine.js';
+import type { RouterStats } from '../router/router.js';
 
 export type { IngestRejection, IngestResult } from '../sources/http-source.js';
 
@@ -21,11 +23,26 @@ export interface DaemonStatus {
   sources: SourceStatus[];
   database: { configured: boolean; connected: boolean; uri?: string; reason?: string };
   llm: { configured: boolean; model?: string; baseURL?: string };
+  /** Events routed, and refused over limits.events, by source. */
+  router?: RouterStats;
+  /** The quarantine's counters (GET /v1/quarantine lists the entries). */
+  quarantine?: QuarantineStats;
+  /** Log lines the non-blocking log output dropped because stdout did not keep up. */
+  log?: { droppedLines: number; droppedBytes: number };
 }
 
 export interface Readiness {
   ready: boolean;
+  /** Why it is not ready; when ready, what is degraded but settled (plugins failed for good). */
   reasons: string[];
+}
+
+/** The quarantined events (the /v1/quarantine routes). */
+export interface QuarantineApi {
+  list(plugin?: string): QuarantineListing[];
+  stats(): QuarantineStats;
+  /** Puts the event back at the head of its plugin's queue; throws HMD_ERR_NOT_FOUND, or the plugin's refusal. */
+  retry(id: string): { id: string; plugin: string; eventId: string };
 }
 
 export interface DaemonApi {
@@ -43,4 +60,6 @@ export interface DaemonApi {
   bifrost?: BifrostApi;
   /** Async invocations and their results (the /v1/invocations routes). */
   invocations?: InvocationsApi;
+  /** Quarantined events (the /v1/quarantine routes). */
+  quarantine?: QuarantineApi;
 }

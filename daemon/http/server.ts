@@ -18,6 +18,7 @@ import { registerBifrostRoutes } from './routes-bifrost.js';
 import { registerEventRoutes } from './routes-events.js';
 import { registerInvocationRoutes } from './routes-invocations.js';
 import { registerOpsRoutes } from './routes-ops.js';
+import { registerQuarantineRoutes } from './routes-quarantine.js';
 import { registerV1Routes } from './routes-v1.js';
 import { ErrorCode } from '../../sdk/errors.js';
 
@@ -106,11 +107,12 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
       { method: request.method, path }));
   });
 
-  registerOpsRoutes(app, api, startedAtMs);
+  registerOpsRoutes(app, api, startedAtMs, logger);
   registerV1Routes(app, api);
   registerEventRoutes(app, api, bodyLimitBytes);
   registerBifrostRoutes(app, api);
   registerInvocationRoutes(app, api);
+  registerQuarantineRoutes(app, api);
 
   return {
     app,
