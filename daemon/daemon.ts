@@ -22,6 +22,7 @@ import { createHttpServer } from './http/server.js';
 import { ActionRegistry } from './invoker/action-registry.js';
 import { Invoker } from './invoker/invoker.js';
 import { Lifecycles, type Lifecycle } from './lifecycle.js';
+import { logOutputStats } from './logger.js';
 import { DaemonMetrics } from './metrics.js';
 import { PluginSet } from './plugin-set.js';
 import { DropSummary, dropsNotice } from './queue/drop-summary.js';
@@ -48,7 +49,7 @@ export async function startDaemon(opts: { config: HeimdallConfig; logger: Logger
   const bus = new BifrostBus(config.bifrost.bufferSize, log('bifrost'));
   const bifrost = createBifrost(bus, config, log('bifrost'));
   const { confirmations, notices } = bifrost;
-  const registry = new ActionRegistry(config.actions.timeoutMs);
+  const registry = new ActionRegistry(config.actions.timeoutMs, config.limits.actions);
   const invoker = new Invoker(config, registry, bus, log('invoker'), { confirmations });
   const audit = new AuditLog(resolve(config.baseDir, config.audit.path), log('audit'));
   const db = config.database ? new Database(config.database, log('database')) : undefined;
@@ -62,9 +63,10 @@ export async function startDaemon(opts: { config: HeimdallConfig; logger: Logger
   metrics.addBifrost(() => bifrost.api.stats());
   const onRpc = makeRpcHandler({ invoker, bus, database: () => database, confirmations });
   const plugins: PluginSet = new PluginSet({ config, logger, onRpc, registry, metrics, bus, confirmations });
-  const router = new Router();
+  const { maxDepth, maxBytes } = config.limits.events;
+  const router = new Router({ limits: { maxDepth, maxBytes }, log: log('router'), summaryIntervalMs: config.drops.logIntervalMs });
   router.setTargets(plugins.hosts);
-  const sources = new SourceSet({ config, db, emit: (events) => router.route(events), queues: () => plugins.hosts.map((h) => h.queue), logger });
+  const sources = new SourceSet({ config, db, emit: (events) => router.route(events), queues: () => plugins.hosts.map((h) => h.queue), logger, eventLimits: config.limits.events });
   const backlog = sources.outboxBacklog();
   if (backlog) metrics.addOutboxBacklog(backlog);
   const drops = new DropSummary({ intervalMs: config.drops.logIntervalMs, plugins: () => plugins.hosts })
@@ -72,7 +74,7 @@ export async function startDaemon(opts: { config: HeimdallConfig; logger: Logger
     .subscribe((ev) => bus.publish({ kind: 'notification', ...dropsNotice(ev), origin: { kind: 'daemon' } }));
   if (db) notices.watchDatabase(db, config.database!.uri);
   if (invoker.modelClient) notices.watchModel(invoker.modelClient, config.llm!.baseURL);
-  const api = createAdminApi({ config, state: () => state, startedAt: new Date(), plugins, sources, db, registry, invoker, metrics, bifrost: bifrost.api });
+  const api = createAdminApi({ config, state: () => state, startedAt: new Date(), plugins, sources, db, registry, invoker, metrics, bifrost: bifrost.api, router, logStats: logOutputStats });
   registerBuiltinActions(registry, () => api.status());
 
   // The admin API listens before the plugins start, so a refused bind or a port in use fails fast;

@@ -29,7 +29,8 @@ test('valid, invalid-export and init-failing plugins: the bad ones are failed wi
     assert.equal(initFails.state, 'failed');
     assert.match(initFails.reason!, /failed in init\(\): the plugin cannot reach its upstream/);
     assert.match(byPath.get('does-not-exist.mjs')!.reason!, /does not exist/);
-    assert.equal(d.api.readiness().ready, false);
+    // Plugins failed for good are listed in the reasons but do not keep the daemon unready.
+    assert.equal(d.api.readiness().ready, true);
     assert.ok(d.api.readiness().reasons.some((r) => r.includes('init-fails')));
     // the good plugins still work
     d.api.ingest([{ type: 'node.created' }], 'http');
