@@ -24,7 +24,7 @@ export interface CrashSettlement<T> {
   running: T | undefined;
   /** Events that never ran (after `running`), oldest first; still counted in flight. */
   unrun: T[];
-  /** Events of the batch whose task failed when that batch never started (see `failedSeq`). */
+  /** Events of the batch whose own task failed without the batch being started (see `failedSeq`). */
   failedBatch: T[] | undefined;
 }
 
@@ -41,7 +41,13 @@ export function settleCrashedBatches<T>(inFlight: readonly InFlightBatch<T>[], p
   let running: T | undefined;
   let failedBatch: T[] | undefined;
   for (const { seq, batch } of inFlight) {
-    if (failedSeq !== undefined && seq === failedSeq && seq > current) failedBatch = batch;
+    // The batch whose own task failed never ran, also when the worker went on to a later one (its
+    // events could not be cloned into the worker, so the worker never saw them).
+    if (failedSeq !== undefined && seq === failedSeq && seq !== current) {
+      failedBatch = batch;
+      unrun.push(...batch);
+      continue;
+    }
     if (seq < current) {
       queue.settle(batch.length, 0);
     } else if (seq > current) {

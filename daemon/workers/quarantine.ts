@@ -72,8 +72,8 @@ export class Quarantine implements QuarantineSink {
   ) {}
 
   add(plugin: string, event: DatabaseEvent, error: string, attempts: number): string {
-    // Bounded walk: a value too deep to measure (a cycle) counts as the whole byte budget.
-    const measured = measureValue(event, { maxDepth: 100_000, maxBytes: this.opts.maxBytes });
+    // The walk is bounded by bytes (so a cycle ends too); a value past the whole budget counts as all of it.
+    const measured = measureValue(event, { maxDepth: Number.MAX_SAFE_INTEGER, maxBytes: this.opts.maxBytes });
     const bytes = measured.ok ? measured.bytes : this.opts.maxBytes;
     const id = `q${this.nextId++}`;
     const entry: QuarantineEntry = {
