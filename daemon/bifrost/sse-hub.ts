@@ -2,7 +2,10 @@
  * The connected SSE clients of GET /v1/bifrost/stream and the fan-out of bus messages to them.
  *
  * Writes are deferred and coalesced: a message is serialized once, queued for every client, and
- * each client gets at most one socket write per event-loop turn, at the turn's end. Memory is
+ * each client gets at most one socket write per flush. A flush runs at the end of an event-loop
+ * turn, at most every `minFlushIntervalMs` (20 ms): what was published meanwhile goes out in one
+ * write, one buffer shared by every client that got the same messages. A flush to hundreds of
+ * clients is sliced (a few ms of writes per turn), so it never holds the event loop long. Memory is
  * bounded per client: at most `clientBufferMessages` / `clientBufferBytes` wait for it here (past
  * them the oldest are skipped, and a `skipped` event tells the client which ids to fetch), plus what
  * its socket holds from the last write. A client is judged over time, not inside one turn: it is
@@ -32,6 +35,14 @@ export interface SseHubOptions {
   closeGraceMs?: number;
   /** Heartbeats and the close grace run on it. Default: the bus's clock. */
   clock?: Clock;
+  /**
+   * Least time between two flushes, ms (on the clock): messages published meanwhile go out
+   * together, one write per client instead of one per message. Default 20; 0 flushes at the end of
+   * every turn.
+   */
+  minFlushIntervalMs?: number;
+  /** Longest run of socket writes in one event-loop turn, ms (real time); the rest go in the next turn. Default 4. */
+  flushSliceMs?: number;
 }
 
 /** Why a new stream is refused: too many clients (429) or shutting down (503). */
@@ -142,8 +153,9 @@ class SseClient {
 
   flush(): void {
     if (this.closed || this.waitingDrain || (this.pending.length === 0 && this.skipped === 0)) return;
-    const parts = this.pending.map((p) => p.frame);
+    let chunk: string | Buffer;
     if (this.skipped > 0) {
+      const parts = this.pending.map((p) => p.frame);
       parts.unshift(controlFrame('skipped', {
         skipped: this.skipped,
         firstId: this.firstSkipped,
@@ -153,8 +165,11 @@ class SseClient {
           `(bifrost.clientBufferMessages ${this.hub.opts.clientBufferMessages}, clientBufferBytes ${this.hub.opts.clientBufferBytes}); GET /v1/bifrost/notifications?since=${this.firstSkipped - 1} has them while they are in the replay buffer.`,
       }));
       this.skipped = 0;
+      chunk = parts.join('');
+    } else {
+      // Clients that got the same messages this turn (all that pass them and keep up) share one buffer.
+      chunk = this.pending.length === 1 ? this.pending[0]!.frame : this.hub.sharedChunk(this.pending);
     }
-    const chunk = parts.length === 1 ? parts[0]! : parts.join('');
     this.pending = [];
     this.pendingBytes = 0;
     if (!this.res.write(chunk)) this.waitingDrain = true;
@@ -342,18 +357,62 @@ export class SseHub {
     this.skippedTotal += n;
   }
 
-  /** At the end of the turn: one write per client that keeps up, and a look at the stalled ones. */
+  /** Chunks built in the current flush turn, by the messages they hold. */
+  private chunks = new Map<string, { frames: readonly Pending[]; buf: Buffer }>();
+
+  /**
+   * The bytes of `pending` as one buffer, built once per turn for every client with the same
+   * messages (the common case: one serialization and one copy however many clients read).
+   */
+  sharedChunk(pending: readonly Pending[]): Buffer {
+    const key = `${pending[0]!.id}:${pending[pending.length - 1]!.id}:${pending.length}`;
+    const hit = this.chunks.get(key);
+    if (hit && hit.frames.length === pending.length && hit.frames.every((p, i) => p.frame === pending[i]!.frame)) return hit.buf;
+    const buf = Buffer.from(pending.map((p) => p.frame).join(''), 'utf8');
+    this.chunks.set(key, { frames: pending, buf });
+    return buf;
+  }
+
+  /**
+   * At the end of the turn: one write per client that keeps up, and a look at the stalled ones. The
+   * writes are sliced: after flushSliceMs the rest wait for the next turn, so that hundreds of
+   * clients never hold the event loop (and /healthz, the HTTP API) for long.
+   */
   private scheduleTurn(): void {
-    if (this.flushScheduled) return;
+    if (this.flushScheduled || this.closing) return;
     this.flushScheduled = true;
-    setImmediate(() => {
-      this.flushScheduled = false;
-      this.turn++;
-      const batch = [...this.dirty];
-      this.dirty.clear();
-      for (const d of batch) d.flush();
-      this.checkStalled();
-    });
+    const wait = this.lastFlushAt + (this.opts.minFlushIntervalMs ?? 20) - this.clock.now();
+    if (wait > 0 && this.dirty.size > 0 && !this.slicing) {
+      this.flushTimer = this.clock.setTimeout(() => this.runTurn(), wait);
+      this.flushTimer.unref();
+    } else {
+      setImmediate(() => this.runTurn());
+    }
+  }
+
+  /** When (clock ms) the last flush started. */
+  private lastFlushAt = -Infinity;
+  private flushTimer: ClockTimer | undefined;
+  /** A flush is part-way through its clients: the next slice follows at once. */
+  private slicing = false;
+
+  private runTurn(): void {
+    this.flushScheduled = false;
+    this.flushTimer = undefined;
+    this.turn++;
+    if (!this.slicing) this.lastFlushAt = this.clock.now();
+    // The slice is measured in real time (it bounds how long the event loop is held), not on the clock.
+    const deadline = performance.now() + (this.opts.flushSliceMs ?? 4);
+    let n = 0;
+    for (const d of this.dirty) {
+      this.dirty.delete(d);
+      d.flush();
+      if (++n % 8 === 0 && performance.now() > deadline) break;
+    }
+    this.slicing = this.dirty.size > 0;
+    if (!this.slicing) this.chunks.clear();
+    this.checkStalled();
+    if (this.slicing) this.scheduleTurn();
   }
 
   private checkStalled(): void {
@@ -404,6 +463,8 @@ export class SseHub {
     if (this.closing) return;
     this.closing = true;
     this.clock.clear(this.heartbeatTimer);
+    this.clock.clear(this.flushTimer);
+    this.flushTimer = undefined;
     this.unsubscribe();
     const last = controlFrame('shutdown', { message });
     // Messages already queued for a client (e.g. the daemon's own "stopping" notice) go out first.

@@ -2,7 +2,8 @@
  * The SSE hub alone, with fake clients and a fake clock: replay from an id, the gap notice when the
  * id is older than the buffer, the per-client caps cutting off a client that stopped reading while
  * the others keep receiving, heartbeats on the injected clock, refusals and the shutdown event.
- * Writes are coalesced once per event-loop turn; `flushed()` waits for that one turn, never a time.
+ * Writes are coalesced once per event-loop turn (minFlushIntervalMs 0, except where a test sets it
+ * on the fake clock); `flushed()` waits for that one turn, never a time.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -24,7 +25,7 @@ function setup(opts: Partial<SseHubOptions> & { bufferSize?: number } = {}) {
   const warnings: string[] = [];
   const log = pino({ level: 'warn' }, { write: (line: string) => void warnings.push(JSON.parse(line).msg) });
   const hub = new SseHub(bus, {
-    heartbeatMs: 15_000, maxClients: 10, clientBufferBytes: 1 << 20, clientBufferMessages: 10_000, closeGraceMs: 5000, ...opts,
+    heartbeatMs: 15_000, maxClients: 10, clientBufferBytes: 1 << 20, clientBufferMessages: 10_000, closeGraceMs: 5000, minFlushIntervalMs: 0, ...opts,
   }, log);
   const connect = (req: Parameters<SseHub['open']>[1] = {}, highWaterMark?: number) => {
     const res = new FakeSseResponse(highWaterMark);
@@ -218,6 +219,56 @@ describe('SseHub', () => {
     bus.publish(note(2));
     await flushed();
     assert.deepEqual(a.res.messageIds(), [1]);
+  });
+
+  it('flushes at most every minFlushIntervalMs on the clock: what was published meanwhile goes out in one write', async () => {
+    const { bus, clock, connect } = setup({ minFlushIntervalMs: 20 });
+    const a = connect();
+    bus.publish(note(1));
+    await flushed();
+    assert.deepEqual(a.res.messageIds(), [1], 'the first flush is not held back');
+    bus.publish(note(2));
+    await flushed();
+    bus.publish(note(3));
+    await flushed();
+    assert.deepEqual(a.res.messageIds(), [1], 'the next flush waits for the interval (the clock has not moved)');
+    clock.advance(19);
+    assert.deepEqual(a.res.messageIds(), [1]);
+    clock.advance(1);
+    assert.deepEqual(a.res.messageIds(), [1, 2, 3]);
+    assert.equal(a.res.writes.length, 3, 'the opening, message 1, then messages 2 and 3 in one write');
+  });
+
+  it('writes one shared buffer to every client that got the same messages in a flush', async () => {
+    const { bus, connect } = setup();
+    const clients = [connect(), connect(), connect()];
+    const errorsOnly = connect({ filter: { level: 'error' } });
+    bus.publish(note(1));
+    bus.publish({ ...note(2), level: 'error' });
+    await flushed();
+    const last = clients.map((c) => c.res.chunks.at(-1));
+    assert.ok(Buffer.isBuffer(last[0]));
+    assert.ok(last.every((b) => b === last[0]), 'one buffer, built once');
+    for (const c of clients) assert.deepEqual(c.res.messageIds(), [1, 2]);
+    assert.deepEqual(errorsOnly.res.messageIds(), [2], 'a client that got other messages gets its own chunk');
+  });
+
+  it('slices a flush to many clients over event-loop turns, and every client gets every message in order', async () => {
+    // flushSliceMs 0: every slice ends after its first 8 clients.
+    const { bus, hub, connect } = setup({ maxClients: 30, flushSliceMs: 0 });
+    const clients = Array.from({ length: 20 }, () => connect());
+    bus.publish(note(1));
+    bus.publish(note(2));
+    const served = () => clients.filter((c) => c.res.messageIds().length > 0).length;
+    await flushed();
+    assert.equal(served(), 8, 'the first turn wrote to 8 clients');
+    await flushed();
+    assert.equal(served(), 16);
+    bus.publish(note(3)); // published while the flush is part-way: it is not lost, and order holds
+    const done = () => clients.every((c) => c.res.messageIds().length === 3);
+    for (let turn = 0; turn < 10 && !done(); turn++) await flushed();
+    for (const c of clients) assert.deepEqual(c.res.messageIds(), [1, 2, 3]);
+    assert.equal(hub.size, 20);
   });
 
   it('forgets a client that disconnects', async () => {
