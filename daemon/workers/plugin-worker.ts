@@ -37,6 +37,8 @@ import {
   type WorkerToHost,
 } from './protocol.js';
 import type { MessagePort } from 'node:worker_threads';
+import { readlinkSync } from 'node:fs';
+import { setPriority } from 'node:os';
 
 interface WorkerState {
   plugin: PluginDefinition;
@@ -82,7 +84,27 @@ function deepFreeze<T>(o: T): T {
   return o;
 }
 
+/** Niceness of plugin threads: a busy plugin yields the CPU to the daemon's own event loop. */
+const PLUGIN_THREAD_NICENESS = 10;
+
+/**
+ * Lowers the CPU priority of this thread (Linux: setpriority on the thread id from
+ * /proc/thread-self), so that a plugin that keeps its thread busy cannot starve the daemon's main
+ * thread (its HTTP API, Bifrost streams, the other plugins' dispatch). Elsewhere, or when it is
+ * not allowed, the thread keeps its priority.
+ */
+function lowerThreadPriority(): void {
+  if (process.platform !== 'linux') return;
+  try {
+    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+    if (Number.isInteger(tid) && tid > 0 && tid !== process.pid) setPriority(tid, PLUGIN_THREAD_NICENESS);
+  } catch {
+    // Not permitted or not supported: run at the normal priority.
+  }
+}
+
 async function init(task: InitTask): Promise<InitResult> {
+  lowerThreadPriority();
   const host = new HostConnection(task.port, task.limits);
   task.port.on('message', (msg: HostToWorker) => {
     if (msg.type === 'rpc-result') host.settle(msg);

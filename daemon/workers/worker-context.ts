@@ -11,7 +11,9 @@
  * Log lines and Bifrost messages (sendMessage, sendNotification, broadcast) go through the plugin's
  * output limits (output-limits.ts) here, before they cross the port: what goes over is dropped and
  * counted (a dropped message resolves like a sent one), and the counts are reported to the host at
- * most every 250 ms. Calls made from inside an action carry the action's chain, so the host can
+ * most every 250 ms. A plugin that keeps going over them is slowed down: after every 1000 drops its
+ * thread sleeps 2 ms, so a loop that logs or notifies millions of times does not spin a core the
+ * daemon needs. Calls made from inside an action carry the action's chain, so the host can
  * bound how deep actions call actions (limits.actions.maxDepth).
  */
 import type { MessagePort } from 'node:worker_threads';
@@ -46,11 +48,24 @@ const PUBLISHING = new Set<HostMethod>(['bifrost.sendMessage', 'bifrost.sendNoti
 /** How often the worker reports what it dropped, ms. */
 const DROP_REPORT_MS = 250;
 
+/**
+ * Back-pressure on a plugin that keeps going over its limits: after every THROTTLE_EVERY drops its
+ * thread sleeps THROTTLE_MS. A loop that logs or notifies millions of times is slowed to a fraction
+ * of a core instead of spinning, so the daemon's own thread keeps its share of the CPU.
+ */
+const THROTTLE_EVERY = 1000;
+const THROTTLE_MS = 2;
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+
+/** What a dropped Bifrost message resolves with (one promise for all, so a flood allocates nothing). */
+const DROPPED: Promise<undefined> = Promise.resolve(undefined);
+
 export class HostConnection {
   private readonly calls: CallCorrelator;
   private readonly logBucket: TokenBucket | undefined;
   private readonly notifyBucket: TokenBucket | undefined;
   private dropped = { logLines: 0, notifications: 0 };
+  private sinceThrottle = 0;
   private reportTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly port: MessagePort, limits?: OutputLimits) {
@@ -68,7 +83,7 @@ export class HostConnection {
   call<K extends HostMethod>(method: K, args: HostArgs<K>, tag?: CallTag): Promise<HostResult<K>> {
     if (this.notifyBucket && PUBLISHING.has(method) && !this.notifyBucket.take()) {
       this.countDrop('notifications');
-      return Promise.resolve(undefined as HostResult<K>);
+      return DROPPED as Promise<HostResult<K>>;
     }
     return this.calls.request<HostResult<K>>(`ctx.${method}`, (id) => ({ type: 'rpc', id, method, args, ...tag }) as RpcRequest);
   }
@@ -89,7 +104,11 @@ export class HostConnection {
 
   private countDrop(kind: 'logLines' | 'notifications'): void {
     this.dropped[kind]++;
-    if (this.reportTimer) return;
+    if (++this.sinceThrottle >= THROTTLE_EVERY) {
+      this.sinceThrottle = 0;
+      Atomics.wait(sleeper, 0, 0, THROTTLE_MS);
+    }
+    if (this.reportTimer !== undefined) return;
     this.reportTimer = setTimeout(() => {
       this.reportTimer = undefined;
       const d = this.dropped;
