@@ -263,9 +263,9 @@ const limits = {
       default: {},
       properties: {
         logLinesPerSecond: { ...outputLimitProps.logLinesPerSecond, default: 1000 },
-        logLinesBurst: { ...outputLimitProps.logLinesBurst, default: 5000 },
-        notificationsPerSecond: { ...outputLimitProps.notificationsPerSecond, default: 100 },
-        notificationsBurst: { ...outputLimitProps.notificationsBurst, default: 1000 },
+        logLinesBurst: { ...outputLimitProps.logLinesBurst, default: 2000 },
+        notificationsPerSecond: { ...outputLimitProps.notificationsPerSecond, default: 20 },
+        notificationsBurst: { ...outputLimitProps.notificationsBurst, default: 100 },
       },
     },
     log: {

@@ -11,7 +11,9 @@ import type { RunningDaemon } from '../../daemon/daemon.js';
 import { pluginYaml, startTestDaemon, waitFor } from '../helpers/in-process-daemon.js';
 import { fixturePlugin } from '../helpers/paths.js';
 
-const NOTIFIER = pluginYaml(fixturePlugin('bifrost-notifier.mjs'));
+// These tests are about the stream, not the per-plugin output limits (limits.plugins, whose default
+// burst of 100 notifications they would pass): the notifier publishes without a limit.
+const NOTIFIER = pluginYaml(fixturePlugin('bifrost-notifier.mjs'), 'limits:\n  notificationsPerSecond: 0');
 const NO_SINKS = 'bifrost:\n  sinks: []\n';
 
 interface Client {
@@ -223,7 +225,7 @@ describe('Bifrost stream: many clients, slow clients, limits', () => {
   before(async () => {
     // These tests measure the stream, not the per-plugin notification limit: the notifier has none.
     // A client that reads nothing for 100 ms while over its limit is cut off (clientStallMs).
-    d = await startTestDaemon([pluginYaml(fixturePlugin('bifrost-notifier.mjs'), 'limits:\n  notificationsPerSecond: 0')], `bifrost:\n  sinks: []\n  maxClients: 150\n  clientBufferBytes: ${LIMIT}\n  clientBufferMessages: 100000\n  clientStallMs: 100\n`);
+    d = await startTestDaemon([NOTIFIER], `bifrost:\n  sinks: []\n  maxClients: 150\n  clientBufferBytes: ${LIMIT}\n  clientBufferMessages: 100000\n  clientStallMs: 100\n`);
   });
   after(async () => {
     await d?.stop();
