@@ -73,6 +73,20 @@ describe('output limits', () => {
     for (let i = 0; i < 1000; i++) assert.equal(unlimited.take(), true);
   });
 
+  it('a token bucket that refused once lets the next call through as soon as a token has refilled', () => {
+    let now = 0;
+    const b = new TokenBucket(1, 1, () => now);
+    assert.equal(b.take(), true);
+    assert.equal(b.take(), false);
+    now += 999;
+    assert.equal(b.take(), false, 'not before a whole token has refilled');
+    now += 1;
+    assert.equal(b.take(), true, 'a plugin that went over its limit once is not held back after it slowed down');
+    now += 60_000;
+    assert.equal(b.take(), true);
+    assert.equal(b.take(), false, 'the bucket holds at most its burst');
+  });
+
   it('counts drops (its own and the worker\'s) and writes exactly one summary per interval, on its clock', () => {
     let now = 0;
     const scheduled: Array<{ at: number; fn: () => void; cancelled: boolean }> = [];
