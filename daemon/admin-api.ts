@@ -7,8 +7,10 @@ import { readFileSync } from 'node:fs';
 import type { HeimdallConfig } from '../config/types.js';
 import type { BifrostApi } from './bifrost/types.js';
 import type { DaemonApi, DaemonStatus, QuarantineApi, Readiness } from './http/daemon-api.js';
+import type { ReloadApi, RulesApi } from './http/rules-api.js';
 import type { ActionRegistry } from './invoker/action-registry.js';
 import type { Invoker } from './invoker/invoker.js';
+import type { MetricsHistoryApi } from './http/routes-history.js';
 import type { IngestResult } from './sources/http-source.js';
 import type { SourceStatus } from './sources/source.js';
 import type { PluginStatus } from './workers/plugin-status.js';
@@ -33,6 +35,10 @@ export interface AdminApiParts {
   router?: { stats(): RouterStats };
   /** Lines the non-blocking log output dropped. */
   logStats?: () => { droppedLines: number; droppedBytes: number };
+  rules?: RulesApi;
+  reload?: ReloadApi;
+  /** The sampled counter history of the console's charts. */
+  metricsHistory?: MetricsHistoryApi;
 }
 
 /**
@@ -48,7 +54,8 @@ export function readiness(p: Pick<AdminApiParts, 'config' | 'state' | 'plugins' 
   const state = p.state();
   if (state !== 'running') blocking.push(`The daemon is ${state}.`);
   for (const h of p.plugins.statuses()) {
-    if (h.state === 'running') continue;
+    // A disabled entry is turned off in the config on purpose: it does not hold readiness back.
+    if (h.state === 'running' || h.state === 'disabled') continue;
     const why = `The plugin ${h.name} is ${h.state}${h.reason ? `: ${h.reason}` : '.'}`;
     if (h.state === 'failed') settled.push(`${why.replace(/\.$/, '')} (failed for good: fix it and restart the daemon; it does not hold readiness back).`);
     else blocking.push(why);
@@ -86,6 +93,7 @@ export function createAdminApi(p: AdminApiParts): DaemonApi {
         ...(p.router ? { router: p.router.stats() } : {}),
         ...(p.plugins.quarantineStats ? { quarantine: p.plugins.quarantineStats() } : {}),
         ...(p.logStats ? { log: p.logStats() } : {}),
+        ...(p.rules ? { rules: p.rules.summary() } : {}),
       };
     },
     plugins: () => p.plugins.statuses(),
@@ -95,7 +103,10 @@ export function createAdminApi(p: AdminApiParts): DaemonApi {
     prompt: (prompt, opts) => invoker.sendPrompt(prompt, opts, { kind: 'operator' }),
     metrics: () => p.metrics.render(),
     bifrost: p.bifrost,
+    ...(p.metricsHistory ? { metricsHistory: p.metricsHistory } : {}),
     invocations: { list: (f) => invoker.listInvocations(f), get: (id) => invoker.getInvocation(id), submit: (req) => invoker.submit(req) },
     ...(quarantine ? { quarantine } : {}),
+    ...(p.rules ? { rules: p.rules } : {}),
+    ...(p.reload ? { reload: p.reload } : {}),
   };
 }

@@ -7,7 +7,6 @@
  * under one deadline (shutdown.drainTimeoutMs). The quarantine is shared by all plugins; a retry
  * puts the event back at the head of its plugin's queue.
  */
-import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { HeimdallError, ErrorCode, type DatabaseEvent } from '../sdk/index.js';
 import type { HeimdallConfig } from '../config/types.js';
@@ -16,7 +15,7 @@ import type { ActionRegistry } from './invoker/action-registry.js';
 import { PluginHost, type PluginHostEnvironment, type PluginHostHooks } from './workers/plugin-host.js';
 import type { PluginStatus } from './workers/plugin-status.js';
 import type { EventsResult } from './workers/protocol.js';
-import { pluginNameFromPath, resolvePluginModule } from './workers/resolve-module.js';
+import { locatePlugin } from './workers/resolve-module.js';
 import type { PluginIdentity } from './workers/host-ports.js';
 import type { RpcHandler } from './workers/worker-channel.js';
 import { Quarantine, type QuarantineListing, type QuarantineStats } from './workers/quarantine.js';
@@ -49,15 +48,8 @@ export class PluginSet {
     const env = { quarantine: this.quarantine, outputLimits: l.plugins, summaryIntervalMs: config.drops.logIntervalMs, ...opts.env };
     for (const pc of config.plugins) {
       if (!pc.enabled) continue;
-      const name = pluginNameFromPath(pc.path, config.baseDir);
-      let modulePath: string;
-      let unresolved: Error | undefined;
-      try {
-        modulePath = resolvePluginModule(pc.path, config.baseDir);
-      } catch (err) {
-        modulePath = resolve(config.baseDir, pc.path);
-        unresolved = err as Error;
-      }
+      // plugins[].path or plugins[].package
+      const { name, modulePath, error: unresolved } = locatePlugin(pc, config.baseDir);
       const host = new PluginHost(name, modulePath, pc, logger.child({ plugin: name }), opts.onRpc, hooks, env);
       this.hosts.push(host);
       if (unresolved) host.markFailed(unresolved.message);

@@ -18,7 +18,7 @@
 import type { ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { BifrostBus, BifrostGap, BifrostMessage } from './bus.js';
-import type { Clock, ClockTimer } from './clock.js';
+import { systemClock, type Clock, type ClockTimer } from './clock.js';
 import { compileFilter, type BifrostFilter } from './filter.js';
 import type { SincePoint } from './since.js';
 import { commentFrame, controlFrame, messageFrame, retryFrame } from './sse-format.js';
@@ -36,11 +36,16 @@ export interface SseHubOptions {
   /** Heartbeats and the close grace run on it. Default: the bus's clock. */
   clock?: Clock;
   /**
-   * Least time between two flushes, ms (on the clock): messages published meanwhile go out
+   * Least time between two flushes, ms (on `flushClock`): messages published meanwhile go out
    * together, one write per client instead of one per message. Default 20; 0 flushes at the end of
    * every turn.
    */
   minFlushIntervalMs?: number;
+  /**
+   * The time of the flush interval. Default the real, monotonic one (it paces socket writes, so it
+   * is not Bifrost's clock, which a test may hold still); a unit test passes a fake.
+   */
+  flushClock?: Clock;
   /** Longest run of socket writes in one event-loop turn, ms (real time); the rest go in the next turn. Default 4. */
   flushSliceMs?: number;
 }
@@ -74,6 +79,9 @@ export interface SseHubStats {
   /** Messages left out for clients that read more slowly than they were published. */
   skipped: number;
 }
+
+/** Real, monotonic time for the flush interval (a wall-clock step cannot hold a flush back). */
+const monotonicClock: Clock = Object.freeze({ ...systemClock, now: () => performance.now() });
 
 interface Pending {
   frame: string;
@@ -253,8 +261,9 @@ export class SseHub {
   readonly stallMs: number;
   private nextClientId = 1;
   private readonly heartbeatTimer: ClockTimer;
-  /** The time source of heartbeats and close graces. */
+  /** The time source of heartbeats, stall judgements and close graces. */
   readonly clock: Clock;
+  private readonly flushClock: Clock;
   private readonly unsubscribe: () => void;
   connectedTotal = 0;
   cutOff = 0;
@@ -262,6 +271,7 @@ export class SseHub {
 
   constructor(private readonly bus: BifrostBus, readonly opts: SseHubOptions, private readonly log: Logger) {
     this.clock = opts.clock ?? bus.clock;
+    this.flushClock = opts.flushClock ?? monotonicClock;
     this.stallMs = opts.clientStallMs ?? 2000;
     this.unsubscribe = bus.subscribe((m) => this.onMessage(m));
     this.heartbeatTimer = this.clock.setInterval(() => this.heartbeat(), opts.heartbeatMs);
@@ -381,16 +391,17 @@ export class SseHub {
   private scheduleTurn(): void {
     if (this.flushScheduled || this.closing) return;
     this.flushScheduled = true;
-    const wait = this.lastFlushAt + (this.opts.minFlushIntervalMs ?? 20) - this.clock.now();
+    const interval = this.opts.minFlushIntervalMs ?? 20;
+    const wait = Math.min(interval, this.lastFlushAt + interval - this.flushClock.now());
     if (wait > 0 && this.dirty.size > 0 && !this.slicing) {
-      this.flushTimer = this.clock.setTimeout(() => this.runTurn(), wait);
+      this.flushTimer = this.flushClock.setTimeout(() => this.runTurn(), wait);
       this.flushTimer.unref();
     } else {
       setImmediate(() => this.runTurn());
     }
   }
 
-  /** When (clock ms) the last flush started. */
+  /** When (flush clock ms) the last flush started. */
   private lastFlushAt = -Infinity;
   private flushTimer: ClockTimer | undefined;
   /** A flush is part-way through its clients: the next slice follows at once. */
@@ -400,8 +411,8 @@ export class SseHub {
     this.flushScheduled = false;
     this.flushTimer = undefined;
     this.turn++;
-    if (!this.slicing) this.lastFlushAt = this.clock.now();
-    // The slice is measured in real time (it bounds how long the event loop is held), not on the clock.
+    if (!this.slicing) this.lastFlushAt = this.flushClock.now();
+    // The slice is measured in real time (it bounds how long the event loop is held).
     const deadline = performance.now() + (this.opts.flushSliceMs ?? 4);
     let n = 0;
     for (const d of this.dirty) {
@@ -463,7 +474,7 @@ export class SseHub {
     if (this.closing) return;
     this.closing = true;
     this.clock.clear(this.heartbeatTimer);
-    this.clock.clear(this.flushTimer);
+    this.flushClock.clear(this.flushTimer);
     this.flushTimer = undefined;
     this.unsubscribe();
     const last = controlFrame('shutdown', { message });

@@ -3,7 +3,7 @@
  * id is older than the buffer, the per-client caps cutting off a client that stopped reading while
  * the others keep receiving, heartbeats on the injected clock, refusals and the shutdown event.
  * Writes are coalesced once per event-loop turn (minFlushIntervalMs 0, except where a test sets it
- * on the fake clock); `flushed()` waits for that one turn, never a time.
+ * with a fake flush clock); `flushed()` waits for that one turn, never a time.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -221,8 +221,10 @@ describe('SseHub', () => {
     assert.deepEqual(a.res.messageIds(), [1]);
   });
 
-  it('flushes at most every minFlushIntervalMs on the clock: what was published meanwhile goes out in one write', async () => {
-    const { bus, clock, connect } = setup({ minFlushIntervalMs: 20 });
+  it('flushes at most every minFlushIntervalMs on its flush clock: what was published meanwhile goes out in one write', async () => {
+    const flushClock = new FakeClock();
+    const { bus, connect } = setup({ minFlushIntervalMs: 20, flushClock });
+    const clock = flushClock;
     const a = connect();
     bus.publish(note(1));
     await flushed();
