@@ -28,16 +28,16 @@ const POLL_MS = 3000;
  */
 export function RulesPane({ status }: { status: RulesStatus | null | undefined }) {
   if (status === undefined) return <div class="pane"><p class="muted">Loading…</p></div>;
-  if (status === null || !status.configured) return <RulesAbsent why="it was started without rules: or rulesPath: in its config" />;
+  if (status === null || !status.configured) return <RulesAbsent />;
   return <Rules status={status} />;
 }
 
-function RulesAbsent({ why }: { why: string }) {
+function RulesAbsent() {
   return (
     <div class="pane">
       <div class="pane-head"><h2>Rules and dead letters</h2></div>
       <p class="empty" data-testid="rules-absent">
-        Rules are not configured on this daemon: {why}. Add <code>rules:</code> or <code>rulesPath:</code> to heimdall.config.yaml and restart the daemon; it then runs its built-in rules plugin and they show here.
+        Rules are not configured on this daemon: it was started without any. Add <code>rules:</code> or <code>rulesPath:</code> to heimdall.config.yaml and restart the daemon; it then runs its built-in rules plugin and they show here.
       </p>
     </div>
   );
@@ -60,7 +60,7 @@ function Rules({ status }: { status: RulesStatus }) {
   const [busy, setBusy] = useState<string | undefined>(undefined);
 
   const err = rules.error;
-  if (rules.data?.configured === false) return <RulesAbsent why={rules.data.message.replace(/\.$/, '')} />;
+  if (rules.data?.configured === false) return <RulesAbsent />;
   if (err?.status === 503) {
     return (
       <div class="pane">
