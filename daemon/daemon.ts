@@ -27,6 +27,7 @@ import { createHttpServer } from './http/server.js';
 import { ActionRegistry } from './invoker/action-registry.js';
 import { Invoker } from './invoker/invoker.js';
 import { Lifecycles, type Lifecycle } from './lifecycle.js';
+import { logOutputStats } from './logger.js';
 import { MetricsHistory } from './metrics-history.js';
 import { DaemonMetrics } from './metrics.js';
 import { PluginSet } from './plugin-set.js';
@@ -80,7 +81,7 @@ async function composeDaemon(opts: { config: HeimdallConfig; logger: Logger; lis
   bus.scrubWith(secrets);
   const bifrost = createBifrost(bus, config, log('bifrost'));
   const { confirmations, notices } = bifrost;
-  const registry = new ActionRegistry(config.actions.timeoutMs);
+  const registry = new ActionRegistry(config.actions.timeoutMs, config.limits.actions);
   const invoker = new Invoker(config, registry, bus, log('invoker'), { confirmations });
   const audit = new AuditLog(resolve(config.baseDir, config.audit.path), log('audit'), (e) => secrets.deep(e));
   const db = config.database ? new Database(config.database, log('database')) : undefined;
@@ -98,11 +99,12 @@ async function composeDaemon(opts: { config: HeimdallConfig; logger: Logger; lis
   const rules = new RulesService({ slice: rulesPlugin?.slice, ruleSet: config.ruleSet, host: () => plugins.hosts.find((h) => h.cfg === rulesPlugin?.entry), invokeAction: (n, p, t) => invoker.invokeAction(n, p, t), database: config.database?.database ?? 'neo4j', ...(config.configPath ? { configFile: config.configPath } : {}), log: log('rules') });
   rules.reportProblems();
   const reloader = new Reloader({ config, steps: [rulesReloadStep(rules)], log: log('reload'), onLoaded: (next) => void secrets.collect(next) });
-  const router = new Router();
+  const { maxDepth, maxBytes } = config.limits.events;
+  const router = new Router({ limits: { maxDepth, maxBytes }, log: log('router'), summaryIntervalMs: config.drops.logIntervalMs });
   router.setTargets(plugins.hosts);
   const tap = new EventTap(config.bifrost, () => plugins.hosts, log('tap'));
   // the tap sees what the sources emit before the router does; with nobody listening it costs one check
-  const sources = new SourceSet({ config, db, emit: (events) => { if (tap.active) tap.publish(events); router.route(events); }, queues: () => plugins.hosts.map((h) => h.queue), logger });
+  const sources = new SourceSet({ config, db, emit: (events) => { if (tap.active) tap.publish(events); router.route(events); }, queues: () => plugins.hosts.map((h) => h.queue), logger, eventLimits: config.limits.events });
   const backlog = sources.outboxBacklog();
   if (backlog) metrics.addOutboxBacklog(backlog);
   const drops = new DropSummary({ intervalMs: config.drops.logIntervalMs, plugins: () => plugins.hosts })
@@ -111,7 +113,7 @@ async function composeDaemon(opts: { config: HeimdallConfig; logger: Logger; lis
   if (db) notices.watchDatabase(db, db.where);
   if (invoker.modelClient) notices.watchModel(invoker.modelClient, redactUrl(config.llm!.baseURL));
   const history = new MetricsHistory({ plugins: () => plugins.statuses() });
-  const api: DaemonApi = { ...createAdminApi({ config, state: () => state, startedAt: new Date(), plugins, sources, db, registry, invoker, metrics, bifrost: bifrost.api, rules, reload: reloader, metricsHistory: history }), eventTap: tap };
+  const api: DaemonApi = { ...createAdminApi({ config, state: () => state, startedAt: new Date(), plugins, sources, db, registry, invoker, metrics, bifrost: bifrost.api, router, logStats: logOutputStats, rules, reload: reloader, metricsHistory: history }), eventTap: tap };
   registerBuiltinActions(registry, () => api.status());
 
   // The admin API listens before the plugins start, so a refused bind or a port in use fails fast;

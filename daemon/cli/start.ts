@@ -48,9 +48,10 @@ export async function runStart(opts: StartOptions): Promise<void> {
     import('../logger.js'),
     import('../daemon.js'),
   ]);
-  // every log line, and every message this command prints, is scrubbed of the config's secrets
+  // every log line, and every message this command prints, is scrubbed of the config's secrets;
+  // JSON output is asynchronous and bounded (limits.log.bufferBytes); it is flushed on exit.
   const secrets = SecretScrubber.fromConfig(config);
-  const logger: Logger = createLogger({ level: opts.logLevel ?? config.log.level, pretty: opts.pretty ?? config.log.pretty, secrets });
+  const logger: Logger = createLogger({ level: opts.logLevel ?? config.log.level, pretty: opts.pretty ?? config.log.pretty, bufferBytes: config.limits.log.bufferBytes, secrets });
   if (file) logger.info({ configPath: file }, `Loaded the config from ${file}.`);
   else {
     logger.info(
