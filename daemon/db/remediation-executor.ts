@@ -54,6 +54,20 @@ export interface ExecutorDeps {
   pluginPolicy: (plugin: string) => Partial<RemediationConfig> | undefined;
 }
 
+/** Where the time of one executed write went, ms (for benchmarks and diagnosis; see RemediationExecutor.onTiming). */
+export interface ExecutionTiming {
+  /** The token screen. */
+  screenMs: number;
+  /** EXPLAIN and the plan screen. */
+  explainMs: number;
+  /** The write transaction(s), with the commit guard at commit. */
+  writeMs: number;
+  /** The audit append, as the caller waits for it. */
+  auditMs: number;
+  /** From entering execute() to returning. */
+  totalMs: number;
+}
+
 type Policy = RemediationConfig & { autoApproveDestructive: boolean };
 
 /** Rows kept from a statement for the model or an operator (plugins get all of theirs). */
@@ -67,6 +81,8 @@ export class RemediationExecutor implements ExecutorSeam {
   readonly names: NamePolicy;
   readonly statements: StatementPolicy;
   readonly guard: PolicyTrigger;
+  /** Hears where the time of each executed write went (benchmarks; nothing is logged). */
+  onTiming: ((t: ExecutionTiming) => void) | undefined;
 
   constructor(private readonly d: ExecutorDeps) {
     const r = d.config.remediation;
@@ -127,8 +143,11 @@ export class RemediationExecutor implements ExecutorSeam {
 
   /** Screens, classifies, applies the policy and runs (or refuses) one statement. */
   async execute(statement: string, params: Record<string, unknown>, ctx: RemediationContext): Promise<RemediationOutcome> {
+    const tStart = performance.now();
     const policy = this.policyFor(ctx.plugin);
     const database = ctx.database ?? this.d.db.defaultDatabase;
+    let checkTiming = { screenMs: 0, explainMs: 0 };
+    let writeMs = 0;
     const base = { invocationId: ctx.invocationId, plugin: ctx.plugin, action: ctx.action, proposedBy: ctx.proposedBy, statement, params, policy: policy.mode, ...(ctx.reason ? { reason: ctx.reason } : {}) };
     let classification: StatementClassification | undefined;
     const refuse = (status: 'denied' | 'dry-run', message: string, extra: Partial<RemediationOutcome> & Record<string, unknown> = {}): RemediationOutcome => {
@@ -142,6 +161,7 @@ export class RemediationExecutor implements ExecutorSeam {
     if (this.guard.enabled) void this.guard.ensure(database);
     const check = await this.statements.check(statement, params, { purpose: 'write', ...(ctx.database ? { database: ctx.database } : {}) });
     classification = check.classification;
+    if (check.ok && check.timing) checkTiming = check.timing;
     if (!check.ok) {
       const refusal = { rule: check.refusal.rule, ...(check.refusal.name !== undefined ? { name: check.refusal.name } : {}) };
       return refuse('denied', refusalMessage('The statement', check.refusal), { code: ErrorCode.HMD_ERR_STATEMENT_REFUSED, refusal });
@@ -157,7 +177,12 @@ export class RemediationExecutor implements ExecutorSeam {
     const guarded = this.guard.ready(database) ? 'commit guard' : `counters only (commit guard: ${this.guard.reason(database)})`;
     const executed = (a: WriteAttempt, approved?: Counters): RemediationOutcome => {
       this.executed++;
+      const tAudit = performance.now();
       this.audit({ type: 'executor.executed', ...base, classification, counters: a.counters, ...(approved ? { approvedCounters: approved } : {}), judgedBy: guarded, rows: a.rowCount, durationMs: a.durationMs });
+      if (this.onTiming) {
+        const tEnd = performance.now();
+        this.onTiming({ ...checkTiming, writeMs, auditMs: tEnd - tAudit, totalMs: tEnd - tStart });
+      }
       const changed = countersText(a.counters);
       return { status: 'executed', message: `The ${kind} statement ran${changed ? ` (${changed})` : ''} and returned ${a.rowCount} rows.`, classification, rows: a.rows, counters: a.counters };
     };
@@ -169,7 +194,9 @@ export class RemediationExecutor implements ExecutorSeam {
     let counters: Counters;
     if (policy.mode === 'auto') {
       const free = policy.autoApproveDestructive;
+      const tWrite = performance.now();
       const first = await runWrite(this.d.db, this.request(statement, params, ctx, { commitIf: (c) => free || !destructive(c), limits: free ? {} : guardLimits({}) }));
+      writeMs += performance.now() - tWrite;
       if (first.outcome === 'committed') return executed(first);
       if (first.outcome === 'guard-refused') return guardRefusal(first.guard!, first.counters, 'at commit');
       counters = first.counters;

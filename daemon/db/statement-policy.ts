@@ -14,8 +14,14 @@ import { screenPlan, type PlanWalk } from './plan-screen.js';
 import { screenStatement, type Refusal, type ScreenPurpose } from './statement-screen.js';
 
 export type PolicyCheck =
-  | { ok: true; classification: StatementClassification; plan: PlanWalk }
+  | { ok: true; classification: StatementClassification; plan: PlanWalk; timing?: CheckTiming }
   | { ok: false; refusal: Refusal; classification?: StatementClassification };
+
+/** Where the time of one check went, ms: the token screen, and EXPLAIN with the plan screen. */
+export interface CheckTiming {
+  screenMs: number;
+  explainMs: number;
+}
 
 export class StatementPolicy {
   constructor(private readonly db: Database, readonly names: NamePolicy) {}
@@ -26,12 +32,14 @@ export class StatementPolicy {
     if (database === 'system') {
       return { ok: false, refusal: { rule: 'database', name: 'system', reason: 'it is sent to the system database, where users, roles, databases and triggers are administered' } };
     }
+    const t0 = performance.now();
     const early = screenStatement(statement, params, { purpose: o.purpose, names: this.names });
     if (early) return { ok: false, refusal: early };
+    const t1 = performance.now();
     const { classification, plan } = await explainStatement(this.db, statement, params, o.database);
     const late = screenPlan(plan, { purpose: o.purpose, names: this.names, database });
     if (late) return { ok: false, refusal: late, classification };
-    return { ok: true, classification, plan };
+    return { ok: true, classification, plan, timing: { screenMs: t1 - t0, explainMs: performance.now() - t1 } };
   }
 }
 
