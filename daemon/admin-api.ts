@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import type { HeimdallConfig } from '../config/types.js';
 import type { BifrostApi } from './bifrost/types.js';
-import type { DaemonApi, DaemonStatus, Readiness } from './http/daemon-api.js';
+import type { DaemonApi, DaemonStatus, PluginControlApi, Readiness } from './http/daemon-api.js';
 import type { ReloadApi, RulesApi } from './http/rules-api.js';
 import type { ActionRegistry } from './invoker/action-registry.js';
 import type { Invoker } from './invoker/invoker.js';
@@ -23,6 +23,8 @@ export interface AdminApiParts {
   state: () => DaemonStatus['state'];
   startedAt: Date;
   plugins: { statuses(): PluginStatus[] };
+  /** Restart, pause and resume of one plugin (POST /v1/plugins/{name}/…). */
+  pluginControl?: PluginControlApi;
   sources: { statuses(): SourceStatus[]; ingest(items: readonly unknown[], source?: string): IngestResult };
   /** The database router, when one is configured. */
   db: { readonly connected: boolean; readonly lastError: string | undefined } | undefined;
@@ -41,7 +43,8 @@ export function notReadyReasons(p: Pick<AdminApiParts, 'config' | 'state' | 'plu
   const reasons: string[] = [];
   const state = p.state();
   if (state !== 'running') reasons.push(`The daemon is ${state}.`);
-  for (const h of p.plugins.statuses()) if (h.state !== 'running') reasons.push(`The plugin ${h.name} is ${h.state}${h.reason ? `: ${h.reason}` : '.'}`);
+  // a paused plugin is an operator's choice, not a reason to take the daemon out of rotation
+  for (const h of p.plugins.statuses()) if (h.state !== 'running' && h.state !== 'paused') reasons.push(`The plugin ${h.name} is ${h.state}${h.reason ? `: ${h.reason}` : '.'}`);
   for (const s of p.sources.statuses()) if (s.state !== 'running') reasons.push(`The source ${s.name} is ${s.state}${s.reason ? `: ${s.reason}` : '.'}`);
   if (p.db && !p.db.connected) reasons.push(`The database at ${p.config.database!.uri} is not reachable: ${p.db.lastError ?? 'not connected yet'}.`);
   return reasons;
@@ -68,6 +71,7 @@ export function createAdminApi(p: AdminApiParts): DaemonApi {
       };
     },
     plugins: () => p.plugins.statuses(),
+    ...(p.pluginControl ? { pluginControl: p.pluginControl } : {}),
     actions: () => p.registry.list(),
     ingest: (items, source) => p.sources.ingest(items, source),
     invokeAction: (name, params, trigger) => invoker.invokeAction(name, params, trigger),

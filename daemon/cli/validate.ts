@@ -40,7 +40,7 @@ export async function runValidate(opts: ValidateOptions): Promise<void> {
   // the plugins are checked once the config itself is valid (each module loaded in a worker)
   let result: { ok: true } | { ok: false; errors: ConfigIssue[]; text: string } = checked;
   if (checked.ok && opts.plugins !== false && checked.config.plugins.length > 0) {
-    const [{ validatePlugins }, { formatIssues }] = await Promise.all([import('./validate-plugins.js'), import('../../config/errors.js')]);
+    const [{ validatePlugins }, { formatIssues }] = await Promise.all([import('../plugin-check.js'), import('../../config/errors.js')]);
     const errors = await validatePlugins(checked.config, file);
     if (errors.length > 0) result = { ok: false, errors, text: formatIssues(errors, file) };
   }

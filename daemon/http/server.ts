@@ -20,6 +20,7 @@ import { registerEventRoutes } from './routes-events.js';
 import { registerHistoryRoutes } from './routes-history.js';
 import { registerInvocationRoutes } from './routes-invocations.js';
 import { registerOpsRoutes } from './routes-ops.js';
+import { registerPluginRoutes } from './routes-plugins.js';
 import { registerReloadRoute, registerRuleRoutes } from './routes-rules.js';
 import { registerTapRoutes } from './routes-tap.js';
 import { registerV1Routes } from './routes-v1.js';
@@ -114,6 +115,7 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
 
   registerOpsRoutes(app, api, startedAtMs);
   registerV1Routes(app, api);
+  registerPluginRoutes(app, api);
   registerEventRoutes(app, api, bodyLimitBytes);
   registerBifrostRoutes(app, api);
   registerInvocationRoutes(app, api);
