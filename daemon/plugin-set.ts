@@ -22,7 +22,7 @@ import { closestNames } from './invoker/closest-names.js';
 import { PluginHost, type PluginHostEnvironment, type PluginHostHooks } from './workers/plugin-host.js';
 import type { PluginStatus } from './workers/plugin-status.js';
 import type { EventsResult } from './workers/protocol.js';
-import { locatePlugin } from './workers/resolve-module.js';
+import { locatePlugin, pluginFiles } from './workers/resolve-module.js';
 import type { PluginIdentity } from './workers/host-ports.js';
 import type { RpcHandler } from './workers/worker-channel.js';
 
@@ -98,6 +98,12 @@ export class PluginSet implements PluginControlApi {
   /** Whether the host is one of the daemon's own (not from plugins[]). */
   isBuiltin(host: PluginHost): boolean {
     return this.builtins.has(host);
+  }
+
+  /** The folder or file that holds a configured plugin's files (what `heimdall dev` watches); undefined for built-ins or when it does not exist. */
+  filesOf(host: PluginHost): { path: string; folder: boolean } | undefined {
+    if (this.builtins.has(host)) return undefined;
+    return pluginFiles(host.cfg, this.baseDir);
   }
 
   statuses(): PluginStatus[] {
