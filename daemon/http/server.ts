@@ -21,6 +21,7 @@ import { registerHistoryRoutes } from './routes-history.js';
 import { registerInvocationRoutes } from './routes-invocations.js';
 import { registerOpsRoutes } from './routes-ops.js';
 import { registerPluginRoutes } from './routes-plugins.js';
+import { registerQuarantineRoutes } from './routes-quarantine.js';
 import { registerReloadRoute, registerRuleRoutes } from './routes-rules.js';
 import { registerTapRoutes } from './routes-tap.js';
 import { registerV1Routes } from './routes-v1.js';
@@ -113,7 +114,7 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
       { method: request.method, path }));
   });
 
-  registerOpsRoutes(app, api, startedAtMs);
+  registerOpsRoutes(app, api, startedAtMs, logger);
   registerV1Routes(app, api);
   registerPluginRoutes(app, api);
   registerEventRoutes(app, api, bodyLimitBytes);
@@ -124,6 +125,7 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
   registerHistoryRoutes(app, api.metricsHistory);
   registerConsoleRoutes(app, opts.consoleDir ? { dir: opts.consoleDir } : {});
   registerTapRoutes(app, api);
+  registerQuarantineRoutes(app, api);
 
   return {
     app,
