@@ -77,8 +77,10 @@ export class PluginHost {
   private crashWindow: CrashWindow;
   private readonly poison = new PoisonTracker<DatabaseEvent>();
   private readonly quarantine: QuarantineSink & { countFor?(plugin: string): number };
-  private readonly limiter: OutputLimiter;
-  private readonly outputLimits: OutputLimits;
+  private limiter: OutputLimiter;
+  private outputLimits: OutputLimits;
+  /** limits.plugins before this plugin's own plugins[].limits, and the output summary interval. */
+  private readonly outputBase: { limits: OutputLimits; intervalMs: number };
   private restartTimer: NodeJS.Timeout | undefined;
   private watchdog: NodeJS.Timeout | undefined;
   private idleWaiters: Array<() => void> = [];
@@ -104,11 +106,16 @@ export class PluginHost {
     this.now = env.now ?? Date.now;
     this.crashWindow = new CrashWindow(cfg.restart, this.now);
     this.quarantine = env.quarantine ?? new Quarantine({ size: Q.size.default, maxBytes: Q.maxBytes.default, eventLimits: DEFAULT_EVENT_LIMITS, now: this.now });
-    this.outputLimits = { ...(env.outputLimits ?? DEFAULT_OUTPUT_LIMITS), ...definedOnly(cfg.limits) };
-    this.limiter = new OutputLimiter({
+    this.outputBase = { limits: env.outputLimits ?? DEFAULT_OUTPUT_LIMITS, intervalMs: env.summaryIntervalMs ?? 10_000 };
+    this.outputLimits = { ...this.outputBase.limits, ...definedOnly(cfg.limits) };
+    this.limiter = this.makeLimiter();
+  }
+
+  private makeLimiter(): OutputLimiter {
+    return new OutputLimiter({
       plugin: () => this.name,
       limits: this.outputLimits,
-      intervalMs: env.summaryIntervalMs ?? 10_000,
+      intervalMs: this.outputBase.intervalMs,
       now: this.now,
       onSummary: (summary) => {
         const text = describeOutputDrops(summary);
@@ -523,6 +530,13 @@ export class PluginHost {
   /** Takes a new plugins[] entry: its queue settings resize the queue (events and counters kept). */
   private adopt(cfg: PluginConfig): void {
     this.currentCfg = cfg;
+    const limits = { ...this.outputBase.limits, ...definedOnly(cfg.limits) };
+    if (JSON.stringify(limits) !== JSON.stringify(this.outputLimits)) {
+      this.limiter.summarise();
+      this.limiter.close();
+      this.outputLimits = limits;
+      this.limiter = this.makeLimiter();
+    }
     if (cfg.queue.capacity !== this.queue.capacity || cfg.queue.whenFull !== this.queue.whenFull) {
       const dropped = this.queue.resize(cfg.queue.capacity, cfg.queue.whenFull);
       if (dropped > 0) this.log.warn(`The queue of the plugin ${this.name} shrank to ${cfg.queue.capacity}; ${dropped} waiting events did not fit and were dropped (reason queue_full).`);
