@@ -52,6 +52,8 @@ export interface ReloaderOptions {
   steps: ReloadStep[];
   log: Pick<Logger, 'info' | 'warn' | 'error'>;
   env?: Record<string, string | undefined>;
+  /** Told about every config that loaded, before anything about it is logged (the daemon's scrubber learns its secrets). */
+  onLoaded?: (next: HeimdallConfig) => void;
 }
 
 export class Reloader implements ReloadApi {
@@ -81,6 +83,8 @@ export class Reloader implements ReloadApi {
     let next: HeimdallConfig;
     try {
       next = loadConfig(file, this.o.env ?? process.env);
+      // before the steps' checks: a plugin's configSchema problem may quote a secret of the new config
+      this.o.onLoaded?.(next);
       const issues: ConfigIssue[] = [];
       for (const step of this.o.steps) if (step.check) issues.push(...(await step.check(next, this.running)));
       if (issues.length > 0) throw new ConfigError(issues, file);
