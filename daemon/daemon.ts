@@ -64,7 +64,7 @@ export async function startDaemon(opts: { config: HeimdallConfig; logger: Logger
   const plugins: PluginSet = new PluginSet({ config, logger, onRpc, registry, metrics, bus, confirmations });
   const router = new Router();
   router.setTargets(plugins.hosts);
-  const sources = new SourceSet({ config, db, emit: (events) => router.route(events), queues: () => plugins.hosts.map((h) => h.queue), logger });
+  const sources = new SourceSet({ config, db, emit: (events) => router.route(events), queues: () => plugins.hosts.map((h) => h.queue), logger, notify: (level, title, message, data) => void notices.publish(level, title, message, data) });
   const backlog = sources.outboxBacklog();
   if (backlog) metrics.addOutboxBacklog(backlog);
   const drops = new DropSummary({ intervalMs: config.drops.logIntervalMs, plugins: () => plugins.hosts })
