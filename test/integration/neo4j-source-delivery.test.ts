@@ -35,7 +35,7 @@ describe('neo4j-apoc source delivery', () => {
     const { logger, lines } = memoryLogger();
     const c = new Collector();
     const src = await startSource(c, {}, logger);
-    const own = { database: 'neo4j', transactionConfig: { metadata: { app: 'heimdall', outbox: 'ack' } } };
+    const own = { database: 'neo4j', transactionConfig: { metadata: await store.internalMetadata() } };
     try {
       // A corrupt entry next in seq order, written the way Heimdall writes its own nodes (the trigger ignores it).
       await driver.executeQuery(

@@ -29,7 +29,7 @@ it('goes degraded while Neo4j restarts under load and then delivers every commit
   const db = new Database({ uri: instance.uri, user: 'neo4j', password: '', database: 'neo4j', queryTimeoutMs: 10_000, connectTimeoutMs: 2000 }, logger);
   await db.start(250);
   const events: DatabaseEvent[] = [];
-  const src = new Neo4jApocSource({ db, config: { type: 'neo4j-apoc', pollIntervalMs: 20, batchSize: 1000, backlogWarning: 10_000, ordering: 'strict', install: true }, emit: (e) => void events.push(...e), logger });
+  const src = new Neo4jApocSource({ db, config: { type: 'neo4j-apoc', pollIntervalMs: 20, batchSize: 1000, backlogWarning: 10_000, ordering: 'strict', install: true, checkIntervalMs: 5000, reinstall: true }, emit: (e) => void events.push(...e), logger });
   await src.start();
   assert.equal(src.status().state, 'running', src.status().reason);
 
