@@ -9,7 +9,12 @@
  *
  * Every object is closed (`additionalProperties: false`) except a plugin's `config` slice (validated
  * later by the plugin's own configSchema) and `llm.headers`.
+ *
+ * `rules` embeds the rules plugin's RULE_JSON_SCHEMA (without its defaults: the rule compiler fills
+ * those, and Ajv ignores defaults under oneOf). The loader reports problems inside a rule with the
+ * rule compiler's sentences (config/rules/), which check the same schema.
  */
+import { RULE_JSON_SCHEMA } from '../plugins/rules/rule-schema.js';
 
 const port = { type: 'integer', minimum: 0, maximum: 65535 } as const;
 const positiveInt = { type: 'integer', minimum: 1 } as const;
@@ -54,6 +59,13 @@ const database = {
     database: { type: 'string', minLength: 1, default: 'neo4j', description: 'Default logical database.' },
     queryTimeoutMs: { ...durationMs, default: 30000, description: 'Default transaction timeout of plugin queries, ms.' },
     connectTimeoutMs: { ...durationMs, default: 5000, description: 'Driver connection timeout, ms.' },
+    // embedded and dataDir have no schema default, so that a DatabaseConfig written out in code
+    // stays complete without them; their defaults (false, .heimdall/neo4j) are in daemon/embedded-neo4j.ts.
+    embedded: {
+      type: 'boolean',
+      description: "true: start a development Neo4j (Community with APOC, neo4j/ in this repository) as a child process, on the port of uri, with its files in dataDir; needs Java 17 and, for the first start, Maven. Authentication is off (it listens on 127.0.0.1 only) unless password is set. Default false.",
+    },
+    dataDir: { type: 'string', minLength: 1, description: "Where the embedded Neo4j keeps its database, config and logs (default .heimdall/neo4j); relative to the config file. Only with embedded: true." },
   },
 } as const;
 
@@ -131,6 +143,7 @@ const invoker = {
     historySize: { ...positiveInt, default: 1000, description: 'Recent invocations kept for GET /v1/invocations.' },
     schemaRefreshMs: { ...durationMs, default: 300000, description: 'How often the database schema summary given to the model is refreshed, ms.' },
     queryRowLimit: { ...positiveInt, default: 100, description: 'Most rows heimdall.db.query returns to the model.' },
+    queryMaxBytes: { ...positiveInt, default: 65536, description: 'Most bytes (as JSON) of the rows heimdall.db.query returns to the model; the result is cut before the first row past it.' },
     approvalTimeoutMs: { ...durationMs, default: 300000, description: 'How long a destructive action the model asked for waits for an operator under remediation.mode approve, ms.' },
     rateLimit: {
       type: 'object',
@@ -196,9 +209,10 @@ const remediationProps = {
 const plugin = {
   type: 'object',
   additionalProperties: false,
-  required: ['path'],
+  // exactly one of path and package (checked by the loader, which says which one to keep)
   properties: {
     path: { type: 'string', minLength: 1, description: 'Plugin module or folder, relative to the config file.' },
+    package: { type: 'string', minLength: 1, pattern: '^(@[a-z0-9][a-z0-9._~-]*/)?[a-z0-9][a-z0-9._~-]*$', description: 'An npm package with the plugin as its entry point, found from the config file\'s folder like require() finds it.' },
     enabled: { type: 'boolean', default: true },
     config: { type: 'object', default: {}, description: "The plugin's own settings, checked by its configSchema." },
     queue,
@@ -211,6 +225,56 @@ const plugin = {
     remediation: { type: 'object', additionalProperties: false, properties: remediationProps },
   },
 } as const;
+
+/** The built-in rules plugin that runs `rules:` and the `rulesPath` files: its worker, queue and limits. */
+const rulesEngine = {
+  type: 'object',
+  description: 'The built-in rules plugin that runs rules: and the rulesPath files (started only when either is set).',
+  additionalProperties: false,
+  default: {},
+  properties: {
+    queue,
+    handlerTimeoutMs: { ...durationMs, default: 30000, description: 'Deadline of one event in the rules plugin, ms (firings run beside it).' },
+    initTimeoutMs: { ...durationMs, default: 10000, description: 'Deadline of compiling the rules when the plugin starts, ms.' },
+    resourceLimits,
+    restart,
+    remediation: { type: 'object', additionalProperties: false, description: "Override of the remediation policy for the rules' cypher actions.", properties: remediationProps },
+    deadLetters: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        path: { type: 'string', minLength: 1, default: '.heimdall/rules-dead-letters.jsonl', description: 'JSONL file of actions that failed after their retries; relative to the config file.' },
+        max: { ...positiveInt, maximum: 1000000, default: 1000, description: 'Dead letters kept; past it the oldest is evicted (and logged).' },
+      },
+    },
+    statePath: { type: 'string', minLength: 1, default: '.heimdall/rules-state.json', description: 'File that keeps which rules are paused; relative to the config file.' },
+    historySize: { ...positiveInt, maximum: 10000, default: 50, description: 'Firings kept per rule for GET /v1/rules/{name}/history.' },
+    maxInFlight: { ...positiveInt, maximum: 100000, default: 256, description: 'Firings running at once, all rules; past it the plugin stops taking events and its queue fills.' },
+    maxKeys: { ...positiveInt, maximum: 10000000, default: 10000, description: 'Window and cooldown keys kept per rule (least recently used go first).' },
+    webhookTimeoutMs: { ...durationMs, maximum: 600000, default: 10000, description: 'Deadline of one webhook attempt that sets no timeoutMs, ms.' },
+  },
+} as const;
+
+/** `rules:` as the loaded config types it: a list of objects (each checked by the rule compiler). */
+const rulesList = {
+  type: 'array',
+  default: [],
+  description: 'Declarative rules (see the README, "Rules"); each is checked on its own.',
+  items: { type: 'object' },
+} as const;
+
+/** A copy of a schema without its `default` keywords (a property that is named default stays). */
+function withoutDefaults(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(withoutDefaults);
+  if (schema === null || typeof schema !== 'object') return schema;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(schema)) {
+    if (k === 'default') continue;
+    out[k] = k === 'properties' ? Object.fromEntries(Object.entries(v as Record<string, unknown>).map(([name, sub]) => [name, withoutDefaults(sub)])) : withoutDefaults(v);
+  }
+  return out;
+}
 
 const BIFROST_LEVELS = ['info', 'success', 'warning', 'error'] as const;
 const BIFROST_KINDS = ['message', 'notification', 'broadcast', 'confirmation_request', 'confirmation_result'] as const;
@@ -324,6 +388,24 @@ const configProperties = {
       mode: { ...remediationProps.mode, default: 'auto' },
       allowSchema: { ...remediationProps.allowSchema, default: false },
       autoApproveDestructive: { ...remediationProps.autoApproveDestructive, default: false },
+      allowProcedures: {
+        type: 'array',
+        items: { type: 'string', minLength: 1 },
+        default: [],
+        description: 'Procedures (globs: * any run of characters, ? one) the model and plugins may call besides the built-in read allowlist; procedures that commit on their own, run Cypher from strings, reach files or URLs, or administer the server stay refused.',
+      },
+      allowFunctions: {
+        type: 'array',
+        items: { type: 'string', minLength: 1 },
+        default: [],
+        description: 'Namespaced functions (globs) the model and plugins may call besides the built-in allowlist of functions that only compute.',
+      },
+      guardTrigger: {
+        type: 'boolean',
+        default: true,
+        description: 'Install the commit guard (APOC trigger heimdall_policy) that checks remediation transactions at commit and samples what a delete would remove; needs apoc.trigger.enabled and an admin user, else writes are judged by counters alone.',
+      },
+      sampleSize: { type: 'integer', minimum: 0, maximum: 100, default: 10, description: 'Nodes and relationships an approval request shows of what a delete would remove (with the commit guard).' },
     },
   },
   audit: {
@@ -336,6 +418,9 @@ const configProperties = {
     },
   },
   bifrost,
+  rules: rulesList,
+  rulesPath: { type: 'string', minLength: 1, description: 'Folder of rule files (*.yaml, each one rule or a list), relative to the config file; re-read on reload.' },
+  rulesEngine,
 } as const;
 
 /**
@@ -359,6 +444,7 @@ export const heimdallConfigSchema = {
   properties: {
     $schema: { type: 'string', description: 'Path or URL of this schema, for editors.' },
     ...configProperties,
+    rules: { ...rulesList, items: withoutDefaults(RULE_JSON_SCHEMA) as Record<string, unknown> },
   },
 } as const;
 

@@ -7,8 +7,10 @@ import { readFileSync } from 'node:fs';
 import type { HeimdallConfig } from '../config/types.js';
 import type { BifrostApi } from './bifrost/types.js';
 import type { DaemonApi, DaemonStatus, Readiness } from './http/daemon-api.js';
+import type { ReloadApi, RulesApi } from './http/rules-api.js';
 import type { ActionRegistry } from './invoker/action-registry.js';
 import type { Invoker } from './invoker/invoker.js';
+import type { MetricsHistoryApi } from './http/routes-history.js';
 import type { IngestResult } from './sources/http-source.js';
 import type { SourceStatus } from './sources/source.js';
 import type { PluginStatus } from './workers/plugin-status.js';
@@ -28,6 +30,10 @@ export interface AdminApiParts {
   invoker: Pick<Invoker, 'invokeAction' | 'sendPrompt' | 'listInvocations' | 'getInvocation' | 'submit'>;
   metrics: { render(): Promise<{ contentType: string; body: string }> };
   bifrost: BifrostApi;
+  rules?: RulesApi;
+  reload?: ReloadApi;
+  /** The sampled counter history of the console's charts. */
+  metricsHistory?: MetricsHistoryApi;
 }
 
 /** Why each part that should be up is not, as sentences; empty when the daemon is ready. */
@@ -58,6 +64,7 @@ export function createAdminApi(p: AdminApiParts): DaemonApi {
         sources: p.sources.statuses(),
         database: db ? { configured: true, connected: db.connected, uri: config.database!.uri, ...(db.lastError ? { reason: db.lastError } : {}) } : { configured: false, connected: false },
         llm: config.llm ? { configured: true, model: config.llm.model, baseURL: config.llm.baseURL } : { configured: false },
+        ...(p.rules ? { rules: p.rules.summary() } : {}),
       };
     },
     plugins: () => p.plugins.statuses(),
@@ -67,6 +74,9 @@ export function createAdminApi(p: AdminApiParts): DaemonApi {
     prompt: (prompt, opts) => invoker.sendPrompt(prompt, opts, { kind: 'operator' }),
     metrics: () => p.metrics.render(),
     bifrost: p.bifrost,
+    ...(p.metricsHistory ? { metricsHistory: p.metricsHistory } : {}),
     invocations: { list: (f) => invoker.listInvocations(f), get: (id) => invoker.getInvocation(id), submit: (req) => invoker.submit(req) },
+    ...(p.rules ? { rules: p.rules } : {}),
+    ...(p.reload ? { reload: p.reload } : {}),
   };
 }

@@ -5,7 +5,6 @@
  * failure is a Bifrost notice (pending confirmations of that plugin are cancelled). All plugins
  * start together; at stop they drain under one deadline (shutdown.drainTimeoutMs).
  */
-import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { HeimdallConfig } from '../config/types.js';
 import type { BifrostBus } from './bifrost/bus.js';
@@ -13,7 +12,7 @@ import type { ActionRegistry } from './invoker/action-registry.js';
 import { PluginHost, type PluginHostEnvironment, type PluginHostHooks } from './workers/plugin-host.js';
 import type { PluginStatus } from './workers/plugin-status.js';
 import type { EventsResult } from './workers/protocol.js';
-import { pluginNameFromPath, resolvePluginModule } from './workers/resolve-module.js';
+import { locatePlugin } from './workers/resolve-module.js';
 import type { PluginIdentity } from './workers/host-ports.js';
 import type { RpcHandler } from './workers/worker-channel.js';
 
@@ -41,15 +40,8 @@ export class PluginSet {
     const hooks = this.hooks();
     for (const pc of config.plugins) {
       if (!pc.enabled) continue;
-      const name = pluginNameFromPath(pc.path, config.baseDir);
-      let modulePath: string;
-      let unresolved: Error | undefined;
-      try {
-        modulePath = resolvePluginModule(pc.path, config.baseDir);
-      } catch (err) {
-        modulePath = resolve(config.baseDir, pc.path);
-        unresolved = err as Error;
-      }
+      // plugins[].path or plugins[].package
+      const { name, modulePath, error: unresolved } = locatePlugin(pc, config.baseDir);
       const host = new PluginHost(name, modulePath, pc, logger.child({ plugin: name }), opts.onRpc, hooks, opts.env);
       this.hosts.push(host);
       if (unresolved) host.markFailed(unresolved.message);

@@ -34,6 +34,7 @@ export const ERROR_CODES = {
   HMD_ERR_UNSUPPORTED_MEDIA_TYPE: 'The Content-Type of the request is not one the route accepts.',
   HMD_ERR_NOT_READY: 'The daemon is up but not ready (sources, plugins or the database are not up).',
   HMD_ERR_SHUTTING_DOWN: 'The daemon is shutting down and no longer takes requests.',
+  HMD_ERR_STATEMENT_REFUSED: 'The statement policy refused the statement before it ran (a procedure or function not allowed by name, LOAD CSV, a command, a statement that commits on its own, or Heimdall\'s own state).',
 } as const;
 
 /** A stable error code, `HMD_ERR_*`. */
@@ -165,6 +166,16 @@ export class PolicyDeniedError extends HeimdallError {
   }
 }
 
+/**
+ * The statement policy refused a statement before it ran; `details.rule` says which rule
+ * (procedure, function, load-csv, in-transactions, command, heimdall-state, …) and `details.name` what it concerns.
+ */
+export class StatementRefusedError extends HeimdallError {
+  constructor(message: string, details?: unknown) {
+    super('HMD_ERR_STATEMENT_REFUSED', message, details);
+  }
+}
+
 const CLASS_BY_CODE: Partial<Record<ErrorCode, new (message: string, details?: never) => HeimdallError>> = {
   HMD_ERR_ACTION_NOT_FOUND: ActionNotFoundError,
   HMD_ERR_INVALID_PARAMS: InvalidParamsError,
@@ -180,6 +191,7 @@ const CLASS_BY_CODE: Partial<Record<ErrorCode, new (message: string, details?: n
   HMD_ERR_RATE_LIMITED: RateLimitedError,
   HMD_ERR_QUEUE_FULL: QueueFullError,
   HMD_ERR_POLICY_DENIED: PolicyDeniedError,
+  HMD_ERR_STATEMENT_REFUSED: StatementRefusedError,
 };
 
 /** Turns any thrown value into plain JSON that can cross a boundary. */

@@ -11,29 +11,10 @@ import type { Logger } from 'pino';
 import type { NotificationLevel } from '../../sdk/index.js';
 import { systemClock, type Clock } from './clock.js';
 import { compileFilter, type BifrostFilter } from './filter.js';
+import type { BifrostInput, BifrostMessage } from './message.js';
 import { sseId, type SincePoint } from './since.js';
 
-export type BifrostKind = 'message' | 'notification' | 'broadcast' | 'confirmation_request' | 'confirmation_result';
-
-export interface BifrostOrigin {
-  /** 'daemon' for the daemon's own notices, 'plugin' for plugins, 'operator' for operators. */
-  kind: 'daemon' | 'plugin' | 'operator';
-  plugin?: string;
-  invocationId?: string;
-}
-
-export interface BifrostMessage {
-  id: number;
-  kind: BifrostKind;
-  timestamp: string;
-  level: NotificationLevel;
-  title?: string;
-  message: string;
-  data?: Record<string, unknown>;
-  origin: BifrostOrigin;
-}
-
-export type BifrostInput = Omit<BifrostMessage, 'id' | 'timestamp' | 'level'> & { level?: NotificationLevel };
+export type { BifrostInput, BifrostKind, BifrostMessage, BifrostOrigin } from './message.js';
 export type BifrostSubscriber = (m: BifrostMessage) => void;
 
 /** Why a replay cannot be complete; sent as the first `gap` event of a stream. */

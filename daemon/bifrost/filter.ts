@@ -4,7 +4,7 @@
  * info < success < warning < error (the order of NOTIFICATION_LEVELS in the SDK).
  */
 import { NOTIFICATION_LEVELS, type NotificationLevel } from '../../sdk/index.js';
-import type { BifrostKind, BifrostMessage } from './bus.js';
+import type { BifrostKind, BifrostMessage } from './message.js';
 
 export const BIFROST_KINDS: readonly BifrostKind[] = ['message', 'notification', 'broadcast', 'confirmation_request', 'confirmation_result'];
 

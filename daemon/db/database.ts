@@ -9,9 +9,9 @@
  * plugins, remediation, the audit mirror, the outbox (sources/neo4j-apoc/outbox-store.ts), the
  * `heimdall db` commands — goes through `run`.
  */
-import neo4j, { type Driver, type ResultSummary } from 'neo4j-driver';
+import neo4j, { type Driver, type ResultSummary, type Transaction } from 'neo4j-driver';
 import type { Logger } from 'pino';
-import { DatabaseUnavailableError, QueryFailedError, ReadOnlyError, type Row } from '../../sdk/index.js';
+import { DatabaseUnavailableError, HeimdallError, QueryFailedError, ReadOnlyError, type Row } from '../../sdk/index.js';
 import type { DatabaseConfig } from '../../config/types.js';
 import { plainRows } from './plain-values.js';
 
@@ -32,6 +32,13 @@ export interface RunOptions {
   timeoutMs?: number | null;
   /** Transaction metadata; `app: 'heimdall'` is always added (the outbox trigger turns it into metadata.origin). */
   metadata?: Omit<TxMetadata, 'app'>;
+}
+
+export interface TransactionOptions extends RunOptions {
+  /** Records the server sends per pull (the driver pulls the next batch only when these are consumed). Default 1000. */
+  fetchSize?: number;
+  /** Aborting rolls the transaction back and ends the session (the deadline of an action). */
+  signal?: AbortSignal;
 }
 
 export interface DatabaseOptions {
@@ -155,6 +162,45 @@ export class Database {
       return { rows: plainRows(res.records), summary: res.summary };
     } catch (err) {
       throw this.translate(err, opts);
+    }
+  }
+
+  /**
+   * Runs `fn` in one explicit transaction and ends it: whatever `fn` did not commit is rolled back,
+   * and the session is closed. For statements whose result must be streamed (a read cut at a row
+   * limit: stop consuming, and the rollback tells the server to stop) or judged before commit (a
+   * write whose counters decide whether it commits). Errors that are not Heimdall's are translated
+   * like run's.
+   */
+  async transaction<T>(opts: TransactionOptions, fn: (tx: Transaction) => Promise<T>): Promise<T> {
+    if (!this.connected) {
+      const reason = this.lastError ?? 'not connected yet';
+      throw new DatabaseUnavailableError(`The database at ${this.cfg.uri} is not reachable (${reason}); the query was not run. It runs again once the database is back.`, { reason });
+    }
+    const metadata: TxMetadata = { app: 'heimdall', ...(opts.metadata ?? {}) };
+    const timeout = opts.timeoutMs === undefined ? this.cfg.queryTimeoutMs : opts.timeoutMs;
+    const session = this.driver.session({
+      database: opts.database ?? this.defaultDatabase,
+      defaultAccessMode: opts.mode === 'write' ? neo4j.session.WRITE : neo4j.session.READ,
+      ...(opts.fetchSize ? { fetchSize: opts.fetchSize } : {}),
+    });
+    let tx: Transaction | undefined;
+    const abort = () => {
+      void (tx?.isOpen() ? tx.rollback() : Promise.resolve()).catch(() => undefined).finally(() => session.close().catch(() => undefined));
+    };
+    opts.signal?.addEventListener('abort', abort, { once: true });
+    try {
+      if (opts.signal?.aborted) throw new QueryFailedError('The statement was not run: its deadline had already passed.', { reason: 'aborted' });
+      tx = session.beginTransaction({ ...(timeout === null ? {} : { timeout }), metadata });
+      return await fn(tx);
+    } catch (err) {
+      if (err instanceof HeimdallError) throw err;
+      if (opts.signal?.aborted) throw new QueryFailedError(`The statement was stopped at its deadline and rolled back (${(err as Error).message}).`, { reason: 'aborted' });
+      throw this.translate(err, opts);
+    } finally {
+      opts.signal?.removeEventListener('abort', abort);
+      if (tx?.isOpen()) await tx.rollback().catch(() => undefined);
+      await session.close().catch(() => undefined);
     }
   }
 

@@ -1,17 +1,28 @@
 /**
- * The remediation executor: every write the daemon makes on a plugin's or the model's behalf goes
- * through here. EXPLAIN classifies the statement; the policy (`remediation.mode`: auto | approve |
- * dry-run, `allowSchema`, per plugin overridable) decides; parameters are always bound; statements
- * that delete (and destructive actions) need an operator's approval unless the policy says
- * otherwise; every executed or refused write is appended to the audit log.
+ * The remediation executor: every write the daemon makes on a plugin's, the model's or an
+ * operator's behalf goes through here. It judges what a statement DOES, not what its plan looks
+ * like:
  *
- *   auto     reads and non-destructive writes run; deleting statements need approval
- *            (unless remediation.autoApproveDestructive is true)
- *   approve  every write needs approval
- *   dry-run  no write runs; the proposal is published on Bifrost and audited
+ *   1. the statement policy (statement-policy.ts) refuses, before anything runs, what counters
+ *      cannot see or a rollback cannot undo: procedures and functions not allowed by name, LOAD CSV,
+ *      IN TRANSACTIONS, USE, commands, Heimdall's own state, dynamic labels; EXPLAIN classifies;
+ *   2. the write runs in an explicit transaction (write-transaction.ts); before commit the
+ *      transaction's counters decide: deleted nodes or relationships, removed labels and dropped
+ *      indexes or constraints are destructive. In `auto` a statement that is not destructive
+ *      commits at once; a destructive one is rolled back and needs an operator (unless
+ *      autoApproveDestructive). In `approve` every write is first run and rolled back to learn
+ *      what it would change. The commit guard (policy-trigger.ts), where loaded, checks the same
+ *      transaction from APOC's transaction data at commit;
+ *   3. an operator is asked with the counters and, with the guard, a sample of what would go (a
+ *      probe whose commit the guard fails on purpose) — no write transaction is open meanwhile;
+ *   4. after approval the statement runs again in a new transaction and is rolled back if it now
+ *      changes more than was approved (any counter above the approved one).
+ *
+ * `dry-run` runs nothing: the proposal is published on Bifrost and audited. Every executed write's
+ * audit entry carries the real counters of the committed transaction.
  */
 import type { Logger } from 'pino';
-import { PolicyDeniedError, type Row } from '../../sdk/index.js';
+import { ErrorCode, PolicyDeniedError, StatementRefusedError, type Row } from '../../sdk/index.js';
 import type { HeimdallConfig, RemediationConfig } from '../../config/types.js';
 import type { BifrostBus } from '../bifrost/bus.js';
 import type { AuditLog } from '../audit/audit-log.js';
@@ -24,7 +35,13 @@ import type {
   StatementClassification,
 } from '../invoker/seams.js';
 import { classifyStatement } from './classify.js';
+import { streamRead } from './cypher-reader.js';
 import type { Database } from './database.js';
+import { NamePolicy } from './name-policy.js';
+import { PolicyTrigger, type GuardReport } from './policy-trigger.js';
+import { countersText, destructive, exceeds, guardLimits, proposer, sampleForAudit, sampleText } from './remediation-terms.js';
+import { refusalMessage, StatementPolicy } from './statement-policy.js';
+import { runWrite, type Counters, type WriteAttempt, type WriteRequest } from './write-transaction.js';
 
 export interface ExecutorDeps {
   db: Database;
@@ -39,11 +56,37 @@ export interface ExecutorDeps {
 
 type Policy = RemediationConfig & { autoApproveDestructive: boolean };
 
+/** Rows kept from a statement for the model or an operator (plugins get all of theirs). */
+const MAX_ROWS = 100;
+/** How long an approval waits for the guard to load before it asks without a sample. */
+const GUARD_WAIT_MS = 2000;
+
 export class RemediationExecutor implements ExecutorSeam {
   executed = 0;
   refused = 0;
+  readonly names: NamePolicy;
+  readonly statements: StatementPolicy;
+  readonly guard: PolicyTrigger;
 
-  constructor(private readonly d: ExecutorDeps) {}
+  constructor(private readonly d: ExecutorDeps) {
+    const r = d.config.remediation;
+    this.names = new NamePolicy({ allowProcedures: r.allowProcedures, allowFunctions: r.allowFunctions });
+    for (const entry of this.names.ignored) {
+      d.log.warn(`The config entry ${entry} is ignored: it names what is never allowed (procedures that commit on their own, run Cypher from strings, reach files or URLs, or administer the server).`);
+    }
+    this.statements = new StatementPolicy(d.db, this.names);
+    this.guard = new PolicyTrigger(d.db, d.log, r.guardTrigger);
+  }
+
+  /** Installs the commit guard in the default database in the background (never fails the start). */
+  start(): void {
+    void this.guard.ensure(this.d.db.defaultDatabase);
+  }
+
+  /** Stops the guard's background work (before the database router closes). */
+  close(): void {
+    this.guard.close();
+  }
 
   policyFor(plugin: string | undefined): Policy {
     const base = this.d.config.remediation as Policy;
@@ -70,50 +113,122 @@ export class RemediationExecutor implements ExecutorSeam {
     return c.request(ctx.plugin ?? 'heimdall', what, { details }, ctx.invocationId);
   }
 
-  /** Classifies, applies the policy and runs (or refuses) one statement. */
+  private request(statement: string, params: Record<string, unknown>, ctx: RemediationContext, extra: Partial<WriteRequest>): WriteRequest {
+    return {
+      statement,
+      params,
+      ...(ctx.database ? { database: ctx.database } : {}),
+      ...(ctx.signal ? { signal: ctx.signal } : {}),
+      maxRows: ctx.proposedBy === 'plugin' ? Number.POSITIVE_INFINITY : MAX_ROWS,
+      metadata: { ...(ctx.plugin ? { plugin: ctx.plugin } : {}), action: ctx.action, invocationId: ctx.invocationId },
+      ...extra,
+    };
+  }
+
+  /** Screens, classifies, applies the policy and runs (or refuses) one statement. */
   async execute(statement: string, params: Record<string, unknown>, ctx: RemediationContext): Promise<RemediationOutcome> {
     const policy = this.policyFor(ctx.plugin);
-    const classification = await this.classify(statement, params, ctx);
-    const base = { invocationId: ctx.invocationId, plugin: ctx.plugin, action: ctx.action, proposedBy: ctx.proposedBy, statement, params, classification, policy: policy.mode, ...(ctx.reason ? { reason: ctx.reason } : {}) };
-    const refuse = (status: 'denied' | 'dry-run', message: string, published = false): RemediationOutcome => {
+    const database = ctx.database ?? this.d.db.defaultDatabase;
+    const base = { invocationId: ctx.invocationId, plugin: ctx.plugin, action: ctx.action, proposedBy: ctx.proposedBy, statement, params, policy: policy.mode, ...(ctx.reason ? { reason: ctx.reason } : {}) };
+    let classification: StatementClassification | undefined;
+    const refuse = (status: 'denied' | 'dry-run', message: string, extra: Partial<RemediationOutcome> & Record<string, unknown> = {}): RemediationOutcome => {
       this.refused++;
-      this.audit({ type: status === 'dry-run' ? 'executor.dry_run' : 'executor.denied', ...base, message });
-      return { status, message, classification, published };
+      const { code, refusal, approval, ...rest } = extra;
+      if (refusal) this.d.log.warn({ invocationId: ctx.invocationId, plugin: ctx.plugin, rule: refusal.rule, name: refusal.name }, `A statement proposed by ${proposer(ctx)} was refused (invocation ${ctx.invocationId}): ${message} The audit log has the statement; if it was not expected, look at what led to it.`);
+      this.audit({ type: status === 'dry-run' ? 'executor.dry_run' : 'executor.denied', ...base, classification, message, ...(refusal ? { refusal } : {}), ...(approval ? { approval: auditApproval(approval) } : {}), ...rest });
+      return { status, message, classification, published: false, ...(code ? { code } : {}), ...(refusal ? { refusal } : {}), ...(approval ? { approval } : {}) };
     };
-    if (classification.kind === 'schema' && !policy.allowSchema) {
+
+    if (this.guard.enabled) void this.guard.ensure(database);
+    const check = await this.statements.check(statement, params, { purpose: 'write', ...(ctx.database ? { database: ctx.database } : {}) });
+    classification = check.classification;
+    if (!check.ok) {
+      const refusal = { rule: check.refusal.rule, ...(check.refusal.name !== undefined ? { name: check.refusal.name } : {}) };
+      return refuse('denied', refusalMessage('The statement', check.refusal), { code: ErrorCode.HMD_ERR_STATEMENT_REFUSED, refusal });
+    }
+    const kind = check.classification.kind;
+    if (kind === 'schema' && !policy.allowSchema) {
       return refuse('denied', 'The statement changes the schema (indexes or constraints), and remediation.allowSchema is false; set it to true to allow schema changes.');
     }
-    if (classification.kind !== 'read') {
-      if (policy.mode === 'dry-run') {
-        return refuse('dry-run', `remediation.mode is dry-run, so the ${classification.kind} statement was not executed.`);
-      }
-      const needsApproval = policy.mode === 'approve' || (classification.deletes === true && !policy.autoApproveDestructive);
-      if (needsApproval) {
-        const why = policy.mode === 'approve' ? 'remediation.mode is approve' : 'the statement deletes data';
-        const ok = await this.approve(ctx, `Run ${classification.kind} Cypher for ${ctx.plugin ?? 'the model'}`, { statement, params, classification, reason: ctx.reason ?? null });
-        if (!ok) {
-          const how = this.d.confirmations() ? 'an operator denied it or did not answer in time' : 'no operator confirmation channel is available';
-          return refuse('denied', `The statement needs an operator's approval because ${why}, and ${how}; it was not executed.`);
-        }
-        this.audit({ type: 'executor.approved', ...base });
-      }
+    if (kind === 'read') return this.read(statement, params, ctx, check.classification);
+    if (policy.mode === 'dry-run') {
+      return refuse('dry-run', `remediation.mode is dry-run, so the ${kind} statement was not executed.`);
     }
-    const t0 = Date.now();
-    try {
-      const { rows, summary } = await this.d.db.run(statement, params, {
-        mode: classification.kind === 'read' ? 'read' : 'write',
-        ...(ctx.database ? { database: ctx.database } : {}),
-        metadata: { ...(ctx.plugin ? { plugin: ctx.plugin } : {}), action: ctx.action, invocationId: ctx.invocationId },
-      });
-      const counters = Object.fromEntries(Object.entries(summary.counters.updates()).filter(([, v]) => v !== 0));
+    const guarded = this.guard.ready(database) ? 'commit guard' : `counters only (commit guard: ${this.guard.reason(database)})`;
+    const executed = (a: WriteAttempt, approved?: Counters): RemediationOutcome => {
       this.executed++;
-      if (classification.kind !== 'read') this.audit({ type: 'executor.executed', ...base, counters, rows: rows.length, durationMs: Date.now() - t0 });
-      const changed = Object.entries(counters).map(([k, v]) => `${v} ${k}`).join(', ');
-      return { status: 'executed', message: `The ${classification.kind} statement ran${changed ? ` (${changed})` : ''} and returned ${rows.length} rows.`, classification, rows, counters };
-    } catch (err) {
-      this.audit({ type: 'executor.failed', ...base, error: (err as Error).message });
-      throw err;
+      this.audit({ type: 'executor.executed', ...base, classification, counters: a.counters, ...(approved ? { approvedCounters: approved } : {}), judgedBy: guarded, rows: a.rowCount, durationMs: a.durationMs });
+      const changed = countersText(a.counters);
+      return { status: 'executed', message: `The ${kind} statement ran${changed ? ` (${changed})` : ''} and returned ${a.rowCount} rows.`, classification, rows: a.rows, counters: a.counters };
+    };
+    const guardRefusal = (g: GuardReport, counters: Counters, when: string): RemediationOutcome =>
+      g.heimdallState
+        ? refuse('denied', `The statement was refused and rolled back ${when}: it touched Heimdall's own state (${g.heimdallLabels.join(', ') || 'nodes with a Heimdall label'}), where only the daemon itself writes.`, { counters, guard: sampleForAudit(g), refusal: { rule: 'heimdall-state' }, code: ErrorCode.HMD_ERR_STATEMENT_REFUSED })
+        : refuse('denied', `The statement was refused and rolled back ${when}: its transaction ${sampleText(g)}, more than its counters (${countersText(counters) || 'none'}) or its approval allowed, so something in it works out of sight of the counters.`, { counters, guard: sampleForAudit(g), refusal: { rule: 'hidden-changes' } });
+
+    let counters: Counters;
+    if (policy.mode === 'auto') {
+      const free = policy.autoApproveDestructive;
+      const first = await runWrite(this.d.db, this.request(statement, params, ctx, { commitIf: (c) => free || !destructive(c), limits: free ? {} : guardLimits({}) }));
+      if (first.outcome === 'committed') return executed(first);
+      if (first.outcome === 'guard-refused') return guardRefusal(first.guard!, first.counters, 'at commit');
+      counters = first.counters;
+    } else {
+      counters = {};
     }
+
+    // Ask an operator: learn (again) what it would change, with a sample where the guard can take one.
+    let sample: GuardReport | undefined;
+    let sampleNote: string;
+    const probe = (await this.guard.ensure(database, GUARD_WAIT_MS))
+      ? await runWrite(this.d.db, this.request(statement, params, ctx, { probe: { sample: this.d.config.remediation.sampleSize } }))
+      : await runWrite(this.d.db, this.request(statement, params, ctx, { commitIf: () => false }));
+    if (probe.outcome === 'committed') {
+      // Impossible while the guard is verified inside the probe's own transaction; said loudly if it ever happens.
+      this.d.log.error({ invocationId: ctx.invocationId, statement }, 'A remediation probe COMMITTED although the commit guard was verified inside its transaction; the write is in the database without approval. Check the APOC triggers of the database (apoc.trigger.list) and the audit log.');
+      this.d.bus.publish({ kind: 'notification', level: 'error', title: 'Remediation probe committed', message: `A probe of a statement proposed by ${proposer(ctx)} committed without approval (${countersText(probe.counters)}). Check the APOC triggers and the audit log.`, data: { statement, params, counters: probe.counters, invocationId: ctx.invocationId }, origin: { kind: 'daemon', invocationId: ctx.invocationId } });
+      return executed(probe);
+    }
+    if (probe.outcome === 'probed') {
+      sample = probe.guard!;
+      sampleNote = `the commit guard sampled up to ${this.d.config.remediation.sampleSize} of what would be deleted`;
+      if (sample.heimdallState) return guardRefusal(sample, probe.counters, 'in the probe');
+      if (sample.nodesDeleted > (probe.counters['nodesDeleted'] ?? 0) || sample.relationshipsDeleted > (probe.counters['relationshipsDeleted'] ?? 0)) {
+        return guardRefusal(sample, probe.counters, 'in the probe');
+      }
+    } else {
+      if (probe.guardVerified === false) this.guard.lost(database, 'a probe did not find it loaded');
+      sampleNote = `no sample: ${this.guard.enabled ? `the commit guard is not available (${this.guard.reason(database)})` : 'remediation.guardTrigger is false'}`;
+    }
+    counters = probe.counters;
+    const why = policy.mode === 'approve' ? 'remediation.mode is approve' : `the statement deletes data or removes labels (${countersText(counters)})`;
+    const approval: Record<string, unknown> = { counters, sample: sample ? { nodesDeleted: sample.nodesDeleted, relationshipsDeleted: sample.relationshipsDeleted, labelsRemoved: sample.labelsRemoved, nodes: sample.nodes, relationships: sample.relationships } : null, sampleNote };
+    const ok = await this.approve(ctx, `Run ${kind} Cypher proposed by ${proposer(ctx)}`, { statement, params, classification, reason: ctx.reason ?? null, proposedBy: ctx.proposedBy, why, ...approval });
+    if (!ok) {
+      const how = this.d.confirmations() ? 'an operator denied it or did not answer in time' : 'no operator confirmation channel is available';
+      return refuse('denied', `The statement needs an operator's approval because ${why}, and ${how}; it was not executed.`, { approval });
+    }
+    this.audit({ type: 'executor.approved', ...base, classification, approvedCounters: counters, ...(sample ? { sample: sampleForAudit(sample) } : {}) });
+
+    const final = await runWrite(this.d.db, this.request(statement, params, ctx, { commitIf: (c) => exceeds(c, counters) === undefined, limits: guardLimits(counters) }));
+    if (final.outcome === 'committed') return executed(final, counters);
+    if (final.outcome === 'guard-refused') return guardRefusal(final.guard!, final.counters, 'after approval');
+    const over = exceeds(final.counters, counters)!;
+    return refuse('denied', `After approval the statement would change more than was approved (${over}), so it was rolled back and nothing changed. Propose it again to ask with the new numbers.`, { counters: final.counters, approvedCounters: counters });
+  }
+
+  /** A read through the write tool: streamed, cut at MAX_ROWS (plugins get every row). */
+  private async read(statement: string, params: Record<string, unknown>, ctx: RemediationContext, classification: StatementClassification): Promise<RemediationOutcome> {
+    const r = await streamRead(this.d.db, statement, params, {
+      maxRows: ctx.proposedBy === 'plugin' ? Number.POSITIVE_INFINITY : MAX_ROWS,
+      maxBytes: ctx.proposedBy === 'plugin' ? Number.POSITIVE_INFINITY : this.d.config.invoker.queryMaxBytes,
+      ...(ctx.database ? { database: ctx.database } : {}),
+      ...(ctx.signal ? { signal: ctx.signal } : {}),
+      metadata: { ...(ctx.plugin ? { plugin: ctx.plugin } : {}), action: ctx.action, invocationId: ctx.invocationId },
+    });
+    this.executed++;
+    const cut = r.truncated ? ` (cut at ${r.truncated === 'rows' ? `${MAX_ROWS} rows` : `${this.d.config.invoker.queryMaxBytes} bytes`})` : '';
+    return { status: 'executed', message: `The read statement ran and returned ${r.rows.length} rows${cut}.`, classification, rows: r.rows, counters: {} };
   }
 
   /** Decides on a destructive plugin action the model asked for. */
@@ -128,7 +243,7 @@ export class RemediationExecutor implements ExecutorSeam {
       this.audit({ type: 'executor.approved', ...base, by: 'policy' });
       return { status: 'allowed', message: 'remediation.autoApproveDestructive allows destructive actions.' };
     }
-    const ok = await this.approve(ctx, `Run destructive action ${action}`, { action, params, reason: ctx.reason ?? null });
+    const ok = await this.approve(ctx, `Run destructive action ${action} (asked for by ${proposer(ctx)})`, { action, params, reason: ctx.reason ?? null, proposedBy: ctx.proposedBy });
     this.audit({ type: ok ? 'executor.approved' : 'executor.denied', ...base });
     return ok ? { status: 'allowed', message: 'An operator approved the action.' } : { status: 'denied', message: `The destructive action ${action} needs an operator's approval, which was not given.` };
   }
@@ -142,11 +257,18 @@ export class RemediationExecutor implements ExecutorSeam {
         level: 'warning',
         title: o.status === 'dry-run' ? 'Write proposal (dry run)' : 'Write refused',
         message: `${plugin}: ${o.message}`,
-        data: { plugin, statement, params, classification: o.classification ?? null, status: o.status },
+        data: { plugin, statement, params, classification: o.classification ?? null, status: o.status, ...(o.refusal ? { refusal: o.refusal } : {}) },
         origin: { kind: 'plugin', plugin, ...(ctx.invocationId ? { invocationId: ctx.invocationId } : {}) },
       });
-      throw new PolicyDeniedError(o.message, { status: o.status, classification: o.classification });
+      const details = { status: o.status, classification: o.classification, ...(o.refusal ? { rule: o.refusal.rule, name: o.refusal.name, refusal: o.refusal } : {}) };
+      throw o.code === ErrorCode.HMD_ERR_STATEMENT_REFUSED ? new StatementRefusedError(o.message, details) : new PolicyDeniedError(o.message, details);
     }
     return o.rows ?? [];
   }
+}
+
+/** The approval as the audit log keeps it: counters and the sample's ids and labels (no property values). */
+function auditApproval(a: Record<string, unknown>): Record<string, unknown> {
+  const s = a['sample'] as GuardReport | null | undefined;
+  return { counters: a['counters'], sampleNote: a['sampleNote'], ...(s ? { sample: sampleForAudit(s) } : {}) };
 }

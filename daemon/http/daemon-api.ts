@@ -6,9 +6,12 @@ import type { ActionResult, ActionTrigger, PromptOptions } from '../../sdk/index
 import type { BifrostApi } from '../bifrost/types.js';
 import type { ActionInfo } from '../invoker/action-registry.js';
 import type { InvocationsApi } from '../invoker/invocation-store.js';
+import type { ReloadApi, RulesApi, RulesSummary } from './rules-api.js';
 import type { IngestResult } from '../sources/http-source.js';
 import type { SourceStatus } from '../sources/source.js';
 import type { PluginStatus } from '../workers/plugin-status.js';
+import type { MetricsHistoryApi } from './routes-history.js';
+import type { EventTapApi } from '../tap/event-tap.js';
 
 export type { IngestRejection, IngestResult } from '../sources/http-source.js';
 
@@ -21,6 +24,8 @@ export interface DaemonStatus {
   sources: SourceStatus[];
   database: { configured: boolean; connected: boolean; uri?: string; reason?: string };
   llm: { configured: boolean; model?: string; baseURL?: string };
+  /** The rules and the invalid ones (with file and line), when the daemon has a rules service. */
+  rules?: RulesSummary;
 }
 
 export interface Readiness {
@@ -43,4 +48,12 @@ export interface DaemonApi {
   bifrost?: BifrostApi;
   /** Async invocations and their results (the /v1/invocations routes). */
   invocations?: InvocationsApi;
+  /** The rules and their dead letters (the /v1/rules and /v1/dead-letters routes). */
+  rules?: RulesApi;
+  /** Reload without a restart (POST /v1/reload). */
+  reload?: ReloadApi;
+  /** The sampled history of the plugins' counters (GET /v1/metrics/history, the console's charts). */
+  metricsHistory?: MetricsHistoryApi;
+  /** The event tap (GET /v1/events/stream). */
+  eventTap?: EventTapApi;
 }

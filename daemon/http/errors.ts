@@ -60,6 +60,7 @@ export const STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
   HMD_ERR_UNSUPPORTED_MEDIA_TYPE: 415,
   HMD_ERR_NOT_READY: 503,
   HMD_ERR_SHUTTING_DOWN: 503,
+  HMD_ERR_STATEMENT_REFUSED: 403,
 };
 
 /** The status the API answers for a code (500 when the code is not in the catalogue). */

@@ -4,20 +4,17 @@
  * compiled once with ajv and checked on every call; every call has a deadline.
  */
 import { randomUUID } from 'node:crypto';
-import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
-import addFormatsImport from 'ajv-formats';
+import type { Ajv2020 } from 'ajv/dist/2020.js';
 import {
   ActionNotFoundError,
   ActionTimeoutError,
-  InvalidParamsError,
   type ActionResult,
   type ActionTrigger,
   type JsonSchema,
 } from '../../sdk/index.js';
 import type { RemediationConfig } from '../../config/types.js';
+import { checkParams, compileParams, createParamsAjv, type ParamsValidator } from '../../sdk/checks/params.js';
 import { closestNames } from './closest-names.js';
-
-const addFormats = addFormatsImport as unknown as (ajv: Ajv2020) => Ajv2020;
 
 /** One registered action, as /v1/actions, `heimdall actions` and the model's catalogue show it. */
 export interface ActionInfo {
@@ -58,7 +55,7 @@ export interface BuiltinAction {
 
 interface Entry {
   info: ActionInfo;
-  validate: ValidateFunction;
+  validate: ParamsValidator;
   runner?: ActionRunner;
   shortName?: string;
   builtin?: BuiltinAction;
@@ -74,16 +71,12 @@ export class ActionRegistry {
   private readonly ajv: Ajv2020;
 
   constructor(private readonly defaultTimeoutMs: number) {
-    this.ajv = new Ajv2020({ strict: false, allErrors: true, useDefaults: true });
-    addFormats(this.ajv);
+    // The same settings as the testing kit's (sdk/checks/params.ts).
+    this.ajv = createParamsAjv();
   }
 
-  private compile(name: string, schema: JsonSchema): ValidateFunction {
-    try {
-      return this.ajv.compile(schema);
-    } catch (err) {
-      throw new InvalidParamsError(`The params schema of action ${name} is not a valid JSON Schema: ${(err as Error).message}`);
-    }
+  private compile(name: string, schema: JsonSchema): ParamsValidator {
+    return compileParams(this.ajv, name, schema);
   }
 
   registerBuiltin(name: string, a: BuiltinAction): void {
@@ -147,13 +140,7 @@ export class ActionRegistry {
    */
   check(name: string, params: Record<string, unknown> | undefined): { info: ActionInfo; params: Record<string, unknown> } {
     const e = this.lookup(name);
-    const p = structuredClone(params ?? {});
-    if (!e.validate(p)) {
-      const errors = (e.validate.errors ?? []).map((x) => ({ path: x.instancePath || '/', message: x.message ?? 'is invalid', params: x.params }));
-      const text = errors.map((x) => `${x.path === '/' ? 'params' : `params${x.path.replace(/\//g, '.')}`} ${x.message}`).join('; ');
-      throw new InvalidParamsError(`The parameters of ${name} are invalid: ${text}. See \`heimdall actions\` for its schema.`, { action: name, errors });
-    }
-    return { info: e.info, params: p };
+    return { info: e.info, params: checkParams(name, e.validate, params) };
   }
 
   /** Validates params and runs the action within its deadline. */

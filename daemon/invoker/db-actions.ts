@@ -1,7 +1,8 @@
 /**
  * Built-in actions for the model and operators that reach the database through the invoker's
  * seams: heimdall.db.schema (labels, relationship types, property keys, counts, indexes,
- * constraints), heimdall.db.query (read-only Cypher: READ transaction + EXPLAIN + row limit) and
+ * constraints), heimdall.db.query (read-only Cypher: the statement policy for reads, a streamed READ
+ * transaction cut at a row and a byte limit, the action's deadline as its timeout) and
  * heimdall.remediate.cypher (a proposed, parameterised write, routed to the remediation executor).
  */
 import { serializeError, type ActionResult, ErrorCode } from '../../sdk/index.js';
@@ -13,6 +14,9 @@ import type { InvokerAttachments } from './seams.js';
 
 export const DB_SCHEMA = 'heimdall.db.schema';
 export const DB_QUERY = 'heimdall.db.query';
+
+/** What keeps heimdall.db.query to reading, in the order it applies (reported with every result). */
+export const ENFORCED_BY = ['statement screen', 'EXPLAIN plan screen', 'read transaction', 'row limit', 'byte limit', 'transaction timeout'];
 
 /** success:false when there is no database (or no router attached). */
 export function noDatabase(config: HeimdallConfig, action: string): ActionResult {
@@ -39,6 +43,7 @@ export function registerDbActions(deps: {
 }): void {
   const { registry, config, schema, attachments, remediation } = deps;
   const rowLimit = config.invoker.queryRowLimit;
+  const maxBytes = config.invoker.queryMaxBytes;
 
   registry.registerBuiltin(DB_SCHEMA, {
     description: 'Describes the graph: labels and relationship types with counts, property keys, indexes and constraints. Read-only.',
@@ -62,7 +67,7 @@ export function registerDbActions(deps: {
   });
 
   registry.registerBuiltin(DB_QUERY, {
-    description: `Runs one read-only Cypher query (READ transaction, checked with EXPLAIN) and returns at most ${rowLimit} rows. Pass values as $parameters.`,
+    description: `Runs one read-only Cypher query and returns at most ${rowLimit} rows (and at most ${maxBytes} bytes). It only reads the graph: procedures and functions not on the read allowlist, LOAD CSV, and SHOW or administration commands other than SHOW INDEXES and SHOW CONSTRAINTS are refused. Pass values as $parameters.`,
     params: {
       type: 'object',
       properties: {
@@ -75,44 +80,55 @@ export function registerDbActions(deps: {
       additionalProperties: false,
     },
     run: async (params, call) => {
-      const { reader, executor } = attachments();
+      const { reader } = attachments();
       if (!reader) return noDatabase(config, DB_QUERY);
       const cypher = String(params['cypher']);
       const qp = (params['params'] ?? {}) as Record<string, unknown>;
       const limit = typeof params['limit'] === 'number' ? params['limit'] : rowLimit;
       const database = typeof params['database'] === 'string' ? params['database'] : undefined;
-      const enforcedBy = ['read transaction', 'row limit'];
       try {
-        if (executor) {
-          const c = await executor.classify(cypher, qp, {
-            invocationId: call.invocationId,
-            action: DB_QUERY,
-            proposedBy: call.trigger.kind === 'prompt' ? 'model' : call.trigger.kind,
-            trigger: call.trigger,
-            ...(call.trigger.plugin ? { plugin: call.trigger.plugin } : {}),
-            ...(database ? { database } : {}),
-            signal: call.signal,
-          });
-          enforcedBy.unshift('EXPLAIN');
-          if (c.kind !== 'read') {
-            return {
-              success: false,
-              message: `${DB_QUERY} only runs read-only Cypher, and EXPLAIN classifies this statement as ${c.kind}. To change data, propose it with ${REMEDIATE_CYPHER} and a reason.`,
-              data: { code: ErrorCode.HMD_ERR_READ_ONLY, classification: c },
-            };
-          }
-        }
-        const rows = await reader.read(cypher, qp, { maxRows: limit + 1, signal: call.signal, invocationId: call.invocationId, ...(database ? { database } : {}) });
-        const truncated = rows.length > limit;
-        const kept = truncated ? rows.slice(0, limit) : rows;
+        const r = await reader.query(cypher, qp, {
+          what: 'The query',
+          maxRows: limit,
+          maxBytes,
+          timeoutMs: Math.min(config.actions.timeoutMs, config.database?.queryTimeoutMs ?? Number.POSITIVE_INFINITY),
+          signal: call.signal,
+          invocationId: call.invocationId,
+          ...(database ? { database } : {}),
+        });
+        const cut = r.truncated === 'rows' ? ` (cut to the limit of ${limit}; add LIMIT or narrow the query)` : r.truncated === 'bytes' ? ` (cut at ${maxBytes} bytes, before the row that would have passed it; return fewer or smaller values)` : '';
         return {
           success: true,
-          message: `The query returned ${kept.length} row${kept.length === 1 ? '' : 's'}${truncated ? ` (cut to the limit of ${limit}; add LIMIT or narrow the query)` : ''}.`,
-          data: { rows: kept, truncated, enforcedBy },
+          message: `The query returned ${r.rows.length} row${r.rows.length === 1 ? '' : 's'}${cut}.`,
+          data: { rows: r.rows, truncated: r.truncated !== false, ...(r.truncated ? { truncatedBy: r.truncated } : {}), bytes: r.bytes, enforcedBy: ENFORCED_BY },
         };
       } catch (err) {
         const e = serializeError(err);
-        return { success: false, message: `The query failed: ${e.message}`, data: { code: e.code } };
+        const refused = e.code === ErrorCode.HMD_ERR_STATEMENT_REFUSED || e.code === ErrorCode.HMD_ERR_READ_ONLY;
+        const d = (e.details ?? {}) as Record<string, unknown>;
+        if (refused) {
+          const rule = typeof d['rule'] === 'string' ? d['rule'] : 'not-a-read';
+          try {
+            await attachments().audit?.append({
+              type: 'query.refused',
+              invocationId: call.invocationId,
+              action: DB_QUERY,
+              statement: cypher,
+              params: qp,
+              refusal: { rule, ...(typeof d['name'] === 'string' ? { name: d['name'] } : {}) },
+              success: false,
+              message: e.message,
+              ...(call.trigger.plugin ? { plugin: call.trigger.plugin } : {}),
+            });
+          } catch {
+            // the audit sink reports its own failures
+          }
+        }
+        return {
+          success: false,
+          message: refused ? e.message : `The query failed: ${e.message}`,
+          data: { code: e.code, ...(refused ? { refused: true, ...(d['rule'] ? { rule: d['rule'] } : {}), ...(d['name'] ? { name: d['name'] } : {}), ...(d['classification'] ? { classification: d['classification'] } : {}) } : {}) },
+        };
       }
     },
   });

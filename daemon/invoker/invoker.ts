@@ -260,7 +260,13 @@ export class Invoker {
    */
   submit(req: InvocationRequest, trigger: ActionTrigger = { kind: 'operator' }): InvocationRecord {
     if (req.kind === 'action') this.registry.check(req.name, req.params);
-    else if (!this.runner) throw new HeimdallError(ErrorCode.HMD_ERR_NO_MODEL, NO_MODEL_MESSAGE);
+    else if (!this.runner) {
+      // refused, and recorded: the caller gets an id whose record says why
+      const rec = this.record(req.kind, 'async', req.kind, trigger, randomUUID(), { prompt: req.prompt.slice(0, PROMPT_RECORD_CHARS) });
+      this.markRejected(rec, 'no_model', this.noModel());
+      this.count(req.kind, 'async', 'rejected');
+      return rec;
+    }
     if (this.queue.full) {
       this.metrics.rejected.inc({ reason: this.queue.isClosed ? 'shutdown' : 'queue_full' });
       this.count(req.kind, 'async', 'rejected');

@@ -99,14 +99,15 @@ export class RemediationRouter {
 
   private async report(o: RemediationOutcome, statement: string, params: Record<string, unknown>, ctx: RemediationContext, base: Record<string, unknown>): Promise<ActionResult> {
     const classification: StatementClassification | undefined = o.classification;
-    const data: Record<string, unknown> = { status: o.status, ...(classification ? { classification } : {}) };
+    const data: Record<string, unknown> = { status: o.status, ...(classification ? { classification } : {}), ...(o.refusal ? { refusal: o.refusal } : {}) };
     if (o.counters) data['counters'] = o.counters;
+    if (o.approval) data['approval'] = { counters: o.approval['counters'], sampleNote: o.approval['sampleNote'] };
     if (o.rows) {
       data['rows'] = o.rows.slice(0, MAX_ROWS_BACK);
       if (o.rows.length > MAX_ROWS_BACK) data['rowsTruncated'] = o.rows.length;
     }
     const type = o.status === 'executed' ? 'remediation.executed' : o.status === 'dry-run' ? 'remediation.dry_run' : 'remediation.denied';
-    await this.audit({ type, ...(base as { invocationId: string }), ...(classification ? { classification } : {}), success: o.status === 'executed', message: o.message });
+    await this.audit({ type, ...(base as { invocationId: string }), ...(classification ? { classification } : {}), ...(o.refusal ? { refusal: o.refusal } : {}), ...(o.counters ? { counters: o.counters } : {}), success: o.status === 'executed', message: o.message });
     if (!o.published) {
       const kind = classification ? ` (EXPLAIN: ${classification.kind}${classification.deletes ? ', deletes' : ''})` : '';
       if (o.status === 'executed') this.publish('success', 'Remediation executed', `${o.message}${kind}`, ctx, { statement, params, ...data });
@@ -117,7 +118,7 @@ export class RemediationRouter {
     if (o.status === 'dry-run') {
       return { success: false, message: `Dry run: the statement was published on Bifrost for an operator to review and was not executed. ${o.message}`.trim(), data: { ...data, code: ErrorCode.HMD_ERR_POLICY_DENIED } };
     }
-    return { success: false, message: o.message, data: { ...data, code: ErrorCode.HMD_ERR_POLICY_DENIED } };
+    return { success: false, message: o.message, data: { ...data, code: o.code ?? ErrorCode.HMD_ERR_POLICY_DENIED } };
   }
 
   /** A destructive action the model asked for: decide under the policy, then run (or not). */

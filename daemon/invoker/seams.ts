@@ -4,7 +4,7 @@
  * saying no database is configured, and remediation is refused with a reason. daemon.ts attaches
  * the real implementations with {@link Invoker.attach} when the database router exists.
  */
-import type { ActionTrigger, Row } from '../../sdk/index.js';
+import type { ActionTrigger, ErrorCode, Row } from '../../sdk/index.js';
 
 /** Token usage of the model calls of one invocation. */
 export interface ModelUsage {
@@ -13,13 +13,36 @@ export interface ModelUsage {
   totalTokens: number;
 }
 
-/** Runs one Cypher statement in a READ transaction (the server refuses writes). */
+export interface ReadOptions {
+  database?: string;
+  /** Transaction timeout: the deadline the driver and the server enforce. */
+  timeoutMs?: number;
+  maxRows?: number;
+  /** Most bytes of JSON rows kept; the reader stops at the first row past it. */
+  maxBytes?: number;
+  signal?: AbortSignal;
+  invocationId?: string;
+  /** Subject of refusal messages ("The query", "heimdall.db.query"). */
+  what?: string;
+}
+
+/** A streamed read: the rows kept, why it stopped early (if it did), and their size. */
+export interface ReadResult {
+  rows: Row[];
+  /** 'rows': more rows than maxRows; 'bytes': the next row would pass maxBytes; false: all rows. */
+  truncated: false | 'rows' | 'bytes';
+  bytes: number;
+}
+
+/**
+ * Runs one read-only Cypher statement: checked by the statement policy for reading (refusals throw
+ * StatementRefusedError, writes ReadOnlyError), then streamed from a READ transaction and cut at
+ * maxRows / maxBytes.
+ */
 export interface CypherReader {
-  read(
-    cypher: string,
-    params: Record<string, unknown>,
-    opts: { database?: string; timeoutMs?: number; maxRows?: number; signal?: AbortSignal; invocationId?: string },
-  ): Promise<Row[]>;
+  query(cypher: string, params: Record<string, unknown>, opts: ReadOptions): Promise<ReadResult>;
+  /** The rows of `query` (no byte cap unless one is given). */
+  read(cypher: string, params: Record<string, unknown>, opts: ReadOptions): Promise<Row[]>;
 }
 
 /** What EXPLAIN says a statement does. */
@@ -64,6 +87,12 @@ export interface RemediationOutcome {
   counters?: Record<string, number>;
   /** True when the executor already published the proposal on Bifrost (the invoker then does not). */
   published?: boolean;
+  /** The error code of a refusal (default HMD_ERR_POLICY_DENIED). */
+  code?: ErrorCode;
+  /** Why a statement was refused before it ran: the rule and the name it concerns. */
+  refusal?: { rule: string; name?: string };
+  /** What an approval was asked with: the counters of the probe and, where the commit guard is loaded, a sample of what would be deleted. */
+  approval?: Record<string, unknown>;
 }
 
 /** Decision on a destructive plugin action (the action itself runs in the plugin's worker). */
@@ -111,6 +140,7 @@ export interface InvocationAuditEntry {
     | 'remediation.dry_run'
     | 'remediation.denied'
     | 'remediation.refused'
+    | 'query.refused'
     | 'action.executed';
   invocationId: string;
   plugin?: string;
@@ -123,6 +153,10 @@ export interface InvocationAuditEntry {
   message?: string;
   usage?: ModelUsage;
   model?: string;
+  /** Why a statement was refused before it ran. */
+  refusal?: { rule: string; name?: string };
+  /** The counters of the committed transaction (or of the refused run). */
+  counters?: Record<string, number>;
 }
 
 /** Where audit entries go: the durable audit log of daemon/audit when attached, the daemon log otherwise. */

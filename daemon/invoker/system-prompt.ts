@@ -49,10 +49,10 @@ function header(i: SystemPromptInput): string {
     'Rules:',
     '- Use the actions to look things up or act; never invent query results or claim an action ran when it did not.',
     i.database
-      ? '- heimdall.db.schema describes the graph; heimdall.db.query runs read-only Cypher (use $parameters, keep results small with LIMIT).'
+      ? '- heimdall.db.schema describes the graph; heimdall.db.query runs read-only Cypher (use $parameters, keep results small with LIMIT). It only reads the graph: LOAD CSV, procedures and functions that are not on its allowlist, and commands other than SHOW INDEXES and SHOW CONSTRAINTS are refused.'
       : '- No database is reachable through Heimdall right now, so you cannot read the graph; work from the context you are given.',
     i.remediation.executor
-      ? '- To change data, call heimdall.remediate.cypher with a parameterised Cypher statement, its params and a reason; never splice values into the statement text. Prefer creating audit or summary nodes over deleting or overwriting data.'
+      ? "- To change data, call heimdall.remediate.cypher with a parameterised Cypher statement, its params and a reason; never splice values into the statement text. Prefer creating audit or summary nodes over deleting or overwriting data. Write plain Cypher clauses (MATCH, CREATE, MERGE, SET, REMOVE, DELETE): procedures and functions not on the allowlist, CALL { } IN TRANSACTIONS, LOAD CSV, commands and Heimdall's own nodes are refused, and a refusal is final."
       : '- No remediation executor is available, so data cannot be changed through Heimdall; recommend Cypher for an operator to review instead.',
     `- Remediation policy: ${i.remediation.mode === 'auto' && i.remediation.autoApproveDestructive ? 'auto — remediation runs at once and is audited, deletions included' : POLICY[i.remediation.mode]}.${i.remediation.allowSchema ? '' : ' Index and constraint changes are not allowed.'} Actions marked [destructive] go through the same policy.`,
     '- Finish with a short answer for an operator: what you found, what you did, and what you recommend.',

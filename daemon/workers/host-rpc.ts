@@ -41,6 +41,7 @@ export function hostHandlers(deps: HostDependencies): HostHandlers {
     'bifrost.sendNotification': ([level, title, message, data], c) =>
       void bus.publish({ kind: 'notification', level, title, message, ...(data ? { data } : {}), origin: bifrostOrigin(c) }),
     'bifrost.requestConfirmation': ([action, opts = {}], c) => confirmations.request(c.plugin.name, action, opts, c.origin.invocationId),
+    'bifrost.requestConfirmationAnswer': ([action, opts = {}], c) => confirmations.requestAnswer(c.plugin.name, action, opts, c.origin.invocationId),
     'bifrost.isConnected': () => bus.clients > 0,
     'bifrost.connectionCount': () => bus.clients,
   };

@@ -8,16 +8,16 @@ import {
   ActionFailedError,
   ActionNotFoundError,
   ActionTimeoutError,
-  InvalidPluginError,
   PluginInitError,
   serializeError,
-  type ActionResult,
   type DatabaseEvent,
   type PluginContext,
   type PluginDefinition,
   type ActionDefinition,
 } from '../../sdk/index.js';
-import { Ajv2020 } from 'ajv/dist/2020.js';
+import { collectActions } from '../../sdk/checks/definition.js';
+import { checkActionResult } from '../../sdk/checks/params.js';
+import { preparePluginConfig } from '../../sdk/checks/plugin-config.js';
 import { checkPluginDefinition, importPluginModule } from './plugin-loader.js';
 import { HostConnection, makeActionContext, makeLogger, makePluginContext } from './worker-context.js';
 import {
@@ -72,14 +72,6 @@ export default async function runTask(task: WorkerTask): Promise<unknown> {
   }
 }
 
-function deepFreeze<T>(o: T): T {
-  if (o && typeof o === 'object' && !Object.isFrozen(o)) {
-    Object.freeze(o);
-    for (const v of Object.values(o as Record<string, unknown>)) deepFreeze(v);
-  }
-  return o;
-}
-
 async function init(task: InitTask): Promise<InitResult> {
   const host = new HostConnection(task.port);
   task.port.on('message', (msg: HostToWorker) => {
@@ -87,20 +79,10 @@ async function init(task: InitTask): Promise<InitResult> {
     else if (msg.type === 'invoke') void runAction(msg);
   });
   const plugin = checkPluginDefinition(await importPluginModule(task.modulePath), task.modulePath);
-  const config = deepFreeze(checkConfig(plugin, structuredClone(task.config)));
+  const config = preparePluginConfig(plugin, task.config) as Record<string, unknown>;
   const log = makeLogger(host);
   const ctx = makePluginContext(plugin.name, config, host, log);
-  let actions: Record<string, ActionDefinition> = {};
-  if (plugin.actions) {
-    const got = plugin.actions.call(plugin);
-    if (!got || typeof got !== 'object') throw new PluginInitError(`The plugin ${plugin.name}: actions() must return an object of name → action; got ${typeof got}.`);
-    for (const [k, a] of Object.entries(got)) {
-      if (!/^[a-zA-Z][a-zA-Z0-9_-]*$/.test(k)) throw new PluginInitError(`The plugin ${plugin.name} declares an action named ${JSON.stringify(k)}; action names must match [a-zA-Z][a-zA-Z0-9_-]*.`);
-      if (!a || typeof a.handler !== 'function') throw new PluginInitError(`The action ${k} of plugin ${plugin.name} has no handler function.`);
-      if (typeof a.description !== 'string') throw new PluginInitError(`The action ${k} of plugin ${plugin.name} needs a description string (the model reads it).`);
-    }
-    actions = got;
-  }
+  const actions: Record<string, ActionDefinition> = collectActions(plugin);
   state = { plugin, ctx, host, port: task.port, progress: new Float64Array(task.progress), actions, config };
   if (plugin.init) {
     try {
@@ -125,23 +107,6 @@ async function init(task: InitTask): Promise<InitResult> {
     ...(plugin.configSchema ? { configSchema: plugin.configSchema } : {}),
     actions: descriptors,
   };
-}
-
-/** Validates the plugin's config slice against its configSchema (filling defaults). */
-function checkConfig(plugin: PluginDefinition, config: Record<string, unknown>): Record<string, unknown> {
-  if (!plugin.configSchema) return config;
-  const ajv = new Ajv2020({ strict: false, allErrors: true, useDefaults: true });
-  let validate;
-  try {
-    validate = ajv.compile(plugin.configSchema);
-  } catch (err) {
-    throw new InvalidPluginError(`The configSchema of plugin ${plugin.name} is not a valid JSON Schema: ${(err as Error).message}`);
-  }
-  if (!validate(config)) {
-    const why = (validate.errors ?? []).map((e) => `config${e.instancePath.replace(/\//g, '.')} ${e.message}`).join('; ');
-    throw new InvalidPluginError(`The config of plugin ${plugin.name} does not match its configSchema: ${why}. Fix plugins[].config in heimdall.config.yaml.`);
-  }
-  return config;
 }
 
 async function handleEvents(batch: DatabaseEvent[], seq: number): Promise<EventsResult> {
@@ -188,10 +153,6 @@ async function stop(): Promise<{ stopped: boolean }> {
   return { stopped: true };
 }
 
-function isActionResult(v: unknown): v is ActionResult {
-  return !!v && typeof v === 'object' && typeof (v as ActionResult).success === 'boolean' && typeof (v as ActionResult).message === 'string';
-}
-
 async function runAction(req: InvokeRequest): Promise<void> {
   const s = state!;
   const reply = (m: WorkerToHost) => s.port.postMessage(m);
@@ -209,15 +170,7 @@ async function runAction(req: InvokeRequest): Promise<void> {
     const value = await def.handler.call(def, actx);
     // a handler that returns after its deadline (even one that honoured the signal) timed out
     if (ac.signal.aborted) throw ac.signal.reason as Error;
-    if (!isActionResult(value)) {
-      throw new ActionFailedError(`The action ${fullName} returned ${JSON.stringify(value)?.slice(0, 200)}, which is not an ActionResult { success: boolean, message: string, data?: object }.`);
-    }
-    let plain: ActionResult;
-    try {
-      plain = JSON.parse(JSON.stringify(value)) as ActionResult;
-    } catch (e) {
-      throw new ActionFailedError(`The action ${fullName} returned a result that cannot be turned into JSON: ${(e as Error).message}`);
-    }
+    const plain = checkActionResult(fullName, value);
     reply({ type: 'invoke-result', id: req.id, ok: true, value: plain });
   } catch (err) {
     const wrapped =

@@ -49,7 +49,7 @@ describe('config defaults', () => {
     assert.deepEqual(cfg.actions, { timeoutMs: 30000 });
     assert.deepEqual(cfg.drops, { logIntervalMs: 10000 });
     assert.deepEqual(cfg.shutdown, { drainTimeoutMs: 10000 });
-    assert.deepEqual(cfg.remediation, { mode: 'auto', allowSchema: false, autoApproveDestructive: false });
+    assert.deepEqual(cfg.remediation, { mode: 'auto', allowSchema: false, autoApproveDestructive: false, allowProcedures: [], allowFunctions: [], guardTrigger: true, sampleSize: 10 });
     assert.deepEqual(cfg.audit, { path: '.heimdall/audit.jsonl', graph: false });
     assert.equal(cfg.bifrost.bufferSize, 1000);
     assert.equal(cfg.database, undefined);
@@ -345,6 +345,6 @@ describe('config types', () => {
     assert.equal(typeof typeOnly, 'function');
     const cfg: HeimdallConfig = defaultConfig();
     const topKeys = Object.keys(heimdallConfigSchema.properties).filter((k) => k !== '$schema');
-    for (const k of Object.keys(cfg)) assert.ok(topKeys.includes(k) || k === 'baseDir' || k === 'configPath', `${k} is not a key of the schema`);
+    for (const k of Object.keys(cfg)) assert.ok(topKeys.includes(k) || k === 'baseDir' || k === 'configPath' || k === 'ruleSet', `${k} is not a key of the schema`);
   });
 });
