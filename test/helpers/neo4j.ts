@@ -6,7 +6,7 @@
  */
 import neo4j, { type Driver } from 'neo4j-driver';
 import { TRIGGER_NAME } from '../../daemon/sources/neo4j-apoc/outbox-trigger.js';
-import { INTERNAL_KEY_FIELD, KEY_PARAM } from '../../daemon/sources/neo4j-apoc/own-state.js';
+import { INTERNAL_KEY_FIELD, KEY_PARAM } from '../../daemon/db/own-state.js';
 
 export interface TestNeo4j {
   uri: string;

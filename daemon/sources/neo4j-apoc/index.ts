@@ -9,5 +9,5 @@ export { MAX_BATCH_BYTES, OutboxStore, type OutboxDatabase } from './outbox-stor
 export type * from './outbox-store-types.js';
 export { OutboxError, explainOutboxError } from './outbox-errors.js';
 export { FAILED_LABEL, OUTBOX_LABEL, TRIGGER_NAME, triggerStatement, type Ordering } from './outbox-trigger.js';
-export { AUDIT_LABEL, COUNTER_LABEL, GUARDED_LABELS, REFUSAL, isRefusal } from './own-state.js';
+export { AUDIT_LABEL, COUNTER_LABEL, GUARDED_LABELS, REFUSAL, isRefusal } from '../../db/own-state.js';
 export { inspect, type Finding, type FindingKind, type WatchdogTimer } from './watchdog.js';

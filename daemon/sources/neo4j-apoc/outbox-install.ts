@@ -15,7 +15,7 @@ import { explainOutboxError } from './outbox-errors.js';
 import type { OutboxStatements } from './outbox-statements.js';
 import type { InstallOptions, InstallResult, OutboxStatus, UninstallOptions, UninstallResult } from './outbox-store-types.js';
 import { COUNTER_CONSTRAINT, COUNTER_LABEL, COUNTER_NAME, OUTBOX_LABEL, RELAXED_SEQ_FLOOR, SEQ_INDEX, TRIGGER_NAME, nextEpoch, orderingOf, triggerStatement, type Ordering } from './outbox-trigger.js';
-import { KEY_PARAM, newInternalKey } from './own-state.js';
+import { KEY_PARAM, newInternalKey } from '../../db/own-state.js';
 
 const num = (v: unknown): number => (v === null || v === undefined ? 0 : Number(v));
 

@@ -2,7 +2,7 @@
  * How the OutboxStore runs its statements against one database: through Database.run with the
  * database name, access mode, timeout and transaction metadata that say what each one is
  * (`{app: 'heimdall', outbox: 'read' | 'status' | 'trigger' | 'ack'}`, so Neo4j's query log shows it),
- * and the internal key (own-state.ts) on every write to Heimdall's own nodes.
+ * and the internal key (../../db/own-state.ts) on every write to Heimdall's own nodes.
  *
  * The key is learnt from the trigger (its APOC parameters) whenever the store looks at it, and set by
  * the install. A write that the trigger refuses because the key is stale (someone reinstalled the
@@ -12,7 +12,7 @@
 import type { Database, RunOptions } from '../../db/database.js';
 import { orderingOf, TRIGGER_NAME } from './outbox-trigger.js';
 import type { LoadedTrigger } from './outbox-store-types.js';
-import { internalMetadata, isRefusal, keyOf } from './own-state.js';
+import { internalMetadata, isRefusal, keyOf } from '../../db/own-state.js';
 
 /** What the store needs of the database router. */
 export type OutboxDatabase = Pick<Database, 'run'>;

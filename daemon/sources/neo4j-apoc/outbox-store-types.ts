@@ -44,7 +44,7 @@ export interface LoadedTrigger {
   paused: boolean;
   /** The mode of the statement; undefined when it is not one this build writes (an older or edited one). */
   ordering: Ordering | undefined;
-  /** It has an internal key (own-state.ts); one without cannot tell the daemon's writes from others'. */
+  /** It has an internal key (../../db/own-state.ts); one without cannot tell the daemon's writes from others'. */
   keyed: boolean;
 }
 

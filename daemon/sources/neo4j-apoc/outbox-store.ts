@@ -3,7 +3,7 @@
  * dead-letter and backlog; for the watchdog the trigger and counter as they are now and an epoch bump;
  * install, uninstall and status (outbox-install.ts). Everything runs through Database.run
  * (outbox-statements.ts: routing, timeout, transaction metadata, database name); Heimdall's own writes
- * carry the internal key (own-state.ts), so the trigger lets them through and captures nothing of them.
+ * carry the internal key (../../db/own-state.ts), so the trigger lets them through and captures nothing of them.
  */
 import neo4j from 'neo4j-driver';
 import { install, schemaCovers, status, uninstall, PREFIX } from './outbox-install.js';

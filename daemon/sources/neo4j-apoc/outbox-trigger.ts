@@ -28,9 +28,9 @@
  * (epoch, seq), and the event ids built from it (outbox-events.ts) never repeat.
  *
  * Heimdall's own nodes are never captured: a transaction that touches them is either the daemon's own
- * (it carries the internal key and leaves at the first lines) or refused by the guard (own-state.ts).
+ * (it carries the internal key and leaves at the first lines) or refused by the guard (../../db/own-state.ts).
  */
-import { AUDIT_LABEL, COUNTER_LABEL, FAILED_LABEL, FORGEABLE_LABELS, GUARDED_LABELS, INTERNAL_KEY_FIELD, KEY_PARAM, OUTBOX_LABEL, REFUSAL_TEMPLATE } from './own-state.js';
+import { AUDIT_LABEL, COUNTER_LABEL, FAILED_LABEL, FORGEABLE_LABELS, GUARDED_LABELS, INTERNAL_KEY_FIELD, KEY_PARAM, OUTBOX_LABEL, REFUSAL_TEMPLATE } from '../../db/own-state.js';
 
 export { AUDIT_LABEL, COUNTER_LABEL, FAILED_LABEL, OUTBOX_LABEL };
 export const COUNTER_NAME = 'outbox';
@@ -73,7 +73,7 @@ const total = (param: string): string => `reduce(s = 0, k IN keys(${param}) | s 
  * when the sequence starts again.
  *
  * Before anything is captured, three steps:
- *  1. internal: the transaction carries the install's key ($key, a trigger parameter; own-state.ts).
+ *  1. internal: the transaction carries the install's key ($key, a trigger parameter; ../../db/own-state.ts).
  *  2. heal: an internal transaction that lowers the counter bumps its epoch in the same transaction, so
  *     the seqs that come again get ids that did not exist before.
  *  3. guard: any other transaction that deletes or changes Heimdall's own nodes is refused

@@ -1,7 +1,10 @@
 /**
- * Heimdall's own state in the graph and who may write it (see ../README.md, "Heimdall's own nodes").
+ * Heimdall's own state in the graph and who may write it (see ../sources/README.md, "Heimdall's own
+ * nodes"). It lives here, beside the database router, because both sides need it: the neo4j-apoc outbox
+ * (../sources/neo4j-apoc/) installs the guard and writes with the key, and the remediation executor
+ * (write-transaction.ts) tells the guard's refusal from other failures.
  *
- * The outbox trigger (outbox-trigger.ts) refuses, with apoc.util.validate in the `before` phase, every
+ * The outbox trigger (../sources/neo4j-apoc/outbox-trigger.ts) refuses, with apoc.util.validate in the `before` phase, every
  * transaction that deletes or changes a node with one of GUARDED_LABELS, removes one of those labels,
  * or creates or labels a node as an outbox entry, dead letter or counter (a forged entry would turn
  * into forged events) — unless the transaction metadata carries the install's **internal key**:
@@ -66,10 +69,23 @@ export function internalMetadata(key: string | undefined): { outbox: 'ack'; heim
   return { outbox: 'ack', ...(key ? { [INTERNAL_KEY_FIELD]: key } : {}) };
 }
 
+/** The message of the trigger's refusal in this error or its causes, if it is one. */
+function refusalMessage(err: unknown): string | undefined {
+  for (let e = err as { message?: unknown; cause?: unknown } | undefined, i = 0; e && i < 4; e = e.cause as typeof e, i++) {
+    if (typeof e.message === 'string' && e.message.includes(REFUSAL)) return e.message;
+  }
+  return undefined;
+}
+
 /** The error (or its cause) is the trigger refusing a transaction. */
 export function isRefusal(err: unknown): boolean {
-  for (let e = err as { message?: unknown; cause?: unknown } | undefined, i = 0; e && i < 4; e = e.cause as typeof e, i++) {
-    if (typeof e.message === 'string' && e.message.includes(REFUSAL)) return true;
-  }
-  return false;
+  return refusalMessage(err) !== undefined;
+}
+
+/** The labels the trigger's refusal names (`HeimdallOutboxSeq`, …), or undefined when the error is not its refusal. */
+export function refusedLabels(err: unknown): string[] | undefined {
+  const msg = refusalMessage(err);
+  if (msg === undefined) return undefined;
+  const m = msg.slice(msg.indexOf(REFUSAL) + REFUSAL.length).match(/^ \(:([^)]*)\)/);
+  return m ? m[1]!.split(', :').filter(Boolean) : [];
 }
