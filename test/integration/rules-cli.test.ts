@@ -78,8 +78,8 @@ test('rules list, show, pause, resume, test and history through the config\'s se
     const history = await cli('rules', 'history', 'big-order');
     assert.match(history.stdout, /^STARTED +TOOK +EVENT +TYPE +STATUS +ACTIONS\n.* node\.created +succeeded +notify succeeded$/m);
 
-    // --url wins over the config; without the token the daemon refuses
-    const noToken = await runCli(['rules', 'list', '--url', f.d.url], { cwd: f.dir });
+    // --url wins over the config (the token still comes from it); a wrong --token is refused
+    const noToken = await runCli(['rules', 'list', '--url', f.d.url, '--token', 'wrong'], { cwd: f.dir });
     assert.equal(noToken.code, 1);
     assert.match(noToken.stderr, /token/i);
   } finally {
