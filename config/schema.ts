@@ -200,6 +200,14 @@ const restart = {
   },
 } as const;
 
+/** What one plugin may write to the daemon's log and to Bifrost (token buckets, per plugin). */
+const outputLimitProps = {
+  logLinesPerSecond: { type: 'integer', minimum: 0, description: 'Log lines (ctx.log) one plugin may write per second, sustained; 0 means no limit.' },
+  logLinesBurst: { type: 'integer', minimum: 1, description: 'Log lines one plugin may write at once before logLinesPerSecond applies.' },
+  notificationsPerSecond: { type: 'integer', minimum: 0, description: 'Bifrost messages (sendMessage, sendNotification, broadcast) one plugin may publish per second, sustained; 0 means no limit.' },
+  notificationsBurst: { type: 'integer', minimum: 1, description: 'Bifrost messages one plugin may publish at once before notificationsPerSecond applies.' },
+} as const;
+
 const remediationProps = {
   mode: { type: 'string', enum: REMEDIATION_MODES, description: 'auto runs repairs, approve asks an operator, dry-run only logs.' },
   allowSchema: { type: 'boolean', description: 'Allow index/constraint statements.' },
@@ -223,6 +231,67 @@ const plugin = {
     resourceLimits,
     restart,
     remediation: { type: 'object', additionalProperties: false, properties: remediationProps },
+    limits: { type: 'object', additionalProperties: false, properties: outputLimitProps, description: "This plugin's override of limits.plugins." },
+  },
+} as const;
+
+const limits = {
+  type: 'object',
+  description: 'Bounds on what events, plugins and actions can do to the daemon.',
+  additionalProperties: false,
+  default: {},
+  properties: {
+    events: {
+      type: 'object',
+      description: "Checked for every source's events before they reach a plugin queue.",
+      additionalProperties: false,
+      default: {},
+      properties: {
+        maxDepth: { ...positiveInt, maximum: 1000, default: 64, description: 'Deepest nesting of objects and arrays in one event; deeper events are refused.' },
+        maxBytes: { ...positiveInt, default: 1048576, description: 'Largest event, as UTF-8 JSON, bytes; larger events are refused.' },
+        startupBufferEvents: { type: 'integer', minimum: 0, default: 10000, description: 'Events POSTed while the daemon starts that are held and delivered once the plugins are up; more are answered 503.' },
+        startupBufferBytes: { type: 'integer', minimum: 0, default: 16777216, description: 'Bytes of events held while the daemon starts.' },
+      },
+    },
+    quarantine: {
+      type: 'object',
+      description: 'Events that took a worker down twice in a row (or whose handler crashed it), kept for GET /v1/quarantine.',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        size: { ...positiveInt, default: 100, description: 'Quarantined events kept; the oldest is evicted (and counted) past it.' },
+        maxBytes: { ...positiveInt, default: 16777216, description: 'Bytes of quarantined events kept; the oldest are evicted past it.' },
+      },
+    },
+    actions: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        maxDepth: { ...positiveInt, maximum: 100, default: 8, description: 'Most actions in one chain of actions calling actions; the next one fails with HMD_ERR_INVOCATION_DEPTH.' },
+        maxResultBytes: { ...positiveInt, default: 1048576, description: "Largest ActionResult, as UTF-8 JSON, bytes; a larger one fails with HMD_ERR_RESULT_TOO_LARGE." },
+      },
+    },
+    plugins: {
+      type: 'object',
+      description: 'Per-plugin output limits (each plugin has its own budget); plugins[].limits overrides them.',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        logLinesPerSecond: { ...outputLimitProps.logLinesPerSecond, default: 1000 },
+        logLinesBurst: { ...outputLimitProps.logLinesBurst, default: 2000 },
+        notificationsPerSecond: { ...outputLimitProps.notificationsPerSecond, default: 20 },
+        notificationsBurst: { ...outputLimitProps.notificationsBurst, default: 100 },
+      },
+    },
+    log: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        bufferBytes: { ...positiveInt, default: 16777216, description: 'Log output waiting for stdout, bytes; lines past it are dropped and counted instead of blocking the daemon.' },
+      },
+    },
   },
 } as const;
 
@@ -239,6 +308,7 @@ const rulesEngine = {
     resourceLimits,
     restart,
     remediation: { type: 'object', additionalProperties: false, description: "Override of the remediation policy for the rules' cypher actions.", properties: remediationProps },
+    limits: { type: 'object', additionalProperties: false, properties: outputLimitProps, description: "The rules plugin's override of limits.plugins (its log lines and its notify actions' notifications)." },
     deadLetters: {
       type: 'object',
       additionalProperties: false,
@@ -341,8 +411,9 @@ const bifrost = {
     bufferSize: { ...positiveInt, default: 1000, description: 'Notifications kept for replay.' },
     heartbeatMs: { ...durationMs, default: 15000, description: 'Interval of SSE heartbeats, ms.' },
     maxClients: { ...positiveInt, default: 1000, description: 'Most SSE clients connected at once; more are answered 503.' },
-    clientBufferBytes: { ...positiveInt, default: 1048576, description: 'Bytes waiting for one SSE client before it is cut off as too slow.' },
-    clientBufferMessages: { ...positiveInt, default: 10000, description: 'Messages waiting for one SSE client before it is cut off as too slow.' },
+    clientBufferBytes: { ...positiveInt, default: 1048576, description: 'Bytes waiting for one SSE client; past it the oldest are skipped, and a client that stays over it for clientStallMs is cut off.' },
+    clientBufferMessages: { ...positiveInt, default: 10000, description: 'Messages waiting for one SSE client; past it the oldest are skipped, and a client that stays over it for clientStallMs is cut off.' },
+    clientStallMs: { ...durationMs, default: 2000, description: 'How long an SSE client may stay over its buffer limits without reading before it is cut off, ms; until then the oldest waiting messages are skipped (and counted).' },
     confirmationTimeoutMs: { ...durationMs, default: 300000, description: 'Deadline of a confirmation request that sets no timeoutMs, ms.' },
     maxConfirmationTimeoutMs: { ...durationMs, default: 3600000, description: 'Longest deadline a plugin may ask for, ms.' },
     sinks: { type: 'array', items: bifrostSink, default: [{ type: 'log' }], description: 'Where messages are copied besides the stream.' },
@@ -418,6 +489,7 @@ const configProperties = {
     },
   },
   bifrost,
+  limits,
   rules: rulesList,
   rulesPath: { type: 'string', minLength: 1, description: 'Folder of rule files (*.yaml, each one rule or a list), relative to the config file; re-read on reload.' },
   rulesEngine,

@@ -48,6 +48,12 @@ export type RemediationConfig = LoadedConfig['remediation'];
 export type RemediationMode = RemediationConfig['mode'];
 export type AuditConfig = LoadedConfig['audit'];
 
+export type LimitsConfig = LoadedConfig['limits'];
+export type EventLimitsConfig = LimitsConfig['events'];
+export type QuarantineConfig = LimitsConfig['quarantine'];
+export type ActionLimitsConfig = LimitsConfig['actions'];
+export type OutputLimitsConfig = LimitsConfig['plugins'];
+
 export type BifrostConfig = LoadedConfig['bifrost'];
 export type BifrostSinkConfig = BifrostConfig['sinks'][number];
 export type FileSinkConfig = Extract<BifrostSinkConfig, { type: 'file' }>;

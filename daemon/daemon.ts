@@ -25,6 +25,7 @@ import { createHttpServer } from './http/server.js';
 import { ActionRegistry } from './invoker/action-registry.js';
 import { Invoker } from './invoker/invoker.js';
 import { Lifecycles, type Lifecycle } from './lifecycle.js';
+import { logOutputStats } from './logger.js';
 import { MetricsHistory } from './metrics-history.js';
 import { DaemonMetrics } from './metrics.js';
 import { PluginSet } from './plugin-set.js';
@@ -72,7 +73,7 @@ async function composeDaemon(opts: { config: HeimdallConfig; logger: Logger; lis
   const bus = new BifrostBus(config.bifrost.bufferSize, log('bifrost'), opts.clock);
   const bifrost = createBifrost(bus, config, log('bifrost'));
   const { confirmations, notices } = bifrost;
-  const registry = new ActionRegistry(config.actions.timeoutMs);
+  const registry = new ActionRegistry(config.actions.timeoutMs, config.limits.actions);
   const invoker = new Invoker(config, registry, bus, log('invoker'), { confirmations });
   const audit = new AuditLog(resolve(config.baseDir, config.audit.path), log('audit'));
   const db = config.database ? new Database(config.database, log('database')) : undefined;
@@ -90,7 +91,8 @@ async function composeDaemon(opts: { config: HeimdallConfig; logger: Logger; lis
   const rules = new RulesService({ slice: rulesPlugin?.slice, ruleSet: config.ruleSet, host: () => plugins.hosts.find((h) => h.cfg === rulesPlugin?.entry), invokeAction: (n, p, t) => invoker.invokeAction(n, p, t), database: config.database?.database ?? 'neo4j', ...(config.configPath ? { configFile: config.configPath } : {}), log: log('rules') });
   rules.reportProblems();
   const reloader = new Reloader({ config, steps: [rulesReloadStep(rules)], log: log('reload') });
-  const router = new Router();
+  const { maxDepth, maxBytes } = config.limits.events;
+  const router = new Router({ limits: { maxDepth, maxBytes }, log: log('router'), summaryIntervalMs: config.drops.logIntervalMs });
   router.setTargets(plugins.hosts);
   const tap = new EventTap(config.bifrost, () => plugins.hosts, log('tap'));
   // the tap sees what the sources emit before the router does; with nobody listening it costs one check
@@ -100,6 +102,7 @@ async function composeDaemon(opts: { config: HeimdallConfig; logger: Logger; lis
     emit: (events) => { if (tap.active) tap.publish(events); router.route(events); },
     queues: () => plugins.hosts.map((h) => h.queue),
     logger,
+    eventLimits: config.limits.events,
     notify: (level, title, message, data) => void notices.publish(level, title, message, data),
   });
   const backlog = sources.outboxBacklog();
@@ -110,7 +113,7 @@ async function composeDaemon(opts: { config: HeimdallConfig; logger: Logger; lis
   if (db) notices.watchDatabase(db, config.database!.uri);
   if (invoker.modelClient) notices.watchModel(invoker.modelClient, config.llm!.baseURL);
   const history = new MetricsHistory({ plugins: () => plugins.statuses() });
-  const api: DaemonApi = { ...createAdminApi({ config, state: () => state, startedAt: new Date(), plugins, sources, db, registry, invoker, metrics, bifrost: bifrost.api, rules, reload: reloader, metricsHistory: history }), eventTap: tap };
+  const api: DaemonApi = { ...createAdminApi({ config, state: () => state, startedAt: new Date(), plugins, sources, db, registry, invoker, metrics, bifrost: bifrost.api, router, logStats: logOutputStats, rules, reload: reloader, metricsHistory: history }), eventTap: tap };
   registerBuiltinActions(registry, () => api.status());
 
   // The admin API listens before the plugins start, so a refused bind or a port in use fails fast;

@@ -147,7 +147,7 @@ function Console({ onSignOut }: { onSignOut: (() => void) | undefined }) {
         {pane === 'approvals' ? <ApprovalsPane pending={pending} error={confirmations.error} refresh={refreshConfirmations} store={store} /> : null}
         {pane === 'invocations' ? <InvocationsPane store={store} llm={s?.llm.configured ?? false} /> : null}
         {pane === 'sources' ? <SourcesPane status={s} error={status.error} /> : null}
-        {pane === 'rules' ? <RulesPane engine={s ? s.plugins.some((p) => p.actions.some((a) => a.startsWith('heimdall.rules.'))) : undefined} /> : null}
+        {pane === 'rules' ? <RulesPane status={s ? (s.rules ?? null) : undefined} /> : null}
       </main>
     </>
   );

@@ -13,6 +13,7 @@ import { registerEmit } from './emit.js';
 import { registerEvents } from './events.js';
 import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, flushAndExit } from './exit.js';
 import { registerInvocationCommands } from './invocations.js';
+import { registerQuarantine } from './quarantine.js';
 import { registerReload } from './reload.js';
 import { registerNewPlugin } from './new-plugin.js';
 import { registerRemoteCommands } from './remote.js';
@@ -52,6 +53,7 @@ export function buildProgram(): Command {
   registerEvents(program);
   registerConfirmations(program);
   registerAudit(program);
+  registerQuarantine(program);
   registerRules(program);
   registerReload(program);
   registerNewPlugin(program);

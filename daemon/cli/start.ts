@@ -47,7 +47,8 @@ export async function runStart(opts: StartOptions): Promise<void> {
     import('../logger.js'),
     import('../daemon.js'),
   ]);
-  const logger: Logger = createLogger({ level: opts.logLevel ?? config.log.level, pretty: opts.pretty ?? config.log.pretty });
+  // JSON output is asynchronous and bounded (limits.log.bufferBytes); it is flushed on exit.
+  const logger: Logger = createLogger({ level: opts.logLevel ?? config.log.level, pretty: opts.pretty ?? config.log.pretty, bufferBytes: config.limits.log.bufferBytes });
   if (file) logger.info({ configPath: file }, `Loaded the config from ${file}.`);
   else {
     logger.info(

@@ -20,6 +20,7 @@ import { registerEventRoutes } from './routes-events.js';
 import { registerHistoryRoutes } from './routes-history.js';
 import { registerInvocationRoutes } from './routes-invocations.js';
 import { registerOpsRoutes } from './routes-ops.js';
+import { registerQuarantineRoutes } from './routes-quarantine.js';
 import { registerReloadRoute, registerRuleRoutes } from './routes-rules.js';
 import { registerTapRoutes } from './routes-tap.js';
 import { registerV1Routes } from './routes-v1.js';
@@ -112,7 +113,7 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
       { method: request.method, path }));
   });
 
-  registerOpsRoutes(app, api, startedAtMs);
+  registerOpsRoutes(app, api, startedAtMs, logger);
   registerV1Routes(app, api);
   registerEventRoutes(app, api, bodyLimitBytes);
   registerBifrostRoutes(app, api);
@@ -122,6 +123,7 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
   registerHistoryRoutes(app, api.metricsHistory);
   registerConsoleRoutes(app, opts.consoleDir ? { dir: opts.consoleDir } : {});
   registerTapRoutes(app, api);
+  registerQuarantineRoutes(app, api);
 
   return {
     app,

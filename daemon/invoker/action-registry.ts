@@ -1,13 +1,17 @@
 /**
  * The action registry: `heimdall.<plugin>.<action>` for plugin actions (added when a plugin is
  * ready, removed when it stops or fails) plus built-ins run in the host. Params schemas are
- * compiled once with ajv and checked on every call; every call has a deadline.
+ * compiled once with ajv and checked on every call; every call has a deadline, a place in a chain
+ * of actions bounded by limits.actions.maxDepth (invocation-chain.ts), and a result of at most
+ * limits.actions.maxResultBytes.
  */
 import { randomUUID } from 'node:crypto';
 import type { Ajv2020 } from 'ajv/dist/2020.js';
 import {
   ActionNotFoundError,
   ActionTimeoutError,
+  ActionFailedError,
+  ResultTooLargeError,
   type ActionResult,
   type ActionTrigger,
   type JsonSchema,
@@ -15,6 +19,7 @@ import {
 import type { RemediationConfig } from '../../config/types.js';
 import { checkParams, compileParams, createParamsAjv, type ParamsValidator } from '../../sdk/checks/params.js';
 import { closestNames } from './closest-names.js';
+import { DEFAULT_ACTION_LIMITS, checkDepth, currentChain, runInChain, type ActionLimits } from './invocation-chain.js';
 
 /** One registered action, as /v1/actions, `heimdall actions` and the model's catalogue show it. */
 export interface ActionInfo {
@@ -41,7 +46,7 @@ export interface ActionRunner {
   readonly name: string;
   /** The plugin's override of the remediation policy. */
   readonly remediation?: Partial<RemediationConfig> | undefined;
-  invoke(action: string, params: Record<string, unknown>, invocationId: string, trigger: ActionTrigger, timeoutMs: number): Promise<ActionResult>;
+  invoke(action: string, params: Record<string, unknown>, invocationId: string, trigger: ActionTrigger, timeoutMs: number, extras?: { chain: string[]; maxResultBytes: number }): Promise<ActionResult>;
 }
 
 /** A built-in action, run in the daemon process. */
@@ -64,13 +69,17 @@ interface Entry {
 export interface InvokeOptions {
   trigger: ActionTrigger;
   invocationId?: string;
+  /** The actions that led to this call (default: the chain the caller runs in). */
+  chain?: readonly string[];
 }
 
 export class ActionRegistry {
   private readonly entries = new Map<string, Entry>();
   private readonly ajv: Ajv2020;
+  readonly limits: ActionLimits;
 
-  constructor(private readonly defaultTimeoutMs: number) {
+  constructor(private readonly defaultTimeoutMs: number, limits: Partial<ActionLimits> = {}) {
+    this.limits = { ...DEFAULT_ACTION_LIMITS, ...limits };
     // The same settings as the testing kit's (sdk/checks/params.ts).
     this.ajv = createParamsAjv();
   }
@@ -152,13 +161,38 @@ export class ActionRegistry {
   /** Runs an action whose params {@link check} has already validated. */
   async run(name: string, p: Record<string, unknown>, opts: InvokeOptions): Promise<ActionResult> {
     const e = this.lookup(name);
+    const chain = opts.chain ?? currentChain();
+    checkDepth(name, chain, this.limits.maxDepth);
+    const next = [...chain, name];
     const invocationId = opts.invocationId ?? randomUUID();
-    if (e.runner) return e.runner.invoke(e.shortName!, p, invocationId, opts.trigger, e.info.timeoutMs);
+    if (e.runner) {
+      const r = await e.runner.invoke(e.shortName!, p, invocationId, opts.trigger, e.info.timeoutMs, { chain: next, maxResultBytes: this.limits.maxResultBytes });
+      return this.checkSize(name, r);
+    }
+    return this.checkSize(name, await this.runBuiltin(name, e, p, invocationId, opts.trigger, next));
+  }
+
+  /** Refuses a result larger than limits.actions.maxResultBytes (or one that is not JSON). */
+  private checkSize(name: string, r: ActionResult): ActionResult {
+    let bytes: number;
+    try {
+      bytes = Buffer.byteLength(JSON.stringify(r) ?? '', 'utf8');
+    } catch (err) {
+      throw new ActionFailedError(`The action ${name} returned a result that cannot be turned into JSON: ${(err as Error).message}`);
+    }
+    const max = this.limits.maxResultBytes;
+    if (bytes > max) {
+      throw new ResultTooLargeError(`The action ${name} returned ${bytes} bytes of JSON, more than limits.actions.maxResultBytes (${max}); return less (page or summarise the data) or raise the limit.`, { action: name, maxBytes: max, bytes });
+    }
+    return r;
+  }
+
+  private async runBuiltin(name: string, e: Entry, p: Record<string, unknown>, invocationId: string, trigger: ActionTrigger, chain: string[]): Promise<ActionResult> {
     const ac = new AbortController();
     let timer: NodeJS.Timeout | undefined;
     try {
       return await Promise.race([
-        Promise.resolve(e.builtin!.run(p, { invocationId, trigger: opts.trigger, signal: ac.signal })),
+        runInChain(chain, () => Promise.resolve(e.builtin!.run(p, { invocationId, trigger, signal: ac.signal }))),
         new Promise<never>((_, reject) => {
           timer = setTimeout(() => {
             const err = new ActionTimeoutError(`The action ${name} did not finish within ${e.info.timeoutMs} ms.`, { invocationId });

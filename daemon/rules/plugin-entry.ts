@@ -63,6 +63,7 @@ export function rulesPluginEntry(config: HeimdallConfig): { entry: PluginConfig;
     resourceLimits: { ...e.resourceLimits },
     restart: { ...e.restart },
     ...(e.remediation ? { remediation: { ...e.remediation } } : {}),
+    ...(e.limits ? { limits: { ...e.limits } } : {}),
   };
   return { entry, slice };
 }

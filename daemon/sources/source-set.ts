@@ -8,7 +8,7 @@
  *   read from the plugin queues.
  */
 import type { Logger } from 'pino';
-import type { HeimdallConfig } from '../../config/types.js';
+import type { EventLimitsConfig, HeimdallConfig } from '../../config/types.js';
 import type { Database } from '../db/database.js';
 import { HttpSource, type IngestResult } from './http-source.js';
 import { Neo4jApocSource, roomInQueues, settledWhenQueuesDrain, type BoundedQueue, type CountingQueue, type Notify } from './neo4j-apoc/index.js';
@@ -23,6 +23,8 @@ export interface SourceSetOptions {
   /** The plugin queues now (for the outbox's delivery checkpoint and back-pressure). */
   queues: () => ReadonlyArray<CountingQueue & BoundedQueue>;
   logger: Logger;
+  /** limits.events: the http source checks them per item at ingest and holds events during start-up. */
+  eventLimits?: EventLimitsConfig;
   /** Daemon notices on Bifrost (the outbox says when capture was switched off, and when it is back). */
   notify?: Notify;
 }
@@ -39,7 +41,12 @@ export class SourceSet {
     const { config, db, emit, logger } = opts;
     for (const sc of config.sources) {
       if (sc.type === 'http' && !this.http) {
-        this.http = new HttpSource({ emit, database: config.database?.database ?? 'neo4j' });
+        const l = opts.eventLimits;
+        this.http = new HttpSource({
+          emit,
+          database: config.database?.database ?? 'neo4j',
+          ...(l ? { limits: { maxDepth: l.maxDepth, maxBytes: l.maxBytes }, startupBuffer: { events: l.startupBufferEvents, bytes: l.startupBufferBytes } } : {}),
+        });
         this.sources.push(this.http);
       } else if (sc.type === 'system' && !this.sources.some((s) => s.name === 'system')) {
         this.sources.push(new SystemSource({ emit, ...(db ? { db, uri: db.cfg.uri } : {}) }));

@@ -9,14 +9,17 @@ import {
   ActionNotFoundError,
   ActionTimeoutError,
   PluginInitError,
+  ResultTooLargeError,
+  ErrorCode,
   serializeError,
+  type ActionResult,
   type DatabaseEvent,
   type PluginContext,
   type PluginDefinition,
   type ActionDefinition,
 } from '../../sdk/index.js';
 import { collectActions } from '../../sdk/checks/definition.js';
-import { checkActionResult } from '../../sdk/checks/params.js';
+import { actionResultJson } from '../../sdk/checks/params.js';
 import { preparePluginConfig } from '../../sdk/checks/plugin-config.js';
 import { checkPluginDefinition, importPluginModule } from './plugin-loader.js';
 import { HostConnection, makeActionContext, makeLogger, makePluginContext } from './worker-context.js';
@@ -35,6 +38,8 @@ import {
   type WorkerToHost,
 } from './protocol.js';
 import type { MessagePort } from 'node:worker_threads';
+import { readlinkSync } from 'node:fs';
+import { setPriority } from 'node:os';
 
 interface WorkerState {
   plugin: PluginDefinition;
@@ -72,8 +77,28 @@ export default async function runTask(task: WorkerTask): Promise<unknown> {
   }
 }
 
+/** Niceness of plugin threads: a busy plugin yields the CPU to the daemon's own event loop. */
+const PLUGIN_THREAD_NICENESS = 10;
+
+/**
+ * Lowers the CPU priority of this thread (Linux: setpriority on the thread id from
+ * /proc/thread-self), so that a plugin that keeps its thread busy cannot starve the daemon's main
+ * thread (its HTTP API, Bifrost streams, the other plugins' dispatch). Elsewhere, or when it is
+ * not allowed, the thread keeps its priority.
+ */
+function lowerThreadPriority(): void {
+  if (process.platform !== 'linux') return;
+  try {
+    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+    if (Number.isInteger(tid) && tid > 0 && tid !== process.pid) setPriority(tid, PLUGIN_THREAD_NICENESS);
+  } catch {
+    // Not permitted or not supported: run at the normal priority.
+  }
+}
+
 async function init(task: InitTask): Promise<InitResult> {
-  const host = new HostConnection(task.port);
+  lowerThreadPriority();
+  const host = new HostConnection(task.port, task.limits);
   task.port.on('message', (msg: HostToWorker) => {
     if (msg.type === 'rpc-result') host.settle(msg);
     else if (msg.type === 'invoke') void runAction(msg);
@@ -153,9 +178,26 @@ async function stop(): Promise<{ stopped: boolean }> {
   return { stopped: true };
 }
 
+/** An error an action handler let through that crosses as it is (not wrapped in ActionFailedError). */
+function passesThrough(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return err instanceof ActionFailedError || err instanceof ActionTimeoutError || code === ErrorCode.HMD_ERR_INVOCATION_DEPTH || code === ErrorCode.HMD_ERR_RESULT_TOO_LARGE;
+}
+
+/**
+ * Runs one action and answers the host exactly once: with its result, with its error, or — when its
+ * deadline passes first — with ActionTimeoutError at the deadline, whether or not the handler
+ * honours its signal (a handler that keeps the thread busy cannot be answered for; the host then
+ * terminates the worker). The result must be an ActionResult of at most req.maxResultBytes as JSON.
+ */
 async function runAction(req: InvokeRequest): Promise<void> {
   const s = state!;
-  const reply = (m: WorkerToHost) => s.port.postMessage(m);
+  let answered = false;
+  const reply = (m: WorkerToHost) => {
+    if (answered) return;
+    answered = true;
+    s.port.postMessage(m);
+  };
   const def = s.actions[req.action];
   if (!def) {
     const err = new ActionNotFoundError(`The plugin ${s.plugin.name} has no action ${req.action}.`, { action: req.action, suggestions: Object.keys(s.actions) });
@@ -164,21 +206,31 @@ async function runAction(req: InvokeRequest): Promise<void> {
   }
   const ac = new AbortController();
   const fullName = `heimdall.${s.plugin.name}.${req.action}`;
-  const timer = setTimeout(() => ac.abort(new ActionTimeoutError(`The action ${fullName} did not finish within ${req.timeoutMs} ms.`)), req.timeoutMs);
+  const timer = setTimeout(() => {
+    const err = new ActionTimeoutError(`The action ${fullName} did not finish within ${req.timeoutMs} ms.`, { invocationId: req.invocationId });
+    ac.abort(err);
+    reply({ type: 'invoke-result', id: req.id, ok: false, error: serializeError(err) });
+  }, req.timeoutMs);
   try {
-    const actx = makeActionContext({ name: s.plugin.name, config: s.config, host: s.host, log: s.ctx.log }, req.action, req.params, req.invocationId, req.trigger, ac.signal);
+    const actx = makeActionContext({ name: s.plugin.name, config: s.config, host: s.host, log: s.ctx.log }, req.action, req.params, req.invocationId, req.trigger, ac.signal, req.chain ?? []);
     const value = await def.handler.call(def, actx);
     // a handler that returns after its deadline (even one that honoured the signal) timed out
     if (ac.signal.aborted) throw ac.signal.reason as Error;
-    const plain = checkActionResult(fullName, value);
-    reply({ type: 'invoke-result', id: req.id, ok: true, value: plain });
+    const text = actionResultJson(fullName, value);
+    const bytes = Buffer.byteLength(text, 'utf8');
+    if (bytes > req.maxResultBytes) {
+      throw new ResultTooLargeError(
+        `The action ${fullName} returned ${bytes} bytes of JSON, more than limits.actions.maxResultBytes (${req.maxResultBytes}); return less (page or summarise the data) or raise the limit.`,
+        { action: fullName, maxBytes: req.maxResultBytes, bytes },
+      );
+    }
+    reply({ type: 'invoke-result', id: req.id, ok: true, value: JSON.parse(text) as ActionResult });
   } catch (err) {
-    const wrapped =
-      err instanceof ActionFailedError || err instanceof ActionTimeoutError
-        ? err
-        : ac.signal.aborted
-          ? (ac.signal.reason as Error)
-          : new ActionFailedError(`The action ${fullName} threw: ${(err as Error)?.message ?? String(err)}`, { cause: serializeError(err) });
+    const wrapped = passesThrough(err)
+      ? err
+      : ac.signal.aborted
+        ? (ac.signal.reason as Error)
+        : new ActionFailedError(`The action ${fullName} threw: ${(err as Error)?.message ?? String(err)}`, { cause: serializeError(err) });
     reply({ type: 'invoke-result', id: req.id, ok: false, error: serializeError(wrapped) });
   } finally {
     clearTimeout(timer);

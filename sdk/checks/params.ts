@@ -43,14 +43,19 @@ function isActionResult(v: unknown): v is ActionResult {
   return !!v && typeof v === 'object' && typeof (v as ActionResult).success === 'boolean' && typeof (v as ActionResult).message === 'string';
 }
 
-/** A handler's return value as the plain ActionResult that crosses to the caller; ActionFailedError otherwise. */
-export function checkActionResult(fullName: string, value: unknown): ActionResult {
+/** A handler's return value as the JSON text of an ActionResult (so its size can be measured); ActionFailedError otherwise. */
+export function actionResultJson(fullName: string, value: unknown): string {
   if (!isActionResult(value)) {
     throw new ActionFailedError(`The action ${fullName} returned ${JSON.stringify(value)?.slice(0, 200)}, which is not an ActionResult { success: boolean, message: string, data?: object }.`);
   }
   try {
-    return JSON.parse(JSON.stringify(value)) as ActionResult;
+    return JSON.stringify(value);
   } catch (e) {
     throw new ActionFailedError(`The action ${fullName} returned a result that cannot be turned into JSON: ${(e as Error).message}`);
   }
+}
+
+/** A handler's return value as the plain ActionResult that crosses to the caller; ActionFailedError otherwise. */
+export function checkActionResult(fullName: string, value: unknown): ActionResult {
+  return JSON.parse(actionResultJson(fullName, value)) as ActionResult;
 }

@@ -31,7 +31,7 @@ export interface ConsoleDaemonOptions {
   plugins: string[];
   /** The sources: entries, as YAML list items. Default: the http source. */
   sources?: string[];
-  /** More top-level YAML. */
+  /** More top-level YAML (e.g. rules:, rulesPath: and rulesEngine:, with absolute paths: the config file is taken to be in the repository's root). */
   extra?: string;
 }
 
@@ -52,7 +52,8 @@ export async function startConsoleDaemon(o: ConsoleDaemonOptions): Promise<Runni
     ...(o.plugins.length > 0 ? o.plugins : ['  []']),
     '',
   ].join('\n');
-  const config = parseConfig(text, { file: join(REPO_ROOT, 'test-console.yaml'), env: {} });
+  // as `heimdall start` loads: a broken rule is kept out and reported, the others run
+  const config = parseConfig(text, { file: join(REPO_ROOT, 'test-console.yaml'), env: {}, invalidRules: 'keep' });
   return startDaemon({ config, logger: pino({ level: process.env.HEIMDALL_TEST_LOG ?? 'silent' }) });
 }
 

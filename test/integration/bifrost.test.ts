@@ -16,7 +16,9 @@ import { pluginYaml, startTestDaemon, waitFor, type TestDaemon } from '../helper
 import { fixturePlugin } from '../helpers/paths.js';
 import { bifrostStatus, call, postJson } from '../helpers/public-api.js';
 
-const NOTIFIER = pluginYaml(fixturePlugin('bifrost-notifier.mjs'));
+// These tests are about the stream, not the per-plugin output limits (limits.plugins, whose default
+// burst of 100 notifications they would pass): the notifier publishes without a limit.
+const NOTIFIER = pluginYaml(fixturePlugin('bifrost-notifier.mjs'), 'limits:\n  notificationsPerSecond: 0');
 const TOKEN = 's3cret';
 const AUTH = { authorization: `Bearer ${TOKEN}` };
 
@@ -62,6 +64,8 @@ const lastId = async (d: TestDaemon) => (await bifrostStatus(d)).lastId;
 const noClients = (d: TestDaemon) => waitFor('the server to see every client go', async () => (await bifrostStatus(d)).stream.clients === 0);
 
 const LIMIT = 256 * 1024;
+/** bifrost.clientStallMs: how long (on Bifrost's clock) a client over its limits may read nothing. */
+const STALL_MS = 500;
 
 describe('Bifrost stream on one daemon (the default buffer, auth on, a fake clock)', () => {
   const clock = new FakeClock();
@@ -69,7 +73,7 @@ describe('Bifrost stream on one daemon (the default buffer, auth on, a fake cloc
   before(async () => {
     d = await startTestDaemon(
       [NOTIFIER],
-      `  token: ${TOKEN}\nbifrost:\n  heartbeatMs: 50\n  sinks: []\n  maxClients: 150\n  clientBufferBytes: ${LIMIT}\n  clientBufferMessages: 100000\n`,
+      `  token: ${TOKEN}\nbifrost:\n  heartbeatMs: 50\n  sinks: []\n  maxClients: 150\n  clientBufferBytes: ${LIMIT}\n  clientBufferMessages: 100000\n  clientStallMs: ${STALL_MS}\n`,
       { clock },
     );
   });
@@ -257,6 +261,9 @@ describe('Bifrost stream on one daemon (the default buffer, auth on, a fake cloc
         clearInterval(sampler);
       }
       assert.ok(fastInOrder, 'the fast client got every message in order');
+      assert.equal((await bifrostStatus(d)).stream.cutOff, cutBefore, 'over its limits, but not yet for bifrost.clientStallMs (Bifrost\'s clock has not moved)');
+      // Its socket has taken nothing for clientStallMs of Bifrost's clock: the heartbeats on the way judge it.
+      clock.advance(STALL_MS);
       const status = await bifrostStatus(d);
       assert.equal(status.stream.cutOff, cutBefore + 1, 'the slow client was cut off');
       // What one client holds is bounded by the limit plus one event-loop turn's messages (written in

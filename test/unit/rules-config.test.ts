@@ -5,6 +5,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig, redactConfig } from '../../config/loader.js';
+import { rulesPluginEntry } from '../../daemon/rules/plugin-entry.js';
 
 /** A config file (and rule files under rules.d/) in a fresh folder; returns the config's path. */
 function write(config: string, files: Record<string, string> = {}): string {
@@ -92,4 +93,11 @@ test('redactConfig hides credential-like webhook headers of rules', () => {
   const shown = JSON.stringify(redactConfig(loadConfig(file, {})));
   assert.doesNotMatch(shown, /s3cret/);
   assert.match(shown, /"x-trace":"1"/);
+});
+
+test('rulesEngine.limits are the rules plugin\'s own output limits; without them it has the plugins\' defaults', () => {
+  const withLimits = loadConfig(write(`rules:\n${RULE('r').replace(/^(?=.)/gm, '  ')}rulesEngine:\n  limits:\n    notificationsPerSecond: 50\n    notificationsBurst: 500\n`), {});
+  assert.deepEqual(rulesPluginEntry(withLimits)!.entry.limits, { notificationsPerSecond: 50, notificationsBurst: 500 });
+  const without = loadConfig(write(`rules:\n${RULE('r').replace(/^(?=.)/gm, '  ')}`), {});
+  assert.equal(rulesPluginEntry(without)!.entry.limits, undefined, 'limits.plugins apply, as for a plugin without plugins[].limits');
 });
