@@ -164,6 +164,17 @@ describe('OutboxStore delivery', () => {
     assert.equal(await count('MATCH (t:StoreTest) RETURN count(t)'), 5, 'only outbox entries were deleted');
   });
 
+  it('acks an entry only when its seq and epoch match too (a retried ack must not delete a new entry that reuses a deleted id)', async () => {
+    await reset();
+    await writeTransactions([10]);
+    const [e] = (await store.read({ limit: 10 })).entries;
+    // What a retried ack holds after Neo4j gave the element id of the entry it deleted to a new one: the id matches, the entry does not.
+    assert.equal(await store.ack([{ ...e!, seq: String(Number(e!.seq) + 1000) }]), 0);
+    assert.equal(await store.ack([{ ...e!, epoch: String(Number(e!.epoch) + 1) }]), 0);
+    assert.equal(await entries(), 1, 'the entry is still there');
+    assert.equal(await store.ack([e!]), 1);
+  });
+
   it('acks in transactions of at most maxBatchBytes and still deletes them all', async () => {
     await reset();
     await writeTransactions([1000, 1000, 1000, 1000]);

@@ -93,15 +93,21 @@ export class OutboxStore {
   /**
    * Deletes these entries (in transactions of at most maxBatchBytes of entry text); resolves with how many were still
    * there. DETACH: a relationship someone attached to an entry must not keep it (and every later ack) in place.
+   *
+   * An entry is matched by its element id AND its seq and epoch: Neo4j reuses the ids of deleted nodes, and an ack is
+   * retried whole when it failed part-way or its commit was not confirmed (Neo4j went away), so by then the id of an
+   * entry it did delete may belong to a new entry that was never delivered.
    */
-  async ack(entries: ReadonlyArray<Pick<StoredEntry, 'elementId' | 'bytes'>>): Promise<number> {
+  async ack(entries: ReadonlyArray<Pick<StoredEntry, 'elementId' | 'bytes' | 'seq' | 'epoch'>>): Promise<number> {
     let deleted = 0;
     for (let i = 0; i < entries.length; ) {
       let n = 0;
       let bytes = 0;
       while (i + n < entries.length && (n === 0 || bytes + entries[i + n]!.bytes <= this.maxBatchBytes)) bytes += entries[i + n++]!.bytes;
-      const ids = entries.slice(i, i + n).map((e) => e.elementId);
-      const rows = await this.st.internal(`UNWIND $ids AS id MATCH (o:${OUTBOX_LABEL}) WHERE elementId(o) = id DETACH DELETE o RETURN count(o) AS n`, { ids });
+      const rows = await this.st.internal(
+        `UNWIND $rows AS row MATCH (o:${OUTBOX_LABEL}) WHERE elementId(o) = row.id AND o.seq = row.seq AND coalesce(o.epoch, 0) = row.epoch DETACH DELETE o RETURN count(o) AS n`,
+        { rows: entries.slice(i, i + n).map((e) => ({ id: e.elementId, seq: neo4j.int(e.seq), epoch: neo4j.int(e.epoch) })) },
+      );
       deleted += num(rows[0]?.['n']);
       i += n;
     }
