@@ -59,7 +59,7 @@ async function until(what: string, check: () => boolean, timeoutMs: number, why:
   }
 }
 
-it('goes degraded while Neo4j restarts under load and then delivers every committed change', { timeout: 300_000 }, async (t) => {
+it('goes degraded while Neo4j restarts under load and then delivers every committed change', { timeout: 420_000 }, async (t) => {
   try {
     const port = await freePort();
     instance = await startNeo4j({ port, home, timeoutMs: 180_000 });
@@ -90,13 +90,13 @@ it('goes degraded while Neo4j restarts under load and then delivers every commit
       }
     })();
 
-    await until('300 commits before the restart', () => committed.length >= 300, 60_000, () => `${committed.length} so far`, 10);
+    await until('300 commits before the restart', () => committed.length >= 300, 120_000, () => `${committed.length} so far`, 10);
     await instance.stop();
     const downAt = committed.length;
     await until('the source to go degraded', () => source.status().state === 'degraded', 20_000, state);
     assert.ok(source.status().reason, 'a degraded source says why');
     instance = await startNeo4j({ port, home, timeoutMs: 180_000 });
-    await until('writes to resume after the restart', () => committed.length >= downAt + 300, 60_000, () => `${committed.length - downAt} since`, 10);
+    await until('writes to resume after the restart', () => committed.length >= downAt + 300, 120_000, () => `${committed.length - downAt} since`, 10);
     stopWriting = true;
     await writing;
 
