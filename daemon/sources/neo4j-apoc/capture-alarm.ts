@@ -46,7 +46,6 @@ export class CaptureAlarm {
   /** The epoch the source expects the counter to have. */
   epoch: string | undefined;
   private readonly delivered = new Map<string, number>();
-  private lastEntry: { epoch: string; seq: number } | undefined;
   private alarm: { kinds: Set<FindingKind>; text: string; since: number; reinstalledAt?: number } | undefined;
   /** When the last check found nothing wrong (or the source started). */
   private lastClean: number;
@@ -80,18 +79,20 @@ export class CaptureAlarm {
     return { database: this.o.database, ordering: this.o.ordering, epoch: this.epoch, delivered: new Map(this.delivered) };
   }
 
-  /** An entry was read: remembers its seq per epoch; logs a gap (strict: entries deleted by someone else). */
+  /**
+   * An entry was read (new, or skipped as pending: reads see those again): remembers the highest seq per epoch, and
+   * logs a gap (strict) when an entry lies more than one above the highest seen in its epoch, i.e. entries were
+   * deleted by someone else. Measured against the highest, not the last, so entries seen again say nothing new.
+   */
   observe(epoch: string, seqText: string): void {
     const seq = Number(seqText);
-    const prev = this.lastEntry;
-    this.lastEntry = { epoch, seq };
     if (seq >= RELAXED_SEQ_FLOOR) return;
+    const max = this.delivered.get(epoch);
     this.delivered.delete(epoch); // re-inserted last: the map's order is the order epochs were last seen
-    this.delivered.set(epoch, Math.max(seq, this.delivered.get(epoch) ?? 0));
+    this.delivered.set(epoch, Math.max(seq, max ?? 0));
     while (this.delivered.size > EPOCHS_KEPT) this.delivered.delete(this.delivered.keys().next().value as string);
-    if (this.o.ordering !== 'strict' || !prev || prev.epoch !== epoch || prev.seq >= RELAXED_SEQ_FLOOR) return;
-    if (seq > prev.seq + 1) {
-      this.o.log.error(`The outbox of the database ${this.o.database} skips from seq ${prev.seq} to ${seq}: ${seq - prev.seq - 1} transactions' entries were deleted by something other than Heimdall, and their events are lost.`);
+    if (this.o.ordering === 'strict' && max !== undefined && seq > max + 1) {
+      this.o.log.error(`The outbox of the database ${this.o.database} skips from seq ${max} to ${seq}: ${seq - max - 1} transactions' entries were deleted by something other than Heimdall, and their events are lost.`);
     }
   }
 

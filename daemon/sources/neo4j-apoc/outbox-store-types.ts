@@ -26,6 +26,11 @@ export interface ReadResult {
   entries: StoredEntry[];
   /** The limit or the byte bound cut the read, so more entries are probably waiting. */
   full: boolean;
+  /**
+   * Every entry the read came across, in seq order: the new ones and those it skipped as pending. The gap check
+   * (strict mode) looks at these, since an entry skipped because a pending entry's id was reused is no gap.
+   */
+  seen: Array<{ epoch: string; seq: string }>;
 }
 
 export interface OutboxStoreOptions {

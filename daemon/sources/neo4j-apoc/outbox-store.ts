@@ -69,9 +69,13 @@ export class OutboxStore {
     });
     // The bound in the query counts the pending entries too (one may just have been acked): apply it to the new ones here.
     const entries: StoredEntry[] = [];
+    const seen: ReadResult['seen'] = [];
     let bytes = 0;
     for (const r of rows) {
-      if (r['skip']) continue;
+      if (r['skip']) {
+        seen.push({ epoch: String(r['epoch']), seq: String(r['seq']) });
+        continue;
+      }
       if (entries.length > 0 && bytes >= this.maxBatchBytes) break;
       const entry: StoredEntry = {
         elementId: r['id'] as string,
@@ -83,11 +87,12 @@ export class OutboxStore {
         bytes: num(r['bytes']),
       };
       entries.push(entry);
+      seen.push({ epoch: entry.epoch, seq: entry.seq });
       bytes += entry.bytes;
     }
     const returnedBytes = rows.reduce((a, r) => a + num(r['bytes']), 0);
     const full = entries.length >= req.limit || returnedBytes >= this.maxBatchBytes + pending.bytes || bytes >= this.maxBatchBytes;
-    return { entries, full };
+    return { entries, full, seen };
   }
 
   /**

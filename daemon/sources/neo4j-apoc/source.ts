@@ -217,7 +217,8 @@ export class Neo4jApocSource implements EventSource {
     this.inflight.takeAckError(); // a failed background ack makes this round fail (degraded); kick() retries it
     this.inflight.kick();
     if (await this.behind()) return true;
-    const { entries, full } = await this.read();
+    const { entries, full, seen } = await this.read();
+    for (const s of seen) this.alarm.observe(s.epoch, s.seq);
     if (entries.length === 0) return this.idle();
     const { events, decoded, failed } = this.decode(entries);
     await this.deadLetter(failed);
@@ -259,9 +260,9 @@ export class Neo4jApocSource implements EventSource {
     return this.store.read({ limit: this.opts.config.batchSize, pending: this.inflight });
   }
 
-  /** Decode: entries → events, watching the sequence for gaps. */
+  /** Decode: entries → events (the read's `seen` went through the gap check already). */
   private decode(entries: readonly StoredEntry[]): DecodedEntries<StoredEntry> {
-    for (const e of entries) this.observeSeq(e);
+    this.lastSeq = entries[entries.length - 1]?.seq ?? this.lastSeq;
     return decodeEntries(entries, this.database, this.name);
   }
 
@@ -351,12 +352,6 @@ export class Neo4jApocSource implements EventSource {
       this.state = 'degraded';
       this.degradedBy = 'waiting';
     }
-  }
-
-  /** Strict mode: a jump in seq means entries were deleted by someone else (the alarm logs it). */
-  private observeSeq(entry: StoredEntry): void {
-    this.lastSeq = entry.seq;
-    this.alarm.observe(entry.epoch, entry.seq);
   }
 
   /** Runs fn after every install or check started before it has finished. */
