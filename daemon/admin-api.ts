@@ -4,6 +4,7 @@
  * (ingest through the http source, actions and prompts through the invoker, metrics).
  */
 import { readFileSync } from 'node:fs';
+import { redactUrl } from '../config/redact.js';
 import type { HeimdallConfig } from '../config/types.js';
 import type { BifrostApi } from './bifrost/types.js';
 import type { DaemonApi, DaemonStatus, QuarantineApi, Readiness } from './http/daemon-api.js';
@@ -61,7 +62,7 @@ export function readiness(p: Pick<AdminApiParts, 'config' | 'state' | 'plugins' 
     else blocking.push(why);
   }
   for (const s of p.sources.statuses()) if (s.state !== 'running') blocking.push(`The source ${s.name} is ${s.state}${s.reason ? `: ${s.reason}` : '.'}`);
-  if (p.db && !p.db.connected) blocking.push(`The database at ${p.config.database!.uri} is not reachable: ${p.db.lastError ?? 'not connected yet'}.`);
+  if (p.db && !p.db.connected) blocking.push(`The database at ${redactUrl(p.config.database!.uri)} is not reachable: ${p.db.lastError ?? 'not connected yet'}.`);
   return blocking.length > 0 ? { ready: false, reasons: [...blocking, ...settled] } : { ready: true, reasons: settled };
 }
 
@@ -88,8 +89,8 @@ export function createAdminApi(p: AdminApiParts): DaemonApi {
         state: p.state(),
         plugins: p.plugins.statuses(),
         sources: p.sources.statuses(),
-        database: db ? { configured: true, connected: db.connected, uri: config.database!.uri, ...(db.lastError ? { reason: db.lastError } : {}) } : { configured: false, connected: false },
-        llm: config.llm ? { configured: true, model: config.llm.model, baseURL: config.llm.baseURL } : { configured: false },
+        database: db ? { configured: true, connected: db.connected, uri: redactUrl(config.database!.uri), ...(db.lastError ? { reason: db.lastError } : {}) } : { configured: false, connected: false },
+        llm: config.llm ? { configured: true, model: config.llm.model, baseURL: redactUrl(config.llm.baseURL) } : { configured: false },
         ...(p.router ? { router: p.router.stats() } : {}),
         ...(p.plugins.quarantineStats ? { quarantine: p.plugins.quarantineStats() } : {}),
         ...(p.logStats ? { log: p.logStats() } : {}),

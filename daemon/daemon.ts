@@ -8,6 +8,8 @@
  */
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
+import { redactUrl } from '../config/redact.js';
+import { SecretScrubber } from '../config/secret-scrubber.js';
 import type { HeimdallConfig } from '../config/types.js';
 import { createAdminApi } from './admin-api.js';
 import { AuditLog, graphMirror } from './audit/audit-log.js';
@@ -54,8 +56,11 @@ export interface RunningDaemon {
   internals: { router: Router; hosts: PluginHost[]; plugins: PluginSet; sources: SourceSet; drops: DropSummary; bus: BifrostBus; bifrost: Bifrost; registry: ActionRegistry; invoker: Invoker; db: Database | undefined; executor: RemediationExecutor | undefined; audit: AuditLog; rules: RulesService; reloader: Reloader };
 }
 
-/** `clock`: Bifrost's time (timestamps, heartbeats, confirmation deadlines, sink retries); default the real one. Tests pass a fake. */
-export async function startDaemon(opts: { config: HeimdallConfig; logger: Logger; listen?: boolean; clock?: Clock }): Promise<RunningDaemon> {
+/**
+ * `clock`: Bifrost's time (timestamps, heartbeats, confirmation deadlines, sink retries); default the real one. Tests pass a fake.
+ * `secrets`: the scrubber the logger was made with (it learns the secrets of reloaded configs too); default one for `config`.
+ */
+export async function startDaemon(opts: { config: HeimdallConfig; logger: Logger; listen?: boolean; clock?: Clock; secrets?: SecretScrubber }): Promise<RunningDaemon> {
   // database: { embedded: true } starts a Neo4j first (and stops it last); without one it can run, the config loses its database
   const embedded = await startEmbeddedDatabase(opts.config, opts.logger);
   try {
@@ -66,16 +71,19 @@ export async function startDaemon(opts: { config: HeimdallConfig; logger: Logger
   }
 }
 
-async function composeDaemon(opts: { config: HeimdallConfig; logger: Logger; listen?: boolean; clock?: Clock }, embeddedNeo4j: Lifecycle | undefined): Promise<RunningDaemon> {
+async function composeDaemon(opts: { config: HeimdallConfig; logger: Logger; listen?: boolean; clock?: Clock; secrets?: SecretScrubber }, embeddedNeo4j: Lifecycle | undefined): Promise<RunningDaemon> {
   const { config, logger } = opts;
   const log = (component: string) => logger.child({ component });
   let state: DaemonStatus['state'] = 'starting';
+  // what leaves the daemon (logs, HTTP bodies, Bifrost, the audit log) is scrubbed of the config's secrets
+  const secrets = (opts.secrets ?? new SecretScrubber()).collect(config);
   const bus = new BifrostBus(config.bifrost.bufferSize, log('bifrost'), opts.clock);
+  bus.scrubWith(secrets);
   const bifrost = createBifrost(bus, config, log('bifrost'));
   const { confirmations, notices } = bifrost;
   const registry = new ActionRegistry(config.actions.timeoutMs, config.limits.actions);
   const invoker = new Invoker(config, registry, bus, log('invoker'), { confirmations });
-  const audit = new AuditLog(resolve(config.baseDir, config.audit.path), log('audit'));
+  const audit = new AuditLog(resolve(config.baseDir, config.audit.path), log('audit'), (e) => secrets.deep(e));
   const db = config.database ? new Database(config.database, log('database')) : undefined;
   const executor = db && new RemediationExecutor({ db, config, audit, bus, log: log('remediation'), confirmations: () => confirmations, pluginPolicy: (name) => plugins.find(name)?.remediation });
   if (db && config.audit.graph) audit.setMirror(graphMirror(db));
@@ -90,7 +98,7 @@ async function composeDaemon(opts: { config: HeimdallConfig; logger: Logger; lis
   const plugins: PluginSet = new PluginSet({ config: withRulesPlugin(config, rulesPlugin?.entry), logger, onRpc, registry, metrics, bus, confirmations });
   const rules = new RulesService({ slice: rulesPlugin?.slice, ruleSet: config.ruleSet, host: () => plugins.hosts.find((h) => h.cfg === rulesPlugin?.entry), invokeAction: (n, p, t) => invoker.invokeAction(n, p, t), database: config.database?.database ?? 'neo4j', ...(config.configPath ? { configFile: config.configPath } : {}), log: log('rules') });
   rules.reportProblems();
-  const reloader = new Reloader({ config, steps: [rulesReloadStep(rules)], log: log('reload') });
+  const reloader = new Reloader({ config, steps: [rulesReloadStep(rules)], log: log('reload'), onLoaded: (next) => void secrets.collect(next) });
   const { maxDepth, maxBytes } = config.limits.events;
   const router = new Router({ limits: { maxDepth, maxBytes }, log: log('router'), summaryIntervalMs: config.drops.logIntervalMs });
   router.setTargets(plugins.hosts);
@@ -110,15 +118,15 @@ async function composeDaemon(opts: { config: HeimdallConfig; logger: Logger; lis
   const drops = new DropSummary({ intervalMs: config.drops.logIntervalMs, plugins: () => plugins.hosts })
     .subscribe((ev) => metrics.observeDrops(ev))
     .subscribe((ev) => bus.publish({ kind: 'notification', ...dropsNotice(ev), origin: { kind: 'daemon' } }));
-  if (db) notices.watchDatabase(db, config.database!.uri);
-  if (invoker.modelClient) notices.watchModel(invoker.modelClient, config.llm!.baseURL);
+  if (db) notices.watchDatabase(db, db.where);
+  if (invoker.modelClient) notices.watchModel(invoker.modelClient, redactUrl(config.llm!.baseURL));
   const history = new MetricsHistory({ plugins: () => plugins.statuses() });
   const api: DaemonApi = { ...createAdminApi({ config, state: () => state, startedAt: new Date(), plugins, sources, db, registry, invoker, metrics, bifrost: bifrost.api, router, logStats: logOutputStats, rules, reload: reloader, metricsHistory: history }), eventTap: tap };
   registerBuiltinActions(registry, () => api.status());
 
   // The admin API listens before the plugins start, so a refused bind or a port in use fails fast;
   // until the daemon is running, /readyz answers 503 and the http source refuses events.
-  const http = createHttpServer({ api, config, logger: log('http') });
+  const http = createHttpServer({ api, config, logger: log('http'), secrets });
   let url = '';
   const parts: Lifecycle[] = [
     ...(embeddedNeo4j ? [embeddedNeo4j] : []),

@@ -49,6 +49,8 @@ export interface ReloaderOptions {
   steps: ReloadStep[];
   log: Pick<Logger, 'info' | 'warn' | 'error'>;
   env?: Record<string, string | undefined>;
+  /** Told about every config that loaded, before anything about it is logged (the daemon's scrubber learns its secrets). */
+  onLoaded?: (next: HeimdallConfig) => void;
 }
 
 export class Reloader implements ReloadApi {
@@ -84,6 +86,7 @@ export class Reloader implements ReloadApi {
       }
       throw err;
     }
+    this.o.onLoaded?.(next);
     const report: ReloadReport = { file, at: new Date().toISOString(), applied: [], restartRequired: [], message: '' };
     const notes: string[] = [];
     const owned = new Set<string>();

@@ -7,6 +7,7 @@
  * `database:` section.
  */
 import { Option, type Command } from 'commander';
+import { redactUrl } from '../../config/redact.js';
 import type { DatabaseConfig, HeimdallConfig } from '../../config/types.js';
 import type { OutboxStore } from '../sources/neo4j-apoc/outbox-store.js';
 import { CliError, EXIT_FAILURE, EXIT_USAGE } from './exit.js';
@@ -60,7 +61,7 @@ async function withStore<T>(db: DatabaseConfig, database: string, fn: (store: Ou
     }
     return await fn(new Store(router, { database }));
   } catch (err) {
-    if (err instanceof OutboxError) throw new CliError(`${db.uri}: ${err.message}`, EXIT_FAILURE);
+    if (err instanceof OutboxError) throw new CliError(`${redactUrl(db.uri)}: ${err.message}`, EXIT_FAILURE);
     throw err;
   } finally {
     await router.close();
@@ -130,7 +131,7 @@ export async function runDbStatus(opts: DbOptions): Promise<void> {
   if (opts.json) printJson(st);
   else {
     const yes = (b: boolean) => (b ? 'yes' : 'no');
-    out(`database        ${st.database} (${db.uri})`);
+    out(`database        ${st.database} (${redactUrl(db.uri)})`);
     out(`APOC            ${st.apocVersion ?? 'not installed'}`);
     out(`trigger         stored: ${yes(st.trigger.stored)}, loaded: ${yes(st.trigger.loaded)}, paused: ${yes(st.trigger.paused)}, ordering: ${st.trigger.ordering ?? '-'}`);
     out(`index, counter  index: ${yes(st.seqIndex)}, constraint: ${yes(st.counterConstraint)}, counter: ${st.counter ?? '-'}, epoch: ${st.epoch ?? '-'}`);

@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import { redactText } from '../../config/redact.js';
 import { registerAudit } from './audit.js';
 import { registerConfirmations } from './confirmations.js';
 import { registerDb } from './db.js';
@@ -75,11 +76,12 @@ export function exitCodeFor(err: unknown): number {
   }
   if (err instanceof CliError) {
     if (err.stdout !== undefined) process.stdout.write(`${err.stdout}\n`);
-    if (err.message !== '') process.stderr.write(`${err.message}\n`);
+    // commands scrub the config's secrets themselves; this catches credential-shaped text (a --url with a password)
+    if (err.message !== '') process.stderr.write(`${redactText(err.message)}\n`);
     return err.exitCode;
   }
   const e = err as Error;
-  process.stderr.write(`heimdall failed unexpectedly: ${e?.message ?? String(err)}\n${e?.stack ?? ''}\n`);
+  process.stderr.write(redactText(`heimdall failed unexpectedly: ${e?.message ?? String(err)}\n${e?.stack ?? ''}\n`));
   return EXIT_FAILURE;
 }
 

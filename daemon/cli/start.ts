@@ -42,13 +42,16 @@ function isConfigError(err: unknown): boolean {
 
 export async function runStart(opts: StartOptions): Promise<void> {
   const { config, file } = await loadConfigOrDefaults(opts.config, { invalidRules: 'keep' });
-  const [{ redactConfig }, { createLogger }, { startDaemon }] = await Promise.all([
+  const [{ redactConfig }, { SecretScrubber }, { createLogger }, { startDaemon }] = await Promise.all([
     import('../../config/loader.js'),
+    import('../../config/secret-scrubber.js'),
     import('../logger.js'),
     import('../daemon.js'),
   ]);
+  // every log line, and every message this command prints, is scrubbed of the config's secrets;
   // JSON output is asynchronous and bounded (limits.log.bufferBytes); it is flushed on exit.
-  const logger: Logger = createLogger({ level: opts.logLevel ?? config.log.level, pretty: opts.pretty ?? config.log.pretty, bufferBytes: config.limits.log.bufferBytes });
+  const secrets = SecretScrubber.fromConfig(config);
+  const logger: Logger = createLogger({ level: opts.logLevel ?? config.log.level, pretty: opts.pretty ?? config.log.pretty, bufferBytes: config.limits.log.bufferBytes, secrets });
   if (file) logger.info({ configPath: file }, `Loaded the config from ${file}.`);
   else {
     logger.info(
@@ -88,14 +91,14 @@ export async function runStart(opts: StartOptions): Promise<void> {
 
   let running;
   try {
-    running = await startDaemon({ config, logger });
+    running = await startDaemon({ config, logger, secrets });
   } catch (err) {
     if (isConfigError(err)) {
       logger.error(`Heimdall cannot start: ${(err as Error).message}`);
-      throw new CliError((err as Error).message, EXIT_USAGE);
+      throw new CliError(secrets.text((err as Error).message), EXIT_USAGE);
     }
     logger.fatal({ err }, `Heimdall could not start: ${(err as Error).message}`);
-    throw new CliError(`Heimdall could not start: ${(err as Error).message}`, EXIT_FAILURE);
+    throw new CliError(secrets.text(`Heimdall could not start: ${(err as Error).message}`), EXIT_FAILURE);
   }
 
   const daemon = running;

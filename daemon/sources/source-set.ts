@@ -49,7 +49,7 @@ export class SourceSet {
         });
         this.sources.push(this.http);
       } else if (sc.type === 'system' && !this.sources.some((s) => s.name === 'system')) {
-        this.sources.push(new SystemSource({ emit, ...(db ? { db, uri: db.cfg.uri } : {}) }));
+        this.sources.push(new SystemSource({ emit, ...(db ? { db, uri: db.where } : {}) }));
       } else if (sc.type === 'neo4j-apoc' && db) {
         const src = new Neo4jApocSource({
           db,
