@@ -107,8 +107,16 @@ async function composeDaemon(opts: { config: HeimdallConfig; logger: Logger; lis
   plugins.watch((hosts) => router.setTargets(hosts));
   const tap = new EventTap(config.bifrost, () => plugins.hosts, log('tap'));
   // the tap sees what the sources emit before the router does; with nobody listening it costs one check
-  // a paused plugin's queue holds no source back: the outbox's back-pressure and checkpoint leave it out
-  const sources = new SourceSet({ config, db, emit: (events) => { if (tap.active) tap.publish(events); router.route(events); }, queues: () => plugins.hosts.filter((h) => h.state !== 'paused').map((h) => h.queue), logger, eventLimits: config.limits.events });
+  const sources = new SourceSet({
+    config,
+    db,
+    emit: (events) => { if (tap.active) tap.publish(events); router.route(events); },
+    // a paused plugin's queue holds no source back: the outbox's back-pressure and checkpoint leave it out
+    queues: () => plugins.hosts.filter((h) => h.state !== 'paused').map((h) => h.queue),
+    logger,
+    eventLimits: config.limits.events,
+    notify: (level, title, message, data) => void notices.publish(level, title, message, data),
+  });
   const backlog = sources.outboxBacklog();
   if (backlog) metrics.addOutboxBacklog(backlog);
   const drops = new DropSummary({ intervalMs: config.drops.logIntervalMs, plugins: () => plugins.hosts })
