@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { redactUrl } from '../config/redact.js';
 import type { HeimdallConfig } from '../config/types.js';
 import type { BifrostApi } from './bifrost/types.js';
-import type { DaemonApi, DaemonStatus, QuarantineApi, Readiness } from './http/daemon-api.js';
+import type { DaemonApi, DaemonStatus, PluginControlApi, QuarantineApi, Readiness } from './http/daemon-api.js';
 import type { ReloadApi, RulesApi } from './http/rules-api.js';
 import type { ActionRegistry } from './invoker/action-registry.js';
 import type { Invoker } from './invoker/invoker.js';
@@ -25,6 +25,8 @@ export interface AdminApiParts {
   state: () => DaemonStatus['state'];
   startedAt: Date;
   plugins: { statuses(): PluginStatus[] } & Partial<{ quarantined: QuarantineApi['list']; quarantineStats: QuarantineApi['stats']; retryQuarantined: QuarantineApi['retry'] }>;
+  /** Restart, pause and resume of one plugin (POST /v1/plugins/{name}/…). */
+  pluginControl?: PluginControlApi;
   sources: { statuses(): SourceStatus[]; ingest(items: readonly unknown[], source?: string): IngestResult };
   /** The database router, when one is configured. */
   db: { readonly connected: boolean; readonly lastError: string | undefined } | undefined;
@@ -55,10 +57,10 @@ export function readiness(p: Pick<AdminApiParts, 'config' | 'state' | 'plugins' 
   const state = p.state();
   if (state !== 'running') blocking.push(`The daemon is ${state}.`);
   for (const h of p.plugins.statuses()) {
-    // A disabled entry is turned off in the config on purpose: it does not hold readiness back.
-    if (h.state === 'running' || h.state === 'disabled') continue;
+    // A disabled entry is turned off in the config on purpose, a paused one by an operator: neither holds readiness back.
+    if (h.state === 'running' || h.state === 'disabled' || h.state === 'paused') continue;
     const why = `The plugin ${h.name} is ${h.state}${h.reason ? `: ${h.reason}` : '.'}`;
-    if (h.state === 'failed') settled.push(`${why.replace(/\.$/, '')} (failed for good: fix it and restart the daemon; it does not hold readiness back).`);
+    if (h.state === 'failed') settled.push(`${why.replace(/\.$/, '')} (failed for good: fix it and \`heimdall plugins restart ${h.name}\`; it does not hold readiness back).`);
     else blocking.push(why);
   }
   for (const s of p.sources.statuses()) if (s.state !== 'running') blocking.push(`The source ${s.name} is ${s.state}${s.reason ? `: ${s.reason}` : '.'}`);
@@ -98,6 +100,7 @@ export function createAdminApi(p: AdminApiParts): DaemonApi {
       };
     },
     plugins: () => p.plugins.statuses(),
+    ...(p.pluginControl ? { pluginControl: p.pluginControl } : {}),
     actions: () => p.registry.list(),
     ingest: (items, source) => p.sources.ingest(items, source),
     invokeAction: (name, params, trigger) => invoker.invokeAction(name, params, trigger),

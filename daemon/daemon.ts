@@ -30,10 +30,12 @@ import { Lifecycles, type Lifecycle } from './lifecycle.js';
 import { logOutputStats } from './logger.js';
 import { MetricsHistory } from './metrics-history.js';
 import { DaemonMetrics } from './metrics.js';
+import { validatePlugins } from './plugin-check.js';
+import { pluginsReloadStep } from './plugin-reload-step.js';
 import { PluginSet } from './plugin-set.js';
 import { DropSummary, dropsNotice } from './queue/drop-summary.js';
 import { Reloader } from './reload.js';
-import { rulesPluginEntry, withRulesPlugin } from './rules/plugin-entry.js';
+import { rulesPluginEntry } from './rules/plugin-entry.js';
 import { rulesReloadStep } from './rules/reload-step.js';
 import { RulesService } from './rules/rules-service.js';
 import type { ReloadReport } from './http/rules-api.js';
@@ -53,7 +55,7 @@ export interface RunningDaemon {
   /** Re-reads the config and rule files and applies what can be applied (daemon/reload.ts); throws ConfigError when invalid. */
   reload(trigger: string): Promise<ReloadReport>;
   /** Internals, for tests and benchmarks in this repository. */
-  internals: { router: Router; hosts: PluginHost[]; plugins: PluginSet; sources: SourceSet; drops: DropSummary; bus: BifrostBus; bifrost: Bifrost; registry: ActionRegistry; invoker: Invoker; db: Database | undefined; executor: RemediationExecutor | undefined; audit: AuditLog; rules: RulesService; reloader: Reloader };
+  internals: { router: Router; readonly hosts: readonly PluginHost[]; plugins: PluginSet; sources: SourceSet; drops: DropSummary; bus: BifrostBus; bifrost: Bifrost; registry: ActionRegistry; invoker: Invoker; db: Database | undefined; executor: RemediationExecutor | undefined; audit: AuditLog; rules: RulesService; reloader: Reloader };
 }
 
 /**
@@ -95,16 +97,26 @@ async function composeDaemon(opts: { config: HeimdallConfig; logger: Logger; lis
   const onRpc = makeRpcHandler({ invoker, bus, database: () => database, confirmations });
   // rules: and rulesPath: run as the built-in rules plugin, after the configured plugins
   const rulesPlugin = rulesPluginEntry(config);
-  const plugins: PluginSet = new PluginSet({ config: withRulesPlugin(config, rulesPlugin?.entry), logger, onRpc, registry, metrics, bus, confirmations });
+  const plugins: PluginSet = new PluginSet({ config, builtin: rulesPlugin ? [rulesPlugin.entry] : [], logger, onRpc, registry, metrics, bus, confirmations });
   const rules = new RulesService({ slice: rulesPlugin?.slice, ruleSet: config.ruleSet, host: () => plugins.hosts.find((h) => h.cfg === rulesPlugin?.entry), invokeAction: (n, p, t) => invoker.invokeAction(n, p, t), database: config.database?.database ?? 'neo4j', ...(config.configPath ? { configFile: config.configPath } : {}), log: log('rules') });
   rules.reportProblems();
-  const reloader = new Reloader({ config, steps: [rulesReloadStep(rules)], log: log('reload'), onLoaded: (next) => void secrets.collect(next) });
+  const reloader = new Reloader({ config, steps: [rulesReloadStep(rules), pluginsReloadStep({ plugins, check: validatePlugins })], log: log('reload'), onLoaded: (next) => void secrets.collect(next) });
   const { maxDepth, maxBytes } = config.limits.events;
   const router = new Router({ limits: { maxDepth, maxBytes }, log: log('router'), summaryIntervalMs: config.drops.logIntervalMs });
-  router.setTargets(plugins.hosts);
+  // a reload changes the set of plugins: the router sends to the new set from then on
+  plugins.watch((hosts) => router.setTargets(hosts));
   const tap = new EventTap(config.bifrost, () => plugins.hosts, log('tap'));
   // the tap sees what the sources emit before the router does; with nobody listening it costs one check
-  const sources = new SourceSet({ config, db, emit: (events) => { if (tap.active) tap.publish(events); router.route(events); }, queues: () => plugins.hosts.map((h) => h.queue), logger, eventLimits: config.limits.events });
+  const sources = new SourceSet({
+    config,
+    db,
+    emit: (events) => { if (tap.active) tap.publish(events); router.route(events); },
+    // a paused plugin's queue holds no source back: the outbox's back-pressure and checkpoint leave it out
+    queues: () => plugins.hosts.filter((h) => h.state !== 'paused').map((h) => h.queue),
+    logger,
+    eventLimits: config.limits.events,
+    notify: (level, title, message, data) => void notices.publish(level, title, message, data),
+  });
   const backlog = sources.outboxBacklog();
   if (backlog) metrics.addOutboxBacklog(backlog);
   const drops = new DropSummary({ intervalMs: config.drops.logIntervalMs, plugins: () => plugins.hosts })
@@ -113,7 +125,7 @@ async function composeDaemon(opts: { config: HeimdallConfig; logger: Logger; lis
   if (db) notices.watchDatabase(db, db.where);
   if (invoker.modelClient) notices.watchModel(invoker.modelClient, redactUrl(config.llm!.baseURL));
   const history = new MetricsHistory({ plugins: () => plugins.statuses() });
-  const api: DaemonApi = { ...createAdminApi({ config, state: () => state, startedAt: new Date(), plugins, sources, db, registry, invoker, metrics, bifrost: bifrost.api, router, logStats: logOutputStats, rules, reload: reloader, metricsHistory: history }), eventTap: tap };
+  const api: DaemonApi = { ...createAdminApi({ config, state: () => state, startedAt: new Date(), plugins, pluginControl: plugins, sources, db, registry, invoker, metrics, bifrost: bifrost.api, router, logStats: logOutputStats, rules, reload: reloader, metricsHistory: history }), eventTap: tap };
   registerBuiltinActions(registry, () => api.status());
 
   // The admin API listens before the plugins start, so a refused bind or a port in use fails fast;
@@ -150,5 +162,5 @@ async function composeDaemon(opts: { config: HeimdallConfig; logger: Logger; lis
       logger.info(`Heimdall stopped; ${plugins.leftOver === 0 ? 'every queued event was delivered' : `${plugins.leftOver} queued events were dropped at the deadline`}.`);
     })());
 
-  return { api, url, stop, reload: (trigger) => reloader.reload(trigger), internals: { router, hosts: plugins.hosts, plugins, sources, drops, bus, bifrost, registry, invoker, db, executor, audit, rules, reloader } };
+  return { api, url, stop, reload: (trigger) => reloader.reload(trigger), internals: { router, get hosts() { return plugins.hosts; }, plugins, sources, drops, bus, bifrost, registry, invoker, db, executor, audit, rules, reloader } };
 }

@@ -10,6 +10,7 @@ import { redactText } from '../../config/redact.js';
 import { registerAudit } from './audit.js';
 import { registerConfirmations } from './confirmations.js';
 import { registerDb } from './db.js';
+import { registerDev } from './dev.js';
 import { registerEmit } from './emit.js';
 import { registerEvents } from './events.js';
 import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, flushAndExit } from './exit.js';
@@ -45,6 +46,7 @@ export function buildProgram(): Command {
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) });
   registerStart(program);
+  registerDev(program);
   registerValidate(program);
   registerRemoteCommands(program);
   registerInvocationCommands(program);

@@ -12,16 +12,20 @@
 import { Option, type Command } from 'commander';
 import type { Logger } from 'pino';
 import type { HeimdallConfig, LogLevel } from '../../config/types.js';
+import type { RunningDaemon } from '../daemon.js';
 import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, flushAndExit } from './exit.js';
 import { ErrorCode } from '../../sdk/errors.js';
 
 const LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'];
 
-interface StartOptions {
+export interface StartOptions {
   config?: string;
   logLevel?: LogLevel;
   pretty?: boolean;
 }
+
+/** What `heimdall dev` adds to a start: called once the daemon runs; the function it returns is called before the daemon stops. */
+export type OnRunning = (daemon: RunningDaemon, ctx: { logger: Logger; config: HeimdallConfig; file: string | undefined }) => (() => void) | Promise<() => void>;
 
 /** Loads the config the way `start` and `validate` agree on; ConfigError becomes exit 2. */
 export async function loadConfigOrDefaults(explicit: string | undefined, opts: { invalidRules?: 'error' | 'keep' } = {}): Promise<{ config: HeimdallConfig; file: string | undefined }> {
@@ -40,7 +44,7 @@ function isConfigError(err: unknown): boolean {
   return (err as { code?: unknown } | null)?.code === ErrorCode.HMD_ERR_CONFIG;
 }
 
-export async function runStart(opts: StartOptions): Promise<void> {
+export async function runStart(opts: StartOptions, onRunning?: OnRunning): Promise<void> {
   const { config, file } = await loadConfigOrDefaults(opts.config, { invalidRules: 'keep' });
   const [{ redactConfig }, { SecretScrubber }, { createLogger }, { startDaemon }] = await Promise.all([
     import('../../config/loader.js'),
@@ -109,7 +113,9 @@ export async function runStart(opts: StartOptions): Promise<void> {
     });
   };
 
+  const cleanup = onRunning && signalled === undefined ? await onRunning(daemon, { logger, config, file }) : undefined;
   const sig = signalled ?? (await new Promise<NodeJS.Signals>((resolve) => (onSignal = resolve)));
+  cleanup?.();
   try {
     await running.stop(`received ${sig}`);
   } catch (err) {
@@ -119,12 +125,15 @@ export async function runStart(opts: StartOptions): Promise<void> {
   await flushAndExit(EXIT_OK);
 }
 
-export function registerStart(program: Command): void {
-  program
-    .command('start')
-    .description('Start the daemon in the foreground; SIGTERM or SIGINT stops it gracefully.')
+/** --config, --log-level and --pretty, shared by `start` and `dev`. */
+export function withStartOptions(cmd: Command): Command {
+  return cmd
     .option('-c, --config <file>', 'config file (default: $HEIMDALL_CONFIG, else ./heimdall.config.yaml, else built-in defaults)')
     .addOption(new Option('--log-level <level>', 'lowest log level written; overrides log.level').choices(LEVELS))
-    .option('--pretty', 'human-readable log lines instead of JSON; overrides log.pretty')
+    .option('--pretty', 'human-readable log lines instead of JSON; overrides log.pretty');
+}
+
+export function registerStart(program: Command): void {
+  withStartOptions(program.command('start').description('Start the daemon in the foreground; SIGTERM or SIGINT stops it gracefully.'))
     .action(async (opts: StartOptions) => runStart(opts));
 }

@@ -40,7 +40,7 @@ export async function runValidate(opts: ValidateOptions): Promise<void> {
   // the plugins are checked once the config itself is valid (each module loaded in a worker)
   let result: { ok: true } | { ok: false; errors: ConfigIssue[]; text: string } = checked;
   if (checked.ok && opts.plugins !== false && checked.config.plugins.length > 0) {
-    const [{ validatePlugins }, { formatIssues }, { SecretScrubber }] = await Promise.all([import('./validate-plugins.js'), import('../../config/errors.js'), import('../../config/secret-scrubber.js')]);
+    const [{ validatePlugins }, { formatIssues }, { SecretScrubber }] = await Promise.all([import('../plugin-check.js'), import('../../config/errors.js'), import('../../config/secret-scrubber.js')]);
     // a plugin's configSchema error may quote a value of its config, a password say
     const secrets = SecretScrubber.fromConfig(checked.config);
     const errors = (await validatePlugins(checked.config, file)).map((e) => ({ ...e, message: secrets.text(e.message), ...(e.hint !== undefined ? { hint: secrets.text(e.hint) } : {}) }));

@@ -25,6 +25,7 @@ import { registerEventRoutes } from './routes-events.js';
 import { registerHistoryRoutes } from './routes-history.js';
 import { registerInvocationRoutes } from './routes-invocations.js';
 import { registerOpsRoutes } from './routes-ops.js';
+import { registerPluginRoutes } from './routes-plugins.js';
 import { registerQuarantineRoutes } from './routes-quarantine.js';
 import { registerReloadRoute, registerRuleRoutes } from './routes-rules.js';
 import { registerTapRoutes } from './routes-tap.js';
@@ -130,6 +131,7 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
 
   registerOpsRoutes(app, api, startedAtMs, logger);
   registerV1Routes(app, api);
+  registerPluginRoutes(app, api);
   registerEventRoutes(app, api, bodyLimitBytes);
   registerBifrostRoutes(app, api);
   registerInvocationRoutes(app, api);

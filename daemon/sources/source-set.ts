@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import type { EventLimitsConfig, HeimdallConfig } from '../../config/types.js';
 import type { Database } from '../db/database.js';
 import { HttpSource, type IngestResult } from './http-source.js';
-import { Neo4jApocSource, roomInQueues, settledWhenQueuesDrain, type BoundedQueue, type CountingQueue } from './neo4j-apoc/index.js';
+import { Neo4jApocSource, roomInQueues, settledWhenQueuesDrain, type BoundedQueue, type CountingQueue, type Notify } from './neo4j-apoc/index.js';
 import type { Emit, EventSource, SourceStatus } from './source.js';
 import { SystemSource } from './system-source.js';
 
@@ -25,6 +25,8 @@ export interface SourceSetOptions {
   logger: Logger;
   /** limits.events: the http source checks them per item at ingest and holds events during start-up. */
   eventLimits?: EventLimitsConfig;
+  /** Daemon notices on Bifrost (the outbox says when capture was switched off, and when it is back). */
+  notify?: Notify;
 }
 
 const NO_HTTP_SOURCE = 'POST /v1/events is off: sources: in the config has no `- type: http` entry. Add one and restart the daemon to send events over HTTP.';
@@ -56,6 +58,7 @@ export class SourceSet {
           logger: logger.child({ component: 'neo4j-apoc' }),
           settled: settledWhenQueuesDrain(opts.queues),
           room: roomInQueues(opts.queues),
+          ...(opts.notify ? { notify: opts.notify } : {}),
         });
         this.outboxes.push(src);
         this.sources.push(src);
