@@ -72,7 +72,7 @@ it('goes degraded while Neo4j restarts under load and then delivers every commit
     await source.start();
     const state = (): string => JSON.stringify(source.status());
     // A Neo4j that has just started may refuse the first connections (cold JVM): the source retries until it runs.
-    await until('the source to run', () => source.status().state === 'running', 60_000, state);
+    await until('the source to run', () => source.status().state === 'running', 120_000, state);
 
     const w = neo4j.driver(instance.uri, neo4j.auth.basic('neo4j', ''), { connectionTimeout: 1000, connectionAcquisitionTimeout: 2000, maxTransactionRetryTime: 0 });
     writer = w;
