@@ -8,6 +8,7 @@ import { isIPv4, isIPv6 } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
+import { checkBoltProxies, fillBoltProxyUpstreams } from './bolt-proxy-checks.js';
 import { ConfigError, type ConfigIssue } from './errors.js';
 import { issuesFromAjv } from './messages.js';
 import { heimdallConfigSchema } from './schema.js';
@@ -82,16 +83,18 @@ export function parseConfig(text: string, opts: { file?: string; env?: Env } = {
     );
     issues.push(...schemaIssues);
   }
-  issues.push(...crossChecks(data as Record<string, unknown>, parsed));
+  const baseDir = opts.file ? dirname(resolve(opts.file)) : process.cwd();
+  issues.push(...crossChecks(data as Record<string, unknown>, parsed, baseDir));
 
   if (issues.length > 0) throw new ConfigError(sortIssues(issues), opts.file);
+  fillBoltProxyUpstreams(data as Record<string, unknown>);
 
   // $schema (editor support) and x-* (anchor holders) are not part of the config.
   const rest = Object.fromEntries(Object.entries(data as Record<string, unknown>).filter(([k]) => k !== '$schema' && !k.startsWith('x-')));
   const cfg = {
     ...rest,
     ...(opts.file ? { configPath: resolve(opts.file) } : {}),
-    baseDir: opts.file ? dirname(resolve(opts.file)) : process.cwd(),
+    baseDir,
   } as HeimdallConfig;
   return deepFreeze(cfg);
 }
@@ -180,7 +183,7 @@ export function deepFreeze<T>(value: T, seen: WeakSet<object> = new WeakSet()): 
 }
 
 /** Rules the schema cannot express. Defensive about types: runs even when the schema failed. */
-function crossChecks(data: Record<string, unknown>, parsed: ParsedYaml): ConfigIssue[] {
+function crossChecks(data: Record<string, unknown>, parsed: ParsedYaml, baseDir: string): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   const at = (segments: PathSegment[], message: string, hint: string): void => {
     const pos = locate(parsed, segments);
@@ -217,6 +220,7 @@ function crossChecks(data: Record<string, unknown>, parsed: ParsedYaml): ConfigI
     }
     if (!seen.has(type)) seen.set(type, i);
   });
+  checkBoltProxies(data, baseDir, at);
 
   const plugins = Array.isArray(data['plugins']) ? data['plugins'] : [];
   plugins.forEach((p, i) => {
