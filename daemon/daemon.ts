@@ -67,6 +67,7 @@ export async function startDaemon(opts: { config: HeimdallConfig; logger: Logger
   const sources = new SourceSet({ config, db, emit: (events) => router.route(events), queues: () => plugins.hosts.map((h) => h.queue), logger });
   const backlog = sources.outboxBacklog();
   if (backlog) metrics.addOutboxBacklog(backlog);
+  if (sources.proxies.size > 0) metrics.addBoltProxies(() => sources.proxies.reports());
   const drops = new DropSummary({ intervalMs: config.drops.logIntervalMs, plugins: () => plugins.hosts })
     .subscribe((ev) => metrics.observeDrops(ev))
     .subscribe((ev) => bus.publish({ kind: 'notification', ...dropsNotice(ev), origin: { kind: 'daemon' } }));
@@ -81,6 +82,7 @@ export async function startDaemon(opts: { config: HeimdallConfig; logger: Logger
   let url = '';
   const parts: Lifecycle[] = [
     { name: 'Bifrost', stop: () => bifrost.close(Date.now() + 2000) },
+    sources.proxies,
     ...(db ? [{ name: 'the database router', start: async () => { await db.start(); executor?.start(); }, stop: () => { executor?.close(); return db.close(); } }] : []),
     { name: 'the admin API', start: async () => { if (opts.listen !== false) url = await http.listen(); }, stop: () => http.close() },
     drops,
