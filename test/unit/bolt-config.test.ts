@@ -56,7 +56,7 @@ describe('resolveBoltProxyConfig', () => {
 describe('EventBuffer', () => {
   const ev = (i: number): DatabaseEvent => ({ id: String(i), type: 'query.executed', timestamp: '', database: 'neo4j', source: 'bolt-proxy' });
 
-  it('hands events over in batches on the next turn, in order', async () => {
+  it('hands events over in batches once the pushing callback has returned, in order', async () => {
     const got: string[][] = [];
     const b = new EventBuffer(100, (evs) => void got.push(evs.map((e) => e.id)), () => {}, 3);
     for (let i = 0; i < 7; i++) b.push(ev(i));
