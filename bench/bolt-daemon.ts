@@ -7,9 +7,10 @@
  *  (d) 2,000 queries/s for 15 s through the daemon's proxy: counted / dropped, query→handler
  *      p50/p99 (client send → the plugin's handler; target p99 < 20 ms), CPU of the daemon's main
  *      thread (proxy, router, queues) and of the plugin's worker per 10,000 queries;
- *  (e) what the application feels: small writes (CREATE) at `writeRate`/s, direct to Neo4j and
- *      then through the daemon's proxy while the daemon drains the events: client p50/p99 both
- *      ways, achieved rate, query→handler p99, the plugin queue's high-water mark.
+ *  (e) what the application feels: small writes (CREATE) at `writeRate`/s (after a warm-up of the
+ *      write path both ways) through the daemon's proxy while the daemon drains the events: client
+ *      p50/p99, achieved rate, write→handler p50/p99, the plugin queue's high-water mark.
+ * Each baseline is the same load direct to Neo4j, in two halves run just before and just after.
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import net from 'node:net';
@@ -18,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import neo4j, { type Driver } from 'neo4j-driver';
 import type { DaemonStatus } from '../daemon/http/daemon-api.js';
 import { startDaemonProcess, type DaemonProcess } from '../test/helpers/daemon-process.js';
-import { met, openLoop, pct, type LoadResult, type Row } from './bolt-load.js';
+import { aroundBaseline, met, openLoop, pct, type LoadResult, type Row } from './bolt-load.js';
 
 const ROOT = resolve(fileURLToPath(new URL('../../', import.meta.url)));
 const COUNTER = join(ROOT, 'bench/plugins/query-counter.mjs');
@@ -117,12 +118,16 @@ export async function daemonPhases(o: { uri: string; password: string; direct: D
     await openLoop(app, 500, 1); // warm-up: connections, JIT, the worker
     let base = await drain(d, 1);
 
-    // (d) reads at the target rate: direct just before (the baseline), then through the daemon's proxy
-    const readDirect = await openLoop(o.direct, o.rate, o.seconds);
-    const cpu0 = threadCpuMs(pid);
-    const read = await openLoop(app, o.rate, o.seconds);
+    // (d) reads at the target rate through the daemon's proxy, between two halves of the same direct (the baseline)
+    const dRun = await aroundBaseline((t) => openLoop(o.direct, o.rate, t), o.seconds, async () => {
+      const cpu0 = threadCpuMs(pid);
+      const r = await openLoop(app, o.rate, o.seconds);
+      return { read: r, cpu0, cpu1: threadCpuMs(pid) };
+    });
+    const readDirect = dRun.baseline;
+    const read = dRun.measured.read;
     const got = await drain(d, base.count + read.done);
-    const cpu = cpuBetween(pid, cpu0, threadCpuMs(pid));
+    const cpu = cpuBetween(pid, dRun.measured.cpu0, dRun.measured.cpu1);
     const s1 = await proxyStatus(d);
     const readFig = {
       rate: o.rate,
@@ -140,17 +145,25 @@ export async function daemonPhases(o: { uri: string; password: string; direct: D
 
     // (e) the application's writes, direct and through the daemon's proxy
     const write = 'CREATE (:BoltBenchWrite {i: $i, at: $t0})';
-    const direct = await openLoop(o.direct, o.writeRate, o.writeSeconds, write);
-    base = await drain(d, 0);
-    const viaProxy = await openLoop(app, o.writeRate, o.writeSeconds, write);
-    const wgot = await drain(d, base.count + viaProxy.done);
+    // warm-up: the write path on both sides (the first writes of a run are the slowest)
+    await openLoop(o.direct, o.writeRate / 2, 1, write);
+    const warm = await openLoop(app, o.writeRate / 2, 1, write);
+    await drain(d, got.count + warm.done);
+    const wRun = await aroundBaseline((t) => openLoop(o.direct, o.writeRate, t, write), o.writeSeconds, async () => {
+      const c0 = (await drain(d, 0)).count;
+      const r = await openLoop(app, o.writeRate, o.writeSeconds, write);
+      return { r, c0 };
+    });
+    const direct = wRun.baseline;
+    const viaProxy = wRun.measured.r;
+    const wgot = await drain(d, wRun.measured.c0 + viaProxy.done);
     const s2 = await proxyStatus(d);
     const writeFig = {
       rate: o.writeRate,
       seconds: o.writeSeconds,
       direct: summary(direct),
       proxy: summary(viaProxy),
-      counted: wgot.count - base.count,
+      counted: wgot.count - wRun.measured.c0,
       dropped: s2.dropped,
       pluginDropped: s2.pluginDropped,
       handlerP50Ms: pct(wgot.latencies, 50),

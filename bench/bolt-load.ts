@@ -2,7 +2,8 @@
  * The open-loop client of the bolt-proxy benchmarks: `rate` statements per second for `seconds`,
  * over a pool of sessions of one neo4j-driver driver, each statement sent when it is due (not when
  * the previous one returned); a statement due while every session is busy waits for the next free
- * one. Each carries `t0` (epoch ms, sub-ms precision, the send time) as a parameter, so a plugin
+ * one, so every statement is sent and a client that falls behind takes longer (achievedPerS = done
+ * / the time until the last answer). Each carries `t0` (epoch ms, sub-ms precision, the send time) as a parameter, so a plugin
  * that sees the event (captureParams: full) can tell how long it took to reach it.
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -46,10 +47,13 @@ export async function openLoop(d: Driver, rate: number, seconds: number, stateme
   loop.enable();
   const t0 = performance.now();
   const end = t0 + seconds * 1000;
+  const total = Math.floor(seconds * rate);
   await new Promise<void>((resolve) => {
+    const finished = (): boolean => sent === total && done + failed === sent;
     const tick = (): void => {
       const t = performance.now();
-      const due = Math.min(Math.floor(((Math.min(t, end) - t0) / 1000) * rate), Math.floor(seconds * rate));
+      // (end - t0) need not be exactly seconds * 1000 in floating point: past the end, all are due
+      const due = t >= end ? total : Math.min(Math.floor(((t - t0) / 1000) * rate), total);
       while (sent < due) {
         const s = free.pop();
         if (!s) break;
@@ -65,12 +69,11 @@ export async function openLoop(d: Driver, rate: number, seconds: number, stateme
           )
           .finally(() => {
             free.push(s);
-            if (t >= end && done + failed === sent) resolve();
+            if (finished()) resolve();
           });
       }
-      if (t < end) setTimeout(tick, 1);
-      else if (done + failed === sent) resolve();
-      else setTimeout(tick, 5);
+      if (finished()) resolve();
+      else if (sent < total) setTimeout(tick, 1); // statements still due (or overdue: every session was busy)
     };
     tick();
   });
@@ -78,6 +81,29 @@ export async function openLoop(d: Driver, rate: number, seconds: number, stateme
   loop.disable();
   await Promise.all(pool.map((s) => s.close()));
   return { sent, done, failed, achievedPerS: done / wall, latencies, loopDelay: loopDelayOf(loop) };
+}
+
+/**
+ * Runs `measured` between two halves of `baseline` (each half as long as measured takes at half
+ * its length), so a load that drifts during the run lands on both alike; returns both, the
+ * baseline's halves merged (its loop delay: the mean p50, the worse p99 and max).
+ */
+export async function aroundBaseline<T>(baseline: (seconds: number) => Promise<LoadResult>, seconds: number, measured: () => Promise<T>): Promise<{ baseline: LoadResult; measured: T }> {
+  const a = await baseline(seconds / 2);
+  const m = await measured();
+  const b = await baseline(seconds / 2);
+  return { baseline: mergeLoads(a, b), measured: m };
+}
+
+export function mergeLoads(a: LoadResult, b: LoadResult): LoadResult {
+  return {
+    sent: a.sent + b.sent,
+    done: a.done + b.done,
+    failed: a.failed + b.failed,
+    achievedPerS: (a.achievedPerS + b.achievedPerS) / 2,
+    latencies: [...a.latencies, ...b.latencies],
+    loopDelay: { p50Ms: (a.loopDelay.p50Ms + b.loopDelay.p50Ms) / 2, p99Ms: Math.max(a.loopDelay.p99Ms, b.loopDelay.p99Ms), maxMs: Math.max(a.loopDelay.maxMs, b.loopDelay.maxMs) },
+  };
 }
 
 /** One line of the bolt benchmark's table: the figure, its baseline from the same run, the target, and whether it was met ('' when there is no target). */
