@@ -147,6 +147,9 @@ export async function runBifrostBench(): Promise<Record<string, unknown>> {
     configYaml: [
       'plugins:',
       `  - path: ${JSON.stringify(NOTIFIER)}`,
+      // The bench measures Bifrost itself: no per-plugin output limit (limits.plugins) in the way.
+      '    limits:',
+      '      notificationsPerSecond: 0',
       'bifrost:',
       '  sinks: []',
       '',

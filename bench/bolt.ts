@@ -1,6 +1,6 @@
 /**
  * bolt-proxy benchmark (issue 9): direct to Neo4j against through the proxy, in one run, with the same
- * clients and queries, against a Neo4j of its own (test/neo4j/launcher.ts). The proxy runs in a child
+ * clients and queries, against a Neo4j of its own (neo4j/launcher.ts). The proxy runs in a child
  * process of its own (as it would in the daemon, apart from the application), so its CPU time is its own.
  *
  *  (a) small-query round trip (neo4j-driver, one session, RETURN 1), p50/p99, alternating blocks
@@ -34,7 +34,7 @@ import { BoltProxySource } from '../daemon/sources/bolt-proxy/index.js';
 import { EventBuffer } from '../daemon/sources/bolt-proxy/event-buffer.js';
 import { Deframer } from '../daemon/sources/bolt-proxy/framing.js';
 import type { DatabaseEvent } from '../sdk/events.js';
-import { startNeo4j } from '../test/neo4j/launcher.js';
+import { startNeo4j } from '../neo4j/launcher.js';
 import { clientHandshake, msg, S } from '../test/helpers/bolt-wire.js';
 import { daemonPhases } from './bolt-daemon.js';
 import { aroundBaseline, machineLoad, met, now, openLoop, pct, printRows, type Row } from './bolt-load.js';

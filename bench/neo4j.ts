@@ -1,5 +1,5 @@
 /**
- * neo4j-apoc source benchmark (issue 3), against a Neo4j of its own (test/neo4j/launcher.ts):
+ * neo4j-apoc source benchmark (issue 3), against a Neo4j of its own (neo4j/launcher.ts):
  *  (a) write throughput of small transactions (one node each) with no trigger, the strict trigger and
  *      the relaxed trigger, with 1 and 8 concurrent writers (the ratio is the trigger's write-path cost);
  *  (b) commit-to-handler latency p50/p99 at 500 tx/s through the real daemon (in process) and a worker
@@ -18,7 +18,7 @@ import { parseConfig } from '../config/loader.js';
 import { startDaemon } from '../daemon/daemon.js';
 import { Database } from '../daemon/db/database.js';
 import { Neo4jApocSource, OutboxStore, type Ordering } from '../daemon/sources/neo4j-apoc/index.js';
-import { startNeo4j } from '../test/neo4j/launcher.js';
+import { startNeo4j } from '../neo4j/launcher.js';
 import { fmt, percentile, printTable, sleep } from './stats.js';
 
 const ROOT = resolve(fileURLToPath(new URL('../../', import.meta.url)));
@@ -222,7 +222,7 @@ export async function runNeo4jBench(): Promise<Record<string, unknown>> {
     await setMode(driver, outbox, 'off');
     const ratio = (m: 'strict' | 'relaxed', w: 'w1' | 'w8') => writes['off']![w]! / writes[m]![w]!;
     const results = {
-      neo4j: '5.26.19 embedded (test/neo4j), 1 GB heap, page cache 64 MB, data on local disk',
+      neo4j: '5.26.19 embedded (neo4j/), 1 GB heap, page cache 64 MB, data on local disk',
       writes: { ...writes, slowdown: { strictW1: ratio('strict', 'w1'), strictW8: ratio('strict', 'w8'), relaxedW1: ratio('relaxed', 'w1'), relaxedW8: ratio('relaxed', 'w8') } },
       latency,
       drain: drained,

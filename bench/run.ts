@@ -49,6 +49,7 @@ for (const [key, mod, fn] of [
   ['neo4j', './neo4j.js', 'runNeo4jBench'],
   ['rules', './rules.js', 'runRulesBench'],
   ['bolt', './bolt.js', 'runBoltBench'],
+  ['console', './console.js', 'runConsoleBench'],
 ] as const) {
   if (!want(key)) continue;
   let m: Record<string, unknown>;

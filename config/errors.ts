@@ -6,6 +6,8 @@ import { ErrorCode, HeimdallError, type SerializedError } from '../sdk/errors.js
 
 /** One problem in a config file. `line`/`column` are 1-based; absent for file-level problems. */
 export interface ConfigIssue {
+  /** The file the problem is in when it is not the config file itself (a rule file of rulesPath). */
+  file?: string;
   /** Where in the document, e.g. `plugins[0].queue.whenFull`; '' for the whole file. */
   path: string;
   line?: number;
@@ -60,7 +62,7 @@ export function formatIssues(errors: readonly ConfigIssue[], file?: string): str
 }
 
 function formatIssue(e: ConfigIssue, file?: string): string {
-  let where = file ?? (e.line !== undefined ? '<config>' : '');
+  let where = e.file ?? file ?? (e.line !== undefined ? '<config>' : '');
   if (e.line !== undefined) where += `:${e.line}:${e.column ?? 1}`;
   const path = e.path ? `${e.path}: ` : '';
   const hint = e.hint ? ` (${e.hint})` : '';

@@ -1,7 +1,12 @@
 /**
  * Loads heimdall.config.yaml: YAML → `${VAR}` interpolation → JSON Schema validation with defaults
- * (config/schema.ts is the only place defaults live) → checks the schema cannot express →
- * resolved, deep-frozen HeimdallConfig. Every problem is collected and thrown as one ConfigError.
+ * (config/schema.ts is the only place defaults live) → checks the schema cannot express → the
+ * rules of `rules:` and the `rulesPath` files (rule-set.ts) → resolved, deep-frozen
+ * HeimdallConfig. Every problem is collected and thrown as one ConfigError.
+ *
+ * Problems inside rules are config errors too, except with `invalidRules: 'keep'` (how
+ * `heimdall start` loads): then they are kept in `ruleSet.problems`, and the daemon runs the other
+ * rules and reports the broken ones.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { isIPv4, isIPv6 } from 'node:net';
@@ -10,7 +15,9 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import { checkBoltProxies, fillBoltProxyUpstreams } from './bolt-proxy-checks.js';
 import { ConfigError, type ConfigIssue } from './errors.js';
+import { redactDefinition } from '../plugins/rules/actions.js';
 import { issuesFromAjv } from './messages.js';
+import { collectRules } from './rule-set.js';
 import { heimdallConfigSchema } from './schema.js';
 import type { HeimdallConfig, PluginConfig } from './types.js';
 import { formatPath, interpolate, locate, parseYaml, type ParsedYaml, type PathSegment } from './yaml-doc.js';
@@ -19,24 +26,30 @@ export { ConfigError, type ConfigIssue } from './errors.js';
 
 type Env = Record<string, string | undefined>;
 
-const ajv = new Ajv2020({ strict: true, allErrors: true, useDefaults: true, verbose: true, discriminator: true });
+export interface LoadOptions {
+  /** 'error' (default): a problem inside a rule is a config error; 'keep': it is kept in ruleSet.problems. */
+  invalidRules?: 'error' | 'keep';
+}
+
+// allowUnionTypes: a rule's `on` and `match` keys take a string or a list.
+const ajv = new Ajv2020({ strict: true, allErrors: true, useDefaults: true, verbose: true, discriminator: true, allowUnionTypes: true });
 addFormatsModule.default(ajv);
 /** Compiled once, at module load. */
 const validateSchema = ajv.compile(heimdallConfigSchema);
 
 /** Reads, validates and freezes the config file. Throws ConfigError listing every problem. */
-export function loadConfig(file: string, env: Env = process.env): HeimdallConfig {
+export function loadConfig(file: string, env: Env = process.env, opts: LoadOptions = {}): HeimdallConfig {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
     throw new ConfigError([readIssue(file, err)]);
   }
-  return parseConfig(text, { file, env });
+  return parseConfig(text, { file, env, ...opts });
 }
 
 /** Parses config text. `file` sets configPath/baseDir and names the file in errors. */
-export function parseConfig(text: string, opts: { file?: string; env?: Env } = {}): HeimdallConfig {
+export function parseConfig(text: string, opts: { file?: string; env?: Env } & LoadOptions = {}): HeimdallConfig {
   const env = opts.env ?? process.env;
   const parsed = parseYaml(text);
   if (parsed.issues.length > 0) throw new ConfigError(parsed.issues, opts.file);
@@ -81,10 +94,14 @@ export function parseConfig(text: string, opts: { file?: string; env?: Env } = {
     const schemaIssues = issuesFromAjv(validateSchema.errors ?? [], data, parsed).filter(
       (i) => !failed.some((f) => i.path === f || i.path.startsWith(`${f}.`) || i.path.startsWith(`${f}[`)),
     );
-    issues.push(...schemaIssues);
+    // inside a rule, the rule compiler's sentences below say it better than oneOf branches
+    issues.push(...schemaIssues.filter((i) => !i.path.startsWith('rules[')));
   }
   const baseDir = opts.file ? dirname(resolve(opts.file)) : process.cwd();
   issues.push(...crossChecks(data as Record<string, unknown>, parsed, baseDir));
+  const { set: ruleSet, fatal } = collectRules({ data: data as Record<string, unknown>, parsed, text, file: opts.file, baseDir, env });
+  issues.push(...fatal);
+  if (opts.invalidRules !== 'keep') issues.push(...ruleSet.problems);
 
   if (issues.length > 0) throw new ConfigError(sortIssues(issues), opts.file);
   fillBoltProxyUpstreams(data as Record<string, unknown>);
@@ -95,6 +112,7 @@ export function parseConfig(text: string, opts: { file?: string; env?: Env } = {
     ...rest,
     ...(opts.file ? { configPath: resolve(opts.file) } : {}),
     baseDir,
+    ruleSet,
   } as HeimdallConfig;
   return deepFreeze(cfg);
 }
@@ -130,9 +148,9 @@ export function findConfigFile(explicit?: string, env: Env = process.env): strin
   return existsSync(fallback) ? fallback : undefined;
 }
 
-/** Absolute path of a plugin, resolved against the config file's folder. */
+/** Absolute path of a plugin's `path`, resolved against the config file's folder (a `package` entry has none: see daemon/workers/resolve-module.ts). */
 export function resolvePluginPath(cfg: Pick<HeimdallConfig, 'baseDir'>, p: string | Pick<PluginConfig, 'path'>): string {
-  return resolve(cfg.baseDir, typeof p === 'string' ? p : p.path);
+  return resolve(cfg.baseDir, typeof p === 'string' ? p : (p.path ?? ''));
 }
 
 /** True for 127.0.0.0/8, ::1 (and ::ffff:127.x.x.x) and localhost. */
@@ -167,6 +185,10 @@ export function redactConfig(cfg: HeimdallConfig): HeimdallConfig {
       }
     }
   }
+  // credential-like webhook headers of rules (Authorization, x-api-key, …)
+  const redactRule = (r: unknown): unknown => (r !== null && typeof r === 'object' ? redactDefinition(r) : r);
+  copy.rules = copy.rules.map((r) => redactRule(r) as (typeof copy.rules)[number]);
+  if (copy.ruleSet) copy.ruleSet = { ...copy.ruleSet, rules: copy.ruleSet.rules.map(redactRule) };
   return copy;
 }
 
@@ -203,6 +225,23 @@ function crossChecks(data: Record<string, unknown>, parsed: ParsedYaml, baseDir:
     }
   }
 
+  const database = obj(data['database']);
+  if (database?.['embedded'] === true && typeof database['uri'] === 'string') {
+    let host = '';
+    try {
+      host = new URL(database['uri'].replace(/^[a-z+]+:/, 'http:')).hostname;
+    } catch {
+      host = '';
+    }
+    if (!/^bolt:\/\//.test(database['uri']) || !isLoopbackHost(host) || !/:\d+\/?$/.test(database['uri'])) {
+      at(
+        ['database', 'uri'],
+        `database.uri is ${database['uri']}, but an embedded Neo4j listens on 127.0.0.1 and is reached with bolt://127.0.0.1:PORT.`,
+        'Write uri: bolt://127.0.0.1:7687 (or another port) with embedded: true, or drop embedded to use the database at that address.',
+      );
+    }
+  }
+
   const sources = Array.isArray(data['sources']) ? data['sources'] : [];
   const seen = new Map<string, number>();
   sources.forEach((s, i) => {
@@ -223,8 +262,28 @@ function crossChecks(data: Record<string, unknown>, parsed: ParsedYaml, baseDir:
   checkBoltProxies(data, baseDir, at);
 
   const plugins = Array.isArray(data['plugins']) ? data['plugins'] : [];
+  const rulesWanted = (Array.isArray(data['rules']) && data['rules'].length > 0) || typeof data['rulesPath'] === 'string';
   plugins.forEach((p, i) => {
-    const restart = obj(obj(p)?.['restart']);
+    const entry = obj(p);
+    if (entry && (entry['path'] === undefined) === (entry['package'] === undefined)) {
+      const both = entry['path'] !== undefined;
+      at(
+        both ? ['plugins', i, 'package'] : ['plugins', i, 'path'],
+        both
+          ? `plugins[${i}] has both path and package; a plugin is either a module on disk (path) or an npm package (package).`
+          : `plugins[${i}] has neither path nor package, so there is no plugin to load.`,
+        both ? 'Keep one of the two keys.' : 'Add path: (a module file or folder, relative to this file) or package: (an installed npm package).',
+      );
+    }
+    const path = entry?.['path'];
+    if (rulesWanted && typeof path === 'string' && /(^|[\\/])rules([\\/](index\.[cm]?[jt]s)?|\.[cm]?[jt]s)?[\\/]?$/.test(path)) {
+      at(
+        ['plugins', i, 'path'],
+        `plugins[${i}] is a plugin named rules, and the daemon runs its built-in rules plugin for rules: and rulesPath:; two plugins cannot share the name.`,
+        'Remove this plugins entry (the rulesEngine: section sets the built-in one\'s queue and limits), or rename the plugin.',
+      );
+    }
+    const restart = obj(entry?.['restart']);
     const backoff = restart?.['backoffMs'];
     const max = restart?.['maxBackoffMs'];
     if (typeof backoff === 'number' && typeof max === 'number' && backoff > max) {
@@ -253,9 +312,11 @@ function readIssue(file: string, err: unknown): ConfigIssue {
 }
 
 function sortIssues(issues: ConfigIssue[]): ConfigIssue[] {
+  // the config file's own issues first, then each rule file's, each by line
+  const fileOf = (i: ConfigIssue): string => (i.file === undefined ? '' : `~${i.file}`);
   return issues
     .map((issue, i) => ({ issue, i }))
-    .sort((a, b) => (a.issue.line ?? 0) - (b.issue.line ?? 0) || (a.issue.column ?? 0) - (b.issue.column ?? 0) || a.i - b.i)
+    .sort((a, b) => (fileOf(a.issue) < fileOf(b.issue) ? -1 : fileOf(a.issue) > fileOf(b.issue) ? 1 : 0) || (a.issue.line ?? 0) - (b.issue.line ?? 0) || (a.issue.column ?? 0) - (b.issue.column ?? 0) || a.i - b.i)
     .map((x) => x.issue);
 }
 

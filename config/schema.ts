@@ -9,7 +9,12 @@
  *
  * Every object is closed (`additionalProperties: false`) except a plugin's `config` slice (validated
  * later by the plugin's own configSchema) and `llm.headers`.
+ *
+ * `rules` embeds the rules plugin's RULE_JSON_SCHEMA (without its defaults: the rule compiler fills
+ * those, and Ajv ignores defaults under oneOf). The loader reports problems inside a rule with the
+ * rule compiler's sentences (config/rules/), which check the same schema.
  */
+import { RULE_JSON_SCHEMA } from '../plugins/rules/rule-schema.js';
 
 const port = { type: 'integer', minimum: 0, maximum: 65535 } as const;
 const positiveInt = { type: 'integer', minimum: 1 } as const;
@@ -54,6 +59,13 @@ const database = {
     database: { type: 'string', minLength: 1, default: 'neo4j', description: 'Default logical database.' },
     queryTimeoutMs: { ...durationMs, default: 30000, description: 'Default transaction timeout of plugin queries, ms.' },
     connectTimeoutMs: { ...durationMs, default: 5000, description: 'Driver connection timeout, ms.' },
+    // embedded and dataDir have no schema default, so that a DatabaseConfig written out in code
+    // stays complete without them; their defaults (false, .heimdall/neo4j) are in daemon/embedded-neo4j.ts.
+    embedded: {
+      type: 'boolean',
+      description: "true: start a development Neo4j (Community with APOC, neo4j/ in this repository) as a child process, on the port of uri, with its files in dataDir; needs Java 17 and, for the first start, Maven. Authentication is off (it listens on 127.0.0.1 only) unless password is set. Default false.",
+    },
+    dataDir: { type: 'string', minLength: 1, description: "Where the embedded Neo4j keeps its database, config and logs (default .heimdall/neo4j); relative to the config file. Only with embedded: true." },
   },
 } as const;
 
@@ -213,6 +225,14 @@ const restart = {
   },
 } as const;
 
+/** What one plugin may write to the daemon's log and to Bifrost (token buckets, per plugin). */
+const outputLimitProps = {
+  logLinesPerSecond: { type: 'integer', minimum: 0, description: 'Log lines (ctx.log) one plugin may write per second, sustained; 0 means no limit.' },
+  logLinesBurst: { type: 'integer', minimum: 1, description: 'Log lines one plugin may write at once before logLinesPerSecond applies.' },
+  notificationsPerSecond: { type: 'integer', minimum: 0, description: 'Bifrost messages (sendMessage, sendNotification, broadcast) one plugin may publish per second, sustained; 0 means no limit.' },
+  notificationsBurst: { type: 'integer', minimum: 1, description: 'Bifrost messages one plugin may publish at once before notificationsPerSecond applies.' },
+} as const;
+
 const remediationProps = {
   mode: { type: 'string', enum: REMEDIATION_MODES, description: 'auto runs repairs, approve asks an operator, dry-run only logs.' },
   allowSchema: { type: 'boolean', description: 'Allow index/constraint statements.' },
@@ -222,9 +242,10 @@ const remediationProps = {
 const plugin = {
   type: 'object',
   additionalProperties: false,
-  required: ['path'],
+  // exactly one of path and package (checked by the loader, which says which one to keep)
   properties: {
     path: { type: 'string', minLength: 1, description: 'Plugin module or folder, relative to the config file.' },
+    package: { type: 'string', minLength: 1, pattern: '^(@[a-z0-9][a-z0-9._~-]*/)?[a-z0-9][a-z0-9._~-]*$', description: 'An npm package with the plugin as its entry point, found from the config file\'s folder like require() finds it.' },
     enabled: { type: 'boolean', default: true },
     config: { type: 'object', default: {}, description: "The plugin's own settings, checked by its configSchema." },
     queue,
@@ -235,8 +256,120 @@ const plugin = {
     resourceLimits,
     restart,
     remediation: { type: 'object', additionalProperties: false, properties: remediationProps },
+    limits: { type: 'object', additionalProperties: false, properties: outputLimitProps, description: "This plugin's override of limits.plugins." },
   },
 } as const;
+
+const limits = {
+  type: 'object',
+  description: 'Bounds on what events, plugins and actions can do to the daemon.',
+  additionalProperties: false,
+  default: {},
+  properties: {
+    events: {
+      type: 'object',
+      description: "Checked for every source's events before they reach a plugin queue.",
+      additionalProperties: false,
+      default: {},
+      properties: {
+        maxDepth: { ...positiveInt, maximum: 1000, default: 64, description: 'Deepest nesting of objects and arrays in one event; deeper events are refused.' },
+        maxBytes: { ...positiveInt, default: 1048576, description: 'Largest event, as UTF-8 JSON, bytes; larger events are refused.' },
+        startupBufferEvents: { type: 'integer', minimum: 0, default: 10000, description: 'Events POSTed while the daemon starts that are held and delivered once the plugins are up; more are answered 503.' },
+        startupBufferBytes: { type: 'integer', minimum: 0, default: 16777216, description: 'Bytes of events held while the daemon starts.' },
+      },
+    },
+    quarantine: {
+      type: 'object',
+      description: 'Events that took a worker down twice in a row (or whose handler crashed it), kept for GET /v1/quarantine.',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        size: { ...positiveInt, default: 100, description: 'Quarantined events kept; the oldest is evicted (and counted) past it.' },
+        maxBytes: { ...positiveInt, default: 16777216, description: 'Bytes of quarantined events kept; the oldest are evicted past it.' },
+      },
+    },
+    actions: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        maxDepth: { ...positiveInt, maximum: 100, default: 8, description: 'Most actions in one chain of actions calling actions; the next one fails with HMD_ERR_INVOCATION_DEPTH.' },
+        maxResultBytes: { ...positiveInt, default: 1048576, description: "Largest ActionResult, as UTF-8 JSON, bytes; a larger one fails with HMD_ERR_RESULT_TOO_LARGE." },
+      },
+    },
+    plugins: {
+      type: 'object',
+      description: 'Per-plugin output limits (each plugin has its own budget); plugins[].limits overrides them.',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        logLinesPerSecond: { ...outputLimitProps.logLinesPerSecond, default: 1000 },
+        logLinesBurst: { ...outputLimitProps.logLinesBurst, default: 2000 },
+        notificationsPerSecond: { ...outputLimitProps.notificationsPerSecond, default: 20 },
+        notificationsBurst: { ...outputLimitProps.notificationsBurst, default: 100 },
+      },
+    },
+    log: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        bufferBytes: { ...positiveInt, default: 16777216, description: 'Log output waiting for stdout, bytes; lines past it are dropped and counted instead of blocking the daemon.' },
+      },
+    },
+  },
+} as const;
+
+/** The built-in rules plugin that runs `rules:` and the `rulesPath` files: its worker, queue and limits. */
+const rulesEngine = {
+  type: 'object',
+  description: 'The built-in rules plugin that runs rules: and the rulesPath files (started only when either is set).',
+  additionalProperties: false,
+  default: {},
+  properties: {
+    queue,
+    handlerTimeoutMs: { ...durationMs, default: 30000, description: 'Deadline of one event in the rules plugin, ms (firings run beside it).' },
+    initTimeoutMs: { ...durationMs, default: 10000, description: 'Deadline of compiling the rules when the plugin starts, ms.' },
+    resourceLimits,
+    restart,
+    remediation: { type: 'object', additionalProperties: false, description: "Override of the remediation policy for the rules' cypher actions.", properties: remediationProps },
+    limits: { type: 'object', additionalProperties: false, properties: outputLimitProps, description: "The rules plugin's override of limits.plugins (its log lines and its notify actions' notifications)." },
+    deadLetters: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        path: { type: 'string', minLength: 1, default: '.heimdall/rules-dead-letters.jsonl', description: 'JSONL file of actions that failed after their retries; relative to the config file.' },
+        max: { ...positiveInt, maximum: 1000000, default: 1000, description: 'Dead letters kept; past it the oldest is evicted (and logged).' },
+      },
+    },
+    statePath: { type: 'string', minLength: 1, default: '.heimdall/rules-state.json', description: 'File that keeps which rules are paused; relative to the config file.' },
+    historySize: { ...positiveInt, maximum: 10000, default: 50, description: 'Firings kept per rule for GET /v1/rules/{name}/history.' },
+    maxInFlight: { ...positiveInt, maximum: 100000, default: 256, description: 'Firings running at once, all rules; past it the plugin stops taking events and its queue fills.' },
+    maxKeys: { ...positiveInt, maximum: 10000000, default: 10000, description: 'Window and cooldown keys kept per rule (least recently used go first).' },
+    webhookTimeoutMs: { ...durationMs, maximum: 600000, default: 10000, description: 'Deadline of one webhook attempt that sets no timeoutMs, ms.' },
+  },
+} as const;
+
+/** `rules:` as the loaded config types it: a list of objects (each checked by the rule compiler). */
+const rulesList = {
+  type: 'array',
+  default: [],
+  description: 'Declarative rules (see the README, "Rules"); each is checked on its own.',
+  items: { type: 'object' },
+} as const;
+
+/** A copy of a schema without its `default` keywords (a property that is named default stays). */
+function withoutDefaults(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(withoutDefaults);
+  if (schema === null || typeof schema !== 'object') return schema;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(schema)) {
+    if (k === 'default') continue;
+    out[k] = k === 'properties' ? Object.fromEntries(Object.entries(v as Record<string, unknown>).map(([name, sub]) => [name, withoutDefaults(sub)])) : withoutDefaults(v);
+  }
+  return out;
+}
 
 const BIFROST_LEVELS = ['info', 'success', 'warning', 'error'] as const;
 const BIFROST_KINDS = ['message', 'notification', 'broadcast', 'confirmation_request', 'confirmation_result'] as const;
@@ -303,8 +436,9 @@ const bifrost = {
     bufferSize: { ...positiveInt, default: 1000, description: 'Notifications kept for replay.' },
     heartbeatMs: { ...durationMs, default: 15000, description: 'Interval of SSE heartbeats, ms.' },
     maxClients: { ...positiveInt, default: 1000, description: 'Most SSE clients connected at once; more are answered 503.' },
-    clientBufferBytes: { ...positiveInt, default: 1048576, description: 'Bytes waiting for one SSE client before it is cut off as too slow.' },
-    clientBufferMessages: { ...positiveInt, default: 10000, description: 'Messages waiting for one SSE client before it is cut off as too slow.' },
+    clientBufferBytes: { ...positiveInt, default: 1048576, description: 'Bytes waiting for one SSE client; past it the oldest are skipped, and a client that stays over it for clientStallMs is cut off.' },
+    clientBufferMessages: { ...positiveInt, default: 10000, description: 'Messages waiting for one SSE client; past it the oldest are skipped, and a client that stays over it for clientStallMs is cut off.' },
+    clientStallMs: { ...durationMs, default: 2000, description: 'How long an SSE client may stay over its buffer limits without reading before it is cut off, ms; until then the oldest waiting messages are skipped (and counted).' },
     confirmationTimeoutMs: { ...durationMs, default: 300000, description: 'Deadline of a confirmation request that sets no timeoutMs, ms.' },
     maxConfirmationTimeoutMs: { ...durationMs, default: 3600000, description: 'Longest deadline a plugin may ask for, ms.' },
     sinks: { type: 'array', items: bifrostSink, default: [{ type: 'log' }], description: 'Where messages are copied besides the stream.' },
@@ -380,6 +514,10 @@ const configProperties = {
     },
   },
   bifrost,
+  limits,
+  rules: rulesList,
+  rulesPath: { type: 'string', minLength: 1, description: 'Folder of rule files (*.yaml, each one rule or a list), relative to the config file; re-read on reload.' },
+  rulesEngine,
 } as const;
 
 /**
@@ -403,6 +541,7 @@ export const heimdallConfigSchema = {
   properties: {
     $schema: { type: 'string', description: 'Path or URL of this schema, for editors.' },
     ...configProperties,
+    rules: { ...rulesList, items: withoutDefaults(RULE_JSON_SCHEMA) as Record<string, unknown> },
   },
 } as const;
 

@@ -7,6 +7,7 @@
  * The names below are the ones the rest of the code imports; each is a part of {@link HeimdallConfig}.
  */
 import type { FromSchema } from 'json-schema-to-ts';
+import type { RuleSet } from './rule-set.js';
 import type { loadedConfigShape } from './schema.js';
 
 /** Every key of the file, defaults filled in. */
@@ -17,6 +18,8 @@ export type HeimdallConfig = LoadedConfig & {
   readonly configPath?: string;
   /** Folder that relative paths in the config are resolved against (the config file's folder). */
   readonly baseDir: string;
+  /** The rules of `rules:` and the `rulesPath` files, checked (set by the loader). */
+  readonly ruleSet?: RuleSet;
 };
 
 export type ServerConfig = LoadedConfig['server'];
@@ -41,9 +44,17 @@ export type WhenFull = QueueConfig['whenFull'];
 export type ResourceLimitsConfig = PluginConfig['resourceLimits'];
 export type RestartConfig = PluginConfig['restart'];
 
+export type RulesEngineConfig = LoadedConfig['rulesEngine'];
+
 export type RemediationConfig = LoadedConfig['remediation'];
 export type RemediationMode = RemediationConfig['mode'];
 export type AuditConfig = LoadedConfig['audit'];
+
+export type LimitsConfig = LoadedConfig['limits'];
+export type EventLimitsConfig = LimitsConfig['events'];
+export type QuarantineConfig = LimitsConfig['quarantine'];
+export type ActionLimitsConfig = LimitsConfig['actions'];
+export type OutputLimitsConfig = LimitsConfig['plugins'];
 
 export type BifrostConfig = LoadedConfig['bifrost'];
 export type BifrostSinkConfig = BifrostConfig['sinks'][number];

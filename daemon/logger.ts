@@ -3,6 +3,12 @@
  *
  * Plugins get `logger.child({ plugin })`, HTTP requests a lazily created child with the request id.
  * Log lines are full sentences; ERROR is kept for lost data and things an operator must act on.
+ *
+ * JSON output to a file descriptor is asynchronous (a sonic-boom destination): a write never waits
+ * for stdout, so a slow reader of the daemon's output cannot block the event loop. What waits is
+ * bounded by `bufferBytes` (limits.log.bufferBytes); lines past it are dropped and counted
+ * (logOutputStats(), on /v1/status), and everything buffered is flushed on exit (flushLogs(), also
+ * on process 'exit'). Pretty output stays synchronous: it is for a person at a terminal.
  */
 import { pino } from 'pino';
 import pretty from 'pino-pretty';
@@ -51,9 +57,51 @@ export interface LoggerOptions {
   pretty: boolean;
   /**
    * Where lines go: a stream, or a file descriptor number. Default: standard output (fd 1),
-   * written synchronously so that nothing is lost when the process exits.
+   * written asynchronously with a bounded buffer and flushed on exit.
    */
   destination?: pino.DestinationStream | number;
+  /** Most bytes of log output waiting for the file descriptor; more is dropped and counted. Default 16 MiB. */
+  bufferBytes?: number;
+}
+
+interface AsyncDestination {
+  flushSync(): void;
+}
+
+const destinations = new Set<AsyncDestination>();
+const dropped = { lines: 0, bytes: 0 };
+let exitHookInstalled = false;
+
+/** Log output the asynchronous destinations dropped because their buffer was full. */
+export function logOutputStats(): { droppedLines: number; droppedBytes: number } {
+  return { droppedLines: dropped.lines, droppedBytes: dropped.bytes };
+}
+
+/** Writes out everything the asynchronous destinations still hold (before exiting). */
+export function flushLogs(): void {
+  for (const d of destinations) {
+    try {
+      d.flushSync();
+    } catch {
+      // The descriptor is gone or not writable now; nothing more can be done at exit.
+    }
+  }
+}
+
+function asyncDestination(fd: number, bufferBytes: number): pino.DestinationStream {
+  const dest = pino.destination({ dest: fd, sync: false, maxLength: bufferBytes });
+  dest.on('drop', (data: string | Buffer) => {
+    dropped.lines += typeof data === 'string' ? Math.max(1, data.split('\n').length - 1) : 1;
+    dropped.bytes += typeof data === 'string' ? Buffer.byteLength(data) : data.length;
+  });
+  // A write error (EPIPE: the reader went away) must not take the daemon down.
+  dest.on('error', () => undefined);
+  destinations.add(dest);
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.on('exit', flushLogs);
+  }
+  return dest;
 }
 
 /** Creates the root logger. Every line carries `app: 'heimdall'`. */
@@ -82,7 +130,7 @@ export function createLogger(opts: LoggerOptions): pino.Logger {
     return pino(options, stream);
   }
   if (typeof opts.destination === 'object') return pino(options, opts.destination);
-  return pino(options, pino.destination({ dest: opts.destination ?? 1, sync: true }));
+  return pino(options, asyncDestination(opts.destination ?? 1, opts.bufferBytes ?? 16 * 1024 * 1024));
 }
 
 /** True when `level` is one of the log levels pino knows (for validating `--log-level`). */

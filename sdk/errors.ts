@@ -35,6 +35,8 @@ export const ERROR_CODES = {
   HMD_ERR_NOT_READY: 'The daemon is up but not ready (sources, plugins or the database are not up).',
   HMD_ERR_SHUTTING_DOWN: 'The daemon is shutting down and no longer takes requests.',
   HMD_ERR_STATEMENT_REFUSED: 'The statement policy refused the statement before it ran (a procedure or function not allowed by name, LOAD CSV, a command, a statement that commits on its own, or Heimdall\'s own state).',
+  HMD_ERR_INVOCATION_DEPTH: 'An action chain went deeper than limits.actions.maxDepth (often a loop between plugins).',
+  HMD_ERR_RESULT_TOO_LARGE: 'The action returned a result larger than limits.actions.maxResultBytes.',
 } as const;
 
 /** A stable error code, `HMD_ERR_*`. */
@@ -176,6 +178,22 @@ export class StatementRefusedError extends HeimdallError {
   }
 }
 
+/**
+ * An action was not run because the chain of actions calling each other is already as deep as
+ * `limits.actions.maxDepth` allows; `details.chain` lists the actions of the chain, outermost first.
+ */
+export class InvocationDepthError extends HeimdallError {
+  constructor(message: string, details?: { chain: string[]; maxDepth: number; action: string }) {
+    super('HMD_ERR_INVOCATION_DEPTH', message, details);
+  }
+}
+/** The action's result is larger than `limits.actions.maxResultBytes`; `details` has both sizes. */
+export class ResultTooLargeError extends HeimdallError {
+  constructor(message: string, details?: { action: string; maxBytes: number; bytes?: number }) {
+    super('HMD_ERR_RESULT_TOO_LARGE', message, details);
+  }
+}
+
 const CLASS_BY_CODE: Partial<Record<ErrorCode, new (message: string, details?: never) => HeimdallError>> = {
   HMD_ERR_ACTION_NOT_FOUND: ActionNotFoundError,
   HMD_ERR_INVALID_PARAMS: InvalidParamsError,
@@ -192,6 +210,8 @@ const CLASS_BY_CODE: Partial<Record<ErrorCode, new (message: string, details?: n
   HMD_ERR_QUEUE_FULL: QueueFullError,
   HMD_ERR_POLICY_DENIED: PolicyDeniedError,
   HMD_ERR_STATEMENT_REFUSED: StatementRefusedError,
+  HMD_ERR_INVOCATION_DEPTH: InvocationDepthError,
+  HMD_ERR_RESULT_TOO_LARGE: ResultTooLargeError,
 };
 
 /** Turns any thrown value into plain JSON that can cross a boundary. */

@@ -42,7 +42,7 @@ export type HostResult<K extends HostMethod> = Awaited<ReturnType<HostContract[K
 const METHODS_BY_NAMESPACE: { readonly [N in HostNamespace]: { readonly [M in HostMethodName<N>]-?: true } } = {
   heimdall: { invokeAction: true, invokeActionAsync: true, sendPrompt: true, sendPromptAsync: true, sendRawPrompt: true },
   database: { query: true },
-  bifrost: { sendMessage: true, sendNotification: true, broadcast: true, requestConfirmation: true, isConnected: true, connectionCount: true },
+  bifrost: { sendMessage: true, sendNotification: true, broadcast: true, requestConfirmation: true, requestConfirmationAnswer: true, isConnected: true, connectionCount: true },
 };
 
 /** The namespaces, in the order the plugin context lists them. */

@@ -84,6 +84,18 @@ export interface ConfirmationOptions {
   details?: Record<string, unknown>;
 }
 
+/** What {@link BifrostClient.requestConfirmationAnswer} resolves with: the answer and why. */
+export interface ConfirmationAnswer {
+  /** What {@link BifrostClient.requestConfirmation} resolves with. */
+  approved: boolean;
+  /** `approved`/`denied` by an operator; `expired` (no answer in time) or `cancelled` (the daemon stopped, the plugin restarted) are denials nobody typed. */
+  state: 'approved' | 'denied' | 'expired' | 'cancelled';
+  /** The operator's reason when they gave one; for `cancelled`, why it was cancelled. */
+  reason?: string;
+  /** The request's id, as operators see it (`heimdall approve <id>`). */
+  id: string;
+}
+
 /** Bifrost: how a plugin talks to operators. */
 export interface BifrostClient {
   /** Publishes a plain message. */
@@ -94,6 +106,8 @@ export interface BifrostClient {
   broadcast(text: string): Promise<void>;
   /** Asks an operator to approve `action`; resolves with the answer, or `false` at the deadline. */
   requestConfirmation(action: string, opts?: ConfirmationOptions): Promise<boolean>;
+  /** The same request; resolves with the whole answer: approved or not, how, and the operator's reason. */
+  requestConfirmationAnswer(action: string, opts?: ConfirmationOptions): Promise<ConfirmationAnswer>;
   /** Whether at least one operator client is connected. */
   isConnected(): Promise<boolean>;
   /** How many operator clients are connected. */

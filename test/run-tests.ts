@@ -17,7 +17,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
-import { repoRoot, startNeo4j, type Neo4jInstance } from './neo4j/launcher.js';
+import { repoRoot, startNeo4j, type Neo4jInstance } from '../neo4j/launcher.js';
 
 const log = (line: string): void => console.error(`[run-tests] ${line}`);
 

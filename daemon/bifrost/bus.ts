@@ -49,6 +49,11 @@ export interface BifrostQueryResult {
   more: boolean;
   /** Resume point for the next query: the SSE id of the last message scanned. */
   next: string;
+  /**
+   * Set when `since` names a message of this run that does not exist yet (an id past the newest):
+   * nothing is replayed, and this says why as a sentence. It is not a restart.
+   */
+  ahead?: string;
 }
 
 export class BifrostBus {
@@ -158,7 +163,7 @@ export class BifrostBus {
   }
 
   /** Where a replay from `since` starts, and the gap in front of it if any. */
-  private startOf(q: BifrostQuery): { index: number; gap?: BifrostGap } {
+  private startOf(q: BifrostQuery): { index: number; gap?: BifrostGap; ahead?: string } {
     const since = q.since!;
     const requested = q.sinceText ?? (since.kind === 'id' ? String(since.id) : new Date(since.at).toISOString());
     const oldest = this.oldestId();
@@ -175,7 +180,16 @@ export class BifrostBus {
       }
       return { index };
     }
-    const restarted = (since.epoch !== undefined && since.epoch !== this.epoch) || (since.epoch === undefined && since.id > this.lastId());
+    // Only another epoch proves a restart; an id past the newest of this run is from the future.
+    const restarted = since.epoch !== undefined && since.epoch !== this.epoch;
+    if (!restarted && since.id > this.lastId()) {
+      return {
+        index: this.count,
+        ahead:
+          `${requested} is after the newest message of this run (${this.lastId()}, epoch ${this.epoch}), so there is nothing after it to replay. ` +
+          `Message ids start again at 1 when the daemon restarts: resume with the SSE id (${this.epoch}-<id>) the stream sent, a time (10m), or leave since out.`,
+      };
+    }
     if (restarted) {
       const lost = this.evicted > 0 ? ` and ${this.evicted} messages of this run are no longer in the buffer` : '';
       return {
@@ -216,7 +230,8 @@ export class BifrostBus {
       messages.reverse();
       return { messages, more: false, next: sseId(this.epoch, this.lastId()) };
     }
-    const { index, gap } = this.startOf(q);
+    const { index, gap, ahead } = this.startOf(q);
+    if (ahead) return { messages, more: false, next: sseId(this.epoch, this.lastId()), ahead };
     let i = index;
     for (; i < this.count && messages.length < limit; i++) {
       const m = this.at(i);

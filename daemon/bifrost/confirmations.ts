@@ -9,7 +9,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import { ErrorCode, HeimdallError } from '../../sdk/index.js';
+import { ErrorCode, HeimdallError, type ConfirmationAnswer } from '../../sdk/index.js';
 import type { BifrostBus } from './bus.js';
 import type { Clock, ClockTimer } from './clock.js';
 
@@ -50,7 +50,7 @@ function who(requestedBy: string): string {
 
 interface Pending {
   info: ConfirmationInfo;
-  resolve(v: boolean): void;
+  resolve(v: ConfirmationAnswer): void;
   timer: ClockTimer;
 }
 
@@ -84,7 +84,18 @@ export class ConfirmationManager {
     return Math.ceil(t);
   }
 
+  /** Asks; resolves with the answer as a boolean (false at the deadline). */
   request(plugin: string, action: string, opts: { timeoutMs?: number; details?: Record<string, unknown> } = {}, invocationId?: string): Promise<boolean> {
+    return this.ask(plugin, action, opts, invocationId, (a) => a.approved);
+  }
+
+  /** Asks; resolves with the whole answer: approved or not, how it was settled, the operator's reason. */
+  requestAnswer(plugin: string, action: string, opts: { timeoutMs?: number; details?: Record<string, unknown> } = {}, invocationId?: string): Promise<ConfirmationAnswer> {
+    return this.ask(plugin, action, opts, invocationId, (a) => a);
+  }
+
+  /** Publishes the request; the promise resolves (in the same tick as the settlement) with `pick` of the answer. */
+  private ask<T>(plugin: string, action: string, opts: { timeoutMs?: number; details?: Record<string, unknown> }, invocationId: string | undefined, pick: (a: ConfirmationAnswer) => T): Promise<T> {
     if (typeof action !== 'string' || action.trim() === '') {
       return Promise.reject(new HeimdallError(ErrorCode.HMD_ERR_INVALID_PARAMS, 'requestConfirmation was called without an action; pass a short description of what is to be approved.'));
     }
@@ -111,10 +122,10 @@ export class ConfirmationManager {
       id, action, requestedBy: plugin, ...(invocationId ? { invocationId } : {}), details,
       requestedAt: new Date(now).toISOString(), deadline, timeoutMs, state: 'pending', messageId: m.id,
     };
-    return new Promise<boolean>((resolve) => {
+    return new Promise<T>((resolve) => {
       // Not unref'd: an answer (or the deadline) is owed to whoever waits; stop() cancels what is left.
       const timer = this.clock.setTimeout(() => this.settle(id, 'expired', undefined), timeoutMs);
-      this.pending.set(id, { info, resolve, timer });
+      this.pending.set(id, { info, resolve: (a) => resolve(pick(a)), timer });
     });
   }
 
@@ -139,7 +150,7 @@ export class ConfirmationManager {
       data: { confirmationId: id, action: info.action, approved, state, requestedBy: info.requestedBy, ...(reason ? { reason } : {}), ...(info.invocationId ? { invocationId: info.invocationId } : {}) },
       origin: state === 'approved' || state === 'denied' ? { kind: 'operator' } : { kind: 'daemon' },
     });
-    p.resolve(approved);
+    p.resolve({ approved, state, id, ...(reason ? { reason } : {}) });
     return info;
   }
 

@@ -26,7 +26,7 @@ export interface Bifrost {
 
 export function createBifrost(bus: BifrostBus, config: HeimdallConfig, log: Logger): Bifrost {
   const c = config.bifrost;
-  const hub = new SseHub(bus, { heartbeatMs: c.heartbeatMs, maxClients: c.maxClients, clientBufferBytes: c.clientBufferBytes, clientBufferMessages: c.clientBufferMessages }, log.child({ part: 'stream' }));
+  const hub = new SseHub(bus, { heartbeatMs: c.heartbeatMs, maxClients: c.maxClients, clientBufferBytes: c.clientBufferBytes, clientBufferMessages: c.clientBufferMessages, clientStallMs: c.clientStallMs }, log.child({ part: 'stream' }));
   const confirmations = new ConfirmationManager(bus, { defaultTimeoutMs: c.confirmationTimeoutMs, maxTimeoutMs: c.maxConfirmationTimeoutMs }, log.child({ part: 'confirmations' }));
   const sinks = new SinkSet(bus, c.sinks, config.baseDir, log.child({ part: 'sinks' }), bus.clock);
   const notices = new DaemonNotices(bus);

@@ -54,11 +54,21 @@ export class DaemonNotices {
     return this.down.has(service);
   }
 
-  /** Publishes "Database is down" / "Database is back" on every change of the database router's reachability. */
+  /**
+   * Publishes "Database is down" when the database router loses the database and "Database is back"
+   * when it returns after that; the router's first "reachable" at start-up is no return, so it is
+   * not announced.
+   */
   watchDatabase(db: { onConnectivity(fn: (up: boolean, reason: string) => void): unknown }, uri: string): void {
     db.onConnectivity((up, reason) => {
-      if (up) this.publish('success', 'Database is back', `The database at ${uri} is reachable again.`);
-      else this.publish('error', 'Database is down', `The database at ${uri} cannot be reached: ${reason}. Heimdall keeps running; plugin queries fail fast until it is back.`);
+      if (up) {
+        if (!this.down.has('database')) return;
+        this.down.delete('database');
+        this.publish('success', 'Database is back', `The database at ${uri} is reachable again.`);
+      } else if (!this.down.has('database')) {
+        this.down.set('database', { since: this.clock.now(), reason });
+        this.publish('error', 'Database is down', `The database at ${uri} cannot be reached: ${reason}. Heimdall keeps running; plugin queries fail fast until it is back.`);
+      }
     });
   }
 

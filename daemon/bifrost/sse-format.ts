@@ -8,6 +8,8 @@
  * Control events carry no id (so they never move the client's resume point):
  *   hello     first event of every stream: { epoch, lastId, oldestId, heartbeatMs, replayed }
  *   gap       replay is incomplete: { reason, requested, missed, oldestAvailable, message }
+ *   skipped   messages were left out for a client that reads more slowly than they are published:
+ *             { skipped, firstId, lastId, message } (fetch them from /v1/bifrost/notifications?since=)
  *   cutoff    the client was too slow and is disconnected: { reason, message, pendingMessages, pendingBytes }
  *   shutdown  the daemon is stopping: { message }
  * Heartbeats are comment lines (": heartbeat <ISO time>").
@@ -15,7 +17,7 @@
 import type { BifrostMessage } from './bus.js';
 import { sseId } from './since.js';
 
-export type ControlEvent = 'hello' | 'gap' | 'cutoff' | 'shutdown';
+export type ControlEvent = 'hello' | 'gap' | 'skipped' | 'cutoff' | 'shutdown';
 
 /** Reconnect delay suggested to EventSource clients, ms. */
 export const RETRY_MS = 1000;

@@ -1,17 +1,24 @@
 /**
  * The connected SSE clients of GET /v1/bifrost/stream and the fan-out of bus messages to them.
  *
- * Memory is bounded per client: messages waiting for a client that is not reading (its socket
- * does not drain) are counted, and past `clientBufferMessages` or `clientBufferBytes` the client
- * is cut off — told why in a last `cutoff` event when its socket takes it, then disconnected — so
- * that one slow reader neither slows the others nor grows the daemon's memory. Writes are
- * coalesced: each client gets at most one socket write per event-loop turn. A message is
- * serialized once, whatever the number of clients.
+ * Writes are deferred and coalesced: a message is serialized once, queued for every client, and
+ * each client gets at most one socket write per flush. A flush runs at the end of an event-loop
+ * turn, at most every `minFlushIntervalMs` (20 ms): what was published meanwhile goes out in one
+ * write, one buffer shared by every client that got the same messages. A flush to hundreds of
+ * clients is sliced (a few ms of writes per turn), so it never holds the event loop long. Memory is
+ * bounded per client: at most `clientBufferMessages` / `clientBufferBytes` wait for it here (past
+ * them the oldest are skipped, and a `skipped` event tells the client which ids to fetch), plus what
+ * its socket holds from the last write. A client is judged over time, not inside one turn: it is
+ * cut off — told why in a last `cutoff` event when its socket takes it, then disconnected — only
+ * when it stays over its limits without its socket draining at all for `clientStallMs` and across
+ * at least two flush turns. So a burst that fills every socket for a moment cuts off nobody, a
+ * client that keeps reading more slowly than messages come gets a counted sample, and one that
+ * stopped reading is cut off.
  */
 import type { ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { BifrostBus, BifrostGap, BifrostMessage } from './bus.js';
-import type { Clock, ClockTimer } from './clock.js';
+import { systemClock, type Clock, type ClockTimer } from './clock.js';
 import { compileFilter, type BifrostFilter } from './filter.js';
 import type { SincePoint } from './since.js';
 import { commentFrame, controlFrame, messageFrame, retryFrame } from './sse-format.js';
@@ -22,10 +29,25 @@ export interface SseHubOptions {
   maxClients: number;
   clientBufferBytes: number;
   clientBufferMessages: number;
+  /** How long a client may stay over its limits without its socket draining before it is cut off, ms. Default 2000. */
+  clientStallMs?: number;
   /** How long a cut-off or closing client may take to read its last event before its socket is destroyed, ms. */
   closeGraceMs?: number;
   /** Heartbeats and the close grace run on it. Default: the bus's clock. */
   clock?: Clock;
+  /**
+   * Least time between two flushes, ms (on `flushClock`): messages published meanwhile go out
+   * together, one write per client instead of one per message. Default 20; 0 flushes at the end of
+   * every turn.
+   */
+  minFlushIntervalMs?: number;
+  /**
+   * The time of the flush interval. Default the real, monotonic one (it paces socket writes, so it
+   * is not Bifrost's clock, which a test may hold still); a unit test passes a fake.
+   */
+  flushClock?: Clock;
+  /** Longest run of socket writes in one event-loop turn, ms (real time); the rest go in the next turn. Default 4. */
+  flushSliceMs?: number;
 }
 
 /** Why a new stream is refused: too many clients (429) or shutting down (503). */
@@ -54,12 +76,28 @@ export interface SseHubStats {
   bufferedBytes: number;
   /** The largest backlog of a single client, bytes. */
   maxClientBufferedBytes: number;
+  /** Messages left out for clients that read more slowly than they were published. */
+  skipped: number;
+}
+
+/** Real, monotonic time for the flush interval (a wall-clock step cannot hold a flush back). */
+const monotonicClock: Clock = Object.freeze({ ...systemClock, now: () => performance.now() });
+
+interface Pending {
+  frame: string;
+  id: number;
 }
 
 class SseClient {
-  private pending: string[] = [];
+  private pending: Pending[] = [];
   private pendingBytes = 0;
   private waitingDrain = false;
+  /** Skipped since the client last received a `skipped` event. */
+  private skipped = 0;
+  private firstSkipped = 0;
+  private lastSkipped = 0;
+  /** When (clock ms) and in which flush turn it was first seen over its limits while its socket did not drain. */
+  private overSince: { at: number; turn: number } | undefined;
   closed = false;
   private destroyTimer: ClockTimer | undefined;
 
@@ -72,7 +110,9 @@ class SseClient {
   ) {
     res.on('drain', () => {
       this.waitingDrain = false;
-      if (this.pending.length > 0) this.flush();
+      this.overSince = undefined;
+      this.hub.unstall(this);
+      if (this.pending.length > 0 || this.skipped > 0) this.flush();
     });
   }
 
@@ -87,32 +127,72 @@ class SseClient {
   }
 
   /**
-   * Queues a frame for the next flush. A client whose socket is not draining is cut off once what
-   * it holds (queued here plus the socket's write buffer) passes the limits. A client that keeps up
-   * gets the whole of one event-loop turn's messages at the turn's end (frames are shared strings,
-   * so queueing them costs little), up to a safety cap of 16 times the limits.
+   * Queues a frame for the end of the turn. Past the limits the oldest waiting frames are skipped
+   * (counted, and reported to the client); the client is not cut off here — see checkStall.
    */
-  enqueue(frame: string): void {
+  enqueue(frame: string, id: number): void {
     if (this.closed) return;
-    this.pending.push(frame);
+    this.pending.push({ frame, id });
     this.pendingBytes += frame.length;
     const o = this.hub.opts;
-    const over = this.waitingDrain
-      ? this.pending.length > o.clientBufferMessages || this.pendingBytes + (this.res.writableLength ?? 0) > o.clientBufferBytes
-      : this.pending.length > o.clientBufferMessages * 16 || this.pendingBytes > o.clientBufferBytes * 16;
-    if (over) {
-      this.cutOff();
-      return;
+    // A client that keeps up gets the whole of one turn's messages at its end (frames are shared
+    // strings, so queueing them costs little), up to a safety cap of 16 times the limits.
+    const k = this.waitingDrain ? 1 : 16;
+    let drop = 0;
+    while (this.pending.length - drop > 1 && (this.pending.length - drop > o.clientBufferMessages * k || this.pendingBytes > o.clientBufferBytes * k)) {
+      const old = this.pending[drop]!;
+      this.pendingBytes -= old.frame.length;
+      if (this.skipped === 0) this.firstSkipped = old.id;
+      this.lastSkipped = old.id;
+      this.skipped++;
+      drop++;
     }
-    if (!this.waitingDrain) this.hub.markDirty(this);
+    if (drop > 0) {
+      this.pending = this.pending.slice(drop);
+      this.hub.countSkipped(drop);
+    }
+    if (this.waitingDrain) {
+      if (drop > 0 || this.backlogBytes > o.clientBufferBytes) this.overSince ??= { at: this.hub.clock.now(), turn: this.hub.turn };
+      this.hub.markStalled(this);
+    } else {
+      this.hub.markDirty(this);
+    }
   }
 
   flush(): void {
-    if (this.closed || this.waitingDrain || this.pending.length === 0) return;
-    const chunk = this.pending.length === 1 ? this.pending[0]! : this.pending.join('');
+    if (this.closed || this.waitingDrain || (this.pending.length === 0 && this.skipped === 0)) return;
+    let chunk: string | Buffer;
+    if (this.skipped > 0) {
+      const parts = this.pending.map((p) => p.frame);
+      parts.unshift(controlFrame('skipped', {
+        skipped: this.skipped,
+        firstId: this.firstSkipped,
+        lastId: this.lastSkipped,
+        message:
+          `${this.skipped} messages (ids ${this.firstSkipped} to ${this.lastSkipped}, of those this stream passes) were skipped because this client read more slowly than they were published ` +
+          `(bifrost.clientBufferMessages ${this.hub.opts.clientBufferMessages}, clientBufferBytes ${this.hub.opts.clientBufferBytes}); GET /v1/bifrost/notifications?since=${this.firstSkipped - 1} has them while they are in the replay buffer.`,
+      }));
+      this.skipped = 0;
+      chunk = parts.join('');
+    } else {
+      // Clients that got the same messages this turn (all that pass them and keep up) share one buffer.
+      chunk = this.pending.length === 1 ? this.pending[0]!.frame : this.hub.sharedChunk(this.pending);
+    }
     this.pending = [];
     this.pendingBytes = 0;
     if (!this.res.write(chunk)) this.waitingDrain = true;
+  }
+
+  /**
+   * Cuts the client off when it has stayed over its limits, its socket not draining, for
+   * clientStallMs and across two flush turns; answers whether it did.
+   */
+  checkStall(now: number, turn: number): boolean {
+    const o = this.overSince;
+    if (this.closed || !this.waitingDrain || !o) return false;
+    if (now - o.at < this.hub.stallMs || turn - o.turn < 2) return false;
+    this.cutOff(now - o.at);
+    return true;
   }
 
   /** Heartbeat: only to a client that is keeping up (a blocked one gets nothing more). */
@@ -121,16 +201,17 @@ class SseClient {
     this.writeNow(text);
   }
 
-  private cutOff(): void {
-    const pendingMessages = this.pending.length;
-    const pendingBytes = this.pendingBytes;
-    this.hub.onCutOff(this, pendingMessages, pendingBytes);
+  private cutOff(stalledMs: number): void {
+    const pendingMessages = this.pending.length + this.skipped;
+    const pendingBytes = this.backlogBytes;
+    this.hub.onCutOff(this, pendingMessages, pendingBytes, stalledMs);
     this.end(controlFrame('cutoff', {
       reason: 'slow_client',
       pendingMessages,
       pendingBytes,
+      stalledMs,
       message:
-        `This client was disconnected because it did not read fast enough: ${pendingMessages} messages (${pendingBytes} bytes) were waiting for it, ` +
+        `This client was disconnected because it did not read fast enough: for ${stalledMs} ms it read nothing while ${pendingMessages} messages (${pendingBytes} bytes) were waiting for it, ` +
         `over the limit of ${this.hub.opts.clientBufferMessages} messages or ${this.hub.opts.clientBufferBytes} bytes. ` +
         'Reconnect with Last-Event-ID to resume; messages no longer in the replay buffer will be reported as a gap.',
     }));
@@ -140,7 +221,7 @@ class SseClient {
   end(last?: string, keep = false): void {
     if (this.closed) return;
     this.closed = true;
-    if (keep && this.pending.length > 0) last = this.pending.join('') + (last ?? '');
+    if (keep && this.pending.length > 0) last = this.pending.map((p) => p.frame).join('') + (last ?? '');
     this.pending = [];
     this.pendingBytes = 0;
     this.hub.detach(this);
@@ -170,11 +251,19 @@ class SseClient {
 export class SseHub {
   private readonly clients = new Set<SseClient>();
   private readonly dirty = new Set<SseClient>();
+  /** Clients whose socket is not draining and that have messages waiting. */
+  private readonly stalled = new Set<SseClient>();
   private flushScheduled = false;
+  /** Flush turns so far (a client is judged across turns). */
+  turn = 0;
+  /** Messages skipped for slow clients, in all. */
+  skippedTotal = 0;
+  readonly stallMs: number;
   private nextClientId = 1;
   private readonly heartbeatTimer: ClockTimer;
-  /** The time source of heartbeats and close graces. */
+  /** The time source of heartbeats, stall judgements and close graces. */
   readonly clock: Clock;
+  private readonly flushClock: Clock;
   private readonly unsubscribe: () => void;
   connectedTotal = 0;
   cutOff = 0;
@@ -182,6 +271,8 @@ export class SseHub {
 
   constructor(private readonly bus: BifrostBus, readonly opts: SseHubOptions, private readonly log: Logger) {
     this.clock = opts.clock ?? bus.clock;
+    this.flushClock = opts.flushClock ?? monotonicClock;
+    this.stallMs = opts.clientStallMs ?? 2000;
     this.unsubscribe = bus.subscribe((m) => this.onMessage(m));
     this.heartbeatTimer = this.clock.setInterval(() => this.heartbeat(), opts.heartbeatMs);
     this.heartbeatTimer.unref();
@@ -253,40 +344,116 @@ export class SseHub {
     for (const c of this.clients) {
       if (c.pass && !c.pass(m)) continue;
       frame ??= messageFrame(this.bus.epoch, m);
-      c.enqueue(frame);
+      c.enqueue(frame, m.id);
     }
   }
 
   markDirty(c: SseClient): void {
     this.dirty.add(c);
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    setImmediate(() => {
-      this.flushScheduled = false;
-      const batch = [...this.dirty];
-      this.dirty.clear();
-      for (const d of batch) d.flush();
-    });
+    this.scheduleTurn();
   }
 
-  onCutOff(c: SseClient, pendingMessages: number, pendingBytes: number): void {
+  /** A client with messages waiting and a socket that does not drain: judged at every turn. */
+  markStalled(c: SseClient): void {
+    this.stalled.add(c);
+    this.scheduleTurn();
+  }
+
+  unstall(c: SseClient): void {
+    this.stalled.delete(c);
+  }
+
+  countSkipped(n: number): void {
+    this.skippedTotal += n;
+  }
+
+  /** Chunks built in the current flush turn, by the messages they hold. */
+  private chunks = new Map<string, { frames: readonly Pending[]; buf: Buffer }>();
+
+  /**
+   * The bytes of `pending` as one buffer, built once per turn for every client with the same
+   * messages (the common case: one serialization and one copy however many clients read).
+   */
+  sharedChunk(pending: readonly Pending[]): Buffer {
+    const key = `${pending[0]!.id}:${pending[pending.length - 1]!.id}:${pending.length}`;
+    const hit = this.chunks.get(key);
+    if (hit && hit.frames.length === pending.length && hit.frames.every((p, i) => p.frame === pending[i]!.frame)) return hit.buf;
+    const buf = Buffer.from(pending.map((p) => p.frame).join(''), 'utf8');
+    this.chunks.set(key, { frames: pending, buf });
+    return buf;
+  }
+
+  /**
+   * At the end of the turn: one write per client that keeps up, and a look at the stalled ones. The
+   * writes are sliced: after flushSliceMs the rest wait for the next turn, so that hundreds of
+   * clients never hold the event loop (and /healthz, the HTTP API) for long.
+   */
+  private scheduleTurn(): void {
+    if (this.flushScheduled || this.closing) return;
+    this.flushScheduled = true;
+    const interval = this.opts.minFlushIntervalMs ?? 20;
+    const wait = Math.min(interval, this.lastFlushAt + interval - this.flushClock.now());
+    if (wait > 0 && this.dirty.size > 0 && !this.slicing) {
+      this.flushTimer = this.flushClock.setTimeout(() => this.runTurn(), wait);
+      this.flushTimer.unref();
+    } else {
+      setImmediate(() => this.runTurn());
+    }
+  }
+
+  /** When (flush clock ms) the last flush started. */
+  private lastFlushAt = -Infinity;
+  private flushTimer: ClockTimer | undefined;
+  /** A flush is part-way through its clients: the next slice follows at once. */
+  private slicing = false;
+
+  private runTurn(): void {
+    this.flushScheduled = false;
+    this.flushTimer = undefined;
+    this.turn++;
+    if (!this.slicing) this.lastFlushAt = this.flushClock.now();
+    // The slice is measured in real time (it bounds how long the event loop is held).
+    const deadline = performance.now() + (this.opts.flushSliceMs ?? 4);
+    let n = 0;
+    for (const d of this.dirty) {
+      this.dirty.delete(d);
+      d.flush();
+      if (++n % 8 === 0 && performance.now() > deadline) break;
+    }
+    this.slicing = this.dirty.size > 0;
+    if (!this.slicing) this.chunks.clear();
+    this.checkStalled();
+    if (this.slicing) this.scheduleTurn();
+  }
+
+  private checkStalled(): void {
+    if (this.stalled.size === 0) return;
+    const now = this.clock.now();
+    for (const c of [...this.stalled]) if (c.closed || c.checkStall(now, this.turn)) this.stalled.delete(c);
+  }
+
+  onCutOff(c: SseClient, pendingMessages: number, pendingBytes: number, stalledMs: number): void {
     this.cutOff++;
     this.log.warn(
-      { clientId: c.id, remote: c.remote, pendingMessages, pendingBytes, cutOff: this.cutOff },
-      `Disconnected the Bifrost stream client ${c.id} (${c.remote}) because it stopped reading: ${pendingMessages} messages (${pendingBytes} bytes) were waiting for it, ` +
-      `over bifrost.clientBufferMessages (${this.opts.clientBufferMessages}) or bifrost.clientBufferBytes (${this.opts.clientBufferBytes}). It can reconnect and resume with Last-Event-ID.`,
+      { clientId: c.id, remote: c.remote, pendingMessages, pendingBytes, stalledMs, cutOff: this.cutOff },
+      `Disconnected the Bifrost stream client ${c.id} (${c.remote}) because it stopped reading: for ${stalledMs} ms its socket took nothing while ${pendingMessages} messages (${pendingBytes} bytes) were waiting for it, ` +
+      `over bifrost.clientBufferMessages (${this.opts.clientBufferMessages}) or bifrost.clientBufferBytes (${this.opts.clientBufferBytes}) for longer than bifrost.clientStallMs (${this.stallMs}). It can reconnect and resume with Last-Event-ID.`,
     );
   }
 
   detach(c: SseClient): void {
     if (!this.clients.delete(c)) return;
     this.dirty.delete(c);
+    this.stalled.delete(c);
     this.bus.clients = this.clients.size;
     this.log.debug({ clientId: c.id }, `A Bifrost stream client (${c.remote}) disconnected; ${this.clients.size} connected.`);
   }
 
   private heartbeat(): void {
     if (this.clients.size === 0) return;
+    // A heartbeat tick is a turn of its own: a client stalled with no new messages is judged here.
+    this.turn++;
+    this.checkStalled();
     const text = commentFrame(`heartbeat ${new Date(this.clock.now()).toISOString()}`);
     for (const c of this.clients) c.heartbeat(text);
   }
@@ -299,7 +466,7 @@ export class SseHub {
       bufferedBytes += b;
       if (b > maxClientBufferedBytes) maxClientBufferedBytes = b;
     }
-    return { clients: this.clients.size, maxClients: this.opts.maxClients, connectedTotal: this.connectedTotal, cutOff: this.cutOff, bufferedBytes, maxClientBufferedBytes };
+    return { clients: this.clients.size, maxClients: this.opts.maxClients, connectedTotal: this.connectedTotal, cutOff: this.cutOff, bufferedBytes, maxClientBufferedBytes, skipped: this.skippedTotal };
   }
 
   /** Ends every stream with a `shutdown` event and stops taking new ones. */
@@ -307,6 +474,8 @@ export class SseHub {
     if (this.closing) return;
     this.closing = true;
     this.clock.clear(this.heartbeatTimer);
+    this.flushClock.clear(this.flushTimer);
+    this.flushTimer = undefined;
     this.unsubscribe();
     const last = controlFrame('shutdown', { message });
     // Messages already queued for a client (e.g. the daemon's own "stopping" notice) go out first.

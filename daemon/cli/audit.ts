@@ -1,7 +1,7 @@
 /**
  * `heimdall audit verify [--file F | --config F] [--json]`: recomputes the hash chain of the audit
- * log and reports the first entry that was edited, removed or reordered. Exit 0 when intact, 1 when
- * broken or missing, 2 on bad usage.
+ * log and reports the first entry that was edited, removed or reordered. Exit 0 when intact (or
+ * absent: nothing audited yet is a valid, empty chain), 1 when broken, 2 on bad usage.
  */
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
@@ -41,7 +41,11 @@ export function registerAudit(program: Command): void {
       const r = verifyAuditLog(path);
       if (opts.json) printJson({ file: path, ...r });
       if (r.ok) {
-        if (!opts.json) out(`OK: ${path} holds ${r.entries} entries and its hash chain is intact.`);
+        if (!opts.json) {
+          out(r.absent
+            ? `OK: ${path} does not exist yet, because nothing has been audited; an absent log is a valid, empty hash chain (the first audited write creates it).`
+            : `OK: ${path} holds ${r.entries} entries and its hash chain is intact.`);
+        }
         return;
       }
       throw new CliError(opts.json ? '' : `The audit log ${path} failed verification after ${r.entries} good entries: ${r.reason}`, EXIT_FAILURE);

@@ -4,14 +4,17 @@
  */
 import { CliError, usageError } from './exit.js';
 import { ErrorCode } from '../../sdk/errors.js';
+import { DEFAULT_URL, resolveDaemonAddress } from './daemon-address.js';
 
-export const DEFAULT_URL = 'http://127.0.0.1:8787';
+export { DEFAULT_URL } from './daemon-address.js';
 
 export interface ClientOptions {
-  /** Base URL of the daemon (--url, $HEIMDALL_URL or the default). */
-  url?: string;
-  /** Bearer token (--token or $HEIMDALL_TOKEN). */
-  token?: string;
+  /** Base URL of the daemon (--url; else $HEIMDALL_URL, the config's server section, the default: see daemon-address.ts). */
+  url?: string | undefined;
+  /** Bearer token (--token; else $HEIMDALL_TOKEN, the config's server.token). */
+  token?: string | undefined;
+  /** --config: the config file whose server section names the daemon. */
+  config?: string | undefined;
 }
 
 /** The `{ error: { code, message, details? } }` envelope of the API. */
@@ -44,10 +47,15 @@ function describeCause(err: unknown): string {
 
 export class DaemonClient {
   readonly url: string;
-  private readonly token: string | undefined;
+  /** The bearer token sent with every request, if any. */
+  readonly token: string | undefined;
+  /** Where the URL came from (`--url`, `$HEIMDALL_URL`, `the config FILE`, `the default`). */
+  readonly from: string;
 
   constructor(opts: ClientOptions = {}) {
-    const raw = opts.url || process.env['HEIMDALL_URL'] || DEFAULT_URL;
+    const address = resolveDaemonAddress(opts);
+    const raw = address.url;
+    this.from = address.from;
     let parsed: URL;
     try {
       parsed = new URL(raw);
@@ -58,8 +66,12 @@ export class DaemonClient {
       throw usageError(`--url "${raw}" must start with http:// or https://, e.g. --url ${DEFAULT_URL}.`);
     }
     this.url = parsed.toString().replace(/\/+$/, '');
-    const token = opts.token ?? process.env['HEIMDALL_TOKEN'];
-    this.token = token === undefined || token === '' ? undefined : token;
+    this.token = address.token;
+  }
+
+  /** The authorization header for requests the client does not make itself (streams). */
+  authHeaders(): Record<string, string> {
+    return this.token ? { authorization: `Bearer ${this.token}` } : {};
   }
 
   /** GETs `path` and returns the parsed JSON body. */
@@ -86,7 +98,7 @@ export class DaemonClient {
       res = await fetch(`${this.url}${path}`, { method, headers, body });
     } catch (err) {
       throw new CliError(
-        `Cannot reach the Heimdall daemon at ${this.url}: ${describeCause(err)}. ` +
+        `Cannot reach the Heimdall daemon at ${this.url}${this.from === '--url' ? '' : ` (from ${this.from})`}: ${describeCause(err)}. ` +
         'Start it with `heimdall start` or pass --url.',
       );
     }

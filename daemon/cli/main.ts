@@ -10,9 +10,14 @@ import { registerAudit } from './audit.js';
 import { registerConfirmations } from './confirmations.js';
 import { registerDb } from './db.js';
 import { registerEmit } from './emit.js';
+import { registerEvents } from './events.js';
 import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, flushAndExit } from './exit.js';
 import { registerInvocationCommands } from './invocations.js';
+import { registerQuarantine } from './quarantine.js';
+import { registerReload } from './reload.js';
+import { registerNewPlugin } from './new-plugin.js';
 import { registerRemoteCommands } from './remote.js';
+import { registerRules } from './rules.js';
 import { registerStart } from './start.js';
 import { registerTail } from './tail.js';
 import { registerValidate } from './validate.js';
@@ -45,12 +50,18 @@ export function buildProgram(): Command {
   registerEmit(program);
   registerDb(program);
   registerTail(program);
+  registerEvents(program);
   registerConfirmations(program);
   registerAudit(program);
+  registerQuarantine(program);
+  registerRules(program);
+  registerReload(program);
+  registerNewPlugin(program);
   program.addHelpText('after', `
 Exit codes: 0 success, 1 failure, 2 bad usage or invalid config.
-Commands that talk to a running daemon take --url (default $HEIMDALL_URL or http://127.0.0.1:8787),
---token (default $HEIMDALL_TOKEN) and --json.`);
+Commands that talk to a running daemon find it by --url, else $HEIMDALL_URL, else the server section
+(host, port, token) of --config / $HEIMDALL_CONFIG / ./heimdall.config.yaml, else http://127.0.0.1:8787;
+the token by --token, else $HEIMDALL_TOKEN, else that server.token.`);
   return program;
 }
 
@@ -72,7 +83,17 @@ export function exitCodeFor(err: unknown): number {
   return EXIT_FAILURE;
 }
 
+/** `heimdall status | head`: the reader went away, so there is nobody to tell; exit quietly. */
+function exitQuietlyOnClosedPipe(stream: NodeJS.WriteStream): void {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(EXIT_OK);
+    throw err;
+  });
+}
+
 export async function main(argv: readonly string[] = process.argv): Promise<never> {
+  exitQuietlyOnClosedPipe(process.stdout);
+  exitQuietlyOnClosedPipe(process.stderr);
   const program = buildProgram();
   if (argv.length <= 2) {
     program.outputHelp({ error: true });

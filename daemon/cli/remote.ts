@@ -1,6 +1,8 @@
 /**
  * Commands that talk to a running daemon: status, plugins, actions, invoke, prompt (emit is in
- * emit.ts). Each takes --url, --token and --json; without --json it prints a table or a summary.
+ * emit.ts). Each takes --url, --token, --config and --json; without --json it prints a table or a
+ * summary. Without --url the daemon is found as daemon-address.ts says ($HEIMDALL_URL, then the
+ * server section of the config).
  */
 import { type Command } from 'commander';
 import type { ActionResult } from '../../sdk/index.js';
@@ -9,31 +11,41 @@ import type { ActionInfo } from '../invoker/action-registry.js';
 import type { PluginStatus } from '../workers/plugin-status.js';
 import { printBoltProxies } from './bolt-proxy-status.js';
 import { ApiError, DEFAULT_URL, DaemonClient } from './client.js';
-import { CliError, EXIT_FAILURE, parseJsonObjectOption } from './exit.js';
+import { CliError, EXIT_FAILURE, EXIT_USAGE, parseJsonObjectOption } from './exit.js';
 import { formatDuration, indent, out, printJson, table, truncate } from './output.js';
 
 export interface RemoteOptions {
   url?: string;
   token?: string;
+  config?: string;
   json?: boolean;
 }
 
-/** Adds --url, --token and --json to a command. */
-export function withRemoteOptions(cmd: Command): Command {
+/** --url and --token (and --config, where they are found otherwise) of every command that talks to the daemon. */
+export function withAddressOptions(cmd: Command): Command {
   return cmd
-    .option('--url <url>', `base URL of the daemon (default: $HEIMDALL_URL or ${DEFAULT_URL})`)
-    .option('--token <token>', 'bearer token when the daemon has server.token set (default: $HEIMDALL_TOKEN)')
-    .option('--json', 'print the raw JSON answer instead of a table');
+    .option('--url <url>', `base URL of the daemon (default: $HEIMDALL_URL, else server.host/port of the config, else ${DEFAULT_URL})`)
+    .option('--token <token>', 'bearer token when the daemon has server.token set (default: $HEIMDALL_TOKEN, else server.token of the config)')
+    .option('-c, --config <file>', 'the config whose server section names the daemon (default: $HEIMDALL_CONFIG, else ./heimdall.config.yaml)');
 }
 
-/** Runs `fn` with a client; with --json an API error is also printed as its JSON body on stdout. */
-export async function withClient(opts: RemoteOptions, fn: (client: DaemonClient) => Promise<void>): Promise<void> {
-  const client = new DaemonClient({ url: opts.url, token: opts.token });
+/** Adds --url, --token, --config and --json to a command. */
+export function withRemoteOptions(cmd: Command): Command {
+  return withAddressOptions(cmd).option('--json', 'print the raw JSON answer instead of a table');
+}
+
+/**
+ * Runs `fn` with a client; with --json an API error is also printed as its JSON body on stdout.
+ * An API error exits 1, or 2 when its code is one of `usageCodes` (the request was the caller's
+ * mistake, e.g. an invalid config on reload).
+ */
+export async function withClient(opts: RemoteOptions, fn: (client: DaemonClient) => Promise<void>, usageCodes: readonly string[] = []): Promise<void> {
+  const client = new DaemonClient({ url: opts.url, token: opts.token, config: opts.config });
   try {
     await fn(client);
   } catch (err) {
     if (err instanceof ApiError) {
-      throw new CliError(err.message, EXIT_FAILURE, opts.json ? JSON.stringify(err.body, null, 2) : undefined);
+      throw new CliError(err.message, usageCodes.includes(err.code) ? EXIT_USAGE : EXIT_FAILURE, opts.json ? JSON.stringify(err.body, null, 2) : undefined);
     }
     throw err;
   }
@@ -64,6 +76,11 @@ export function printStatus(s: DaemonStatus): void {
   out();
   out(table(['source', 'state', 'emitted', 'reason'], s.sources.map((src) => [src.name, src.state, src.emitted, src.reason ?? ''])));
   printBoltProxies(s.sources);
+  if (s.rules?.configured) {
+    const bad = s.rules.invalid;
+    out();
+    out(`Rules:    ${s.rules.rules} configured${bad.length ? `, ${bad.length} invalid and left out: ${bad.map((b) => `${b.name}${b.at ? ` (${b.at})` : ''}`).join(', ')}; \`heimdall rules list\` says why` : ''}.`);
+  }
 }
 
 export function printPlugins(plugins: readonly PluginStatus[]): void {
@@ -72,7 +89,7 @@ export function printPlugins(plugins: readonly PluginStatus[]): void {
     return;
   }
   out(table(['name', 'version', 'state', 'events', 'actions', 'path'],
-    plugins.map((p) => [p.name, p.version, p.state, p.events.length ? p.events.join(',') : '*', p.actions.length, p.path])));
+    plugins.map((p) => [p.name, p.version, p.state, p.events.length ? p.events.join(',') : '(none)', p.actions.length, p.path])));
   const why = reasons(plugins);
   if (why.length > 0) out(['', 'Reasons:', ...why].join('\n'));
 }

@@ -4,7 +4,10 @@
  * Loads the config (--config, $HEIMDALL_CONFIG, ./heimdall.config.yaml, else built-in defaults),
  * starts the daemon and waits for SIGTERM/SIGINT, then stops it gracefully and exits 0. A second
  * signal exits 1 at once. A config error (including a non-loopback bind without a token) exits 2;
- * any other start-up failure exits 1.
+ * any other start-up failure exits 1. A rule that does not compile is not a reason to stay down:
+ * it is logged with its file and line, left out, and the other rules run (`heimdall validate`
+ * still exits 2 for it). SIGHUP reloads the config and rule files (daemon/reload.ts); an invalid
+ * new config is logged and the running one stays.
  */
 import { Option, type Command } from 'commander';
 import type { Logger } from 'pino';
@@ -21,12 +24,12 @@ interface StartOptions {
 }
 
 /** Loads the config the way `start` and `validate` agree on; ConfigError becomes exit 2. */
-export async function loadConfigOrDefaults(explicit: string | undefined): Promise<{ config: HeimdallConfig; file: string | undefined }> {
+export async function loadConfigOrDefaults(explicit: string | undefined, opts: { invalidRules?: 'error' | 'keep' } = {}): Promise<{ config: HeimdallConfig; file: string | undefined }> {
   // Imported here, not at the top: the remote commands should not pay for ajv, fastify and piscina.
   const { ConfigError, defaultConfig, findConfigFile, loadConfig } = await import('../../config/loader.js');
   try {
     const file = findConfigFile(explicit);
-    return { config: file ? loadConfig(file) : defaultConfig(), file };
+    return { config: file ? loadConfig(file, process.env, opts) : defaultConfig(), file };
   } catch (err) {
     if (err instanceof ConfigError) throw new CliError(`${err.format()}\nFix the config (\`heimdall validate\` checks it) and start again.`, EXIT_USAGE);
     throw err;
@@ -38,13 +41,14 @@ function isConfigError(err: unknown): boolean {
 }
 
 export async function runStart(opts: StartOptions): Promise<void> {
-  const { config, file } = await loadConfigOrDefaults(opts.config);
+  const { config, file } = await loadConfigOrDefaults(opts.config, { invalidRules: 'keep' });
   const [{ redactConfig }, { createLogger }, { startDaemon }] = await Promise.all([
     import('../../config/loader.js'),
     import('../logger.js'),
     import('../daemon.js'),
   ]);
-  const logger: Logger = createLogger({ level: opts.logLevel ?? config.log.level, pretty: opts.pretty ?? config.log.pretty });
+  // JSON output is asynchronous and bounded (limits.log.bufferBytes); it is flushed on exit.
+  const logger: Logger = createLogger({ level: opts.logLevel ?? config.log.level, pretty: opts.pretty ?? config.log.pretty, bufferBytes: config.limits.log.bufferBytes });
   if (file) logger.info({ configPath: file }, `Loaded the config from ${file}.`);
   else {
     logger.info(
@@ -70,6 +74,13 @@ export async function runStart(opts: StartOptions): Promise<void> {
   };
   process.on('SIGTERM', handler);
   process.on('SIGINT', handler);
+  // SIGHUP reloads (the reloader logs what it applied, or why it refused the new config); until
+  // the daemon runs it is ignored rather than ending the process, as it would by default
+  let onHup: (() => void) | undefined;
+  process.on('SIGHUP', () => {
+    if (onHup) onHup();
+    else logger.warn('Received SIGHUP while Heimdall is still starting; it was ignored. Send it again once the daemon is running.');
+  });
   process.on('unhandledRejection', (reason) => {
     logger.fatal({ err: reason }, 'Heimdall hit an unhandled promise rejection and is exiting; this is a bug, please report it with this log.');
     void flushAndExit(EXIT_FAILURE);
@@ -86,6 +97,14 @@ export async function runStart(opts: StartOptions): Promise<void> {
     logger.fatal({ err }, `Heimdall could not start: ${(err as Error).message}`);
     throw new CliError(`Heimdall could not start: ${(err as Error).message}`, EXIT_FAILURE);
   }
+
+  const daemon = running;
+  onHup = () => {
+    logger.info('Received SIGHUP; reloading the config and rule files.');
+    daemon.reload('SIGHUP').catch((err: Error) => {
+      if (!isConfigError(err)) logger.error(`The reload after SIGHUP failed: ${err.message}`);
+    });
+  };
 
   const sig = signalled ?? (await new Promise<NodeJS.Signals>((resolve) => (onSignal = resolve)));
   try {

@@ -19,6 +19,7 @@ import { withClient } from './remote.js';
 export interface TailOptions {
   url?: string;
   token?: string;
+  config?: string;
   json?: boolean;
   level?: string;
   plugin?: string[];
@@ -128,8 +129,7 @@ async function tailOnce(opts: TailOptions, client: DaemonClient, printer: Printe
 async function follow(opts: TailOptions, client: DaemonClient, printer: Printer): Promise<void> {
   const { params, lines } = queryOf(opts);
   if (!params.has('since') && lines > 0) params.set('last', String(lines));
-  const token = opts.token ?? process.env['HEIMDALL_TOKEN'];
-  const auth: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
+  const auth = client.authHeaders();
   let lastEventId: string | undefined;
   let epoch = '';
   let conn: SseConnection | undefined;
@@ -245,8 +245,9 @@ export function registerTail(program: Command): void {
     .option('-v, --verbose', "print each message's data too")
     .option('--json', 'one JSON object per line (messages; gaps as {"type":"gap",…})')
     .option('--no-color', 'no colours (also when NO_COLOR is set or stdout is not a terminal)')
-    .option('--url <url>', `base URL of the daemon (default: $HEIMDALL_URL or ${DEFAULT_URL})`)
-    .option('--token <token>', 'bearer token when the daemon has server.token set (default: $HEIMDALL_TOKEN)')
+    .option('--url <url>', `base URL of the daemon (default: $HEIMDALL_URL, else server.host/port of the config, else ${DEFAULT_URL})`)
+    .option('--token <token>', 'bearer token when the daemon has server.token set (default: $HEIMDALL_TOKEN, else server.token of the config)')
+    .option('--config <file>', 'the config whose server section names the daemon (default: $HEIMDALL_CONFIG, else ./heimdall.config.yaml)')
     .action(async (opts: TailOptions) => {
       queryOf(opts);
       const printer = new Printer(opts, useColour(opts));

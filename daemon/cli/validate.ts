@@ -1,15 +1,20 @@
 /**
- * `heimdall validate [--config F] [--json]`: check a config file without starting anything.
- * Prints "OK: FILE is valid." and exits 0, or every problem (file:line:col path: message (hint))
- * on stderr and exits 2.
+ * `heimdall validate [--config F] [--json] [--no-plugins]`: check a config file without starting
+ * anything, then (when it is valid) each enabled plugin: its path or package resolves, its module
+ * loads, its definition and `events` are valid, its config matches its configSchema. Prints "OK:
+ * FILE is valid…" and exits 0, or every problem (file:line:col path: message (hint)) on stderr and
+ * exits 2.
  */
 import { type Command } from 'commander';
+import type { ConfigIssue } from '../../config/errors.js';
 import { CliError, EXIT_USAGE } from './exit.js';
 import { out, plural, printJson } from './output.js';
 
 interface ValidateOptions {
   config?: string;
   json?: boolean;
+  /** commander's --no-plugins */
+  plugins?: boolean;
 }
 
 async function locate(explicit: string | undefined): Promise<string> {
@@ -31,13 +36,22 @@ async function locate(explicit: string | undefined): Promise<string> {
 export async function runValidate(opts: ValidateOptions): Promise<void> {
   const file = await locate(opts.config);
   const { validateConfigFile } = await import('../../config/validate.js');
-  const result = validateConfigFile(file);
+  const checked = validateConfigFile(file);
+  // the plugins are checked once the config itself is valid (each module loaded in a worker)
+  let result: { ok: true } | { ok: false; errors: ConfigIssue[]; text: string } = checked;
+  if (checked.ok && opts.plugins !== false && checked.config.plugins.length > 0) {
+    const [{ validatePlugins }, { formatIssues }] = await Promise.all([import('./validate-plugins.js'), import('../../config/errors.js')]);
+    const errors = await validatePlugins(checked.config, file);
+    if (errors.length > 0) result = { ok: false, errors, text: formatIssues(errors, file) };
+  }
   if (result.ok) {
+    const n = checked.ok ? checked.config.plugins.filter((p) => p.enabled).length : 0;
     if (opts.json) printJson({ ok: true, file, errors: [] });
-    else out(`OK: ${file} is valid.`);
+    else out(`OK: ${file} is valid${opts.plugins === false || n === 0 ? '' : `, and its ${plural(n, 'plugin')} load${n === 1 ? 's' : ''} and match${n === 1 ? 'es' : ''} ${n === 1 ? 'its' : 'their'} configSchema`}.`);
     return;
   }
-  const summary = `${file} has ${plural(result.errors.length, 'problem')}; fix ${result.errors.length === 1 ? 'it' : 'them'} and run \`heimdall validate\` again.`;
+  const later = checked.ok ? '' : ' (plugins are checked once the config itself is valid)';
+  const summary = `${file} has ${plural(result.errors.length, 'problem')}${later}; fix ${result.errors.length === 1 ? 'it' : 'them'} and run \`heimdall validate\` again.`;
   throw new CliError(`${result.text}\n${summary}`, EXIT_USAGE, opts.json ? JSON.stringify({ ok: false, file, errors: result.errors }, null, 2) : undefined);
 }
 
@@ -47,5 +61,6 @@ export function registerValidate(program: Command): void {
     .description('Check a config file and print every problem with its line; exits 2 when there are any.')
     .option('-c, --config <file>', 'config file (default: $HEIMDALL_CONFIG, else ./heimdall.config.yaml)')
     .option('--json', 'print { ok, file, errors } as JSON on stdout')
+    .option('--no-plugins', 'check the config file only; do not load the plugins')
     .action(async (opts: ValidateOptions) => runValidate(opts));
 }

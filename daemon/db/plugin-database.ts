@@ -6,7 +6,8 @@
  * clear error. Plugins with `write: true` send writes (mode 'write' or unspecified) through the
  * remediation executor, which screens, judges the transaction's counters and audits them.
  */
-import { ReadOnlyError, type QueryOptions, type Row } from '../../sdk/index.js';
+import type { QueryOptions, Row } from '../../sdk/index.js';
+import { checkQueryMode } from '../../sdk/checks/query-mode.js';
 import type { Database } from './database.js';
 import type { RemediationExecutor } from './remediation-executor.js';
 import { refusalError } from './statement-policy.js';
@@ -31,11 +32,8 @@ export interface PluginQueries {
 export function makePluginDatabase(db: Database, executor: RemediationExecutor): PluginQueries {
   return {
     async query(plugin, cypher, params, opts, origin): Promise<Row[]> {
-      // opts comes from plugin code: its fields are checked here, not trusted
-      const mode: unknown = opts.mode;
-      if (mode !== undefined && mode !== 'read' && mode !== 'write') {
-        throw new ReadOnlyError(`ctx.database.query was called with mode ${JSON.stringify(mode)}; use 'read' or 'write'.`);
-      }
+      // the read-only rule, shared with the testing kit; opts comes from plugin code and is checked there
+      const mode = checkQueryMode(plugin, opts);
       const database = typeof opts.database === 'string' ? opts.database : undefined;
       const timeoutMs = typeof opts.timeoutMs === 'number' ? opts.timeoutMs : undefined;
       const metadata = { plugin: plugin.name, ...(origin.action ? { action: origin.action } : {}), ...(origin.invocationId ? { invocationId: origin.invocationId } : {}) };
@@ -46,9 +44,6 @@ export function makePluginDatabase(db: Database, executor: RemediationExecutor):
         return r.rows;
       };
       if (!plugin.write) {
-        if (mode === 'write') {
-          throw new ReadOnlyError(`The plugin ${plugin.name} is read-only, so ctx.database.query cannot run in write mode. Grant write: true in its plugins[] entry to allow writes (they go through the remediation policy).`);
-        }
         return read();
       }
       if (mode === 'read') return read();

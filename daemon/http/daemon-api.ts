@@ -6,9 +6,14 @@ import type { ActionResult, ActionTrigger, PromptOptions } from '../../sdk/index
 import type { BifrostApi } from '../bifrost/types.js';
 import type { ActionInfo } from '../invoker/action-registry.js';
 import type { InvocationsApi } from '../invoker/invocation-store.js';
+import type { ReloadApi, RulesApi, RulesSummary } from './rules-api.js';
 import type { IngestResult } from '../sources/http-source.js';
 import type { SourceStatus } from '../sources/source.js';
 import type { PluginStatus } from '../workers/plugin-status.js';
+import type { QuarantineListing, QuarantineStats } from '../workers/quarantine.js';
+import type { RouterStats } from '../router/router.js';
+import type { MetricsHistoryApi } from './routes-history.js';
+import type { EventTapApi } from '../tap/event-tap.js';
 
 export type { IngestRejection, IngestResult } from '../sources/http-source.js';
 
@@ -21,11 +26,28 @@ export interface DaemonStatus {
   sources: SourceStatus[];
   database: { configured: boolean; connected: boolean; uri?: string; reason?: string };
   llm: { configured: boolean; model?: string; baseURL?: string };
+  /** Events routed, and refused over limits.events, by source. */
+  router?: RouterStats;
+  /** The quarantine's counters (GET /v1/quarantine lists the entries). */
+  quarantine?: QuarantineStats;
+  /** Log lines the non-blocking log output dropped because stdout did not keep up. */
+  log?: { droppedLines: number; droppedBytes: number };
+  /** The rules and the invalid ones (with file and line), when the daemon has a rules service. */
+  rules?: RulesSummary;
 }
 
 export interface Readiness {
   ready: boolean;
+  /** Why it is not ready; when ready, what is degraded but settled (plugins failed for good). */
   reasons: string[];
+}
+
+/** The quarantined events (the /v1/quarantine routes). */
+export interface QuarantineApi {
+  list(plugin?: string): QuarantineListing[];
+  stats(): QuarantineStats;
+  /** Puts the event back at the head of its plugin's queue; throws HMD_ERR_NOT_FOUND, or the plugin's refusal. */
+  retry(id: string): { id: string; plugin: string; eventId: string };
 }
 
 export interface DaemonApi {
@@ -43,4 +65,14 @@ export interface DaemonApi {
   bifrost?: BifrostApi;
   /** Async invocations and their results (the /v1/invocations routes). */
   invocations?: InvocationsApi;
+  /** Quarantined events (the /v1/quarantine routes). */
+  quarantine?: QuarantineApi;
+  /** The rules and their dead letters (the /v1/rules and /v1/dead-letters routes). */
+  rules?: RulesApi;
+  /** Reload without a restart (POST /v1/reload). */
+  reload?: ReloadApi;
+  /** The sampled history of the plugins' counters (GET /v1/metrics/history, the console's charts). */
+  metricsHistory?: MetricsHistoryApi;
+  /** The event tap (GET /v1/events/stream). */
+  eventTap?: EventTapApi;
 }

@@ -61,6 +61,8 @@ export const STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
   HMD_ERR_NOT_READY: 503,
   HMD_ERR_SHUTTING_DOWN: 503,
   HMD_ERR_STATEMENT_REFUSED: 403,
+  HMD_ERR_INVOCATION_DEPTH: 508,
+  HMD_ERR_RESULT_TOO_LARGE: 502,
 };
 
 /** The status the API answers for a code (500 when the code is not in the catalogue). */

@@ -10,7 +10,9 @@
  *
  * Filters: level=<lowest level> (info < success < warning < error), plugin=a,b ('daemon' for the
  * daemon's own notices), kind=notification,confirmation_request. Query parameters are checked
- * before the stream starts, so a mistake is a 400 with a sentence, never a broken stream.
+ * before the stream starts, so a mistake is a 400 with a sentence, never a broken stream. A since
+ * id past the newest message of this run (not a restart: that needs another epoch) is such a
+ * mistake: 400 saying what the newest id is.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { DaemonApi } from './daemon-api.js';
@@ -54,6 +56,13 @@ function sinceOf(raw: string | undefined, from: string): { since: SincePoint; te
   const s = parseSince(raw);
   if (!s.ok) throw new HttpError(400, ErrorCode.HMD_ERR_BAD_REQUEST, `${from} "${raw}" is not ${SINCE_FORMS}.`, { [from]: raw });
   return { since: s.since, text: raw };
+}
+
+/** A since id this run has not reached yet is a 400 (it is not a restart). */
+function refuseAhead(bifrost: BifrostApi, since: { since: SincePoint; text: string } | undefined, from: string): void {
+  if (!since || since.since.kind !== 'id') return;
+  const r = bifrost.query({ since: since.since, sinceText: since.text, limit: 1 });
+  if (r.ahead) throw new HttpError(400, ErrorCode.HMD_ERR_BAD_REQUEST, `${from} ${r.ahead}`, { [from]: since.text, lastId: r.lastId, epoch: r.epoch });
 }
 
 function positiveInt(raw: string | undefined, name: string, max: number): number | undefined {
@@ -107,6 +116,7 @@ export function registerBifrostRoutes(app: FastifyInstance, api: DaemonApi): voi
     const header = lastEventId(request);
     // Last-Event-ID (a reconnect) wins over ?since= (the first connect).
     const since = header !== undefined ? sinceOf(header, 'Last-Event-ID') : sinceOf(single(q, 'since'), 'since');
+    refuseAhead(bifrost, since, header !== undefined ? 'Last-Event-ID' : 'since');
     const last = positiveInt(single(q, 'last'), 'last', bifrost.bufferSize);
     const refusal = bifrost.streamRefusal();
     if (refusal) throw new HttpError(refusal.status, refusal.code, refusal.message);
@@ -126,6 +136,7 @@ export function registerBifrostRoutes(app: FastifyInstance, api: DaemonApi): voi
     refuseUnknownParams(q, POLL_PARAMS, 'GET /v1/bifrost/notifications');
     const filter = filterOf(q);
     const since = sinceOf(single(q, 'since'), 'since');
+    refuseAhead(bifrost, since, 'since');
     const limit = positiveInt(single(q, 'limit'), 'limit', bifrost.bufferSize) ?? Math.min(DEFAULT_POLL_LIMIT, bifrost.bufferSize);
     const r = bifrost.query({ ...(since ? { since: since.since, sinceText: since.text } : {}), filter, limit });
     return { messages: r.messages, ...(r.gap ? { gap: r.gap } : {}), more: r.more, next: r.next, epoch: r.epoch, lastId: r.lastId, oldestId: r.oldestId };

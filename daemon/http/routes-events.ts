@@ -7,7 +7,9 @@
  * object in `error.details` when every event was rejected. `index` counts items in request order
  * (for NDJSON: non-blank lines); `line` is the 1-based NDJSON line. At most 1000 rejections are
  * listed; `rejectedCount` is always the full count. While the daemon drains or stops, a batch with
- * nothing accepted is a 503 HMD_ERR_SHUTTING_DOWN instead (same details).
+ * nothing accepted is a 503 HMD_ERR_SHUTTING_DOWN instead (same details). While it starts, events
+ * are held and delivered once the plugins are up (200, accepted); past the start-up buffer a batch
+ * with nothing accepted is a 503 HMD_ERR_NOT_READY with Retry-After, never a 400.
  *
  * Large bodies are parsed and ingested in chunks with a yield to the event loop between them, so
  * /healthz and the workers' replies are served while a 10 MiB batch goes in.
@@ -17,6 +19,10 @@ import type { FastifyInstance } from 'fastify';
 import type { DaemonApi } from './daemon-api.js';
 import { NdjsonBody, NdjsonReader, installNdjsonParser } from './body.js';
 import { EVENT_TYPES_ACCEPTED, HttpError } from './errors.js';
+import { sendNotReady } from './not-ready.js';
+import { STARTING_REASON } from '../sources/http-source.js';
+
+const STARTING_PREFIX = STARTING_REASON.slice(0, 30);
 import { ErrorCode } from '../../sdk/errors.js';
 
 /** Items handed to `api.ingest` at a time. */
@@ -129,13 +135,17 @@ export function registerEventRoutes(app: FastifyInstance, api: DaemonApi, bodyLi
   // An encapsulated context: the NDJSON parser exists only here, other routes answer 415 for it.
   void app.register(async (scope) => {
     installNdjsonParser(scope, bodyLimit);
-    scope.post('/v1/events', { config: { accepts: EVENT_TYPES_ACCEPTED } }, async (request) => {
+    scope.post('/v1/events', { config: { accepts: EVENT_TYPES_ACCEPTED } }, async (request, reply) => {
       const answer = request.body instanceof NdjsonBody
         ? await ingestNdjson(api, request.body.text)
         : await ingestJson(api, request.body);
       const total = answer.accepted + answer.rejectedCount;
       if (total > 0 && answer.accepted === 0) {
         const state = api.status().state;
+        // Some were refused only because the daemon is starting: not ready, try again (never a 400).
+        if (state === 'starting' && answer.rejected.some((r) => r.reason.startsWith(STARTING_PREFIX))) {
+          return sendNotReady(reply, `Heimdall is starting and could not hold ${total === 1 ? 'the event' : `the ${total} events`} until its plugins are up; send ${total === 1 ? 'it' : 'them'} again after Retry-After (or once /readyz answers 200).`, answer);
+        }
         if (state === 'draining' || state === 'stopped') {
           throw new HttpError(503, ErrorCode.HMD_ERR_SHUTTING_DOWN,
             `Heimdall is ${state} and accepts no new events; send them again once it has restarted.`, answer);

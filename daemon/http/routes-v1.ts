@@ -37,14 +37,17 @@ export function readInvokeBody(body: unknown): Record<string, unknown> | undefin
   return params;
 }
 
-/** Reads `{ prompt, context?, model?, temperature?, maxSteps? }`. */
-export function readPromptBody(body: unknown): { prompt: string; opts: PromptOptions } {
-  const hint = 'send { "prompt": "...", "context": <optional JSON> }.';
+/** Reads `{ prompt, context?, model?, temperature?, maxSteps?, async? }`. */
+export function readPromptBody(body: unknown): { prompt: string; opts: PromptOptions; async: boolean } {
+  const hint = 'send { "prompt": "...", "context": <optional JSON>, "async": <optional true> }.';
   if (!isPlainObject(body)) {
     throw new HttpError(400, ErrorCode.HMD_ERR_BAD_REQUEST, `The body of POST /v1/prompt must be a JSON object; ${hint}`);
   }
-  refuseUnknownKeys(body, ['prompt', 'context', 'model', 'temperature', 'maxSteps'], 'POST /v1/prompt', hint);
+  refuseUnknownKeys(body, ['prompt', 'context', 'model', 'temperature', 'maxSteps', 'async'], 'POST /v1/prompt', hint);
   const { prompt, context, model, temperature, maxSteps } = body;
+  if (body['async'] !== undefined && typeof body['async'] !== 'boolean') {
+    throw new HttpError(400, ErrorCode.HMD_ERR_BAD_REQUEST, `"async" must be true or false; ${hint}`);
+  }
   if (typeof prompt !== 'string' || prompt.trim() === '') {
     throw new HttpError(400, ErrorCode.HMD_ERR_BAD_REQUEST, `"prompt" must be a non-empty string; ${hint}`);
   }
@@ -66,7 +69,7 @@ export function readPromptBody(body: unknown): { prompt: string; opts: PromptOpt
     }
     opts.maxSteps = maxSteps;
   }
-  return { prompt, opts };
+  return { prompt, opts, async: body['async'] === true };
 }
 
 export function registerV1Routes(app: FastifyInstance, api: DaemonApi): void {
@@ -84,8 +87,14 @@ export function registerV1Routes(app: FastifyInstance, api: DaemonApi): void {
     return api.invokeAction(name, params, { kind: 'operator' });
   });
 
-  app.post('/v1/prompt', async (request) => {
-    const { prompt, opts } = readPromptBody(request.body);
+  app.post('/v1/prompt', async (request, reply) => {
+    const { prompt, opts, async } = readPromptBody(request.body);
+    if (async && api.invocations) {
+      // as POST /v1/invocations { kind: prompt }: queued, answered with the id at once
+      const rec = api.invocations.submit({ kind: 'prompt', prompt, opts });
+      reply.code(202);
+      return { invocationId: rec.id, status: rec.status, url: `/v1/invocations/${rec.id}` };
+    }
     return api.prompt(prompt, opts);
   });
 }

@@ -15,9 +15,14 @@ import { assertSafeBind, createAuthCheck } from './auth.js';
 import { installJsonParser } from './body.js';
 import { HttpError, clientErrorHandler, pathOf, sendHttpError, toHttpError } from './errors.js';
 import { registerBifrostRoutes } from './routes-bifrost.js';
+import { registerConsoleRoutes } from './routes-console.js';
 import { registerEventRoutes } from './routes-events.js';
+import { registerHistoryRoutes } from './routes-history.js';
 import { registerInvocationRoutes } from './routes-invocations.js';
 import { registerOpsRoutes } from './routes-ops.js';
+import { registerQuarantineRoutes } from './routes-quarantine.js';
+import { registerReloadRoute, registerRuleRoutes } from './routes-rules.js';
+import { registerTapRoutes } from './routes-tap.js';
 import { registerV1Routes } from './routes-v1.js';
 import { ErrorCode } from '../../sdk/errors.js';
 
@@ -25,6 +30,8 @@ export interface HttpServerOptions {
   api: DaemonApi;
   config: HeimdallConfig;
   logger: Logger;
+  /** Where the built console is (default dist/console/); tests point it elsewhere. */
+  consoleDir?: string;
 }
 
 export interface HttpServer {
@@ -106,11 +113,17 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
       { method: request.method, path }));
   });
 
-  registerOpsRoutes(app, api, startedAtMs);
+  registerOpsRoutes(app, api, startedAtMs, logger);
   registerV1Routes(app, api);
   registerEventRoutes(app, api, bodyLimitBytes);
   registerBifrostRoutes(app, api);
   registerInvocationRoutes(app, api);
+  registerRuleRoutes(app, api);
+  registerReloadRoute(app, api);
+  registerHistoryRoutes(app, api.metricsHistory);
+  registerConsoleRoutes(app, opts.consoleDir ? { dir: opts.consoleDir } : {});
+  registerTapRoutes(app, api);
+  registerQuarantineRoutes(app, api);
 
   return {
     app,

@@ -1,23 +1,25 @@
 /**
  * The action registry: `heimdall.<plugin>.<action>` for plugin actions (added when a plugin is
  * ready, removed when it stops or fails) plus built-ins run in the host. Params schemas are
- * compiled once with ajv and checked on every call; every call has a deadline.
+ * compiled once with ajv and checked on every call; every call has a deadline, a place in a chain
+ * of actions bounded by limits.actions.maxDepth (invocation-chain.ts), and a result of at most
+ * limits.actions.maxResultBytes.
  */
 import { randomUUID } from 'node:crypto';
-import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
-import addFormatsImport from 'ajv-formats';
+import type { Ajv2020 } from 'ajv/dist/2020.js';
 import {
   ActionNotFoundError,
   ActionTimeoutError,
-  InvalidParamsError,
+  ActionFailedError,
+  ResultTooLargeError,
   type ActionResult,
   type ActionTrigger,
   type JsonSchema,
 } from '../../sdk/index.js';
 import type { RemediationConfig } from '../../config/types.js';
+import { checkParams, compileParams, createParamsAjv, type ParamsValidator } from '../../sdk/checks/params.js';
 import { closestNames } from './closest-names.js';
-
-const addFormats = addFormatsImport as unknown as (ajv: Ajv2020) => Ajv2020;
+import { DEFAULT_ACTION_LIMITS, checkDepth, currentChain, runInChain, type ActionLimits } from './invocation-chain.js';
 
 /** One registered action, as /v1/actions, `heimdall actions` and the model's catalogue show it. */
 export interface ActionInfo {
@@ -44,7 +46,7 @@ export interface ActionRunner {
   readonly name: string;
   /** The plugin's override of the remediation policy. */
   readonly remediation?: Partial<RemediationConfig> | undefined;
-  invoke(action: string, params: Record<string, unknown>, invocationId: string, trigger: ActionTrigger, timeoutMs: number): Promise<ActionResult>;
+  invoke(action: string, params: Record<string, unknown>, invocationId: string, trigger: ActionTrigger, timeoutMs: number, extras?: { chain: string[]; maxResultBytes: number }): Promise<ActionResult>;
 }
 
 /** A built-in action, run in the daemon process. */
@@ -58,7 +60,7 @@ export interface BuiltinAction {
 
 interface Entry {
   info: ActionInfo;
-  validate: ValidateFunction;
+  validate: ParamsValidator;
   runner?: ActionRunner;
   shortName?: string;
   builtin?: BuiltinAction;
@@ -67,23 +69,23 @@ interface Entry {
 export interface InvokeOptions {
   trigger: ActionTrigger;
   invocationId?: string;
+  /** The actions that led to this call (default: the chain the caller runs in). */
+  chain?: readonly string[];
 }
 
 export class ActionRegistry {
   private readonly entries = new Map<string, Entry>();
   private readonly ajv: Ajv2020;
+  readonly limits: ActionLimits;
 
-  constructor(private readonly defaultTimeoutMs: number) {
-    this.ajv = new Ajv2020({ strict: false, allErrors: true, useDefaults: true });
-    addFormats(this.ajv);
+  constructor(private readonly defaultTimeoutMs: number, limits: Partial<ActionLimits> = {}) {
+    this.limits = { ...DEFAULT_ACTION_LIMITS, ...limits };
+    // The same settings as the testing kit's (sdk/checks/params.ts).
+    this.ajv = createParamsAjv();
   }
 
-  private compile(name: string, schema: JsonSchema): ValidateFunction {
-    try {
-      return this.ajv.compile(schema);
-    } catch (err) {
-      throw new InvalidParamsError(`The params schema of action ${name} is not a valid JSON Schema: ${(err as Error).message}`);
-    }
+  private compile(name: string, schema: JsonSchema): ParamsValidator {
+    return compileParams(this.ajv, name, schema);
   }
 
   registerBuiltin(name: string, a: BuiltinAction): void {
@@ -147,13 +149,7 @@ export class ActionRegistry {
    */
   check(name: string, params: Record<string, unknown> | undefined): { info: ActionInfo; params: Record<string, unknown> } {
     const e = this.lookup(name);
-    const p = structuredClone(params ?? {});
-    if (!e.validate(p)) {
-      const errors = (e.validate.errors ?? []).map((x) => ({ path: x.instancePath || '/', message: x.message ?? 'is invalid', params: x.params }));
-      const text = errors.map((x) => `${x.path === '/' ? 'params' : `params${x.path.replace(/\//g, '.')}`} ${x.message}`).join('; ');
-      throw new InvalidParamsError(`The parameters of ${name} are invalid: ${text}. See \`heimdall actions\` for its schema.`, { action: name, errors });
-    }
-    return { info: e.info, params: p };
+    return { info: e.info, params: checkParams(name, e.validate, params) };
   }
 
   /** Validates params and runs the action within its deadline. */
@@ -165,13 +161,38 @@ export class ActionRegistry {
   /** Runs an action whose params {@link check} has already validated. */
   async run(name: string, p: Record<string, unknown>, opts: InvokeOptions): Promise<ActionResult> {
     const e = this.lookup(name);
+    const chain = opts.chain ?? currentChain();
+    checkDepth(name, chain, this.limits.maxDepth);
+    const next = [...chain, name];
     const invocationId = opts.invocationId ?? randomUUID();
-    if (e.runner) return e.runner.invoke(e.shortName!, p, invocationId, opts.trigger, e.info.timeoutMs);
+    if (e.runner) {
+      const r = await e.runner.invoke(e.shortName!, p, invocationId, opts.trigger, e.info.timeoutMs, { chain: next, maxResultBytes: this.limits.maxResultBytes });
+      return this.checkSize(name, r);
+    }
+    return this.checkSize(name, await this.runBuiltin(name, e, p, invocationId, opts.trigger, next));
+  }
+
+  /** Refuses a result larger than limits.actions.maxResultBytes (or one that is not JSON). */
+  private checkSize(name: string, r: ActionResult): ActionResult {
+    let bytes: number;
+    try {
+      bytes = Buffer.byteLength(JSON.stringify(r) ?? '', 'utf8');
+    } catch (err) {
+      throw new ActionFailedError(`The action ${name} returned a result that cannot be turned into JSON: ${(err as Error).message}`);
+    }
+    const max = this.limits.maxResultBytes;
+    if (bytes > max) {
+      throw new ResultTooLargeError(`The action ${name} returned ${bytes} bytes of JSON, more than limits.actions.maxResultBytes (${max}); return less (page or summarise the data) or raise the limit.`, { action: name, maxBytes: max, bytes });
+    }
+    return r;
+  }
+
+  private async runBuiltin(name: string, e: Entry, p: Record<string, unknown>, invocationId: string, trigger: ActionTrigger, chain: string[]): Promise<ActionResult> {
     const ac = new AbortController();
     let timer: NodeJS.Timeout | undefined;
     try {
       return await Promise.race([
-        Promise.resolve(e.builtin!.run(p, { invocationId, trigger: opts.trigger, signal: ac.signal })),
+        runInChain(chain, () => Promise.resolve(e.builtin!.run(p, { invocationId, trigger, signal: ac.signal }))),
         new Promise<never>((_, reject) => {
           timer = setTimeout(() => {
             const err = new ActionTimeoutError(`The action ${name} did not finish within ${e.info.timeoutMs} ms.`, { invocationId });

@@ -23,6 +23,7 @@ import {
 import type { HeimdallConfig } from '../../config/types.js';
 import type { BifrostBus } from '../bifrost/bus.js';
 import type { ActionRegistry } from './action-registry.js';
+import { currentChain, runInChain } from './invocation-chain.js';
 import { registerDbActions } from './db-actions.js';
 import { InvocationQueue } from './invocation-queue.js';
 import { InvocationStore, type InvocationFilter, type InvocationKind, type InvocationRecord, type InvocationRequest } from './invocation-store.js';
@@ -175,7 +176,9 @@ export class Invoker {
 
   /** Queues the action and returns its invocation id at once; the result goes to Bifrost. */
   invokeActionAsync(name: string, params: Record<string, unknown> | undefined, trigger: ActionTrigger): string {
-    return this.enqueue('action', name, trigger, { params: params ?? {} }, (id) => this.registry.invoke(name, params, { trigger, invocationId: id }));
+    // It runs later, outside the caller's context: it keeps the caller's place in the action chain.
+    const chain = currentChain();
+    return this.enqueue('action', name, trigger, { params: params ?? {} }, (id) => this.registry.invoke(name, params, { trigger, invocationId: id, chain }));
   }
 
   // ---- prompts ------------------------------------------------------------------------------
@@ -249,7 +252,8 @@ export class Invoker {
       const refused = this.limit(prompt, trigger);
       if (refused) return this.refuse(kind, kind, trigger, extra, 'rate_limited', refused);
     }
-    return this.enqueue(kind, kind, trigger, extra, (id) => this.runPrompt(kind, prompt, opts, trigger, id));
+    const chain = currentChain();
+    return this.enqueue(kind, kind, trigger, extra, (id) => runInChain(chain, () => this.runPrompt(kind, prompt, opts, trigger, id)));
   }
 
   // ---- operators ----------------------------------------------------------------------------
@@ -260,7 +264,13 @@ export class Invoker {
    */
   submit(req: InvocationRequest, trigger: ActionTrigger = { kind: 'operator' }): InvocationRecord {
     if (req.kind === 'action') this.registry.check(req.name, req.params);
-    else if (!this.runner) throw new HeimdallError(ErrorCode.HMD_ERR_NO_MODEL, NO_MODEL_MESSAGE);
+    else if (!this.runner) {
+      // refused, and recorded: the caller gets an id whose record says why
+      const rec = this.record(req.kind, 'async', req.kind, trigger, randomUUID(), { prompt: req.prompt.slice(0, PROMPT_RECORD_CHARS) });
+      this.markRejected(rec, 'no_model', this.noModel());
+      this.count(req.kind, 'async', 'rejected');
+      return rec;
+    }
     if (this.queue.full) {
       this.metrics.rejected.inc({ reason: this.queue.isClosed ? 'shutdown' : 'queue_full' });
       this.count(req.kind, 'async', 'rejected');

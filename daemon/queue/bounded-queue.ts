@@ -2,7 +2,9 @@
  * A bounded FIFO with exact accounting, one per plugin.
  *
  * Invariant at every moment: received = delivered + droppedTotal + queued, where queued counts
- * events waiting plus events in flight (taken by the worker, handler not yet returned).
+ * events waiting plus events in flight (taken by the worker, handler not yet returned). An event
+ * put in quarantine (it took its worker down) is delivered and failed; an operator's retry of it
+ * is a new receive (pushFront).
  * `capacity` bounds waiting + in flight. When full, `drop_newest` refuses the incoming event and
  * `drop_oldest` evicts the oldest waiting one (events in flight are never evicted; if nothing is
  * waiting the incoming event is dropped instead).
@@ -79,11 +81,31 @@ export class BoundedQueue<T> {
     return true;
   }
 
+  /**
+   * Puts one event at the head of the waiting events, counted as received (a quarantined event an
+   * operator retries). Refuses, counting nothing, when the queue is full.
+   */
+  pushFront(item: T): boolean {
+    if (this.size + this.inFlightCount >= this.capacity) return false;
+    this.receivedCount++;
+    this.head = (this.head - 1 + this.capacity) % this.capacity;
+    this.ring[this.head] = item;
+    this.size++;
+    const q = this.size + this.inFlightCount;
+    if (q > this.highWater) this.highWater = q;
+    return true;
+  }
+
   private append(item: T): void {
     this.ring[(this.head + this.size) % this.capacity] = item;
     this.size++;
     const q = this.size + this.inFlightCount;
     if (q > this.highWater) this.highWater = q;
+  }
+
+  /** The oldest waiting event, left in place. */
+  peek(): T | undefined {
+    return this.size > 0 ? this.ring[this.head] : undefined;
   }
 
   /** Takes up to `max` waiting events; they stay counted as queued (in flight) until settled. */

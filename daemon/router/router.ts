@@ -4,8 +4,16 @@
  * (metadata.origin.plugin) unless its config sets receiveOwnEvents. The daemon's own queries seen
  * on the wire (a bolt-proxy event whose origin is the daemon itself, `plugin: 'heimdall'`: health
  * checks, outbox reads, schema refreshes) reach only the plugins that set receiveOwnEvents.
+ *
+ * Every source's events pass through here, so this is where limits.events is enforced for all of
+ * them (event-limits.ts): an event that is too deep, too large or not plain JSON reaches no queue
+ * and is counted as refused (by source and limit). Events the http source already measured at
+ * ingest are not walked again.
  */
+import type { Logger } from 'pino';
 import type { DatabaseEvent } from '../../sdk/index.js';
+import { DEFAULT_EVENT_LIMITS, isVetted, measureValue, type EventLimits } from './event-limits.js';
+import { RefusedEvents, type RefusedStats } from './refused-events.js';
 
 /** What the router needs of a plugin (the plugin host satisfies it). */
 export interface QueueTarget {
@@ -19,9 +27,30 @@ export interface QueueTarget {
   offer(event: DatabaseEvent): void;
 }
 
+export interface RouterOptions {
+  limits?: EventLimits;
+  /** Where refusals are logged (summarised). */
+  log?: Pick<Logger, 'warn'>;
+  /** At most one refusal summary per interval, ms. Default 10000. */
+  summaryIntervalMs?: number;
+}
+
+export interface RouterStats {
+  routed: number;
+  refused: RefusedStats;
+  limits: EventLimits;
+}
+
 export class Router {
   private targets: readonly QueueTarget[] = [];
+  private readonly limits: EventLimits;
+  private readonly refusals: RefusedEvents;
   routed = 0;
+
+  constructor(opts: RouterOptions = {}) {
+    this.limits = opts.limits ?? DEFAULT_EVENT_LIMITS;
+    this.refusals = new RefusedEvents({ ...(opts.log ? { log: opts.log } : {}), intervalMs: opts.summaryIntervalMs ?? 10_000 });
+  }
 
   setTargets(targets: readonly QueueTarget[]): void {
     this.targets = targets;
@@ -31,6 +60,7 @@ export class Router {
   route(events: readonly DatabaseEvent[]): void {
     const targets = this.targets;
     for (const ev of events) {
+      if (!this.admissible(ev)) continue;
       this.routed++;
       const origin = ev.metadata?.origin?.plugin;
       const daemonsOwnQuery = origin === 'heimdall' && ev.source === 'bolt-proxy';
@@ -40,5 +70,23 @@ export class Router {
         t.offer(ev);
       }
     }
+  }
+
+  /** Whether the event keeps limits.events (counts and logs it when it does not). */
+  private admissible(ev: DatabaseEvent): boolean {
+    if (ev !== null && typeof ev === 'object' && isVetted(ev)) return true;
+    const m = measureValue(ev, this.limits);
+    if (m.ok) return true;
+    const source = ev !== null && typeof ev === 'object' && typeof ev.source === 'string' ? ev.source : 'unknown';
+    this.refusals.refused(source, ev?.id, m.limit, m.reason);
+    return false;
+  }
+
+  stats(): RouterStats {
+    return { routed: this.routed, refused: this.refusals.stats(), limits: { ...this.limits } };
+  }
+
+  close(): void {
+    this.refusals.close();
   }
 }

@@ -1,11 +1,23 @@
 /**
  * The `http` source: events POSTed to /v1/events (and sent by `heimdall emit`). Each item is
- * checked against the event schema (daemon/router/event-validator.ts), the fields a producer may
- * leave out are filled in, and the valid ones are emitted in input order. While the source is not
- * running (the daemon is starting or stopping) every item is refused with a reason.
+ * checked against limits.events (depth, size: the reason names the limit) and the event schema
+ * (daemon/router/event-validator.ts), the fields a producer may leave out are filled in, and the
+ * valid ones are emitted in input order.
+ *
+ * While the daemon starts, valid events are held in a bounded start-up buffer
+ * (limits.events.startupBufferEvents / startupBufferBytes) and emitted, in order, when the source
+ * starts — after the plugins are up, so every plugin's subscription is known. Past the buffer (or
+ * without one) they are refused with a reason, which the HTTP layer answers with 503
+ * HMD_ERR_NOT_READY and Retry-After. Once stopping, every item is refused.
  */
+import type { DatabaseEvent } from '../../sdk/index.js';
+import type { EventLimits } from '../router/event-limits.js';
+import { measureValue } from '../router/event-limits.js';
 import { checkEvent } from '../router/event-validator.js';
 import type { Emit, EventSource, SourceStatus } from './source.js';
+
+/** The reason given for an item refused because the daemon is starting (the HTTP layer maps it to 503). */
+export const STARTING_REASON = 'The daemon is starting and accepts no new events yet; send them again once /readyz answers 200.';
 
 export interface IngestRejection {
   index: number;
@@ -25,25 +37,66 @@ export interface HttpSourceOptions {
   emit: Emit;
   /** Logical database for events that name none (database.database, else neo4j). */
   database: string;
+  /** limits.events depth and size; default the schema's defaults. */
+  limits?: EventLimits;
+  /** Events (and bytes) held while the daemon starts; none without. */
+  startupBuffer?: { events: number; bytes: number };
 }
 
 export class HttpSource implements EventSource {
   readonly name = 'http';
   private state: 'starting' | 'running' | 'stopped' = 'starting';
   private emitted = 0;
+  private held: DatabaseEvent[] = [];
+  private heldBytes = 0;
+  /** Events held during start-up that were dropped because the daemon stopped before running. */
+  droppedAtStop = 0;
 
   constructor(private readonly opts: HttpSourceOptions) {}
 
+  /** Emits what was held during start-up, in order, then takes events directly. */
   async start(): Promise<void> {
+    const held = this.held;
+    this.held = [];
+    this.heldBytes = 0;
+    if (held.length > 0) {
+      this.opts.emit(held);
+      this.emitted += held.length;
+    }
     this.state = 'running';
   }
 
   async stop(): Promise<void> {
+    this.droppedAtStop += this.held.length;
+    this.held = [];
+    this.heldBytes = 0;
     this.state = 'stopped';
   }
 
+  /** Events waiting in the start-up buffer. */
+  get holding(): number {
+    return this.held.length;
+  }
+
   status(): SourceStatus {
-    return { name: this.name, type: 'http', state: this.state, emitted: this.emitted };
+    return {
+      name: this.name,
+      type: 'http',
+      state: this.state,
+      emitted: this.emitted,
+      ...(this.held.length > 0 || this.droppedAtStop > 0 ? { details: { heldDuringStartup: this.held.length, droppedAtStop: this.droppedAtStop } } : {}),
+    };
+  }
+
+  /** Holds `ev` in the start-up buffer when it has room. */
+  private hold(ev: DatabaseEvent): boolean {
+    const b = this.opts.startupBuffer;
+    if (!b || this.held.length >= b.events) return false;
+    const m = measureValue(ev, { maxDepth: Number.MAX_SAFE_INTEGER, maxBytes: b.bytes - this.heldBytes });
+    if (!m.ok) return false;
+    this.held.push(ev);
+    this.heldBytes += m.bytes;
+    return true;
   }
 
   /**
@@ -57,17 +110,24 @@ export class HttpSource implements EventSource {
     const rejected: IngestRejection[] = [];
     const ids: string[] = [];
     for (let i = 0; i < items.length; i++) {
-      const c = checkEvent(items[i], defaults);
+      const c = checkEvent(items[i], defaults, this.opts.limits);
       if (c.ok) {
         ok.push(c.event);
         okIndexes.push(i);
         ids.push(c.event.id);
       } else rejected.push({ index: i, ...(c.id ? { id: c.id } : {}), reason: c.reason });
     }
+    if (this.state === 'starting') {
+      const heldIds: string[] = [];
+      for (const [k, e] of ok.entries()) {
+        if (this.hold(e)) heldIds.push(e.id);
+        else rejected.push({ index: okIndexes[k]!, id: e.id, reason: this.opts.startupBuffer ? `${STARTING_REASON.replace(/\.$/, '')} (the start-up buffer, limits.events.startupBufferEvents/startupBufferBytes, is full).` : STARTING_REASON });
+      }
+      rejected.sort((a, b) => a.index - b.index);
+      return { accepted: heldIds.length, rejected, ids: heldIds };
+    }
     if (this.state !== 'running') {
-      const why = this.state === 'starting'
-        ? 'The daemon is starting and accepts no new events yet; send them again once /readyz answers 200.'
-        : 'The daemon is stopping and accepts no new events; send them again once it has restarted.';
+      const why = 'The daemon is stopping and accepts no new events; send them again once it has restarted.';
       for (const [k, e] of ok.entries()) rejected.push({ index: okIndexes[k]!, id: e.id, reason: why });
       return { accepted: 0, rejected, ids: [] };
     }

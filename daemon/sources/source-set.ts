@@ -10,7 +10,7 @@
  *   which the daemon starts before the database router (see bolt-proxy/proxy-set.ts).
  */
 import type { Logger } from 'pino';
-import type { HeimdallConfig } from '../../config/types.js';
+import type { EventLimitsConfig, HeimdallConfig } from '../../config/types.js';
 import type { Database } from '../db/database.js';
 import { BoltProxySet } from './bolt-proxy/proxy-set.js';
 import { HttpSource, type IngestResult } from './http-source.js';
@@ -26,6 +26,8 @@ export interface SourceSetOptions {
   /** The plugin queues now (for the outbox's delivery checkpoint and back-pressure). */
   queues: () => ReadonlyArray<CountingQueue & BoundedQueue>;
   logger: Logger;
+  /** limits.events: the http source checks them per item at ingest and holds events during start-up. */
+  eventLimits?: EventLimitsConfig;
 }
 
 const NO_HTTP_SOURCE = 'POST /v1/events is off: sources: in the config has no `- type: http` entry. Add one and restart the daemon to send events over HTTP.';
@@ -43,7 +45,12 @@ export class SourceSet {
     this.proxies = new BoltProxySet({ emit, logger: logger.child({ component: 'bolt-proxy' }), database: config.database, baseDir: config.baseDir });
     for (const sc of config.sources) {
       if (sc.type === 'http' && !this.http) {
-        this.http = new HttpSource({ emit, database: config.database?.database ?? 'neo4j' });
+        const l = opts.eventLimits;
+        this.http = new HttpSource({
+          emit,
+          database: config.database?.database ?? 'neo4j',
+          ...(l ? { limits: { maxDepth: l.maxDepth, maxBytes: l.maxBytes }, startupBuffer: { events: l.startupBufferEvents, bytes: l.startupBufferBytes } } : {}),
+        });
         this.sources.push(this.http);
       } else if (sc.type === 'system' && !this.sources.some((s) => s.name === 'system')) {
         this.sources.push(new SystemSource({ emit, ...(db ? { db, uri: db.cfg.uri } : {}) }));

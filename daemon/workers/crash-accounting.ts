@@ -1,9 +1,9 @@
 /**
  * Settling the batches a worker had when it died, from the progress buffer it kept up to date
  * (protocol.ts PROGRESS): batches before the one it was working on had finished; that one finished
- * up to PROGRESS.COMPLETED; if a handler was running, its event is the one that took the worker
- * down and counts as delivered and failed; everything after it never ran and goes back to the head
- * of the queue, in order, for the next worker.
+ * up to PROGRESS.COMPLETED. What did not finish — the event whose handler was running, the events
+ * that never ran — is left to the plugin host, which decides what took the worker down
+ * (poison-events.ts) and requeues the rest at the head of the queue, in order.
  */
 import { PROGRESS } from './protocol.js';
 
@@ -20,36 +20,49 @@ export interface SettlingQueue<T> {
 }
 
 export interface CrashSettlement<T> {
-  /** The event whose handler was running when the worker died (counted as failed). */
-  lost: T | undefined;
-  /** Events put back at the head of the queue. */
-  requeued: number;
+  /** The event whose handler was running when the worker died; still counted in flight. */
+  running: T | undefined;
+  /** Events that never ran (after `running`), oldest first; still counted in flight. */
+  unrun: T[];
+  /** Events of the batch whose own task failed without the batch being started (see `failedSeq`). */
+  failedBatch: T[] | undefined;
 }
 
-/** Settles `inFlight` (oldest first) against `progress` and requeues what never ran. */
-export function settleCrashedBatches<T>(inFlight: readonly InFlightBatch<T>[], progress: Float64Array, queue: SettlingQueue<T>): CrashSettlement<T> {
+/**
+ * Settles what finished in `inFlight` (oldest first) against `progress`: batches before the one the
+ * worker was on are delivered, that one up to PROGRESS.COMPLETED (its failures counted). What did
+ * not finish stays in flight for the caller to requeue, quarantine or count: the event whose
+ * handler was running, and the events that never ran. `failedSeq` names the batch whose task
+ * failed, when the failure was a task's own (its batch could not be sent) rather than the worker's.
+ */
+export function settleCrashedBatches<T>(inFlight: readonly InFlightBatch<T>[], progress: Float64Array, queue: SettlingQueue<T>, failedSeq?: number): CrashSettlement<T> {
   const current = progress[PROGRESS.BATCH_SEQ]!;
   const unrun: T[] = [];
-  let lost: T | undefined;
+  let running: T | undefined;
+  let failedBatch: T[] | undefined;
   for (const { seq, batch } of inFlight) {
+    // The batch whose own task failed never ran, also when the worker went on to a later one (its
+    // events could not be cloned into the worker, so the worker never saw them).
+    if (failedSeq !== undefined && seq === failedSeq && seq !== current) {
+      failedBatch = batch;
+      unrun.push(...batch);
+      continue;
+    }
     if (seq < current) {
       queue.settle(batch.length, 0);
     } else if (seq > current) {
       unrun.push(...batch);
     } else {
       const completed = progress[PROGRESS.COMPLETED]!;
-      let failed = progress[PROGRESS.FAILED]!;
-      let settled = completed;
+      const failed = progress[PROGRESS.FAILED]!;
+      queue.settle(completed, failed);
       if (progress[PROGRESS.HANDLER_STARTED_AT]! > 0 && completed < batch.length) {
-        lost = batch[completed];
-        settled++;
-        failed++;
+        running = batch[completed];
+        unrun.push(...batch.slice(completed + 1));
+      } else {
+        unrun.push(...batch.slice(completed));
       }
-      queue.settle(settled, failed);
-      unrun.push(...batch.slice(settled));
     }
   }
-  // the requeued events were counted in flight: move them back in front of what waits
-  if (unrun.length > 0) queue.requeueFront(unrun);
-  return { lost, requeued: unrun.length };
+  return { running, unrun, failedBatch };
 }

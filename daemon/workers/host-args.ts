@@ -89,6 +89,7 @@ export const ARG_CHECKS: ArgChecks = {
   'bifrost.sendNotification': (a) => [a.oneOf(0, 'level', NOTIFICATION_LEVELS), a.string(1, 'title'), a.string(2, 'message'), a.optionalObject(3, 'data')],
   'bifrost.broadcast': (a) => [a.string(0, 'text')],
   'bifrost.requestConfirmation': (a) => [a.string(0, 'action'), a.object(1, 'opts') as ConfirmationOptions],
+  'bifrost.requestConfirmationAnswer': (a) => [a.string(0, 'action'), a.object(1, 'opts') as ConfirmationOptions],
   'bifrost.isConnected': () => [],
   'bifrost.connectionCount': () => [],
 };

@@ -9,6 +9,7 @@ import {
   DatabaseNotConfiguredError,
   type ActionResult,
   type ActionTrigger,
+  type ConfirmationAnswer,
   type ConfirmationOptions,
   type NotificationLevel,
   type PromptOptions,
@@ -77,6 +78,8 @@ export const NO_DATABASE: PluginDatabase = {
 /** Asks an operator to approve an action on behalf of `plugin`; resolves with the answer, false at the deadline. */
 export interface Confirmations {
   request(plugin: string, action: string, opts: ConfirmationOptions, invocationId?: string): Promise<boolean>;
+  /** The same request, resolving with the operator's whole answer (and reason). */
+  requestAnswer(plugin: string, action: string, opts: ConfirmationOptions, invocationId?: string): Promise<ConfirmationAnswer>;
 }
 
 /** Everything the dispatcher needs. `database` is read per call (it is absent without a database section). */

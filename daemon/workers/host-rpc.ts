@@ -5,9 +5,11 @@
  * must return the contract's result, and the compiler asks for a handler for every method.
  *
  * The handlers reach the rest of the daemon only through the ports in host-ports.ts, and see the
- * calling plugin only as a PluginIdentity.
+ * calling plugin only as a PluginIdentity. A call made from inside an action runs in that action's
+ * chain (invoker/invocation-chain.ts), so what it invokes counts against limits.actions.maxDepth.
  */
 import { HeimdallError, isHostMethod, type ActionTrigger, type HostArgs, type HostMethod, type HostResult, ErrorCode } from '../../sdk/index.js';
+import { runInChain, sanitizeChain } from '../invoker/invocation-chain.js';
 import { checkArgs } from './host-args.js';
 import type { CallOrigin, HostDependencies, PluginIdentity } from './host-ports.js';
 import type { RpcRequest } from './protocol.js';
@@ -41,6 +43,7 @@ export function hostHandlers(deps: HostDependencies): HostHandlers {
     'bifrost.sendNotification': ([level, title, message, data], c) =>
       void bus.publish({ kind: 'notification', level, title, message, ...(data ? { data } : {}), origin: bifrostOrigin(c) }),
     'bifrost.requestConfirmation': ([action, opts = {}], c) => confirmations.request(c.plugin.name, action, opts, c.origin.invocationId),
+    'bifrost.requestConfirmationAnswer': ([action, opts = {}], c) => confirmations.requestAnswer(c.plugin.name, action, opts, c.origin.invocationId),
     'bifrost.isConnected': () => bus.clients > 0,
     'bifrost.connectionCount': () => bus.clients,
   };
@@ -65,6 +68,8 @@ export function makeRpcHandler(deps: HostDependencies): (plugin: () => PluginIde
       }
       const who = plugin();
       const origin: CallOrigin = { ...(req.invocationId ? { invocationId: req.invocationId } : {}), ...(req.action ? { action: req.action } : {}) };
-      return dispatch(handlers, method, req.args, { plugin: who, origin, trigger: { kind: 'plugin', plugin: who.name } });
+      // The longest chain the registry lets through is limits.actions.maxDepth (at most 100).
+      const chain = sanitizeChain(req.chain, 100);
+      return runInChain(chain, () => dispatch(handlers, method, req.args, { plugin: who, origin, trigger: { kind: 'plugin', plugin: who.name } }));
     };
 }

@@ -1,14 +1,21 @@
 /**
  * One plugin: its bounded queue, its worker pool (by default piscina, one long-lived thread), its
  * lifecycle (starting → running → restarting/failed → draining → stopped), the dispatcher that
- * hands batches to the worker, the watchdog that terminates a handler past its deadline, and crash
- * recovery with backoff and fresh state. The state is the host's own: it changes only through
- * start(), stop(), markFailed() and the crash path, and others read it.
+ * hands batches to the worker, the watchdog that terminates a handler past its deadline (and the
+ * channel's that terminates an action past its own), and crash recovery with backoff and fresh
+ * state. The state is the host's own: it changes only through start(), stop(), markFailed() and
+ * the crash path, and others read it.
+ *
+ * A crash never lets one event crash the plugin again and again: poison-events.ts decides which
+ * event took the worker down; it goes to quarantine (counted delivered and failed) instead of back
+ * into the queue, and the crash window counts distinct causes, so one poison event can never mark
+ * the plugin failed. Log lines and Bifrost messages pass the plugin's output limits.
  */
 import type { Logger } from 'pino';
 import {
   PluginInitError,
   PluginUnavailableError,
+  QueueFullError,
   deserializeError,
   eventTypeMatches,
   type ActionResult,
@@ -21,27 +28,19 @@ import type { PluginState, PluginStatus } from './plugin-status.js';
 import { MAX_BATCHES_IN_FLIGHT, PROGRESS, type EventsResult, type InitAnswer, type InitResult, type WorkerTask } from './protocol.js';
 import { WorkerChannel, type RpcHandler } from './worker-channel.js';
 import type { PluginIdentity } from './host-ports.js';
-import { settleCrashedBatches } from './crash-accounting.js';
+import type { PluginHostEnvironment, PluginHostHooks } from './plugin-host-options.js';
+import { triageCrash } from './crash-triage.js';
+import { CrashWindow } from './crash-window.js';
+import { DEFAULT_OUTPUT_LIMITS, OutputLimiter, describeOutputDrops, type OutputLimits } from './output-limits.js';
+import { PoisonTracker } from './poison-events.js';
+import { Quarantine, type QuarantineSink } from './quarantine.js';
 import { piscinaPool, type WorkerPool, type WorkerPoolFactory } from './worker-pool.js';
+import { DEFAULT_EVENT_LIMITS } from '../router/event-limits.js';
+import { heimdallConfigSchema } from '../../config/schema.js';
 
-export interface PluginHostHooks {
-  /** Called after a (re)start succeeded, with what the plugin declared. */
-  onReady(host: PluginHost, info: InitResult): void;
-  /** Called when the plugin stops being able to run actions (crash, failed, stopped). */
-  onUnavailable(host: PluginHost): void;
-  /** Called after each batch with its handled count, failures and duration. */
-  onBatch?(host: PluginHost, result: EventsResult, durationMs: number): void;
-  /** Called on a crash, a restart, and when the plugin is marked failed. */
-  onLifecycle?(host: PluginHost, what: 'crashed' | 'restarted' | 'failed', reason: string): void;
-}
+export type { PluginHostEnvironment, PluginHostHooks } from './plugin-host-options.js';
 
-/** What a host takes from its surroundings; the defaults are the real ones. */
-export interface PluginHostEnvironment {
-  /** Builds the worker pool of each (re)start. Default: piscina, one thread. */
-  createPool?: WorkerPoolFactory;
-  /** Epoch ms, for the crash window and the handler watchdog. Default Date.now. */
-  now?: () => number;
-}
+const Q = heimdallConfigSchema.properties.limits.properties.quarantine.properties;
 
 export class PluginHost {
   readonly queue: BoundedQueue<DatabaseEvent>;
@@ -56,10 +55,14 @@ export class PluginHost {
   private channel: WorkerChannel | undefined;
   private progress = new Float64Array(new SharedArrayBuffer(PROGRESS.LENGTH * 8));
   /** Batches handed to the worker and not yet answered, oldest first. */
-  private inFlight: Array<{ seq: number; batch: DatabaseEvent[]; startedAt: number }> = [];
+  private inFlight: Array<{ seq: number; batch: DatabaseEvent[]; startedAt: number; careful: boolean }> = [];
   private nextSeq = 1;
   private terminating: string | undefined;
-  private crashTimes: number[] = [];
+  private readonly crashWindow: CrashWindow;
+  private readonly poison = new PoisonTracker<DatabaseEvent>();
+  private readonly quarantine: QuarantineSink & { countFor?(plugin: string): number };
+  private readonly limiter: OutputLimiter;
+  private readonly outputLimits: OutputLimits;
   private restartTimer: NodeJS.Timeout | undefined;
   private watchdog: NodeJS.Timeout | undefined;
   private idleWaiters: Array<() => void> = [];
@@ -81,6 +84,20 @@ export class PluginHost {
     this.batchSize = Math.max(1, Math.min(cfg.queue.batchSize, cfg.queue.capacity));
     this.createPool = env.createPool ?? piscinaPool;
     this.now = env.now ?? Date.now;
+    this.crashWindow = new CrashWindow(cfg.restart, this.now);
+    this.quarantine = env.quarantine ?? new Quarantine({ size: Q.size.default, maxBytes: Q.maxBytes.default, eventLimits: DEFAULT_EVENT_LIMITS, now: this.now });
+    this.outputLimits = { ...(env.outputLimits ?? DEFAULT_OUTPUT_LIMITS), ...definedOnly(cfg.limits) };
+    this.limiter = new OutputLimiter({
+      plugin: () => this.name,
+      limits: this.outputLimits,
+      intervalMs: env.summaryIntervalMs ?? 10_000,
+      now: this.now,
+      onSummary: (summary) => {
+        const text = describeOutputDrops(summary);
+        this.log.warn({ droppedLogLines: summary.logLines, droppedNotifications: summary.notifications }, text);
+        this.hooks.onOutputDrops?.(this, summary, text);
+      },
+    });
   }
 
   /** The plugin's declared name once it has loaded; until then the one guessed from its path. */
@@ -126,6 +143,7 @@ export class PluginHost {
     this.currentState = 'failed';
     this.currentReason = reason;
     this.inFlight = [];
+    this.poison.reset();
     void this.teardownWorker(reason);
     this.queue.dropAll('plugin_failed', true);
     this.log.error(`The plugin at ${this.modulePath} is marked failed: ${reason}`);
@@ -158,9 +176,15 @@ export class PluginHost {
     const pool = this.createPool({ resourceLimits: this.cfg.resourceLimits });
     pool.onError((err: Error) => this.onCrash(gen, `its worker thread failed: ${err.message}`));
     this.pool = pool;
-    const channel = new WorkerChannel(this.name, this.log, this.onRpc(() => ({ name: this.name, write: this.write })), () => {
-      if (this.currentState === 'running' || this.currentState === 'draining') this.onCrash(gen, 'its worker thread exited');
-    });
+    const channel = new WorkerChannel(
+      this.name,
+      this.log,
+      this.onRpc(() => ({ name: this.name, write: this.write })),
+      () => {
+        if (this.currentState === 'running' || this.currentState === 'draining') this.onCrash(gen, 'its worker thread exited');
+      },
+      { limiter: this.limiter, onOverdue: (reason) => this.terminateForAction(gen, reason) },
+    );
     this.channel = channel;
     this.progress.fill(0);
     const task: WorkerTask = {
@@ -170,6 +194,7 @@ export class PluginHost {
       modulePath: this.modulePath,
       config: this.cfg.config,
       ...(this.declared ? { expectedName: this.declared.name } : {}),
+      limits: this.outputLimits,
     };
     let timer: NodeJS.Timeout | undefined;
     try {
@@ -198,6 +223,7 @@ export class PluginHost {
       this.currentReason = e.message;
       this.currentState = 'failed';
       await this.teardownWorker(`init failed: ${e.message}`);
+      this.poison.reset();
       this.queue.dropAll('plugin_failed');
       this.hooks.onLifecycle?.(this, 'failed', e.message);
       throw e;
@@ -222,17 +248,28 @@ export class PluginHost {
     this.watchdog.unref();
   }
 
-  /** Hands batches to the worker while fewer than MAX_BATCHES_IN_FLIGHT are unanswered. */
+  /**
+   * Hands batches to the worker while fewer than MAX_BATCHES_IN_FLIGHT are unanswered. A suspect
+   * event (poison-events.ts) goes alone, with nothing else in flight, so a crash names it.
+   */
   private dispatch(): void {
     if (this.currentState !== 'running' && this.currentState !== 'draining') return;
     if (!this.pool) return;
-    while (this.inFlight.length < MAX_BATCHES_IN_FLIGHT && this.queue.waiting > 0) this.sendBatch(this.pool);
+    while (this.inFlight.length < MAX_BATCHES_IN_FLIGHT && this.queue.waiting > 0) {
+      if (this.inFlight.some((b) => b.careful)) break;
+      if (this.poison.isCareful(this.queue.peek())) {
+        if (this.inFlight.length > 0) break;
+        this.sendBatch(this.pool, 1, true);
+        break;
+      }
+      this.sendBatch(this.pool, this.batchSize, false);
+    }
     if (this.inFlight.length === 0 && this.queue.waiting === 0) this.notifyIdle();
   }
 
-  private sendBatch(pool: WorkerPool): void {
-    const batch = this.queue.take(this.batchSize);
-    const entry = { seq: this.nextSeq++, batch, startedAt: performance.now() };
+  private sendBatch(pool: WorkerPool, size: number, careful: boolean): void {
+    const batch = this.queue.take(size);
+    const entry = { seq: this.nextSeq++, batch, startedAt: performance.now(), careful };
     this.inFlight.push(entry);
     const gen = this.generation;
     (pool.run({ type: 'events', seq: entry.seq, batch } satisfies WorkerTask) as Promise<EventsResult>).then(
@@ -241,6 +278,7 @@ export class PluginHost {
         // answers come back in order: the worker runs batches one after another
         this.inFlight.shift();
         this.queue.settle(batch.length, res.failed);
+        this.poison.delivered(batch);
         this.hooks.onBatch?.(this, res, performance.now() - entry.startedAt);
         for (const f of res.failures) {
           const e = deserializeError(f.error);
@@ -253,38 +291,47 @@ export class PluginHost {
       },
       (err: Error) => {
         if (gen !== this.generation) return;
-        this.onCrash(gen, this.terminating ?? `its worker stopped while handling events: ${err.message}`);
+        this.onCrash(gen, this.terminating ?? `its worker stopped while handling events: ${err.message}`, { failedSeq: entry.seq });
       },
     );
   }
 
+  /** The channel saw an action keep the worker busy past its deadline: terminate it, blaming no event. */
+  private terminateForAction(gen: number, reason: string): void {
+    if (gen !== this.generation || (this.currentState !== 'running' && this.currentState !== 'draining')) return;
+    this.log.warn(`The plugin ${this.name} is being restarted: ${reason}. Actions must end at their deadline (actx.signal); the worker is terminated like a handler past handlerTimeoutMs.`);
+    this.onCrash(gen, reason, { actionTimeout: true });
+  }
+
   /**
-   * Settles the batches that were in flight when the worker died — those before the one it was
-   * working on finished, that one up to its progress, later ones not at all — requeues what never
-   * ran at the head of the queue, then restarts the plugin or marks it failed.
+   * Settles the batches that were in flight when the worker died (crash-accounting.ts), quarantines
+   * the event that took it down or marks suspects (poison-events.ts), requeues the rest at the head
+   * of the queue, then restarts the plugin or marks it failed.
    */
-  private onCrash(gen: number, reason: string): void {
+  private onCrash(gen: number, reason: string, how: { failedSeq?: number; actionTimeout?: boolean } = {}): void {
     if (gen !== this.generation || this.currentState === 'failed' || this.currentState === 'stopped') return;
-    const { lost } = settleCrashedBatches(this.inFlight, this.progress, this.queue);
+    const v = triageCrash({
+      inFlight: this.inFlight, progress: this.progress, queue: this.queue, poison: this.poison, quarantine: this.quarantine, plugin: this.name, log: this.log,
+      reason, ...how, onQuarantined: (qid, eventId) => this.hooks.onQuarantined?.(this, qid, eventId, reason),
+    });
     this.inFlight = [];
-    if (lost) this.log.error({ eventId: lost.id }, `The plugin ${this.name} lost event ${lost.id}: ${reason}. It is counted as failed.`);
     this.generation++;
     const draining = this.currentState === 'draining';
+    this.terminating = undefined;
     void this.teardownWorker(reason);
-    const now = this.now();
-    this.crashTimes = this.crashTimes.filter((t) => now - t < this.cfg.restart.windowMs);
-    this.crashTimes.push(now);
+    const w = this.crashWindow.record(v.cause, v.reattribute);
     this.hooks.onLifecycle?.(this, 'crashed', reason);
-    if (this.crashTimes.length > this.cfg.restart.maxRestarts) {
+    if (w.failed) {
       this.currentState = 'failed';
-      this.currentReason = `The plugin crashed ${this.crashTimes.length} times within ${this.cfg.restart.windowMs} ms; last: ${reason}`;
+      this.currentReason = `The plugin crashed ${w.crashes} times within ${this.cfg.restart.windowMs} ms; last: ${reason}`;
+      this.poison.reset();
       const lost = this.queue.dropAll('plugin_failed');
-      this.log.error(`The plugin ${this.name} is marked failed after ${this.crashTimes.length} crashes within ${this.cfg.restart.windowMs} ms (last: ${reason}); ${lost} queued events were dropped and new ones will be counted as dropped. Fix the plugin and restart the daemon.`);
+      this.log.error(`The plugin ${this.name} is marked failed after ${w.crashes} crashes within ${this.cfg.restart.windowMs} ms (last: ${reason}); ${lost} queued events were dropped and new ones will be counted as dropped. Fix the plugin and restart the daemon.`);
       this.hooks.onLifecycle?.(this, 'failed', this.currentReason);
       this.notifyIdle();
       return;
     }
-    const delay = Math.min(this.cfg.restart.maxBackoffMs, this.cfg.restart.backoffMs * 2 ** (this.crashTimes.length - 1));
+    const delay = this.crashWindow.backoffMs();
     this.currentState = 'restarting';
     this.currentReason = reason;
     this.log.warn(`The plugin ${this.name} crashed: ${reason}. It restarts with fresh state in ${delay} ms; ${this.queue.queued} events stay queued.`);
@@ -301,6 +348,20 @@ export class PluginHost {
     }, delay);
   }
 
+  /**
+   * Puts a quarantined event back at the head of the queue (a new receive). Throws when the plugin
+   * cannot take it now: failed or stopped (PluginUnavailableError), or its queue is full.
+   */
+  retry(event: DatabaseEvent): void {
+    if (this.currentState === 'failed' || this.currentState === 'stopped' || this.currentState === 'draining') {
+      throw new PluginUnavailableError(`The plugin ${this.name} is ${this.currentState}, so the event cannot be delivered to it again now.${this.currentReason ? ` Reason: ${this.currentReason}` : ''}`);
+    }
+    if (!this.queue.pushFront(event)) {
+      throw new QueueFullError(`The queue of the plugin ${this.name} is full (${this.queue.capacity} events), so the event stays in quarantine; retry once it has drained.`, { capacity: this.queue.capacity });
+    }
+    if (this.currentState === 'running') this.dispatch();
+  }
+
   private async teardownWorker(reason: string): Promise<void> {
     clearInterval(this.watchdog);
     this.hooks.onUnavailable(this);
@@ -312,11 +373,11 @@ export class PluginHost {
   }
 
   /** Runs one of this plugin's actions in its worker (params already validated). */
-  invoke(action: string, params: Record<string, unknown>, invocationId: string, trigger: ActionTrigger, timeoutMs: number): Promise<ActionResult> {
+  invoke(action: string, params: Record<string, unknown>, invocationId: string, trigger: ActionTrigger, timeoutMs: number, extras?: { chain: string[]; maxResultBytes: number }): Promise<ActionResult> {
     if (this.currentState !== 'running' && this.currentState !== 'draining') {
       return Promise.reject(new PluginUnavailableError(`The plugin ${this.name} is ${this.currentState}; its action ${action} cannot run now.${this.currentReason ? ` Reason: ${this.currentReason}` : ''}`));
     }
-    return this.channel!.invoke(action, params, invocationId, trigger, timeoutMs);
+    return this.channel!.invoke(action, params, invocationId, trigger, timeoutMs, extras);
   }
 
   private notifyIdle(): void {
@@ -367,6 +428,8 @@ export class PluginHost {
     const wasFailed = this.currentState === 'failed';
     await this.teardownWorker('the daemon is shutting down');
     if (!wasFailed) this.currentState = 'stopped';
+    this.limiter.summarise();
+    this.limiter.close();
     return { leftOver };
   }
 
@@ -383,8 +446,16 @@ export class PluginHost {
       restarts: this.restartCount,
       write: this.cfg.write,
       counters: this.queue.counters(),
+      quarantined: this.quarantine.countFor?.(this.name) ?? 0,
+      output: this.limiter.stats(),
     };
   }
+}
+
+/** The keys of a partial object that are set (plugins[].limits leaves the others to limits.plugins). */
+function definedOnly<T extends object>(o: T | undefined): Partial<T> {
+  if (!o) return {};
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 function deserializeMaybe(err: unknown): Error {

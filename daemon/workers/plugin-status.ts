@@ -3,6 +3,7 @@
  * /v1/status, /v1/plugins, `heimdall status` and the metrics read.
  */
 import type { QueueCounters } from '../queue/bounded-queue.js';
+import type { OutputStats } from './output-limits.js';
 
 /**
  * starting → running → (restarting → running)* → draining → stopped; `failed` when init fails,
@@ -24,4 +25,8 @@ export interface PluginStatus {
   restarts: number;
   write: boolean;
   counters: QueueCounters;
+  /** Its events held in quarantine now (GET /v1/quarantine). */
+  quarantined?: number;
+  /** Log lines and Bifrost messages passed and dropped over its limits. */
+  output?: OutputStats;
 }

@@ -8,8 +8,9 @@ import {
   ActionFailedError,
   ActionNotFoundError,
   ActionTimeoutError,
-  InvalidPluginError,
   PluginInitError,
+  ResultTooLargeError,
+  ErrorCode,
   serializeError,
   type ActionResult,
   type DatabaseEvent,
@@ -17,7 +18,9 @@ import {
   type PluginDefinition,
   type ActionDefinition,
 } from '../../sdk/index.js';
-import { Ajv2020 } from 'ajv/dist/2020.js';
+import { collectActions } from '../../sdk/checks/definition.js';
+import { actionResultJson } from '../../sdk/checks/params.js';
+import { preparePluginConfig } from '../../sdk/checks/plugin-config.js';
 import { checkPluginDefinition, importPluginModule } from './plugin-loader.js';
 import { HostConnection, makeActionContext, makeLogger, makePluginContext } from './worker-context.js';
 import {
@@ -35,6 +38,8 @@ import {
   type WorkerToHost,
 } from './protocol.js';
 import type { MessagePort } from 'node:worker_threads';
+import { readlinkSync } from 'node:fs';
+import { setPriority } from 'node:os';
 
 interface WorkerState {
   plugin: PluginDefinition;
@@ -72,35 +77,37 @@ export default async function runTask(task: WorkerTask): Promise<unknown> {
   }
 }
 
-function deepFreeze<T>(o: T): T {
-  if (o && typeof o === 'object' && !Object.isFrozen(o)) {
-    Object.freeze(o);
-    for (const v of Object.values(o as Record<string, unknown>)) deepFreeze(v);
+/** Niceness of plugin threads: a busy plugin yields the CPU to the daemon's own event loop. */
+const PLUGIN_THREAD_NICENESS = 10;
+
+/**
+ * Lowers the CPU priority of this thread (Linux: setpriority on the thread id from
+ * /proc/thread-self), so that a plugin that keeps its thread busy cannot starve the daemon's main
+ * thread (its HTTP API, Bifrost streams, the other plugins' dispatch). Elsewhere, or when it is
+ * not allowed, the thread keeps its priority.
+ */
+function lowerThreadPriority(): void {
+  if (process.platform !== 'linux') return;
+  try {
+    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+    if (Number.isInteger(tid) && tid > 0 && tid !== process.pid) setPriority(tid, PLUGIN_THREAD_NICENESS);
+  } catch {
+    // Not permitted or not supported: run at the normal priority.
   }
-  return o;
 }
 
 async function init(task: InitTask): Promise<InitResult> {
-  const host = new HostConnection(task.port);
+  lowerThreadPriority();
+  const host = new HostConnection(task.port, task.limits);
   task.port.on('message', (msg: HostToWorker) => {
     if (msg.type === 'rpc-result') host.settle(msg);
     else if (msg.type === 'invoke') void runAction(msg);
   });
   const plugin = checkPluginDefinition(await importPluginModule(task.modulePath), task.modulePath);
-  const config = deepFreeze(checkConfig(plugin, structuredClone(task.config)));
+  const config = preparePluginConfig(plugin, task.config) as Record<string, unknown>;
   const log = makeLogger(host);
   const ctx = makePluginContext(plugin.name, config, host, log);
-  let actions: Record<string, ActionDefinition> = {};
-  if (plugin.actions) {
-    const got = plugin.actions.call(plugin);
-    if (!got || typeof got !== 'object') throw new PluginInitError(`The plugin ${plugin.name}: actions() must return an object of name → action; got ${typeof got}.`);
-    for (const [k, a] of Object.entries(got)) {
-      if (!/^[a-zA-Z][a-zA-Z0-9_-]*$/.test(k)) throw new PluginInitError(`The plugin ${plugin.name} declares an action named ${JSON.stringify(k)}; action names must match [a-zA-Z][a-zA-Z0-9_-]*.`);
-      if (!a || typeof a.handler !== 'function') throw new PluginInitError(`The action ${k} of plugin ${plugin.name} has no handler function.`);
-      if (typeof a.description !== 'string') throw new PluginInitError(`The action ${k} of plugin ${plugin.name} needs a description string (the model reads it).`);
-    }
-    actions = got;
-  }
+  const actions: Record<string, ActionDefinition> = collectActions(plugin);
   state = { plugin, ctx, host, port: task.port, progress: new Float64Array(task.progress), actions, config };
   if (plugin.init) {
     try {
@@ -125,23 +132,6 @@ async function init(task: InitTask): Promise<InitResult> {
     ...(plugin.configSchema ? { configSchema: plugin.configSchema } : {}),
     actions: descriptors,
   };
-}
-
-/** Validates the plugin's config slice against its configSchema (filling defaults). */
-function checkConfig(plugin: PluginDefinition, config: Record<string, unknown>): Record<string, unknown> {
-  if (!plugin.configSchema) return config;
-  const ajv = new Ajv2020({ strict: false, allErrors: true, useDefaults: true });
-  let validate;
-  try {
-    validate = ajv.compile(plugin.configSchema);
-  } catch (err) {
-    throw new InvalidPluginError(`The configSchema of plugin ${plugin.name} is not a valid JSON Schema: ${(err as Error).message}`);
-  }
-  if (!validate(config)) {
-    const why = (validate.errors ?? []).map((e) => `config${e.instancePath.replace(/\//g, '.')} ${e.message}`).join('; ');
-    throw new InvalidPluginError(`The config of plugin ${plugin.name} does not match its configSchema: ${why}. Fix plugins[].config in heimdall.config.yaml.`);
-  }
-  return config;
 }
 
 async function handleEvents(batch: DatabaseEvent[], seq: number): Promise<EventsResult> {
@@ -188,13 +178,26 @@ async function stop(): Promise<{ stopped: boolean }> {
   return { stopped: true };
 }
 
-function isActionResult(v: unknown): v is ActionResult {
-  return !!v && typeof v === 'object' && typeof (v as ActionResult).success === 'boolean' && typeof (v as ActionResult).message === 'string';
+/** An error an action handler let through that crosses as it is (not wrapped in ActionFailedError). */
+function passesThrough(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return err instanceof ActionFailedError || err instanceof ActionTimeoutError || code === ErrorCode.HMD_ERR_INVOCATION_DEPTH || code === ErrorCode.HMD_ERR_RESULT_TOO_LARGE;
 }
 
+/**
+ * Runs one action and answers the host exactly once: with its result, with its error, or — when its
+ * deadline passes first — with ActionTimeoutError at the deadline, whether or not the handler
+ * honours its signal (a handler that keeps the thread busy cannot be answered for; the host then
+ * terminates the worker). The result must be an ActionResult of at most req.maxResultBytes as JSON.
+ */
 async function runAction(req: InvokeRequest): Promise<void> {
   const s = state!;
-  const reply = (m: WorkerToHost) => s.port.postMessage(m);
+  let answered = false;
+  const reply = (m: WorkerToHost) => {
+    if (answered) return;
+    answered = true;
+    s.port.postMessage(m);
+  };
   const def = s.actions[req.action];
   if (!def) {
     const err = new ActionNotFoundError(`The plugin ${s.plugin.name} has no action ${req.action}.`, { action: req.action, suggestions: Object.keys(s.actions) });
@@ -203,29 +206,31 @@ async function runAction(req: InvokeRequest): Promise<void> {
   }
   const ac = new AbortController();
   const fullName = `heimdall.${s.plugin.name}.${req.action}`;
-  const timer = setTimeout(() => ac.abort(new ActionTimeoutError(`The action ${fullName} did not finish within ${req.timeoutMs} ms.`)), req.timeoutMs);
+  const timer = setTimeout(() => {
+    const err = new ActionTimeoutError(`The action ${fullName} did not finish within ${req.timeoutMs} ms.`, { invocationId: req.invocationId });
+    ac.abort(err);
+    reply({ type: 'invoke-result', id: req.id, ok: false, error: serializeError(err) });
+  }, req.timeoutMs);
   try {
-    const actx = makeActionContext({ name: s.plugin.name, config: s.config, host: s.host, log: s.ctx.log }, req.action, req.params, req.invocationId, req.trigger, ac.signal);
+    const actx = makeActionContext({ name: s.plugin.name, config: s.config, host: s.host, log: s.ctx.log }, req.action, req.params, req.invocationId, req.trigger, ac.signal, req.chain ?? []);
     const value = await def.handler.call(def, actx);
     // a handler that returns after its deadline (even one that honoured the signal) timed out
     if (ac.signal.aborted) throw ac.signal.reason as Error;
-    if (!isActionResult(value)) {
-      throw new ActionFailedError(`The action ${fullName} returned ${JSON.stringify(value)?.slice(0, 200)}, which is not an ActionResult { success: boolean, message: string, data?: object }.`);
+    const text = actionResultJson(fullName, value);
+    const bytes = Buffer.byteLength(text, 'utf8');
+    if (bytes > req.maxResultBytes) {
+      throw new ResultTooLargeError(
+        `The action ${fullName} returned ${bytes} bytes of JSON, more than limits.actions.maxResultBytes (${req.maxResultBytes}); return less (page or summarise the data) or raise the limit.`,
+        { action: fullName, maxBytes: req.maxResultBytes, bytes },
+      );
     }
-    let plain: ActionResult;
-    try {
-      plain = JSON.parse(JSON.stringify(value)) as ActionResult;
-    } catch (e) {
-      throw new ActionFailedError(`The action ${fullName} returned a result that cannot be turned into JSON: ${(e as Error).message}`);
-    }
-    reply({ type: 'invoke-result', id: req.id, ok: true, value: plain });
+    reply({ type: 'invoke-result', id: req.id, ok: true, value: JSON.parse(text) as ActionResult });
   } catch (err) {
-    const wrapped =
-      err instanceof ActionFailedError || err instanceof ActionTimeoutError
-        ? err
-        : ac.signal.aborted
-          ? (ac.signal.reason as Error)
-          : new ActionFailedError(`The action ${fullName} threw: ${(err as Error)?.message ?? String(err)}`, { cause: serializeError(err) });
+    const wrapped = passesThrough(err)
+      ? err
+      : ac.signal.aborted
+        ? (ac.signal.reason as Error)
+        : new ActionFailedError(`The action ${fullName} threw: ${(err as Error)?.message ?? String(err)}`, { cause: serializeError(err) });
     reply({ type: 'invoke-result', id: req.id, ok: false, error: serializeError(wrapped) });
   } finally {
     clearTimeout(timer);

@@ -21,6 +21,7 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 import type { ActionResult, ActionTrigger, DatabaseEvent, HostArgs, HostMethod, JsonSchema, SerializedError } from '../../sdk/index.js';
+import type { OutputLimits } from './output-limits.js';
 
 /** Slots of the Float64Array over the shared progress buffer the worker updates for the watchdog. */
 export const PROGRESS = {
@@ -50,6 +51,8 @@ export interface InitTask {
   config: Record<string, unknown>;
   /** Name the host expects (from a previous load), or undefined on first load. */
   expectedName?: string;
+  /** The plugin's log and Bifrost limits; the worker drops what goes over before it crosses the port. */
+  limits?: OutputLimits;
 }
 
 export interface ActionDescriptor {
@@ -123,6 +126,8 @@ export type RpcRequest = {
     invocationId?: string;
     /** The short name of that action. */
     action?: string;
+    /** The chain of actions that led to that action, outermost first, that action last. */
+    chain?: string[];
   };
 }[HostMethod];
 
@@ -139,6 +144,10 @@ export interface InvokeRequest {
   invocationId: string;
   trigger: ActionTrigger;
   timeoutMs: number;
+  /** The actions whose calls led here, outermost first, this one last (limits.actions.maxDepth). */
+  chain: string[];
+  /** Largest result the action may return, as UTF-8 JSON (limits.actions.maxResultBytes). */
+  maxResultBytes: number;
 }
 
 /** Worker → host: the answer to the host's `invoke` with the same id. */
@@ -152,5 +161,12 @@ export interface LogMessage {
   data?: Record<string, unknown>;
 }
 
+/** Worker → host: log lines and Bifrost messages the worker dropped over its limits since the last report. */
+export interface OutputDroppedMessage {
+  type: 'output-dropped';
+  logLines: number;
+  notifications: number;
+}
+
 export type HostToWorker = InvokeRequest | RpcResult;
-export type WorkerToHost = RpcRequest | InvokeResult | LogMessage;
+export type WorkerToHost = RpcRequest | InvokeResult | LogMessage | OutputDroppedMessage;

@@ -11,7 +11,7 @@ import { ACTION_BODY_SCHEMAS, RULE_SCHEMA, actionSchema, parseDuration } from '.
 import { compileTemplate, type TemplateError } from './templates.js';
 import { ACTION_TYPES, type ActionType, type CompileResult, type CompiledAction, type CompiledRule, type RetryPolicy, type RuleError, type RuleSpec } from './types.js';
 
-const ajv = new Ajv2020({ strict: false, allErrors: true });
+const ajv = new Ajv2020({ strict: false, allErrors: true, verbose: true });
 const validateRule = ajv.compile(RULE_SCHEMA);
 const validateAction = Object.fromEntries(ACTION_TYPES.map((t) => [t, ajv.compile(actionSchema(t))])) as Record<ActionType, ValidateFunction>;
 

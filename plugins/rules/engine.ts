@@ -46,9 +46,7 @@ export interface RuleEntry {
 }
 
 export class RulesEngine {
-  readonly entries: RuleEntry[];
-  readonly errors: RuleError[];
-  readonly invalid: string[];
+  private current: { entries: RuleEntry[]; errors: RuleError[]; invalid: string[] };
   private readonly byName = new Map<string, RuleEntry>();
   private readonly byType = new Map<string, RuleEntry[]>();
   private readonly running = new Set<Promise<FiringRecord>>();
@@ -59,14 +57,44 @@ export class RulesEngine {
   readonly counters = { events: 0, unrouted: 0 };
 
   constructor(private readonly o: EngineOptions) {
-    this.errors = o.compiled.errors;
-    this.invalid = o.compiled.invalid;
-    this.entries = o.compiled.rules.map((rule) => {
-      const stats = emptyStatistics();
-      return { rule, stats, gates: new RuleGates(rule, o.clock, stats, o.maxKeys), history: new Ring<FiringRecord>(o.historySize), active: rule.enabled && !o.pauses.has(rule.name) };
-    });
+    this.current = { entries: o.compiled.rules.map((rule) => this.newEntry(rule)), errors: o.compiled.errors, invalid: o.compiled.invalid };
     for (const e of this.entries) this.byName.set(e.rule.name, e);
     this.deps = { ctx: o.ctx, clock: o.clock, fetch: o.fetch, webhookTimeoutMs: o.webhookTimeoutMs, deadLetters: o.deadLetters, throttle: new LogThrottle(() => o.clock.now()) };
+  }
+
+  /** The loaded rules, in priority order. */
+  get entries(): readonly RuleEntry[] {
+    return this.current.entries;
+  }
+
+  /** The problems of the rules that did not compile. */
+  get errors(): readonly RuleError[] {
+    return this.current.errors;
+  }
+
+  /** Names (or `#index`) of the rules left out because of errors. */
+  get invalid(): readonly string[] {
+    return this.current.invalid;
+  }
+
+  /**
+   * A fresh entry for a compiled rule: empty gates, and the given statistics and history (a rule
+   * whose definition changed keeps counting where it was) or new ones.
+   */
+  newEntry(rule: CompiledRule, keep?: Pick<RuleEntry, 'stats' | 'history'>): RuleEntry {
+    const stats = keep?.stats ?? emptyStatistics();
+    return { rule, stats, gates: new RuleGates(rule, this.o.clock, stats, this.o.maxKeys), history: keep?.history ?? new Ring<FiringRecord>(this.o.historySize), active: rule.enabled && !this.o.pauses.has(rule.name) };
+  }
+
+  /**
+   * Puts another rule set in place (reload.ts decides which entries are kept). Events handled from
+   * now on see only `entries`; firings already started finish with the entry they started with.
+   */
+  replaceRules(entries: RuleEntry[], compiled: Pick<CompileResult, 'errors' | 'invalid'>): void {
+    this.current = { entries, errors: compiled.errors, invalid: compiled.invalid };
+    this.byName.clear();
+    for (const e of entries) this.byName.set(e.rule.name, e);
+    this.byType.clear();
   }
 
   get ctx(): PluginContext {

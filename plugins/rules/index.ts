@@ -12,7 +12,8 @@ import { compileRules } from './compile.js';
 import { DeadLetterStore } from './dead-letters.js';
 import { RulesEngine } from './engine.js';
 import { PauseState } from './pause-state.js';
-import { ruleActions } from './plugin-actions.js';
+import { ruleActions, type ReloadGate } from './plugin-actions.js';
+import { wantedEvents } from './reload.js';
 
 export { compileRules } from './compile.js';
 export { RULE_JSON_SCHEMA } from './rule-schema.js';
@@ -31,6 +32,8 @@ export interface RulesPluginConfig {
   maxInFlight?: number;
   maxKeys?: number;
   webhookTimeoutMs?: number;
+  /** Set by the daemon when it runs the plugin for rules: and rulesPath:; its `reload` action needs it. */
+  reloadKey?: string;
 }
 
 export const DEFAULTS = {
@@ -65,6 +68,7 @@ export const RULES_CONFIG_SCHEMA = {
     maxInFlight: { type: 'integer', minimum: 1, maximum: 100_000, default: DEFAULTS.maxInFlight, description: 'Firings running at once before the plugin stops taking events.' },
     maxKeys: { type: 'integer', minimum: 1, maximum: 10_000_000, default: DEFAULTS.maxKeys, description: 'Window and cooldown keys kept per rule.' },
     webhookTimeoutMs: { type: 'integer', minimum: 1, maximum: 600_000, default: DEFAULTS.webhookTimeoutMs, description: 'Deadline of one webhook attempt that sets no timeoutMs, ms.' },
+    reloadKey: { type: 'string', minLength: 16, description: 'Set by the daemon: the key its reload calls carry. Without it the reload action is refused.' },
   },
 };
 
@@ -84,6 +88,7 @@ function pathFrom(cfg: RulesPluginConfig, p: string | null | undefined, dflt: st
 export function createRulesPlugin(deps: RulesPluginDeps = {}): RulesPlugin {
   let engine: RulesEngine | undefined;
   const clock = deps.clock ?? systemClock;
+  const gate: ReloadGate = { key: undefined, onReloaded: (events) => void (plugin.events = (events ?? undefined) as PluginDefinition['events']) };
   const plugin = definePlugin<RulesPluginConfig>({
     name: 'rules',
     version: '1.0.0',
@@ -92,10 +97,11 @@ export function createRulesPlugin(deps: RulesPluginDeps = {}): RulesPlugin {
     init(ctx) {
       const cfg = ctx.config;
       const compiled = compileRules(cfg.rules ?? []);
-      // Subscribe to the event types the enabled rules name (the host reads `events` after init),
-      // so the router does not copy events no rule wants into this worker.
-      const wanted = new Set(compiled.rules.filter((r) => r.enabled).flatMap((r) => r.on));
-      plugin.events = wanted.has('*') ? undefined : ([...wanted] as NonNullable<PluginDefinition['events']>);
+      gate.key = cfg.reloadKey;
+      // Subscribe to the event types the enabled rules name (the host reads `events` after init,
+      // and the reload action returns them for the daemon), so the router does not copy events no
+      // rule wants into this worker.
+      plugin.events = (wantedEvents(compiled) ?? undefined) as PluginDefinition['events'];
       const deadLetters = new DeadLetterStore(pathFrom(cfg, cfg.deadLetters?.path, DEFAULTS.deadLetterPath), cfg.deadLetters?.max ?? DEFAULTS.deadLetterMax, ctx.log);
       deadLetters.load();
       const pauses = new PauseState(pathFrom(cfg, cfg.statePath, DEFAULTS.statePath), ctx.log);
@@ -124,7 +130,7 @@ export function createRulesPlugin(deps: RulesPluginDeps = {}): RulesPlugin {
       return engine?.handle(event);
     },
     actions() {
-      return ruleActions(() => engine);
+      return ruleActions(() => engine, gate);
     },
     async stop(ctx) {
       if (!engine) return;

@@ -38,7 +38,8 @@ export async function startRules(
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'heimdall-rules-'));
   const plugin = createRulesPlugin({ clock, ...(opts.fetch ? { fetch: opts.fetch } : {}) });
   const { config, fetch: _f, clock: _c, dir: _d, ...kitOpts } = opts;
-  const kit = createTestKit<RulesPluginConfig>(plugin, { ...kitOpts, config: { rules, baseDir: dir, ...config } });
+  // the rules plugin runs with write: true and a database in the daemon; an empty one answers no rows
+  const kit = createTestKit<RulesPluginConfig>(plugin, { write: true, database: [], ...kitOpts, config: { rules, baseDir: dir, ...config } });
   await kit.init();
   return { kit, plugin, clock, engine: plugin.engine!, dir };
 }

@@ -49,6 +49,11 @@ export interface StartOptions {
   args?: string[];
   /** How long to wait for the listening line. Default 20 s. */
   timeoutMs?: number;
+  /**
+   * Run the daemon in its own session, as a service runs (so the scheduler does not count the
+   * test process's CPU against it, as it does for processes of one session). Default false.
+   */
+  detached?: boolean;
 }
 
 const live = new Set<ChildProcess>();
@@ -86,6 +91,7 @@ export async function startDaemonProcess(opts: StartOptions): Promise<DaemonProc
     cwd: dir,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
+    ...(opts.detached ? { detached: true } : {}),
   });
   live.add(proc);
   const lines: LogLine[] = [];

@@ -12,8 +12,10 @@ import { SseParser, type SseEvent } from '../../daemon/bifrost/sse-client.js';
 export class FakeSseResponse extends EventEmitter {
   statusCode = 0;
   headers: Record<string, string> = {};
-  /** Every write call, as given (also the unread ones). */
+  /** Every write call, as text (also the unread ones). */
   readonly writes: string[] = [];
+  /** Every write call's chunk as given (a string or a Buffer). */
+  readonly chunks: Array<string | Buffer> = [];
   readonly events: SseEvent[] = [];
   readonly comments: string[] = [];
   ended = false;
@@ -45,8 +47,10 @@ export class FakeSseResponse extends EventEmitter {
     return this;
   }
 
-  write(chunk: string): boolean {
+  write(given: string | Buffer): boolean {
     if (this.ended || this.destroyed) throw new Error('write after end');
+    this.chunks.push(given);
+    const chunk = typeof given === 'string' ? given : given.toString('utf8');
     this.writes.push(chunk);
     if (this.reading) {
       this.parser.feed(chunk);

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { parseConfig } from '../../config/loader.js';
+import type { Clock } from '../../daemon/bifrost/clock.js';
 import { startDaemon, type RunningDaemon } from '../../daemon/daemon.js';
 import { REPO_ROOT } from './paths.js';
 
@@ -14,14 +15,29 @@ export function pluginYaml(path: string, extra = ''): string {
   return lines.join('\n');
 }
 
-export async function startTestDaemon(pluginsYaml: string[], extraYaml = '', opts: { listen?: boolean } = {}): Promise<RunningDaemon> {
+export interface TestDaemonOptions {
+  /** false: build everything but do not bind the admin API. */
+  listen?: boolean;
+  /** server.port; default 0 (a free port). */
+  port?: number;
+  /** Bifrost's clock (e.g. a FakeClock); default the real time. */
+  clock?: Clock;
+  /** Environment for ${VAR} interpolation in the config; default none. */
+  env?: Record<string, string>;
+}
+
+/** A running daemon and the admin API token of its config (when it has one). */
+export type TestDaemon = RunningDaemon & { token?: string };
+
+export async function startTestDaemon(pluginsYaml: string[], extraYaml = '', opts: TestDaemonOptions = {}): Promise<TestDaemon> {
   // every test daemon gets its own audit log, outside the repository, unless the test sets one
   const audit = /^audit:/m.test(extraYaml) ? '' : `audit:\n  path: ${JSON.stringify(join(mkdtempSync(join(tmpdir(), 'heimdall-test-')), 'audit.jsonl'))}\n`;
   // extraYaml may continue the server: section, so the audit section goes after it
-  const text = `server:\n  port: 0\n${extraYaml}\n${audit}plugins:\n${pluginsYaml.length ? pluginsYaml.join('\n') : '  []'}\n`;
-  const config = parseConfig(text, { file: `${REPO_ROOT}/test-inline.yaml`, env: {} });
+  const text = `server:\n  port: ${opts.port ?? 0}\n${extraYaml}\n${audit}plugins:\n${pluginsYaml.length ? pluginsYaml.join('\n') : '  []'}\n`;
+  const config = parseConfig(text, { file: `${REPO_ROOT}/test-inline.yaml`, env: opts.env ?? {} });
   const logger = pino({ level: process.env.HEIMDALL_TEST_LOG ?? 'silent' });
-  return startDaemon({ config, logger, ...(opts.listen === false ? { listen: false } : {}) });
+  const d = await startDaemon({ config, logger, ...(opts.listen === false ? { listen: false } : {}), ...(opts.clock ? { clock: opts.clock } : {}) });
+  return config.server.token ? Object.assign(d, { token: config.server.token }) : d;
 }
 
 /** Polls until `check` returns true (or throws after `timeoutMs` with `what`). */

@@ -1,35 +1,36 @@
 /**
- * The operator's terminal against a daemon in a child process: `heimdall tail` (lines, --json,
+ * The operator's terminal, in child processes, against a daemon: `heimdall tail` (lines, --json,
  * --no-follow, filters, reconnect after the daemon restarts, exit codes) and `heimdall
  * confirmations | approve | deny`; the file sink of that daemon.
+ *
+ * The CLI is the process under test; the daemon runs in this process, one for the whole file,
+ * on a fixed port so that the last test can stop it and start its successor where the tail
+ * reconnects.
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { BifrostMessage } from '../../daemon/bifrost/bus.js';
-import { childEnv, runCli, startDaemonProcess, type DaemonProcess } from '../helpers/daemon-process.js';
-import { waitFor } from '../helpers/in-process-daemon.js';
+import { childEnv, runCli } from '../helpers/daemon-process.js';
+import { pluginYaml, startTestDaemon, waitFor, type TestDaemon } from '../helpers/in-process-daemon.js';
 import { CLI, fixturePlugin } from '../helpers/paths.js';
+import { bifrostStatus, postJson } from '../helpers/public-api.js';
 
 const TOKEN = 's3cret-token';
+const dir = mkdtempSync(join(tmpdir(), 'heimdall-bifrost-cli-'));
+const SINK = join(dir, 'bifrost.jsonl');
 
-function configYaml(port?: number): string {
-  return [
-    'server:',
-    `  port: ${port ?? 0}`,
-    `  token: ${TOKEN}`,
-    'plugins:',
-    `  - path: ${JSON.stringify(fixturePlugin('bifrost-notifier.mjs'))}`,
-    `  - path: ${JSON.stringify(fixturePlugin('bifrost-confirm.mjs'))}`,
-    'bifrost:',
-    '  sinks:',
-    '    - type: file',
-    '      path: bifrost.jsonl',
-    '',
-  ].join('\n');
+/** The daemon of these tests, on `port`; both runs write to the same file sink. */
+function startTheDaemon(port: number): Promise<TestDaemon> {
+  return startTestDaemon(
+    [pluginYaml(fixturePlugin('bifrost-notifier.mjs')), pluginYaml(fixturePlugin('bifrost-confirm.mjs'))],
+    `  token: ${TOKEN}\nbifrost:\n  sinks:\n    - type: file\n      path: ${JSON.stringify(SINK)}\n`,
+    { port },
+  );
 }
 
 interface Tail {
@@ -74,8 +75,8 @@ async function stopTail(t: Tail): Promise<number | null> {
   return t.exit;
 }
 
-async function invoke(d: DaemonProcess, action: string, params: Record<string, unknown>): Promise<{ data?: Record<string, unknown> }> {
-  const res = await d.fetch(`/v1/actions/heimdall.${action}/invoke`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ params }) });
+async function invoke(d: TestDaemon, action: string, params: Record<string, unknown>): Promise<{ data?: Record<string, unknown> }> {
+  const res = await postJson(d, `/v1/actions/heimdall.${action}/invoke`, { params });
   assert.equal(res.status, 200, await res.clone().text());
   return (await res.json()) as { data?: Record<string, unknown> };
 }
@@ -88,19 +89,32 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-describe('heimdall tail', () => {
-  let d: DaemonProcess;
-  before(async () => {
-    d = await startDaemonProcess({ configYaml: configYaml() });
+/** Starts `heimdall tail` and waits until the daemon has its stream (and no earlier tail's). */
+async function connectedTail(d: TestDaemon, args: string[]): Promise<Tail> {
+  await waitFor('earlier streams to be gone', async () => (await bifrostStatus(d)).stream.clients === 0);
+  const t = startTail(args);
+  await waitFor('the tail to connect', async () => (await bifrostStatus(d)).stream.clients === 1).catch(async (err: Error) => {
+    await stopTail(t);
+    throw err;
   });
-  after(async () => {
-    await d?.stop();
-  });
+  return t;
+}
 
+let port: number;
+let d: TestDaemon;
+before(async () => {
+  port = await freePort();
+  d = await startTheDaemon(port);
+});
+after(async () => {
+  await d?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('heimdall tail', () => {
   it('prints one line per message with time, level, origin, title and message, and data with -v', async () => {
-    const t = startTail(['--url', d.url, '--no-color', '-n', '0', '-v', '--plugin', 'bifrost-notifier']);
+    const t = await connectedTail(d, ['--url', d.url, '--no-color', '-n', '0', '-v', '--plugin', 'bifrost-notifier']);
     try {
-      await waitFor('the tail to connect', async () => ((await (await d.fetch('/v1/bifrost/status')).json()) as { stream: { clients: number } }).stream.clients === 1);
       await invoke(d, 'bifrost-notifier.notify', { count: 3, level: 'warning', title: 'Disk' });
       await t.waitOut('three lines', (lines) => lines.filter((l) => /Disk: notification \d/.test(l)).length === 3);
       const lines = t.out.filter((l) => /Disk: notification/.test(l));
@@ -113,16 +127,17 @@ describe('heimdall tail', () => {
   });
 
   it('prints JSON lines with --json and filters by level', async () => {
-    const base = ((await (await d.fetch('/v1/bifrost/status')).json()) as { lastId: number }).lastId;
-    const t = startTail(['--url', d.url, '--json', '-n', '0', '--level', 'error']);
+    const base = (await bifrostStatus(d)).lastId;
+    const t = await connectedTail(d, ['--url', d.url, '--json', '-n', '0', '--level', 'error']);
     try {
-      await waitFor('the tail to connect', async () => ((await (await d.fetch('/v1/bifrost/status')).json()) as { stream: { clients: number } }).stream.clients === 1);
       await invoke(d, 'bifrost-notifier.notify', { count: 2, level: 'info' });
       await invoke(d, 'bifrost-notifier.notify', { count: 2, level: 'error' });
-      await t.waitOut('two error lines', (lines) => lines.length >= 2);
-      await new Promise((r) => setTimeout(r, 200));
+      // A marker after them: the stream is in id order, so once the marker is printed every
+      // message before it that passes --level error has been printed too, and nothing else will be.
+      await invoke(d, 'bifrost-notifier.notify', { count: 1, level: 'error', title: 'Marker' });
+      await t.waitOut('the marker line', (lines) => lines.some((l) => (JSON.parse(l) as BifrostMessage).title === 'Marker'));
       const msgs = t.out.map((l) => JSON.parse(l) as BifrostMessage);
-      assert.deepEqual(msgs.map((m) => [m.level, m.id]), [['error', base + 3], ['error', base + 4]]);
+      assert.deepEqual(msgs.map((m) => [m.level, m.id]), [['error', base + 3], ['error', base + 4], ['error', base + 5]]);
     } finally {
       await stopTail(t);
     }
@@ -151,49 +166,15 @@ describe('heimdall tail', () => {
   });
 
   it('the daemon wrote every message to its file sink', async () => {
-    await waitFor('the file sink', () => readFileSync(join(d.dir, 'bifrost.jsonl'), 'utf8').split('\n').filter(Boolean).length >= 7);
-    const lines = readFileSync(join(d.dir, 'bifrost.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as BifrostMessage);
-    assert.deepEqual(lines.map((m) => m.id), Array.from({ length: lines.length }, (_, i) => i + 1));
-  });
-});
-
-describe('heimdall tail across a daemon restart', () => {
-  it('reconnects with backoff, prints a visible gap line for the restart, and goes on with the new messages', async () => {
-    const port = await freePort();
-    let d = await startDaemonProcess({ configYaml: configYaml(port) });
-    const t = startTail(['--url', d.url, '--no-color', '-n', '0', '--plugin', 'bifrost-notifier']);
-    try {
-      await waitFor('the tail to connect', async () => ((await (await d.fetch('/v1/bifrost/status')).json()) as { stream: { clients: number } }).stream.clients === 1);
-      await invoke(d, 'bifrost-notifier.notify', { count: 2, text: 'before' });
-      await t.waitOut('the first messages', (l) => l.filter((x) => /before \d$/.test(x)).length === 2);
-      assert.equal(await d.stop(), 0);
-      await t.waitErr('the shutdown notice', /The daemon is stopping/);
-      await t.waitErr('the lost connection', /Lost the connection to http:\/\/127\.0\.0\.1:\d+.*reconnecting with backoff and resume after message \d+\./);
-      await new Promise((r) => setTimeout(r, 700));
-      assert.equal(t.proc.exitCode, null, 'tail keeps trying while the daemon is down');
-      d = await startDaemonProcess({ configYaml: configYaml(port) });
-      await t.waitErr('the reconnect', /Reconnected to http:\/\/127\.0\.0\.1:\d+ after \d+ attempts?\./, 15_000);
-      await invoke(d, 'bifrost-notifier.notify', { count: 2, text: 'after' });
-      await t.waitOut('the new messages', (l) => l.filter((x) => /after \d$/.test(x)).length === 2);
-      const gap = t.out.findIndex((l) => /^-- GAP: The daemon restarted after message \d+ of its previous run/.test(l));
-      assert.ok(gap >= 0, `a gap line:\n${t.out.join('\n')}`);
-      assert.ok(gap > t.out.findIndex((l) => /before 1$/.test(l)) && gap < t.out.findIndex((l) => /after 0$/.test(l)), 'the gap line sits between the runs');
-      assert.equal(t.proc.exitCode, null);
-    } finally {
-      assert.equal(await stopTail(t), 0);
-      await d.stop();
-    }
+    const { lastId } = await bifrostStatus(d);
+    assert.ok(lastId >= 8);
+    await waitFor('the file sink', () => readFileSync(SINK, 'utf8').split('\n').filter(Boolean).length >= lastId);
+    const lines = readFileSync(SINK, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as BifrostMessage);
+    assert.deepEqual(lines.map((m) => m.id), Array.from({ length: lastId }, (_, i) => i + 1));
   });
 });
 
 describe('heimdall confirmations, approve, deny', () => {
-  let d: DaemonProcess;
-  before(async () => {
-    d = await startDaemonProcess({ configYaml: configYaml() });
-  });
-  after(async () => {
-    await d?.stop();
-  });
   const cli = (...args: string[]) => runCli([...args, '--url', d.url], { env: { HEIMDALL_TOKEN: TOKEN } });
 
   it('lists pending requests, approves and denies them, and exits 1 on a second answer or an unknown id', async () => {
@@ -232,5 +213,32 @@ describe('heimdall confirmations, approve, deny', () => {
     assert.match(unknown.stderr, /There is no confirmation request with id abcdef12/);
     const bad = await cli('approve', 'not an id!');
     assert.equal(bad.code, 2);
+  });
+});
+
+describe('heimdall tail across a daemon restart (the last test: it stops the daemon and starts its successor)', () => {
+  it('reconnects with backoff, prints a visible gap line for the restart, and goes on with the new messages', async () => {
+    const t = await connectedTail(d, ['--url', d.url, '--no-color', '-n', '0', '--plugin', 'bifrost-notifier']);
+    try {
+      await invoke(d, 'bifrost-notifier.notify', { count: 2, text: 'before' });
+      await t.waitOut('the first messages', (l) => l.filter((x) => /before \d$/.test(x)).length === 2);
+      await d.stop();
+      await t.waitErr('the shutdown notice', /The daemon is stopping/);
+      await t.waitErr('the lost connection', /Lost the connection to http:\/\/127\.0\.0\.1:\d+.*reconnecting with backoff and resume after message \d+\./);
+      // Instead of sleeping: the tail says when a reconnect attempt fails, and is still running after it.
+      await t.waitErr('a failed reconnect', /Still cannot reach http:\/\/127\.0\.0\.1:\d+/);
+      assert.equal(t.proc.exitCode, null, 'tail keeps trying while the daemon is down');
+      d = await startTheDaemon(port);
+      // More than one attempt: it went on trying after the failed one.
+      await t.waitErr('the reconnect', /Reconnected to http:\/\/127\.0\.0\.1:\d+ after ([2-9]|\d{2,}) attempts\./, 15_000);
+      await invoke(d, 'bifrost-notifier.notify', { count: 2, text: 'after' });
+      await t.waitOut('the new messages', (l) => l.filter((x) => /after \d$/.test(x)).length === 2);
+      const gap = t.out.findIndex((l) => /^-- GAP: The daemon restarted after message \d+ of its previous run/.test(l));
+      assert.ok(gap >= 0, `a gap line:\n${t.out.join('\n')}`);
+      assert.ok(gap > t.out.findIndex((l) => /before 1$/.test(l)) && gap < t.out.findIndex((l) => /after 0$/.test(l)), 'the gap line sits between the runs');
+      assert.equal(t.proc.exitCode, null);
+    } finally {
+      assert.equal(await stopTail(t), 0);
+    }
   });
 });

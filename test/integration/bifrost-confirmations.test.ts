@@ -1,26 +1,29 @@
 /**
  * Confirmations end to end: a plugin in a worker calls ctx.bifrost.requestConfirmation, an operator
  * answers over HTTP (POST /v1/confirmations/{id}); approved, denied, timed out, answered twice,
- * unknown ids and bad bodies; the request and result messages on the stream.
+ * unknown ids and bad bodies; the request and result messages on the stream. Bifrost runs on a
+ * fake clock, so a deadline passes when the test moves the time, not after a real wait.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { BifrostMessage } from '../../daemon/bifrost/bus.js';
 import type { ConfirmationInfo } from '../../daemon/bifrost/confirmations.js';
 import { connectSse, type SseConnection } from '../../daemon/bifrost/sse-client.js';
-import type { RunningDaemon } from '../../daemon/daemon.js';
-import { pluginYaml, startTestDaemon, waitFor } from '../helpers/in-process-daemon.js';
+import { FakeClock } from '../helpers/fake-clock.js';
+import { pluginYaml, startTestDaemon, waitFor, type TestDaemon } from '../helpers/in-process-daemon.js';
+import { confirmation } from '../helpers/public-api.js';
 import { fixturePlugin } from '../helpers/paths.js';
 
 type Result = { success: boolean; message: string; data?: { approved?: boolean } };
 
 describe('Bifrost confirmations over HTTP', () => {
-  let d: RunningDaemon;
+  let d: TestDaemon;
   let stream: SseConnection;
   const seen: BifrostMessage[] = [];
+  const clock = new FakeClock();
 
   before(async () => {
-    d = await startTestDaemon([pluginYaml(fixturePlugin('bifrost-confirm.mjs'))], 'bifrost:\n  sinks: []\n');
+    d = await startTestDaemon([pluginYaml(fixturePlugin('bifrost-confirm.mjs'))], 'bifrost:\n  sinks: []\n', { clock });
     stream = await connectSse(`${d.url}/v1/bifrost/stream?kind=confirmation_request,confirmation_result`, {
       onEvent: (e) => {
         if (e.hasId) seen.push(JSON.parse(e.data) as BifrostMessage);
@@ -60,7 +63,7 @@ describe('Bifrost confirmations over HTTP', () => {
     assert.equal(c.requestedBy, 'bifrost-confirm');
     assert.deepEqual(c.details, { index: 'idx_people' });
     assert.ok(c.invocationId, 'the invocation that asks is named');
-    assert.ok(Date.parse(c.deadline) > Date.now() + 20_000);
+    assert.equal(Date.parse(c.deadline), clock.now() + 30_000, 'the deadline is timeoutMs from the request, on the clock of Bifrost');
     const res = await answer(c.id, { approve: true, reason: 'planned maintenance' });
     assert.equal(res.status, 200);
     const info = (await res.json()) as ConfirmationInfo;
@@ -91,11 +94,14 @@ describe('Bifrost confirmations over HTTP', () => {
   });
 
   it('resolves false at the deadline, publishes the result, and a late answer is a 409 saying it expired', async () => {
-    const t0 = Date.now();
-    const result = ask({ action: 'rebuild constraint', timeoutMs: 300 });
+    let settled = false;
+    const result = ask({ action: 'rebuild constraint', timeoutMs: 300 }).finally(() => (settled = true));
     const c = await pendingFor('rebuild constraint');
+    clock.advance(299);
+    assert.equal((await confirmation(d, c.id)).state, 'pending', 'still pending 1 ms before the deadline');
+    assert.equal(settled, false, 'the plugin is still waiting 1 ms before the deadline');
+    clock.advance(1);
     assert.deepEqual((await result).data, { approved: false });
-    assert.ok(Date.now() - t0 >= 290);
     const late = await answer(c.id, { approve: true });
     assert.equal(late.status, 409);
     assert.match(((await late.json()) as { error: { message: string } }).error.message, /it expired at .* without an answer and was denied/);
@@ -118,7 +124,7 @@ describe('Bifrost confirmations over HTTP', () => {
       assert.equal(res.status, 400, JSON.stringify(body));
       assert.match(((await res.json()) as { error: { message: string } }).error.message, re);
     }
-    assert.equal(d.internals.bifrost.confirmations.get(c.id)?.state, 'pending');
+    assert.equal((await confirmation(d, c.id)).state, 'pending');
     assert.equal((await answer(c.id, { approve: true })).status, 200);
     assert.deepEqual((await result).data, { approved: true });
   });

@@ -8,8 +8,8 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
-import { childEnv, runCli, startDaemonProcess } from '../helpers/daemon-process.js';
+import { after, before, describe, it } from 'node:test';
+import { childEnv, runCli, startDaemonProcess, type DaemonProcess } from '../helpers/daemon-process.js';
 import { CLI, fixturePlugin } from '../helpers/paths.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'heimdall-start-'));
@@ -67,6 +67,49 @@ describe('heimdall validate', () => {
   });
 });
 
+describe('heimdall start with --log-level debug and secrets in its config (one daemon)', () => {
+  let d: DaemonProcess;
+  before(async () => {
+    const configYaml = [
+      'server:',
+      '  token: tok-SECRET-1',
+      'llm:',
+      '  baseURL: http://127.0.0.1:9/v1',
+      '  model: test-model',
+      '  apiKey: sk-SECRET-2',
+      '  headers: { Authorization: "Bearer SECRET-3" }',
+      'plugins:',
+      `  - path: ${JSON.stringify(fixturePlugin('http-actions.mjs'))}`,
+      '',
+    ].join('\n');
+    d = await startDaemonProcess({ configYaml, args: ['--log-level', 'debug'] });
+  });
+  after(async () => {
+    await d?.stop('SIGKILL');
+  });
+
+  it('honours --log-level and masks secrets in the effective config it logs', async () => {
+    assert.ok(d.lines.some((l) => l.json?.['level'] === 'debug'), 'a debug line is written');
+    const effective = d.lines.find((l) => /effective config/.test(String(l.json?.['msg'])));
+    assert.ok(effective, 'the effective config is logged at debug');
+    assert.match(effective.raw, /"token":"\*\*\*"/);
+    assert.equal((await d.fetch('/v1/status', { headers: { authorization: 'Bearer wrong-SECRET-4' } })).status, 401);
+    assert.equal((await d.fetch('/healthz')).status, 200);
+  });
+
+  it('stops gracefully on SIGTERM and exits 0', async () => {
+    assert.equal(await d.stop('SIGTERM'), 0);
+    assert.ok(d.lines.some((l) => /Received SIGTERM; stopping Heimdall gracefully/.test(String(l.json?.['msg']))));
+    assert.ok(d.lines.some((l) => /^Heimdall stopped/.test(String(l.json?.['msg']))));
+  });
+
+  it('never logged a secret, from start to exit', () => {
+    assert.notEqual(d.proc.exitCode, null, 'the daemon has exited');
+    const all = d.lines.map((l) => l.raw).join('\n') + d.stderr.join('');
+    assert.doesNotMatch(all, /SECRET/);
+  });
+});
+
 describe('heimdall start', () => {
   it('exits 2 and prints the problems when the config is invalid', async () => {
     const f = file('start-bad.yaml', 'server:\n  port: 0\nsources:\n  - type: kafka\n');
@@ -79,14 +122,6 @@ describe('heimdall start', () => {
     assert.match(missing.stderr, /does not exist/);
   });
 
-  it('stops gracefully on SIGTERM and exits 0', async () => {
-    const d = await startDaemonProcess({ configYaml: `plugins:\n  - path: ${JSON.stringify(fixturePlugin('http-actions.mjs'))}\n` });
-    assert.equal((await d.fetch('/healthz')).status, 200);
-    assert.equal(await d.stop('SIGTERM'), 0);
-    assert.ok(d.lines.some((l) => /Received SIGTERM; stopping Heimdall gracefully/.test(String(l.json?.['msg']))));
-    assert.ok(d.lines.some((l) => /^Heimdall stopped/.test(String(l.json?.['msg']))));
-  });
-
   it('stops gracefully on SIGINT and exits 0', async () => {
     const d = await startDaemonProcess({ configYaml: 'plugins: []\n' });
     assert.equal(await d.stop('SIGINT'), 0);
@@ -96,33 +131,19 @@ describe('heimdall start', () => {
     const d = await startDaemonProcess({ configYaml: `plugins:\n  - path: ${JSON.stringify(fixturePlugin('http-slow-stop.mjs'))}\n` });
     d.proc.kill('SIGTERM');
     await d.waitForLog((l) => /stopping slowly on purpose/.test(String(l.json?.['msg'])));
+    // Until the second signal, the daemon is stopping: no new events, not ready, still alive.
+    const res = await d.fetch('/v1/events', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"type":"node.created"}' });
+    assert.equal(res.status, 503, await res.clone().text());
+    assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'HMD_ERR_SHUTTING_DOWN');
+    assert.equal((await d.fetch('/readyz')).status, 503);
+    assert.equal((await d.fetch('/healthz')).status, 200);
     const started = Date.now();
     assert.equal(await d.stop('SIGTERM', 5000), 1);
     assert.ok(Date.now() - started < 3000, 'the second signal exits at once');
     assert.ok(d.lines.some((l) => /again while stopping/.test(String(l.json?.['msg']))));
   });
 
-  it('honours --log-level and --pretty, and never logs a secret', async () => {
-    const configYaml = [
-      'server:',
-      '  token: tok-SECRET-1',
-      'llm:',
-      '  baseURL: http://127.0.0.1:9/v1',
-      '  model: test-model',
-      '  apiKey: sk-SECRET-2',
-      '  headers: { Authorization: "Bearer SECRET-3" }',
-      'plugins: []',
-      '',
-    ].join('\n');
-    const d = await startDaemonProcess({ configYaml, args: ['--log-level', 'debug'] });
-    assert.ok(d.lines.some((l) => l.json?.['level'] === 'debug'), 'a debug line is written');
-    const effective = d.lines.find((l) => /effective config/.test(String(l.json?.['msg'])));
-    assert.ok(effective, 'the effective config is logged at debug');
-    assert.match(effective.raw, /"token":"\*\*\*"/);
-    assert.equal((await d.fetch('/v1/status', { headers: { authorization: 'Bearer wrong-SECRET-4' } })).status, 401);
-    assert.equal(await d.stop(), 0);
-    const all = d.lines.map((l) => l.raw).join('\n') + d.stderr.join('');
-    assert.doesNotMatch(all, /SECRET/);
+  it('honours --pretty', async () => {
     const f = file('pretty.yaml', 'server:\n  port: 0\n');
     const proc = spawn(process.execPath, [CLI, 'start', '--config', f, '--pretty'], { env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { resolve } from 'node:path';
 import { pluginYaml, startTestDaemon, waitFor } from '../helpers/in-process-daemon.js';
 import { REPO_ROOT } from '../helpers/paths.js';
+import { bifrostMessages } from '../helpers/public-api.js';
 
 const ex = (n: string) => resolve(REPO_ROOT, 'plugins', n);
 
@@ -12,11 +13,11 @@ test('five query.failed events make security call anomaly.detect asynchronously 
   try {
     assert.deepEqual(d.api.plugins().map((p) => [p.name, p.state]), [['security', 'running'], ['anomaly', 'running'], ['deletion-summary', 'running'], ['audit', 'running']]);
     d.api.ingest(Array.from({ length: 5 }, (_, i) => ({ type: 'query.failed', query: 'MATCH (n) RETURN n.x', error: `failure ${i}` })), 'http');
-    await waitFor('the anomaly notification and both async results', () => {
-      const m = d.internals.bus.since(0);
+    await waitFor('the anomaly notification and both async results', async () => {
+      const m = await bifrostMessages(d);
       return m.some((x) => x.title === 'Anomaly detected') && m.some((x) => x.data?.name === 'heimdall.anomaly.detect') && m.some((x) => x.data?.kind === 'prompt');
     });
-    const msgs = d.internals.bus.since(0);
+    const msgs = await bifrostMessages(d);
     const detect = msgs.find((x) => x.data?.name === 'heimdall.anomaly.detect')!;
     assert.equal(detect.level, 'success');
     assert.equal(detect.origin.plugin, 'security');

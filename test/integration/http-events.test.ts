@@ -1,22 +1,24 @@
 /**
- * POST /v1/events against the real daemon in a child process: one event, an array, NDJSON (both
- * media types, CRLF, blank lines), per-item rejection with indexes and NDJSON line numbers, the
- * all-rejected 400, and delivery of the accepted events to a plugin in its worker.
+ * POST /v1/events against a real daemon (real HTTP on loopback, the plugin in its worker): one
+ * event, an array, NDJSON (both media types, CRLF, blank lines), per-item rejection with indexes
+ * and NDJSON line numbers, the all-rejected 400, delivery of the accepted events to the plugin,
+ * and the 503 while the daemon stops.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { type DaemonProcess, startDaemonProcess } from '../helpers/daemon-process.js';
+import { pluginYaml, startTestDaemon, type TestDaemon } from '../helpers/in-process-daemon.js';
 import { fixturePlugin } from '../helpers/paths.js';
+import { call, untilQueuesEmpty } from '../helpers/public-api.js';
 
 interface Rejection { index: number; line?: number; id?: string; reason: string }
 interface Answer { accepted: number; rejected: Rejection[]; rejectedCount: number; ids: string[] }
 
 describe('POST /v1/events', () => {
-  let d: DaemonProcess;
+  let d: TestDaemon;
   let sent = 0;
 
   const post = (body: string, type: string): Promise<Response> =>
-    d.fetch('/v1/events', { method: 'POST', headers: { 'content-type': type }, body });
+    call(d, '/v1/events', { method: 'POST', headers: { 'content-type': type }, body });
 
   async function answer(res: Response, status = 200): Promise<Answer> {
     const text = await res.text();
@@ -25,27 +27,21 @@ describe('POST /v1/events', () => {
   }
 
   async function eventsSeen(): Promise<number> {
-    const res = await d.fetch('/v1/actions/heimdall.http-actions.count/invoke', { method: 'POST' });
+    const res = await call(d, '/v1/actions/heimdall.http-actions.count/invoke', { method: 'POST' });
     return ((await res.json()) as { data: { events: number } }).data.events;
   }
 
+  /** The accepted events are routed when POST answers: once the queue is empty the plugin has had every one, and no more. */
   async function waitForSeen(n: number): Promise<void> {
-    const end = Date.now() + 10_000;
-    let seen = await eventsSeen();
-    while (seen !== n && Date.now() < end) {
-      await new Promise((r) => setTimeout(r, 20));
-      seen = await eventsSeen();
-    }
-    assert.equal(seen, n, 'events delivered to the plugin');
+    await untilQueuesEmpty(d);
+    assert.equal(await eventsSeen(), n, 'events delivered to the plugin');
   }
 
   before(async () => {
-    d = await startDaemonProcess({
-      configYaml: `server:\n  token: tok\nplugins:\n  - path: ${JSON.stringify(fixturePlugin('http-actions.mjs'))}\n    queue: { capacity: 100000 }\n`,
-    });
+    d = await startTestDaemon([pluginYaml(fixturePlugin('http-actions.mjs'), 'queue: { capacity: 100000 }')], '  token: tok\n');
   });
   after(async () => {
-    assert.equal(await d.stop(), 0);
+    await d.stop();
   });
 
   it('accepts one event object and fills in the id', async () => {
@@ -145,7 +141,7 @@ describe('POST /v1/events', () => {
     assert.equal(a.ids[n - 1], `bulk-${n - 1}`);
     sent += n;
     await waitForSeen(sent);
-    const last = await d.fetch('/v1/actions/heimdall.http-actions.count/invoke', { method: 'POST' });
+    const last = await call(d, '/v1/actions/heimdall.http-actions.count/invoke', { method: 'POST' });
     const data = ((await last.json()) as { data: { lastEvent: { id: string; source: string } } }).data;
     assert.equal(data.lastEvent.id, `bulk-${n - 1}`);
     assert.equal(data.lastEvent.source, 'http');
@@ -163,21 +159,23 @@ describe('POST /v1/events', () => {
 });
 
 describe('POST /v1/events while the daemon stops', () => {
-  it('answers 503 HMD_ERR_SHUTTING_DOWN, and /readyz 503, once SIGTERM was received', async () => {
-    const d = await startDaemonProcess({ configYaml: `plugins:\n  - path: ${JSON.stringify(fixturePlugin('http-slow-stop.mjs'))}\n` });
+  // SIGTERM is one way into stop() (test/integration/cli-start.test.ts shows that it is); the
+  // plugin's stop() holds the daemon in its drain until the stop deadline (1 s at least).
+  it('answers 503 HMD_ERR_SHUTTING_DOWN, and /readyz 503, once the daemon is stopping', async () => {
+    const d = await startTestDaemon([pluginYaml(fixturePlugin('http-slow-stop.mjs'))], 'shutdown:\n  drainTimeoutMs: 0\n');
+    const stopping = d.stop('test');
     try {
-      d.proc.kill('SIGTERM');
-      await d.waitForLog((l) => /stopping slowly on purpose/.test(String(l.json?.['msg'])));
-      const res = await d.fetch('/v1/events', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"type":"node.created"}' });
+      assert.equal(d.api.status().state, 'draining');
+      const res = await call(d, '/v1/events', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"type":"node.created"}' });
       const text = await res.text();
       assert.equal(res.status, 503, text);
       const err = (JSON.parse(text) as { error: { code: string; message: string; details: Answer } }).error;
       assert.equal(err.code, 'HMD_ERR_SHUTTING_DOWN');
       assert.equal(err.details.rejectedCount, 1);
-      assert.equal((await d.fetch('/readyz')).status, 503);
-      assert.equal((await d.fetch('/healthz')).status, 200);
+      assert.equal((await call(d, '/readyz')).status, 503);
+      assert.equal((await call(d, '/healthz')).status, 200);
     } finally {
-      await d.stop('SIGKILL');
+      await stopping;
     }
   });
 });

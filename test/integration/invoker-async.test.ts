@@ -11,14 +11,15 @@ import type { InvocationRecord } from '../../daemon/invoker/invocation-store.js'
 import type { ActionResult } from '../../sdk/index.js';
 import { pluginYaml, startTestDaemon, waitFor } from '../helpers/in-process-daemon.js';
 import { fixturePlugin } from '../helpers/paths.js';
+import { bifrostMessages } from '../helpers/public-api.js';
 import { llmYaml, startTestLlm, tmpAuditYaml, type TestLlm } from '../llm/server.js';
 
 const op = { kind: 'operator' as const };
 const plugins = () => [pluginYaml(fixturePlugin('invoker-tools.mjs')), pluginYaml(fixturePlugin('invoker-trigger.mjs'), 'config:\n  threshold: 5')];
 const NO_LIMITS = '  rateLimit:\n    promptsPerMinute: 0\n    promptsPerHour: 0\n    identicalPromptCooldownMs: 0';
 
-const resultOnBifrost = (d: RunningDaemon, id: string): BifrostMessage | undefined =>
-  d.internals.bus.since(0).find((m) => m.data?.['invocationId'] === id && m.title !== undefined && !m.title.startsWith('Invocation refused'));
+const resultOnBifrost = async (d: RunningDaemon, id: string): Promise<BifrostMessage | undefined> =>
+  (await bifrostMessages(d)).find((m) => m.data?.['invocationId'] === id && m.title !== undefined && !m.title.startsWith('Invocation refused'));
 
 async function settled(d: RunningDaemon, ids: string[]): Promise<InvocationRecord[]> {
   await waitFor(`${ids.length} invocations to finish`, () => ids.every((id) => ['succeeded', 'failed', 'rejected'].includes(d.api.invocations!.get(id)?.status ?? '')));
@@ -44,16 +45,23 @@ describe('async invocations', () => {
   });
 
   it('invokeActionAsync returns an id at once and publishes the result on Bifrost with it', async () => {
-    const t0 = performance.now();
+    // The call a plugin's ctx.heimdall.invokeActionAsync lands on, made directly: through a worker
+    // the round trip would hide whether it waits for the action. "At once" is shown by what the
+    // invocation is when the id comes back (not finished, the 200 ms action still ahead), not by
+    // a wall-clock budget, which a loaded machine can blow for a call that does not wait at all.
     const id = d.internals.invoker.invokeActionAsync('heimdall.invoker-tools.slow', { ms: 200 }, { kind: 'plugin', plugin: 'invoker-trigger' });
-    const took = performance.now() - t0;
-    assert.ok(took < 5, `returned after ${took.toFixed(2)} ms`);
+    const returnedAt = Date.now();
+    assert.equal(typeof id, 'string', 'the id itself, not a promise of one');
     assert.match(id, /^[0-9a-f-]{36}$/);
-    assert.equal(d.api.invocations!.get(id)!.mode, 'async');
+    const atReturn = d.api.invocations!.get(id)!;
+    assert.equal(atReturn.mode, 'async');
+    assert.ok(atReturn.status === 'queued' || atReturn.status === 'running', `the invocation was ${atReturn.status} when its id came back`);
+    assert.equal(atReturn.finishedAt, undefined);
     const [rec] = await settled(d, [id]);
     assert.equal(rec!.status, 'succeeded');
     assert.ok(rec!.durationMs! >= 190, `ran for ${rec!.durationMs} ms`);
-    const m = resultOnBifrost(d, id)!;
+    assert.ok(Date.parse(rec!.finishedAt!) >= returnedAt, 'the action finished after the id came back');
+    const m = (await resultOnBifrost(d, id))!;
     assert.ok(m, 'the result is on Bifrost');
     assert.equal(m.level, 'success');
     assert.equal(m.title, 'Action heimdall.invoker-tools.slow succeeded (plugin invoker-trigger)');
@@ -65,9 +73,10 @@ describe('async invocations', () => {
   });
 
   it('a failed async action is published as an error', async () => {
-    const id = d.internals.invoker.invokeActionAsync('heimdall.invoker-tools.nope', {}, { kind: 'plugin', plugin: 'invoker-trigger' });
-    await settled(d, [id]);
-    const m = resultOnBifrost(d, id)!;
+    const r = await d.api.invokeAction('heimdall.invoker-trigger.invokeAsync', { name: 'heimdall.invoker-tools.nope' }, op);
+    const [id] = r.data!['ids'] as string[];
+    await settled(d, [id!]);
+    const m = (await resultOnBifrost(d, id!))!;
     assert.equal(m.level, 'error');
     assert.match(m.message, /No action is registered as "heimdall.invoker-tools.nope"/);
   });
@@ -84,6 +93,7 @@ describe('async invocations', () => {
     const s = (await d.api.invokeAction('heimdall.invoker-tools.stats', {}, op)).data as { maxActive: number; calls: Record<string, number> };
     assert.equal(s.calls['slow'], 12);
     assert.equal(s.maxActive, 3, 'exactly the concurrency limit ran at once');
+    // The queue's own high-water mark: the metrics show how many run now, not the most that ran.
     assert.equal(d.internals.invoker.queue.maxRunning, 3);
     assert.ok(took >= 4 * 150 - 20, `12 calls of 150 ms with 3 slots take at least 600 ms, took ${took}`);
     assert.ok(recs.filter((x) => (x.queuedMs ?? 0) >= 100).length >= 6, 'later calls waited for a slot');
@@ -107,14 +117,14 @@ describe('async invocations', () => {
     const system = llm.requests[0]!.body.messages[0]!.content!;
     assert.match(system, /The plugin "invoker-trigger" sent this prompt/);
     for (let i = 0; i < 5; i++) assert.ok(system.includes(`"qf-${i}"`), `context carries event qf-${i}`);
-    const pm = resultOnBifrost(d, promptId)!;
+    const pm = (await resultOnBifrost(d, promptId))!;
     assert.equal(pm.level, 'success');
     assert.equal(pm.title, 'Prompt answered (plugin invoker-trigger)');
     assert.equal(pm.data!['kind'], 'prompt');
     assert.equal(pm.data!['plugin'], 'invoker-trigger');
     assert.equal(typeof pm.data!['durationMs'], 'number');
     assert.equal((pm.data!['result'] as { toolCalls: unknown[] }).toolCalls.length, 1);
-    assert.equal(resultOnBifrost(d, actionId)!.level, 'success');
+    assert.equal((await resultOnBifrost(d, actionId))!.level, 'success');
   });
 
   it('an async prompt the model fails is published as an error with its id', async () => {
@@ -123,7 +133,7 @@ describe('async invocations', () => {
     const r = await d.api.invokeAction('heimdall.invoker-trigger.prompt', { text: 'too long', mode: 'async' }, op);
     const id = (r.data!['results'] as string[])[0]!;
     await settled(d, [id]);
-    const m = resultOnBifrost(d, id)!;
+    const m = (await resultOnBifrost(d, id))!;
     assert.equal(m.level, 'error');
     assert.match(m.message, /answered HTTP 400: .*context length exceeded/);
     assert.equal(m.data!['success'], false);
@@ -151,7 +161,7 @@ describe('the bounded invocation queue', () => {
       assert.equal(res.status, 503);
       assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'HMD_ERR_QUEUE_FULL');
       // The first refusal is on Bifrost at once (later ones are summarised).
-      const refused = d.internals.bus.since(0).filter((m) => m.title === 'Invocation refused (queue_full)');
+      const refused = (await bifrostMessages(d)).filter((m) => m.title === 'Invocation refused (queue_full)');
       assert.equal(refused.length, 1);
       assert.equal(refused[0]!.data!['plugin'], 'invoker-trigger');
       assert.equal(await metric(d, /^heimdall_invocations_rejected_total\{reason="queue_full"\}/), 3);

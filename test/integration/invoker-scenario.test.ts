@@ -15,6 +15,7 @@ import { verifyAuditLog } from '../../daemon/audit/audit-log.js';
 import { pluginYaml, startTestDaemon, waitFor } from '../helpers/in-process-daemon.js';
 import { openTestDriver, testNeo4j, wipeDatabase } from '../helpers/neo4j.js';
 import { REPO_ROOT } from '../helpers/paths.js';
+import { bifrostMessages } from '../helpers/public-api.js';
 import { llmYaml, startTestLlm, type TestLlm } from '../llm/server.js';
 
 const ex = (n: string) => resolve(REPO_ROOT, 'plugins', n);
@@ -60,15 +61,15 @@ test('five failed queries → anomaly.detect and a prompt → the model records 
     }));
     assert.equal(d.api.ingest(failures, 'http').accepted, 5);
 
-    const bus = () => d.internals.bus.since(0);
-    await waitFor('both async results on Bifrost', () => {
-      const m = bus();
+    const bus = () => bifrostMessages(d);
+    await waitFor('both async results on Bifrost', async () => {
+      const m = await bus();
       return m.some((x) => x.data?.['name'] === 'heimdall.anomaly.detect' && x.data?.['success'] !== undefined) && m.some((x) => x.data?.['kind'] === 'prompt' && x.data?.['success'] !== undefined);
     }, 20_000);
 
     // Two notifications carry the results of the two async invocations, with their ids.
-    const detect = bus().find((x) => x.data?.['name'] === 'heimdall.anomaly.detect' && x.data?.['success'] !== undefined)!;
-    const prompt = bus().find((x) => x.data?.['kind'] === 'prompt' && x.data?.['success'] !== undefined)!;
+    const detect = (await bus()).find((x) => x.data?.['name'] === 'heimdall.anomaly.detect' && x.data?.['success'] !== undefined)!;
+    const prompt = (await bus()).find((x) => x.data?.['kind'] === 'prompt' && x.data?.['success'] !== undefined)!;
     assert.equal(detect.level, 'success', detect.message);
     assert.equal(detect.data!['plugin'], 'security');
     assert.match(detect.message, /Detected 5 events of kind query_failures/);
@@ -94,7 +95,7 @@ test('five failed queries → anomaly.detect and a prompt → the model records 
     assert.equal(records[0]!.get('fix'), 'Fix the reporting query and add a test.');
     assert.equal(records[0]!.get('inv'), promptId);
     assert.equal(records[0]!.get('trigger'), 'prompt');
-    assert.ok(bus().some((x) => x.title === 'Remediation recorded'));
+    assert.ok((await bus()).some((x) => x.title === 'Remediation recorded'));
 
     // The audit log holds every step of the prompt, chained and verifiable.
     const entries = readFileSync(auditFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);

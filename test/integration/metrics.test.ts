@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pluginYaml, startTestDaemon, waitFor } from '../helpers/in-process-daemon.js';
 import { fixturePlugin } from '../helpers/paths.js';
+import { bifrostStatus } from '../helpers/public-api.js';
 
 function metric(text: string, name: string, labels: Record<string, string>): number | undefined {
   const want = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
@@ -45,7 +46,7 @@ test('/metrics reports per-plugin counters, drops by reason, queue depth, restar
     assert.equal(metric(text, 'heimdall_handler_duration_seconds_bucket', { plugin: 'faulty', le: '+Inf' }), count);
     assert.match(text, /heimdall_process_resident_memory_bytes/);
     assert.match(text, /heimdall_bifrost_sink_messages_total\{sink="[^"]+",outcome="written"\} \d+/);
-    assert.equal(Number(/^heimdall_bifrost_published_total (\d+)/m.exec(text)?.[1]), d.internals.bus.published);
+    assert.equal(Number(/^heimdall_bifrost_published_total (\d+)/m.exec(text)?.[1]), (await bifrostStatus(d)).published);
   } finally {
     await d.stop();
   }

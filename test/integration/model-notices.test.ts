@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestDaemon } from '../helpers/in-process-daemon.js';
+import { bifrostMessages } from '../helpers/public-api.js';
 import { llmYaml, startTestLlm } from '../llm/server.js';
 
 test('model unreachable and back: one Bifrost notice each, not one per failed prompt', async () => {
@@ -15,7 +16,7 @@ test('model unreachable and back: one Bifrost notice each, not one per failed pr
     assert.equal(b.success, false);
     const c = await d.api.prompt('three');
     assert.equal(c.success, true, c.message);
-    const notes = d.internals.bus.since(0).filter((m) => m.data?.service === 'model');
+    const notes = (await bifrostMessages(d)).filter((m) => m.data?.service === 'model');
     assert.deepEqual(notes.map((m) => [m.level, m.title]), [
       ['error', 'The language model is unreachable'],
       ['success', 'The language model is back'],

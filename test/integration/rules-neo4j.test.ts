@@ -1,19 +1,20 @@
 /**
- * The rules plugin against the real Neo4j: real node.updated events from the neo4j-apoc outbox
- * drive the order-cancelled example (changedTo), whose cypher action writes through the daemon's
- * remediation executor and lands in the audit log.
+ * The rules against the real Neo4j, configured as an operator does (the example file in a
+ * rulesPath folder, one more rule under rules:): real node.updated events from the neo4j-apoc
+ * outbox drive the order-cancelled example (changedTo), whose cypher action writes through the
+ * daemon's remediation executor (the built-in rules plugin has write: true) and lands in the audit
+ * log; a reload changes the rule and the next cancellation follows the new definition.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Driver } from 'neo4j-driver';
-import { parse } from 'yaml';
 import { removeTestOutbox } from '../helpers/outbox.js';
-import { pluginYaml, startTestDaemon, waitFor } from '../helpers/in-process-daemon.js';
+import { waitFor } from '../helpers/in-process-daemon.js';
 import { REPO_ROOT } from '../helpers/paths.js';
 import { openTestDriver, testNeo4j, wipeDatabase } from '../helpers/neo4j.js';
+import { startFileDaemon } from '../helpers/rules-daemon.js';
 
 let driver: Driver;
 before(async () => {
@@ -28,14 +29,28 @@ after(async () => {
 
 const RULES = resolve(REPO_ROOT, 'plugins/rules');
 
+const config = (n: { uri: string; user: string; password: string }) => `database:
+  uri: ${n.uri}
+  user: ${n.user}
+  password: ${JSON.stringify(n.password)}
+sources:
+  - type: http
+  - type: neo4j-apoc
+    pollIntervalMs: 50
+rulesPath: rules.d
+rules:
+  - name: order-updates
+    on: node.updated
+    match: { labels: Order }
+    actions:
+      - log: { level: debug, message: "Order {{ event.properties.orderId }} changed." }
+`;
+
 test('changedTo on real node.updated events: cancelling an order notifies and stamps it through the remediation executor', async () => {
   const n = await testNeo4j();
-  const rule = parse(readFileSync(join(RULES, 'examples/order-cancelled.yaml'), 'utf8')) as Record<string, unknown>;
-  const dir = mkdtempSync(join(tmpdir(), 'heimdall-rules-neo4j-'));
-  const d = await startTestDaemon(
-    [pluginYaml(RULES, `write: true\nconfig: ${JSON.stringify({ baseDir: dir, rules: [rule, { name: 'order-updates', on: 'node.updated', match: { labels: 'Order' }, actions: [{ log: { level: 'debug', message: 'Order {{ event.properties.orderId }} changed.' } }] }] })}`)],
-    `database:\n  uri: ${n.uri}\n  user: ${n.user}\n  password: ${JSON.stringify(n.password)}\nsources:\n  - type: http\n  - type: neo4j-apoc\n    pollIntervalMs: 50`,
-  );
+  const example = readFileSync(join(RULES, 'examples/order-cancelled.yaml'), 'utf8');
+  const f = await startFileDaemon(config(n), { 'order-cancelled.yaml': example });
+  const d = f.d;
   try {
     await waitFor('the neo4j-apoc source to run', () => d.api.status().sources.find((s) => s.name === 'neo4j-apoc')?.state === 'running', 20_000);
     await driver.executeQuery("CREATE (:Order {orderId: 'A-1', status: 'open', total: 80}), (:Order {orderId: 'A-2', status: 'open', total: 20})");
@@ -60,7 +75,20 @@ test('changedTo on real node.updated events: cancelling an order notifies and st
     await new Promise((r) => setTimeout(r, 500));
     const updates = (await d.api.invokeAction('heimdall.rules.show', { name: 'order-updates' }, { kind: 'operator' })).data!.statistics as { matched: number };
     assert.equal(updates.matched, 3, 'paid, cancelled and the total of A-2; not the stamp');
+
+    // a reload changes the example: the next cancellation is stamped with a reason as well
+    f.write(config(n), { 'order-cancelled.yaml': example.replace('SET o.cancelledAt = datetime($at)', "SET o.cancelledAt = datetime($at), o.cancelReason = 'reloaded rule'") });
+    const r = await f.http('POST', '/v1/reload');
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.deepEqual([r.body.rules.changed, r.body.rules.unchanged], [['order-cancelled'], ['order-updates']]);
+    await driver.executeQuery("MATCH (o:Order {orderId: 'A-2'}) SET o.status = 'cancelled'");
+    await waitFor('the second order to be stamped by the changed rule', async () => {
+      const q = await driver.executeQuery("MATCH (o:Order {orderId: 'A-2'}) RETURN o.cancelReason AS why");
+      return q.records[0]!.get('why') === 'reloaded rule';
+    }, 20_000);
+    const after = (await f.http('GET', '/v1/rules/order-cancelled')).body.statistics as { matched: number; fired: number };
+    assert.deepEqual([after.matched, after.fired], [2, 2], 'the changed rule counts on');
   } finally {
-    await d.stop();
+    await f.stop();
   }
 });

@@ -65,15 +65,19 @@ describe('BifrostBus', () => {
     assert.match(gap.gap!.message, /12 messages after 3 \(ids 4 to 15\) are no longer in the replay buffer/);
   });
 
-  it('reports a restart when the id comes from another run (other epoch, or an id this run has not reached)', () => {
+  it('reports a restart when the id comes from another run (another epoch); an id this run has not reached is ahead, not a restart', () => {
     const bus = new BifrostBus(10, silent);
     for (let i = 0; i < 3; i++) bus.publish(note(i));
     const other = bus.query({ since: { kind: 'id', id: 2, epoch: 'zzzzzz' }, sinceText: 'zzzzzz-2' });
     assert.equal(other.gap?.reason, 'restarted');
     assert.deepEqual(ids(other.messages), [1, 2, 3], 'everything of this run is replayed');
-    const ahead = bus.query({ since: { kind: 'id', id: 99 } });
-    assert.equal(ahead.gap?.reason, 'restarted');
-    assert.deepEqual(ids(ahead.messages), [1, 2, 3]);
+    const ahead = bus.query({ since: { kind: 'id', id: 99 }, sinceText: '99' });
+    assert.equal(ahead.gap, undefined, 'an id from the future is not a restart');
+    assert.deepEqual(ids(ahead.messages), []);
+    assert.match(ahead.ahead!, /^99 is after the newest message of this run \(3, epoch /);
+    const sameEpoch = bus.query({ since: { kind: 'id', id: 99, epoch: bus.epoch } });
+    assert.equal(sameEpoch.gap, undefined);
+    assert.ok(sameEpoch.ahead);
   });
 
   it('replays from a time, and says so when messages of that period were evicted', () => {

@@ -70,6 +70,23 @@ describe('ConfirmationManager', () => {
     assert.equal(c.get(id)?.state, 'denied');
   });
 
+  it('requestAnswer resolves with the state, the id and the operator\'s reason (denied, approved, expired, cancelled)', async () => {
+    const { c } = setup();
+    const denied = c.requestAnswer('audit', 'delete 3 nodes');
+    const id = c.list()[0]!.id;
+    c.answer(id, false, 'wrong database');
+    assert.deepEqual(await denied, { approved: false, state: 'denied', id, reason: 'wrong database' });
+    const approved = c.requestAnswer('audit', 'delete 1 node');
+    const id2 = c.list()[0]!.id;
+    c.answer(id2, true);
+    assert.deepEqual(await approved, { approved: true, state: 'approved', id: id2 });
+    const expired = c.requestAnswer('audit', 'wait', { timeoutMs: 20 });
+    assert.deepEqual({ ...(await expired), id: '' }, { approved: false, state: 'expired', id: '' });
+    const cancelled = c.requestAnswer('audit', 'later');
+    c.cancelFor('audit', 'the plugin audit crashed');
+    assert.deepEqual({ ...(await cancelled), id: '' }, { approved: false, state: 'cancelled', reason: 'the plugin audit crashed', id: '' });
+  });
+
   it('resolves false at the deadline, publishes the result, and refuses a late answer with 409 wording', async () => {
     const { c, seen } = setup();
     const started = Date.now();

@@ -2,7 +2,8 @@
  * The SSE hub alone, with fake clients and a fake clock: replay from an id, the gap notice when the
  * id is older than the buffer, the per-client caps cutting off a client that stopped reading while
  * the others keep receiving, heartbeats on the injected clock, refusals and the shutdown event.
- * Writes are coalesced once per event-loop turn; `flushed()` waits for that one turn, never a time.
+ * Writes are coalesced once per event-loop turn (minFlushIntervalMs 0, except where a test sets it
+ * with a fake flush clock); `flushed()` waits for that one turn, never a time.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -24,7 +25,7 @@ function setup(opts: Partial<SseHubOptions> & { bufferSize?: number } = {}) {
   const warnings: string[] = [];
   const log = pino({ level: 'warn' }, { write: (line: string) => void warnings.push(JSON.parse(line).msg) });
   const hub = new SseHub(bus, {
-    heartbeatMs: 15_000, maxClients: 10, clientBufferBytes: 1 << 20, clientBufferMessages: 10_000, closeGraceMs: 5000, ...opts,
+    heartbeatMs: 15_000, maxClients: 10, clientBufferBytes: 1 << 20, clientBufferMessages: 10_000, closeGraceMs: 5000, minFlushIntervalMs: 0, ...opts,
   }, log);
   const connect = (req: Parameters<SseHub['open']>[1] = {}, highWaterMark?: number) => {
     const res = new FakeSseResponse(highWaterMark);
@@ -82,8 +83,8 @@ describe('SseHub', () => {
     assert.deepEqual(res.messageIds(), [4, 6, 8]);
   });
 
-  it('cuts off a client that stopped reading once its bytes pass clientBufferBytes; the others get everything', async () => {
-    const { bus, hub, connect, warnings } = setup({ clientBufferBytes: 4096 });
+  it('cuts off a client that stays over clientBufferBytes without reading for clientStallMs across turns; until then it skips the oldest; the others get everything', async () => {
+    const { bus, hub, clock, connect, warnings } = setup({ clientBufferBytes: 4096, clientStallMs: 1000 });
     const fast = connect();
     const slow = connect({}, 1024);
     slow.res.pause();
@@ -95,13 +96,26 @@ describe('SseHub', () => {
       await flushed();
     }
     const writesWhenBlocked = slow.res.writes.length;
-    // Now messages queue in the hub for it, and the one that passes the cap cuts it off at once.
-    while (hub.size === 2) bus.publish(note(++published, body));
-    assert.ok(published < 40, `cut off after ${published} messages`);
+    // Now messages wait in the hub for it; past the cap the oldest are skipped, and it is not cut
+    // off inside a turn, nor before it has stayed over the cap for clientStallMs.
+    for (let turn = 0; turn < 4; turn++) {
+      for (let i = 0; i < 10; i++) bus.publish(note(++published, body));
+      await flushed();
+    }
+    assert.equal(hub.size, 2, 'over the cap, but not yet for clientStallMs');
+    assert.ok(hub.stats().skipped > 0, 'the oldest messages waiting for it were skipped');
+    assert.ok(hub.stats().maxClientBufferedBytes <= 4096 + 1024 + 512, `its backlog stays bounded (${hub.stats().maxClientBufferedBytes} bytes)`);
+    clock.advance(999);
+    bus.publish(note(++published, body));
+    await flushed();
+    assert.equal(hub.size, 2, 'not before clientStallMs');
+    clock.advance(1);
+    bus.publish(note(++published, body));
+    await flushed();
     assert.equal(hub.size, 1);
     assert.equal(hub.stats().cutOff, 1);
     assert.equal(bus.clients, 1);
-    assert.match(warnings.join('\n'), /Disconnected the Bifrost stream client 2 \(unknown\) because it stopped reading/);
+    assert.match(warnings.join('\n'), /Disconnected the Bifrost stream client 2 \(unknown\) because it stopped reading: for 1000 ms/);
     assert.equal(slow.res.ended, true);
     assert.equal(slow.res.writes.length, writesWhenBlocked + 1, 'only the cutoff event is written after it blocked');
 
@@ -121,14 +135,43 @@ describe('SseHub', () => {
     assert.equal(slow.res.destroyed, false);
   });
 
-  it('destroys the socket of a cut-off client that never reads, exactly at closeGraceMs', async () => {
-    const { bus, hub, clock, connect } = setup({ clientBufferMessages: 3, closeGraceMs: 2000 });
+  it('keeps a client that reads slowly connected: it gets a counted sample with a skipped event naming the ids left out', async () => {
+    const { bus, hub, clock, connect } = setup({ clientBufferMessages: 5, clientStallMs: 1000 });
     const slow = connect({}, 1);
     slow.res.pause();
     bus.publish(note(1));
     await flushed(); // message 1 fills its socket: from here on messages wait in the hub
-    for (let i = 2; hub.size > 0; i++) bus.publish(note(i));
-    assert.equal(hub.stats().cutOff, 1, 'the message cap cuts it off too');
+    for (let i = 2; i <= 20; i++) bus.publish(note(i));
+    await flushed();
+    clock.advance(900);
+    slow.res.resume(); // it reads (drains) before clientStallMs has passed
+    assert.equal(hub.size, 1);
+    const [skipped] = slow.res.dataOf('skipped');
+    assert.deepEqual({ skipped: skipped!['skipped'], firstId: skipped!['firstId'], lastId: skipped!['lastId'] }, { skipped: 14, firstId: 2, lastId: 15 });
+    assert.match(String(skipped!['message']), /GET \/v1\/bifrost\/notifications\?since=1 has them/);
+    assert.deepEqual(slow.res.messageIds(), [1, 16, 17, 18, 19, 20]);
+    clock.advance(5000);
+    bus.publish(note(21));
+    await flushed();
+    await flushed();
+    assert.equal(hub.size, 1, 'a drained client starts afresh');
+    assert.equal(hub.stats().skipped, 14);
+  });
+
+  it('destroys the socket of a cut-off client that never reads, exactly at closeGraceMs', async () => {
+    const { bus, hub, clock, connect } = setup({ clientBufferMessages: 3, closeGraceMs: 2000, clientStallMs: 500 });
+    const slow = connect({}, 1);
+    slow.res.pause();
+    bus.publish(note(1));
+    await flushed(); // message 1 fills its socket: from here on messages wait in the hub
+    for (let i = 2; i < 10; i++) bus.publish(note(i));
+    await flushed();
+    clock.advance(500);
+    for (let i = 10; hub.size > 0 && i < 20; i++) {
+      bus.publish(note(i));
+      await flushed();
+    }
+    assert.equal(hub.stats().cutOff, 1, 'the message cap, held for clientStallMs, cuts it off too');
     clock.advance(1999);
     assert.equal(slow.res.destroyed, false, 'not before the grace has passed');
     clock.advance(1);
@@ -176,6 +219,58 @@ describe('SseHub', () => {
     bus.publish(note(2));
     await flushed();
     assert.deepEqual(a.res.messageIds(), [1]);
+  });
+
+  it('flushes at most every minFlushIntervalMs on its flush clock: what was published meanwhile goes out in one write', async () => {
+    const flushClock = new FakeClock();
+    const { bus, connect } = setup({ minFlushIntervalMs: 20, flushClock });
+    const clock = flushClock;
+    const a = connect();
+    bus.publish(note(1));
+    await flushed();
+    assert.deepEqual(a.res.messageIds(), [1], 'the first flush is not held back');
+    bus.publish(note(2));
+    await flushed();
+    bus.publish(note(3));
+    await flushed();
+    assert.deepEqual(a.res.messageIds(), [1], 'the next flush waits for the interval (the clock has not moved)');
+    clock.advance(19);
+    assert.deepEqual(a.res.messageIds(), [1]);
+    clock.advance(1);
+    assert.deepEqual(a.res.messageIds(), [1, 2, 3]);
+    assert.equal(a.res.writes.length, 3, 'the opening, message 1, then messages 2 and 3 in one write');
+  });
+
+  it('writes one shared buffer to every client that got the same messages in a flush', async () => {
+    const { bus, connect } = setup();
+    const clients = [connect(), connect(), connect()];
+    const errorsOnly = connect({ filter: { level: 'error' } });
+    bus.publish(note(1));
+    bus.publish({ ...note(2), level: 'error' });
+    await flushed();
+    const last = clients.map((c) => c.res.chunks.at(-1));
+    assert.ok(Buffer.isBuffer(last[0]));
+    assert.ok(last.every((b) => b === last[0]), 'one buffer, built once');
+    for (const c of clients) assert.deepEqual(c.res.messageIds(), [1, 2]);
+    assert.deepEqual(errorsOnly.res.messageIds(), [2], 'a client that got other messages gets its own chunk');
+  });
+
+  it('slices a flush to many clients over event-loop turns, and every client gets every message in order', async () => {
+    // flushSliceMs 0: every slice ends after its first 8 clients.
+    const { bus, hub, connect } = setup({ maxClients: 30, flushSliceMs: 0 });
+    const clients = Array.from({ length: 20 }, () => connect());
+    bus.publish(note(1));
+    bus.publish(note(2));
+    const served = () => clients.filter((c) => c.res.messageIds().length > 0).length;
+    await flushed();
+    assert.equal(served(), 8, 'the first turn wrote to 8 clients');
+    await flushed();
+    assert.equal(served(), 16);
+    bus.publish(note(3)); // published while the flush is part-way: it is not lost, and order holds
+    const done = () => clients.every((c) => c.res.messageIds().length === 3);
+    for (let turn = 0; turn < 10 && !done(); turn++) await flushed();
+    for (const c of clients) assert.deepEqual(c.res.messageIds(), [1, 2, 3]);
+    assert.equal(hub.size, 20);
   });
 
   it('forgets a client that disconnects', async () => {

@@ -345,6 +345,6 @@ describe('config types', () => {
     assert.equal(typeof typeOnly, 'function');
     const cfg: HeimdallConfig = defaultConfig();
     const topKeys = Object.keys(heimdallConfigSchema.properties).filter((k) => k !== '$schema');
-    for (const k of Object.keys(cfg)) assert.ok(topKeys.includes(k) || k === 'baseDir' || k === 'configPath', `${k} is not a key of the schema`);
+    for (const k of Object.keys(cfg)) assert.ok(topKeys.includes(k) || k === 'baseDir' || k === 'configPath' || k === 'ruleSet', `${k} is not a key of the schema`);
   });
 });

@@ -27,7 +27,7 @@ test('anomaly.detect classifies by count and notifies', async () => {
 });
 
 test('deletion-summary writes one summary per 10 deletions in write mode', async () => {
-  const kit = createTestKit(deletionSummary, { config: { every: 10 } });
+  const kit = createTestKit(deletionSummary, { config: { every: 10 }, write: true, database: [] });
   for (let i = 0; i < 25; i++) await kit.emit({ type: 'node.deleted', nodeLabels: ['Person'] });
   assert.equal(kit.calls.query.length, 2);
   assert.match(kit.calls.query[0]!.cypher, /CREATE \(s:DeletionSummary/);

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
 import { MessageChannel } from 'node:worker_threads';
-import { HOST_METHODS, HOST_NAMESPACES, hostMethodNames, isHostMethod, type HostArgs, type HostResult, type HostServices, type PluginContext } from '../../sdk/index.js';
+import { HOST_METHODS, HOST_NAMESPACES, hostMethodNames, isHostMethod, type ConfirmationAnswer, type HostArgs, type HostResult, type HostServices, type PluginContext } from '../../sdk/index.js';
 import { createTestKit } from '../../sdk/testing.js';
 import type { RpcRequest, RpcResult } from '../../daemon/workers/protocol.js';
 import { HostConnection, makeActionContext, makeLogger, makePluginContext } from '../../daemon/workers/worker-context.js';
@@ -17,8 +17,9 @@ const signatures: [
   Same<HostArgs<'heimdall.invokeAction'>, [name: string, params?: Record<string, unknown>]>,
   Same<HostResult<'heimdall.invokeActionAsync'>, string>,
   Same<HostResult<'bifrost.requestConfirmation'>, boolean>,
+  Same<HostResult<'bifrost.requestConfirmationAnswer'>, ConfirmationAnswer>,
   Same<HostResult<'bifrost.sendMessage'>, void>,
-] = [true, true, true, true];
+] = [true, true, true, true, true];
 void signatures;
 
 /** The method names a context offers, as `namespace.method`, read from the object itself. */
@@ -54,10 +55,10 @@ function workerSide(t: TestContext) {
 }
 
 describe('the host contract', () => {
-  it('lists twelve methods, each once, as namespace.method over heimdall, database and bifrost', () => {
+  it('lists thirteen methods, each once, as namespace.method over heimdall, database and bifrost', () => {
     assert.deepEqual(HOST_NAMESPACES, ['heimdall', 'database', 'bifrost']);
-    assert.equal(HOST_METHODS.length, 12);
-    assert.equal(new Set(HOST_METHODS).size, 12);
+    assert.equal(HOST_METHODS.length, 13);
+    assert.equal(new Set(HOST_METHODS).size, 13);
     assert.deepEqual(hostMethodNames('database'), ['query']);
     for (const m of HOST_METHODS) assert.ok(isHostMethod(m));
     for (const m of ['heimdall', 'database.drop', 'bifrost.toString', 'constructor', 42]) assert.equal(isHostMethod(m), false);

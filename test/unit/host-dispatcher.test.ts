@@ -32,7 +32,10 @@ function fakes(clients = 0) {
     },
     bus: { publish: (m) => published.push(m), clients },
     database: () => ({ query: record('query', Promise.resolve([{ n: 1 }])) }),
-    confirmations: { request: record('confirm', Promise.resolve(true)) },
+    confirmations: {
+      request: record('confirm', Promise.resolve(true)),
+      requestAnswer: record('confirmAnswer', Promise.resolve({ approved: false, state: 'denied' as const, reason: 'not now', id: 'c1' })),
+    },
   };
   return { deps, seen, published };
 }
@@ -140,7 +143,11 @@ describe('host dispatcher: routing', () => {
     assert.equal(await call('bifrost.isConnected', []), true);
     assert.equal(await call('bifrost.connectionCount', []), 3);
     assert.equal(await call('bifrost.requestConfirmation', ['drop index', { timeoutMs: 100 }], { invocationId: 'inv-2', action: 'drop' }), true);
-    assert.deepEqual(seen, [{ port: 'confirm', args: ['probe', 'drop index', { timeoutMs: 100 }, 'inv-2'] }]);
+    assert.deepEqual(await call('bifrost.requestConfirmationAnswer', ['drop index', {}], { invocationId: 'inv-3' }), { approved: false, state: 'denied', reason: 'not now', id: 'c1' });
+    assert.deepEqual(seen, [
+      { port: 'confirm', args: ['probe', 'drop index', { timeoutMs: 100 }, 'inv-2'] },
+      { port: 'confirmAnswer', args: ['probe', 'drop index', {}, 'inv-3'] },
+    ]);
   });
 
   it('asks who is calling on every call, so a plugin that declares its own name is known by it', async () => {
