@@ -2,7 +2,7 @@
  * The `bolt-proxy` entries of `sources:`: the checks the schema cannot express, found by
  * `heimdall validate` with the line of the key at fault, and the one default the schema cannot hold.
  *
- * - Each entry is resolved as the daemon will resolve it (daemon/sources/bolt-proxy/config.ts), so
+ * - Each entry is resolved as the daemon will resolve it (config/bolt-proxy.ts), so
  *   a bad listen address or upstream URI, an unreadable tls.cert or tls.key, and the non-loopback
  *   rule (an address other than loopback needs tls) are config errors, not start-up failures.
  * - Two proxies (or a proxy and the admin API) on the same address are a config error; port 0 picks
@@ -13,7 +13,7 @@
  * - `upstream` defaults to the host of database.uri (fillBoltProxyUpstreams, at load time).
  */
 import { isIPv6 } from 'node:net';
-import { BOLT_PROXY_DEFAULTS, BoltProxyConfigError, parseHostPort, resolveBoltProxyConfig, upstreamFromDatabaseUri, withTlsPathsFrom, type BoltProxySourceConfig } from '../daemon/sources/bolt-proxy/config.js';
+import { BOLT_PROXY_DEFAULTS, BoltProxyConfigError, parseHostPort, resolveBoltProxyConfig, upstreamFromDatabaseUri, withTlsPathsFrom, type BoltProxySourceConfig } from './bolt-proxy.js';
 import type { PathSegment } from './yaml-doc.js';
 
 export type IssueAt = (segments: PathSegment[], message: string, hint: string) => void;

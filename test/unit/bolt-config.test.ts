@@ -2,7 +2,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { DatabaseEvent } from '../../sdk/events.js';
-import { BoltProxyConfigError, isLoopback, resolveBoltProxyConfig, upstreamFromDatabaseUri } from '../../daemon/sources/bolt-proxy/config.js';
+import { BoltProxyConfigError, isLoopback, resolveBoltProxyConfig, upstreamFromDatabaseUri } from '../../config/bolt-proxy.js';
 import { EventBuffer } from '../../daemon/sources/bolt-proxy/event-buffer.js';
 import { makeSelfSignedCert } from '../helpers/self-signed.js';
 

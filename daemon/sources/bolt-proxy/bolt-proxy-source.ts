@@ -15,7 +15,7 @@ import tls from 'node:tls';
 import type { Logger } from 'pino';
 import type { SourceStatus } from '../source.js';
 import type { EventSource } from '../source.js';
-import { resolveBoltProxyConfig, type BoltProxySourceConfig, type ResolvedBoltProxyConfig } from './config.js';
+import { resolveBoltProxyConfig, type BoltProxySourceConfig, type ResolvedBoltProxyConfig } from '../../../config/bolt-proxy.js';
 import { EventBuffer, type EventConsumer } from './event-buffer.js';
 import { Relay } from './relay.js';
 import { ConnectionTap } from './tap.js';

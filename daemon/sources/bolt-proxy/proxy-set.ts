@@ -16,7 +16,7 @@ import type { Logger } from 'pino';
 import type { BoltProxySourceEntry, DatabaseConfig } from '../../../config/types.js';
 import type { Emit } from '../source.js';
 import { BoltProxySource, type BoltProxyStatusDetails } from './bolt-proxy-source.js';
-import { withTlsPathsFrom } from './config.js';
+import { withTlsPathsFrom } from '../../../config/bolt-proxy.js';
 
 export interface BoltProxyReport {
   name: string;

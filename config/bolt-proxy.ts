@@ -13,11 +13,16 @@
  * (it relays each client's, and the server authenticates them), so what must be protected off the
  * machine is those credentials in transit. The rule mirrors the admin API's (no token, no
  * non-loopback bind).
+ *
+ * It lives in config/ because the config's checks (bolt-proxy-checks.ts) resolve each entry as the
+ * proxy will; the proxy (daemon/sources/bolt-proxy/) imports it from here.
  */
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { isAbsolute, resolve } from 'node:path';
-import type { CaptureParams } from './values.js';
+
+/** How much of a query's parameters events carry: none, each name with its value's type, or the values. */
+export type CaptureParams = 'none' | 'keys' | 'full';
 
 export interface BoltProxySourceConfig {
   type: 'bolt-proxy';
