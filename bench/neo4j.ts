@@ -34,7 +34,7 @@ async function setMode(driver: Driver, outbox: OutboxStore, mode: Mode): Promise
     const r = await outbox.install({ ordering: mode });
     if (!r.loaded) throw new Error(`The ${mode} outbox trigger did not load.`);
   }
-  await driver.executeQuery('MATCH (n) DETACH DELETE n', {}, { database: 'neo4j', transactionConfig: { metadata: { app: 'heimdall', outbox: 'ack' } } });
+  await driver.executeQuery('MATCH (n) DETACH DELETE n', {}, { database: 'neo4j', transactionConfig: { metadata: await outbox.internalMetadata() } });
 }
 
 /** (a) Closed loop: `writers` sessions each commit one-node transactions back to back for `seconds`. */
@@ -164,7 +164,7 @@ async function drain(uri: string, driver: Driver, outbox: OutboxStore, ordering:
   await db.start();
   const expected = txs * (perTx + 1);
   let events = 0;
-  const src = new Neo4jApocSource({ db, config: { type: 'neo4j-apoc', pollIntervalMs: 100, batchSize: 1000, backlogWarning: 1_000_000, ordering, install: true }, emit: (e) => void (events += e.length), logger: silent });
+  const src = new Neo4jApocSource({ db, config: { type: 'neo4j-apoc', pollIntervalMs: 100, batchSize: 1000, backlogWarning: 1_000_000, ordering, install: true, checkIntervalMs: 5000, reinstall: true }, emit: (e) => void (events += e.length), logger: silent });
   const t0 = performance.now();
   await src.start();
   while (events < expected) await sleep(5);

@@ -15,10 +15,11 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import { checkBoltProxies, fillBoltProxyUpstreams } from './bolt-proxy-checks.js';
 import { ConfigError, type ConfigIssue } from './errors.js';
-import { redactDefinition } from '../plugins/rules/actions.js';
 import { issuesFromAjv } from './messages.js';
 import { collectRules } from './rule-set.js';
 import { heimdallConfigSchema } from './schema.js';
+import { redactUrl } from './redact.js';
+import { SecretScrubber, redactTree } from './secret-scrubber.js';
 import type { HeimdallConfig, PluginConfig } from './types.js';
 import { formatPath, interpolate, locate, parseYaml, type ParsedYaml, type PathSegment } from './yaml-doc.js';
 
@@ -52,7 +53,7 @@ export function loadConfig(file: string, env: Env = process.env, opts: LoadOptio
 export function parseConfig(text: string, opts: { file?: string; env?: Env } & LoadOptions = {}): HeimdallConfig {
   const env = opts.env ?? process.env;
   const parsed = parseYaml(text);
-  if (parsed.issues.length > 0) throw new ConfigError(parsed.issues, opts.file);
+  if (parsed.issues.length > 0) throw new ConfigError(scrubIssues(parsed.issues, undefined), opts.file);
 
   const interp = interpolate(parsed, env);
   const issues: ConfigIssue[] = [...interp.issues];
@@ -63,7 +64,7 @@ export function parseConfig(text: string, opts: { file?: string; env?: Env } & L
   } catch (err) {
     // e.g. an alias bomb: yaml refuses to expand more than 100 aliases.
     const message = `The file could not be read as YAML: ${err instanceof Error ? err.message : String(err)}.`;
-    throw new ConfigError([...issues, { path: '', line: 1, column: 1, message, hint: 'Use fewer aliases (*name) or write the values out.' }], opts.file);
+    throw new ConfigError(scrubIssues([...issues, { path: '', line: 1, column: 1, message, hint: 'Use fewer aliases (*name) or write the values out.' }], undefined), opts.file);
   }
   if (typeof data !== 'object' || Array.isArray(data)) {
     issues.push({
@@ -73,7 +74,7 @@ export function parseConfig(text: string, opts: { file?: string; env?: Env } & L
       message: `The config must be a mapping of keys such as server: and plugins:, but the file holds ${Array.isArray(data) ? 'a list' : 'a single value'}.`,
       hint: 'Start the file with top-level keys, e.g. server:, sources: and plugins:.',
     });
-    throw new ConfigError(issues, opts.file);
+    throw new ConfigError(scrubIssues(issues, data), opts.file);
   }
 
   let valid = validateSchema(data);
@@ -103,7 +104,7 @@ export function parseConfig(text: string, opts: { file?: string; env?: Env } & L
   issues.push(...fatal);
   if (opts.invalidRules !== 'keep') issues.push(...ruleSet.problems);
 
-  if (issues.length > 0) throw new ConfigError(sortIssues(issues), opts.file);
+  if (issues.length > 0) throw new ConfigError(scrubIssues(sortIssues(issues), data), opts.file);
   fillBoltProxyUpstreams(data as Record<string, unknown>);
 
   // $schema (editor support) and x-* (anchor holders) are not part of the config.
@@ -168,32 +169,25 @@ export function isLoopbackHost(host: string): boolean {
   }
 }
 
-/** A copy safe to show in /v1/status and logs: secrets replaced by '***' when set. */
+/**
+ * A copy safe to show in logs (the effective config at debug): the value of every key that looks
+ * secret, at any depth (server.token, database.password, llm.apiKey, a plugin's
+ * config.db.password, …), is '***' when set, URLs lose their credentials (database.uri's
+ * password, secret query parameters, token-like path segments) and credential headers are '***'.
+ * See config/secret-scrubber.ts.
+ */
 export function redactConfig(cfg: HeimdallConfig): HeimdallConfig {
-  const copy = structuredClone(cfg) as { -readonly [K in keyof HeimdallConfig]: HeimdallConfig[K] };
-  const mask = (v: string): string => (v ? '***' : v);
-  copy.server.token = mask(copy.server.token);
-  if (copy.database) {
-    copy.database.password = mask(copy.database.password);
-    copy.database.uri = redactUri(copy.database.uri);
-  }
-  if (copy.llm) {
-    copy.llm.apiKey = mask(copy.llm.apiKey);
-    if (copy.llm.headers) {
-      for (const name of Object.keys(copy.llm.headers)) {
-        if (/authorization|api[-_]?key|token|secret|cookie|password/i.test(name)) copy.llm.headers[name] = '***';
-      }
-    }
-  }
-  // credential-like webhook headers of rules (Authorization, x-api-key, …)
-  const redactRule = (r: unknown): unknown => (r !== null && typeof r === 'object' ? redactDefinition(r) : r);
-  copy.rules = copy.rules.map((r) => redactRule(r) as (typeof copy.rules)[number]);
-  if (copy.ruleSet) copy.ruleSet = { ...copy.ruleSet, rules: copy.ruleSet.rules.map(redactRule) };
-  return copy;
+  return redactTree(cfg);
 }
 
-function redactUri(uri: string): string {
-  return uri.replace(/^([a-z0-9+.-]+:\/\/[^/:@]*):[^/@]*@/i, '$1:***@');
+/**
+ * Issues with the secrets of the file (`data`, the raw tree, when it was read) and every
+ * credential-shaped text replaced by '***': a message may quote a value, such as a database.uri
+ * with its password.
+ */
+function scrubIssues(issues: ConfigIssue[], data: unknown): ConfigIssue[] {
+  const scrubber = SecretScrubber.fromConfig(data);
+  return issues.map((i) => ({ ...i, message: scrubber.text(i.message), ...(i.hint !== undefined ? { hint: scrubber.text(i.hint) } : {}) }));
 }
 
 /** Freezes an object graph in place and returns it. */
@@ -236,7 +230,7 @@ function crossChecks(data: Record<string, unknown>, parsed: ParsedYaml, baseDir:
     if (!/^bolt:\/\//.test(database['uri']) || !isLoopbackHost(host) || !/:\d+\/?$/.test(database['uri'])) {
       at(
         ['database', 'uri'],
-        `database.uri is ${database['uri']}, but an embedded Neo4j listens on 127.0.0.1 and is reached with bolt://127.0.0.1:PORT.`,
+        `database.uri is ${redactUrl(database['uri'])}, but an embedded Neo4j listens on 127.0.0.1 and is reached with bolt://127.0.0.1:PORT.`,
         'Write uri: bolt://127.0.0.1:7687 (or another port) with embedded: true, or drop embedded to use the database at that address.',
       );
     }

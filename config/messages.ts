@@ -4,6 +4,7 @@
  */
 import type { ErrorObject } from 'ajv/dist/2020.js';
 import type { ConfigIssue } from './errors.js';
+import { isSecretKey } from './redact.js';
 import { formatPath, locate, type ParsedYaml, type PathSegment } from './yaml-doc.js';
 
 type Schema = Record<string, unknown> & {
@@ -48,7 +49,20 @@ interface Converted {
   hint: string;
 }
 
+/**
+ * The issue for one Ajv error. Under a key that looks secret (password, token, apiKey, …) the
+ * value is not echoed: the message says "a hidden value" and a hint that would quote it shows ***.
+ */
 function convert(err: ErrorObject, data: unknown): Converted | undefined {
+  const c = convertError(err, data);
+  const v: unknown = err.data;
+  if (!c || (typeof v !== 'string' && typeof v !== 'number') || String(v) === '') return c;
+  if (!c.segments.some((s) => typeof s === 'string' && isSecretKey(s))) return c;
+  const hide = (text: string): string => text.split(describe(v)).join('a hidden value').split(String(v)).join('***');
+  return { ...c, message: hide(c.message), hint: hide(c.hint) };
+}
+
+function convertError(err: ErrorObject, data: unknown): Converted | undefined {
   const segments = pointerToSegments(err.instancePath, data);
   const path = formatPath(segments);
   const where = path || 'The config';

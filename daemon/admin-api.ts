@@ -4,9 +4,10 @@
  * (ingest through the http source, actions and prompts through the invoker, metrics).
  */
 import { readFileSync } from 'node:fs';
+import { redactUrl } from '../config/redact.js';
 import type { HeimdallConfig } from '../config/types.js';
 import type { BifrostApi } from './bifrost/types.js';
-import type { DaemonApi, DaemonStatus, QuarantineApi, Readiness } from './http/daemon-api.js';
+import type { DaemonApi, DaemonStatus, PluginControlApi, QuarantineApi, Readiness } from './http/daemon-api.js';
 import type { ReloadApi, RulesApi } from './http/rules-api.js';
 import type { ActionRegistry } from './invoker/action-registry.js';
 import type { Invoker } from './invoker/invoker.js';
@@ -24,6 +25,8 @@ export interface AdminApiParts {
   state: () => DaemonStatus['state'];
   startedAt: Date;
   plugins: { statuses(): PluginStatus[] } & Partial<{ quarantined: QuarantineApi['list']; quarantineStats: QuarantineApi['stats']; retryQuarantined: QuarantineApi['retry'] }>;
+  /** Restart, pause and resume of one plugin (POST /v1/plugins/{name}/…). */
+  pluginControl?: PluginControlApi;
   sources: { statuses(): SourceStatus[]; ingest(items: readonly unknown[], source?: string): IngestResult };
   /** The database router, when one is configured. */
   db: { readonly connected: boolean; readonly lastError: string | undefined } | undefined;
@@ -54,14 +57,14 @@ export function readiness(p: Pick<AdminApiParts, 'config' | 'state' | 'plugins' 
   const state = p.state();
   if (state !== 'running') blocking.push(`The daemon is ${state}.`);
   for (const h of p.plugins.statuses()) {
-    // A disabled entry is turned off in the config on purpose: it does not hold readiness back.
-    if (h.state === 'running' || h.state === 'disabled') continue;
+    // A disabled entry is turned off in the config on purpose, a paused one by an operator: neither holds readiness back.
+    if (h.state === 'running' || h.state === 'disabled' || h.state === 'paused') continue;
     const why = `The plugin ${h.name} is ${h.state}${h.reason ? `: ${h.reason}` : '.'}`;
-    if (h.state === 'failed') settled.push(`${why.replace(/\.$/, '')} (failed for good: fix it and restart the daemon; it does not hold readiness back).`);
+    if (h.state === 'failed') settled.push(`${why.replace(/\.$/, '')} (failed for good: fix it and \`heimdall plugins restart ${h.name}\`; it does not hold readiness back).`);
     else blocking.push(why);
   }
   for (const s of p.sources.statuses()) if (s.state !== 'running') blocking.push(`The source ${s.name} is ${s.state}${s.reason ? `: ${s.reason}` : '.'}`);
-  if (p.db && !p.db.connected) blocking.push(`The database at ${p.config.database!.uri} is not reachable: ${p.db.lastError ?? 'not connected yet'}.`);
+  if (p.db && !p.db.connected) blocking.push(`The database at ${redactUrl(p.config.database!.uri)} is not reachable: ${p.db.lastError ?? 'not connected yet'}.`);
   return blocking.length > 0 ? { ready: false, reasons: [...blocking, ...settled] } : { ready: true, reasons: settled };
 }
 
@@ -88,8 +91,8 @@ export function createAdminApi(p: AdminApiParts): DaemonApi {
         state: p.state(),
         plugins: p.plugins.statuses(),
         sources: p.sources.statuses(),
-        database: db ? { configured: true, connected: db.connected, uri: config.database!.uri, ...(db.lastError ? { reason: db.lastError } : {}) } : { configured: false, connected: false },
-        llm: config.llm ? { configured: true, model: config.llm.model, baseURL: config.llm.baseURL } : { configured: false },
+        database: db ? { configured: true, connected: db.connected, uri: redactUrl(config.database!.uri), ...(db.lastError ? { reason: db.lastError } : {}) } : { configured: false, connected: false },
+        llm: config.llm ? { configured: true, model: config.llm.model, baseURL: redactUrl(config.llm.baseURL) } : { configured: false },
         ...(p.router ? { router: p.router.stats() } : {}),
         ...(p.plugins.quarantineStats ? { quarantine: p.plugins.quarantineStats() } : {}),
         ...(p.logStats ? { log: p.logStats() } : {}),
@@ -97,6 +100,7 @@ export function createAdminApi(p: AdminApiParts): DaemonApi {
       };
     },
     plugins: () => p.plugins.statuses(),
+    ...(p.pluginControl ? { pluginControl: p.pluginControl } : {}),
     actions: () => p.registry.list(),
     ingest: (items, source) => p.sources.ingest(items, source),
     invokeAction: (name, params, trigger) => invoker.invokeAction(name, params, trigger),

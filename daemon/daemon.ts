@@ -8,6 +8,8 @@
  */
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
+import { redactUrl } from '../config/redact.js';
+import { SecretScrubber } from '../config/secret-scrubber.js';
 import type { HeimdallConfig } from '../config/types.js';
 import { createAdminApi } from './admin-api.js';
 import { AuditLog, graphMirror } from './audit/audit-log.js';
@@ -28,10 +30,12 @@ import { Lifecycles, type Lifecycle } from './lifecycle.js';
 import { logOutputStats } from './logger.js';
 import { MetricsHistory } from './metrics-history.js';
 import { DaemonMetrics } from './metrics.js';
+import { validatePlugins } from './plugin-check.js';
+import { pluginsReloadStep } from './plugin-reload-step.js';
 import { PluginSet } from './plugin-set.js';
 import { DropSummary, dropsNotice } from './queue/drop-summary.js';
 import { Reloader } from './reload.js';
-import { rulesPluginEntry, withRulesPlugin } from './rules/plugin-entry.js';
+import { rulesPluginEntry } from './rules/plugin-entry.js';
 import { rulesReloadStep } from './rules/reload-step.js';
 import { RulesService } from './rules/rules-service.js';
 import type { ReloadReport } from './http/rules-api.js';
@@ -51,11 +55,14 @@ export interface RunningDaemon {
   /** Re-reads the config and rule files and applies what can be applied (daemon/reload.ts); throws ConfigError when invalid. */
   reload(trigger: string): Promise<ReloadReport>;
   /** Internals, for tests and benchmarks in this repository. */
-  internals: { router: Router; hosts: PluginHost[]; plugins: PluginSet; sources: SourceSet; drops: DropSummary; bus: BifrostBus; bifrost: Bifrost; registry: ActionRegistry; invoker: Invoker; db: Database | undefined; executor: RemediationExecutor | undefined; audit: AuditLog; rules: RulesService; reloader: Reloader };
+  internals: { router: Router; readonly hosts: readonly PluginHost[]; plugins: PluginSet; sources: SourceSet; drops: DropSummary; bus: BifrostBus; bifrost: Bifrost; registry: ActionRegistry; invoker: Invoker; db: Database | undefined; executor: RemediationExecutor | undefined; audit: AuditLog; rules: RulesService; reloader: Reloader };
 }
 
-/** `clock`: Bifrost's time (timestamps, heartbeats, confirmation deadlines, sink retries); default the real one. Tests pass a fake. */
-export async function startDaemon(opts: { config: HeimdallConfig; logger: Logger; listen?: boolean; clock?: Clock }): Promise<RunningDaemon> {
+/**
+ * `clock`: Bifrost's time (timestamps, heartbeats, confirmation deadlines, sink retries); default the real one. Tests pass a fake.
+ * `secrets`: the scrubber the logger was made with (it learns the secrets of reloaded configs too); default one for `config`.
+ */
+export async function startDaemon(opts: { config: HeimdallConfig; logger: Logger; listen?: boolean; clock?: Clock; secrets?: SecretScrubber }): Promise<RunningDaemon> {
   // database: { embedded: true } starts a Neo4j first (and stops it last); without one it can run, the config loses its database
   const embedded = await startEmbeddedDatabase(opts.config, opts.logger);
   try {
@@ -66,16 +73,19 @@ export async function startDaemon(opts: { config: HeimdallConfig; logger: Logger
   }
 }
 
-async function composeDaemon(opts: { config: HeimdallConfig; logger: Logger; listen?: boolean; clock?: Clock }, embeddedNeo4j: Lifecycle | undefined): Promise<RunningDaemon> {
+async function composeDaemon(opts: { config: HeimdallConfig; logger: Logger; listen?: boolean; clock?: Clock; secrets?: SecretScrubber }, embeddedNeo4j: Lifecycle | undefined): Promise<RunningDaemon> {
   const { config, logger } = opts;
   const log = (component: string) => logger.child({ component });
   let state: DaemonStatus['state'] = 'starting';
+  // what leaves the daemon (logs, HTTP bodies, Bifrost, the audit log) is scrubbed of the config's secrets
+  const secrets = (opts.secrets ?? new SecretScrubber()).collect(config);
   const bus = new BifrostBus(config.bifrost.bufferSize, log('bifrost'), opts.clock);
+  bus.scrubWith(secrets);
   const bifrost = createBifrost(bus, config, log('bifrost'));
   const { confirmations, notices } = bifrost;
   const registry = new ActionRegistry(config.actions.timeoutMs, config.limits.actions);
   const invoker = new Invoker(config, registry, bus, log('invoker'), { confirmations });
-  const audit = new AuditLog(resolve(config.baseDir, config.audit.path), log('audit'));
+  const audit = new AuditLog(resolve(config.baseDir, config.audit.path), log('audit'), (e) => secrets.deep(e));
   const db = config.database ? new Database(config.database, log('database')) : undefined;
   const executor = db && new RemediationExecutor({ db, config, audit, bus, log: log('remediation'), confirmations: () => confirmations, pluginPolicy: (name) => plugins.find(name)?.remediation });
   if (db && config.audit.graph) audit.setMirror(graphMirror(db));
@@ -87,31 +97,41 @@ async function composeDaemon(opts: { config: HeimdallConfig; logger: Logger; lis
   const onRpc = makeRpcHandler({ invoker, bus, database: () => database, confirmations });
   // rules: and rulesPath: run as the built-in rules plugin, after the configured plugins
   const rulesPlugin = rulesPluginEntry(config);
-  const plugins: PluginSet = new PluginSet({ config: withRulesPlugin(config, rulesPlugin?.entry), logger, onRpc, registry, metrics, bus, confirmations });
+  const plugins: PluginSet = new PluginSet({ config, builtin: rulesPlugin ? [rulesPlugin.entry] : [], logger, onRpc, registry, metrics, bus, confirmations });
   const rules = new RulesService({ slice: rulesPlugin?.slice, ruleSet: config.ruleSet, host: () => plugins.hosts.find((h) => h.cfg === rulesPlugin?.entry), invokeAction: (n, p, t) => invoker.invokeAction(n, p, t), database: config.database?.database ?? 'neo4j', ...(config.configPath ? { configFile: config.configPath } : {}), log: log('rules') });
   rules.reportProblems();
-  const reloader = new Reloader({ config, steps: [rulesReloadStep(rules)], log: log('reload') });
+  const reloader = new Reloader({ config, steps: [rulesReloadStep(rules), pluginsReloadStep({ plugins, check: validatePlugins })], log: log('reload'), onLoaded: (next) => void secrets.collect(next) });
   const { maxDepth, maxBytes } = config.limits.events;
   const router = new Router({ limits: { maxDepth, maxBytes }, log: log('router'), summaryIntervalMs: config.drops.logIntervalMs });
-  router.setTargets(plugins.hosts);
+  // a reload changes the set of plugins: the router sends to the new set from then on
+  plugins.watch((hosts) => router.setTargets(hosts));
   const tap = new EventTap(config.bifrost, () => plugins.hosts, log('tap'));
   // the tap sees what the sources emit before the router does; with nobody listening it costs one check
-  const sources = new SourceSet({ config, db, emit: (events) => { if (tap.active) tap.publish(events); router.route(events); }, queues: () => plugins.hosts.map((h) => h.queue), logger, eventLimits: config.limits.events });
+  const sources = new SourceSet({
+    config,
+    db,
+    emit: (events) => { if (tap.active) tap.publish(events); router.route(events); },
+    // a paused plugin's queue holds no source back: the outbox's back-pressure and checkpoint leave it out
+    queues: () => plugins.hosts.filter((h) => h.state !== 'paused').map((h) => h.queue),
+    logger,
+    eventLimits: config.limits.events,
+    notify: (level, title, message, data) => void notices.publish(level, title, message, data),
+  });
   const backlog = sources.outboxBacklog();
   if (backlog) metrics.addOutboxBacklog(backlog);
   if (sources.proxies.size > 0) metrics.addBoltProxies(() => sources.proxies.reports());
   const drops = new DropSummary({ intervalMs: config.drops.logIntervalMs, plugins: () => plugins.hosts })
     .subscribe((ev) => metrics.observeDrops(ev))
     .subscribe((ev) => bus.publish({ kind: 'notification', ...dropsNotice(ev), origin: { kind: 'daemon' } }));
-  if (db) notices.watchDatabase(db, config.database!.uri);
-  if (invoker.modelClient) notices.watchModel(invoker.modelClient, config.llm!.baseURL);
+  if (db) notices.watchDatabase(db, db.where);
+  if (invoker.modelClient) notices.watchModel(invoker.modelClient, redactUrl(config.llm!.baseURL));
   const history = new MetricsHistory({ plugins: () => plugins.statuses() });
-  const api: DaemonApi = { ...createAdminApi({ config, state: () => state, startedAt: new Date(), plugins, sources, db, registry, invoker, metrics, bifrost: bifrost.api, router, logStats: logOutputStats, rules, reload: reloader, metricsHistory: history }), eventTap: tap };
+  const api: DaemonApi = { ...createAdminApi({ config, state: () => state, startedAt: new Date(), plugins, pluginControl: plugins, sources, db, registry, invoker, metrics, bifrost: bifrost.api, router, logStats: logOutputStats, rules, reload: reloader, metricsHistory: history }), eventTap: tap };
   registerBuiltinActions(registry, () => api.status());
 
   // The admin API listens before the plugins start, so a refused bind or a port in use fails fast;
   // until the daemon is running, /readyz answers 503 and the http source refuses events.
-  const http = createHttpServer({ api, config, logger: log('http') });
+  const http = createHttpServer({ api, config, logger: log('http'), secrets });
   let url = '';
   const parts: Lifecycle[] = [
     ...(embeddedNeo4j ? [embeddedNeo4j] : []),
@@ -144,5 +164,5 @@ async function composeDaemon(opts: { config: HeimdallConfig; logger: Logger; lis
       logger.info(`Heimdall stopped; ${plugins.leftOver === 0 ? 'every queued event was delivered' : `${plugins.leftOver} queued events were dropped at the deadline`}.`);
     })());
 
-  return { api, url, stop, reload: (trigger) => reloader.reload(trigger), internals: { router, hosts: plugins.hosts, plugins, sources, drops, bus, bifrost, registry, invoker, db, executor, audit, rules, reloader } };
+  return { api, url, stop, reload: (trigger) => reloader.reload(trigger), internals: { router, get hosts() { return plugins.hosts; }, plugins, sources, drops, bus, bifrost, registry, invoker, db, executor, audit, rules, reloader } };
 }

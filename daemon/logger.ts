@@ -1,6 +1,13 @@
 /**
  * The daemon's logger: pino, JSON lines by default, human-readable with `pretty`, secrets redacted.
  *
+ * Every line, whatever its level and whoever wrote it (the daemon, a plugin through ctx.log, an
+ * error's message and stack), is scrubbed as serialized text just before it is written
+ * (pino's `hooks.streamWrite`): the config's secret values, credentials in URLs and `Bearer …`
+ * credentials become `***`; before that, the value of every key of the logged object that looks
+ * secret, at any depth, is masked (`formatters.log`); see config/secret-scrubber.ts. pino's
+ * `redact` paths below cover the child bindings too.
+ *
  * Plugins get `logger.child({ plugin })`, HTTP requests a lazily created child with the request id.
  * Log lines are full sentences; ERROR is kept for lost data and things an operator must act on.
  *
@@ -12,10 +19,11 @@
  */
 import { pino } from 'pino';
 import pretty from 'pino-pretty';
+import { REDACTED } from '../config/redact.js';
+import { SecretScrubber } from '../config/secret-scrubber.js';
 import type { LogLevel } from '../config/types.js';
 
-/** What replaces a redacted value in a log line. */
-export const REDACTED = '***';
+export { REDACTED } from '../config/redact.js';
 
 /**
  * Paths whose values never reach the log. pino's `*` matches one level, so both top-level keys and
@@ -60,6 +68,8 @@ export interface LoggerOptions {
    * written asynchronously with a bounded buffer and flushed on exit.
    */
   destination?: pino.DestinationStream | number;
+  /** Knows the config's secret values; without one, only credential-shaped text is scrubbed. */
+  secrets?: SecretScrubber;
   /** Most bytes of log output waiting for the file descriptor; more is dropped and counted. Default 16 MiB. */
   bufferBytes?: number;
 }
@@ -106,14 +116,18 @@ function asyncDestination(fd: number, bufferBytes: number): pino.DestinationStre
 
 /** Creates the root logger. Every line carries `app: 'heimdall'`. */
 export function createLogger(opts: LoggerOptions): pino.Logger {
+  const secrets = opts.secrets ?? new SecretScrubber();
   const options: pino.LoggerOptions = {
     level: opts.level,
     base: { app: 'heimdall' },
     redact: { paths: [...REDACT_PATHS], censor: REDACTED },
+    hooks: { streamWrite: (line) => secrets.json(line) },
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: {
       // Print "level":"info" rather than "level":30: readable without a lookup table.
       level: (label) => ({ level: label }),
+      // the value of every key that looks secret, at any depth of the logged object
+      log: (obj) => secrets.maskKeys(obj),
     },
   };
   if (opts.pretty) {

@@ -55,14 +55,20 @@ export class DaemonMetrics {
     collected(r, 'heimdall_queue_depth', 'Events waiting or in flight.', 'gauge', per((p) => p.queue.counters().queued));
     collected(r, 'heimdall_queue_high_water_mark', 'Largest queue depth seen.', 'gauge', per((p) => p.queue.counters().highWaterMark));
     collected(r, 'heimdall_queue_capacity', 'Queue capacity.', 'gauge', per((p) => p.queue.counters().capacity));
-    collected(r, 'heimdall_plugin_restarts_total', 'Plugin worker restarts after a crash.', 'counter', per((p) => p.restarts));
-    collected(r, 'heimdall_plugin_up', '1 when the plugin is running.', 'gauge', () =>
+    collected(r, 'heimdall_plugin_restarts_total', 'Plugin worker restarts (after a crash, or asked for: `heimdall plugins restart`, a reload, `heimdall dev`).', 'counter', per((p) => p.restarts));
+    collected(r, 'heimdall_plugin_up', '1 when the plugin is running; 0 otherwise, the state label says which (paused, restarting, failed, ...).', 'gauge', () =>
       this.plugins().map((p) => ({ labels: { plugin: p.name, state: p.state }, value: p.state === 'running' ? 1 : 0 })),
     );
     collected(r, 'heimdall_handler_duration_seconds', 'onDatabaseEvent duration.', 'histogram', () => this.histogramValues());
     collected(r, 'heimdall_drop_summaries_total', 'Drop summaries: intervals (drops.logIntervalMs) in which the plugin dropped events.', 'counter', () =>
       [...this.dropSummaries].map(([plugin, value]) => ({ labels: { plugin }, value })),
     );
+  }
+
+  /** Forgets a plugin that is gone (removed by a reload): its histogram and drop summaries. */
+  forgetPlugin(plugin: string): void {
+    this.handlerHist.delete(plugin);
+    this.dropSummaries.delete(plugin);
   }
 
   /** Counts one drops event (one plugin, one interval with drops). */

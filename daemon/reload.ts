@@ -1,16 +1,17 @@
 /**
- * Reload without a restart (POST /v1/reload, SIGHUP, `heimdall reload`): the config file and the
- * rule files are read again and checked as `heimdall validate` checks them. An invalid config is
- * refused with every problem (a ConfigError) and the running one stays as it was. A valid one is
- * compared with the running config key by key: each step applies the keys it owns, and every
- * other changed key is reported as needing a restart.
+ * Reload without a restart (POST /v1/reload, SIGHUP, `heimdall reload`, `heimdall dev`): the
+ * config file and the rule files are read again and checked as `heimdall validate` checks them,
+ * then every step checks what it would start (the plugins step loads each added or changed plugin
+ * in a one-shot worker and checks its config against its configSchema). An invalid config is
+ * refused with every problem (a ConfigError) before anything is applied, and the running one stays
+ * as it was. A valid one is compared with the running config key by key: each step applies the
+ * keys it owns, and every other changed key is reported as needing a restart.
  *
- * Steps today: the rules (daemon/rules/reload-step.ts: rules:, rulesPath: and rulesEngine:).
- * The seam for more: a step that owns `plugins` (add, remove, restart plugins) is added to the
- * list daemon.ts hands in; until then a change to plugins: is reported as needing a restart.
- * Reloads run one at a time, in the order asked.
+ * Steps: the rules (daemon/rules/reload-step.ts: rules:, rulesPath: and rulesEngine:) and the
+ * plugins (daemon/plugin-reload-step.ts: plugins:). Reloads run one at a time, in the order asked.
  */
 import type { Logger } from 'pino';
+import type { ConfigIssue } from '../config/errors.js';
 import { ConfigError, loadConfig } from '../config/loader.js';
 import type { HeimdallConfig } from '../config/types.js';
 import { canonicalJson } from '../plugins/rules/reload.js';
@@ -22,6 +23,7 @@ export interface StepResult {
   applied: string[];
   restartRequired: Array<{ key: string; reason: string }>;
   rules?: ReloadReport['rules'];
+  plugins?: ReloadReport['plugins'];
   /** Sentences for the report. */
   notes?: string[];
 }
@@ -29,13 +31,14 @@ export interface StepResult {
 export interface ReloadStep {
   /** Top-level config keys this step applies. */
   readonly keys: readonly string[];
+  /** The problems of the next config this step would meet (checked before any step applies); none by default. */
+  check?(next: HeimdallConfig, running: HeimdallConfig): Promise<ConfigIssue[]>;
   /** Applies what changed in `keys` between the running and the next config. */
   apply(next: HeimdallConfig, running: HeimdallConfig): Promise<StepResult>;
 }
 
 /** Why a changed key is not applied, where there is more to say than "restart". */
 const RESTART_REASONS: Record<string, string> = {
-  plugins: 'Plugin changes (adding, removing or changing plugins: entries) take effect after a restart; reload does not restart plugins yet.',
   sources: 'Sources take effect after a restart.',
   server: 'The admin API keeps its address and token until a restart.',
 };
@@ -49,6 +52,8 @@ export interface ReloaderOptions {
   steps: ReloadStep[];
   log: Pick<Logger, 'info' | 'warn' | 'error'>;
   env?: Record<string, string | undefined>;
+  /** Told about every config that loaded, before anything about it is logged (the daemon's scrubber learns its secrets). */
+  onLoaded?: (next: HeimdallConfig) => void;
 }
 
 export class Reloader implements ReloadApi {
@@ -78,6 +83,11 @@ export class Reloader implements ReloadApi {
     let next: HeimdallConfig;
     try {
       next = loadConfig(file, this.o.env ?? process.env);
+      // before the steps' checks: a plugin's configSchema problem may quote a secret of the new config
+      this.o.onLoaded?.(next);
+      const issues: ConfigIssue[] = [];
+      for (const step of this.o.steps) if (step.check) issues.push(...(await step.check(next, this.running)));
+      if (issues.length > 0) throw new ConfigError(issues, file);
     } catch (err) {
       if (err instanceof ConfigError) {
         this.o.log.error({ errors: err.errors }, `The reload (${trigger}) was refused: ${err.errors.length === 1 ? 'the config has a problem' : `the config has ${err.errors.length} problems`}, and the running config stays.\n${err.format()}`);
@@ -94,6 +104,7 @@ export class Reloader implements ReloadApi {
       report.applied.push(...r.applied);
       report.restartRequired.push(...r.restartRequired);
       if (r.rules) report.rules = r.rules;
+      if (r.plugins) report.plugins = r.plugins;
       notes.push(...(r.notes ?? []));
       // what a step applied is in force from now on
       running = { ...running, ...Object.fromEntries(r.applied.map((k) => [k, (next as Record<string, unknown>)[k]])), ...(r.applied.includes('rules') ? { ruleSet: next.ruleSet } : {}) } as HeimdallConfig;
@@ -106,7 +117,7 @@ export class Reloader implements ReloadApi {
       report.restartRequired.push({ key: k, reason: RESTART_REASONS[k] ?? `Changes to ${k}: take effect after a restart.` });
     }
     report.message = describe(report, notes);
-    this.o.log.info({ trigger, applied: report.applied, rules: report.rules, restartRequired: report.restartRequired }, report.message);
+    this.o.log.info({ trigger, applied: report.applied, rules: report.rules, plugins: report.plugins, restartRequired: report.restartRequired }, report.message);
     return report;
   }
 }
@@ -119,8 +130,14 @@ function describe(r: ReloadReport, notes: string[]): string {
     const any = x.added.length + x.changed.length + x.removed.length > 0;
     parts.push(any ? `Rules: ${list(x.added, 'added')}, ${list(x.changed, 'changed')}, ${list(x.removed, 'removed')}, ${x.unchanged.length} unchanged.` : `Rules: none changed (${x.unchanged.length}).`);
   }
+  const p = r.plugins;
+  // the plugins are mentioned when one of them was started, stopped or restarted
+  if (p && p.added.length + p.removed.length + p.restarted.length > 0) {
+    const list = (n: string[], what: string) => `${n.length} ${what}${n.length ? ` (${n.join(', ')})` : ''}`;
+    parts.push(`Plugins: ${list(p.added, 'added')}, ${list(p.removed, 'removed')}, ${list(p.restarted, 'restarted')}, ${p.unchanged.length} unchanged.`);
+  }
   parts.push(...notes);
   if (r.restartRequired.length > 0) parts.push(`Not applied until a restart: ${r.restartRequired.map((x) => `${x.key} (${x.reason.replace(/\.$/, '')})`).join('; ')}.`);
-  else if (!r.rules && r.applied.length === 0) parts.push('Nothing changed.');
+  else if (!r.rules && r.applied.length === 0 && parts.length === 1) parts.push('Nothing changed.');
   return parts.join(' ');
 }

@@ -70,8 +70,12 @@ export class AuditLog {
 
   private opened = false;
 
-  /** Nothing touches the file system until the first append. */
-  constructor(readonly path: string, private readonly log: Logger) {}
+  /**
+   * Nothing touches the file system until the first append. `scrub` (the daemon passes its
+   * SecretScrubber's deep) cleans each entry of secrets before it is hashed and written: an error
+   * message in an entry may quote the database URI or a webhook URL with its credentials.
+   */
+  constructor(readonly path: string, private readonly log: Logger, private readonly scrub: <T>(entry: T) => T = (e) => e) {}
 
   private open(): void {
     if (this.opened) return;
@@ -100,7 +104,7 @@ export class AuditLog {
   /** Appends one entry (synchronously flushed to the file) and returns the stored record. */
   append(entry: { type: string; [k: string]: unknown }): AuditRecord {
     this.open();
-    const body: Record<string, unknown> = { ...JSON.parse(JSON.stringify(entry)), seq: this.seq + 1, at: new Date().toISOString(), prev: this.prev };
+    const body: Record<string, unknown> = { ...this.scrub(JSON.parse(JSON.stringify(entry)) as Record<string, unknown>), seq: this.seq + 1, at: new Date().toISOString(), prev: this.prev };
     delete body.hash;
     const hash = hashEntry(this.prev, body);
     const record = { ...body, hash } as AuditRecord;

@@ -6,6 +6,11 @@
  * Ids are consecutive within one run of the daemon, so the ring is indexed by id arithmetic. Each
  * run has an `epoch` (a short base-36 string) so that a client resuming with an id from an earlier
  * run is told that the daemon restarted instead of silently missing messages.
+ *
+ * With a scrubber set ({@link BifrostBus.scrubWith}), the title, message and data strings of every
+ * message lose the config's secrets and credential-shaped text before anyone sees them (the
+ * stream, the replay buffer, every sink): a plugin that echoes a webhook URL with its token, or a
+ * driver error with the database URI, does not send them on.
  */
 import type { Logger } from 'pino';
 import type { NotificationLevel } from '../../sdk/index.js';
@@ -16,6 +21,12 @@ import { sseId, type SincePoint } from './since.js';
 
 export type { BifrostInput, BifrostKind, BifrostMessage, BifrostOrigin } from './message.js';
 export type BifrostSubscriber = (m: BifrostMessage) => void;
+
+/** What the bus scrubs messages with (config/secret-scrubber.ts's SecretScrubber). */
+export interface MessageScrubber {
+  text(s: string): string;
+  deep<T>(value: T): T;
+}
 
 /** Why a replay cannot be complete; sent as the first `gap` event of a stream. */
 export interface BifrostGap {
@@ -71,6 +82,7 @@ export class BifrostBus {
   private lastEvictedAt = -Infinity;
   /** Operator clients connected (SSE); the stream hub keeps this up to date. */
   clients = 0;
+  private scrubber: MessageScrubber | undefined;
 
   /**
    * @param clock Timestamps and time-based replay read it; the rest of Bifrost (stream hub,
@@ -82,16 +94,22 @@ export class BifrostBus {
     this.epoch = `${clock.now().toString(36).padStart(4, '0')}${Math.floor(Math.random() * 1296).toString(36).padStart(2, '0')}`;
   }
 
+  /** Scrubs every message published from now on. */
+  scrubWith(scrubber: MessageScrubber | undefined): void {
+    this.scrubber = scrubber;
+  }
+
   publish(input: BifrostInput): BifrostMessage {
     const now = this.clock.now();
+    const s = this.scrubber;
     const m: BifrostMessage = {
       id: this.nextId++,
       kind: input.kind,
       timestamp: new Date(now).toISOString(),
       level: input.level ?? 'info',
-      ...(input.title !== undefined ? { title: input.title } : {}),
-      message: input.message,
-      ...(input.data !== undefined ? { data: input.data } : {}),
+      ...(input.title !== undefined ? { title: s ? s.text(input.title) : input.title } : {}),
+      message: s ? s.text(input.message) : input.message,
+      ...(input.data !== undefined ? { data: s ? s.deep(input.data) : input.data } : {}),
       origin: input.origin,
     };
     let slot: number;

@@ -7,6 +7,7 @@
  * `database:` section.
  */
 import { Option, type Command } from 'commander';
+import { redactUrl } from '../../config/redact.js';
 import type { DatabaseConfig, HeimdallConfig } from '../../config/types.js';
 import type { OutboxStore } from '../sources/neo4j-apoc/outbox-store.js';
 import { CliError, EXIT_FAILURE, EXIT_USAGE } from './exit.js';
@@ -60,7 +61,7 @@ async function withStore<T>(db: DatabaseConfig, database: string, fn: (store: Ou
     }
     return await fn(new Store(router, { database }));
   } catch (err) {
-    if (err instanceof OutboxError) throw new CliError(`${db.uri}: ${err.message}`, EXIT_FAILURE);
+    if (err instanceof OutboxError) throw new CliError(`${redactUrl(db.uri)}: ${err.message}`, EXIT_FAILURE);
     throw err;
   } finally {
     await router.close();
@@ -90,12 +91,29 @@ export async function runDbInstall(opts: InstallOptions): Promise<void> {
   }
 }
 
+/** What a daemon running with this config does when the trigger goes away (printed before an uninstall). */
+function uninstallWarning(config: HeimdallConfig, database: string): string {
+  const source = config.sources.find((s) => s.type === 'neo4j-apoc');
+  const every = source?.type === 'neo4j-apoc' ? `${source.checkIntervalMs} ms` : 'checkIntervalMs (5000 ms by default)';
+  const putsBack = source?.type === 'neo4j-apoc' ? source.install && source.reinstall : true;
+  return putsBack
+    ? `Warning: a Heimdall daemon that captures the database ${database} notices within ${every} that capture is off, raises an error on Bifrost and reinstalls the trigger, unless its neo4j-apoc source has reinstall: false. To keep capture off, stop the daemon first (or set reinstall: false and restart it).`
+    : `Warning: a Heimdall daemon that captures the database ${database} with this config (reinstall: false or install: false) notices within ${every} that capture is off, raises an error on Bifrost and reports not ready until \`heimdall db install\` runs; it does not reinstall the trigger.`;
+}
+
 export async function runDbUninstall(opts: UninstallOptions): Promise<void> {
-  const { db, database } = await target(opts);
+  const { config, db, database } = await target(opts);
   const waitMs = parseWait(opts.waitMs, 90_000);
+  process.stderr.write(`${uninstallWarning(config, database)}\n`);
   const res = await withStore(db, database, (store) => store.uninstall({ purge: opts.purge ?? false, waitMs, log: progress(opts.json) }));
   if (opts.json) printJson(res);
-  else {
+  if (res.reinstalled) {
+    throw new CliError(
+      `The trigger of the database ${database} was stored again while uninstall waited for the database to unload it: a running Heimdall daemon reinstalled it, so capture is on and the counter, index and undelivered entries were kept. Stop that daemon (or set reinstall: false on its neo4j-apoc source), then run \`heimdall db uninstall\` again.`,
+      EXIT_FAILURE,
+    );
+  }
+  if (!opts.json) {
     const parts = [res.triggerDropped ? `Removed the Heimdall outbox trigger from the database ${database}` : `The database ${database} had no Heimdall outbox trigger`];
     if (res.entriesDeleted) parts.push(`deleted ${res.entriesDeleted} undelivered entries`);
     if (res.entriesKept) parts.push(`kept ${res.entriesKept} undelivered entries with the counter and index (a later \`heimdall db install\` delivers them; --purge deletes them)`);
@@ -113,10 +131,10 @@ export async function runDbStatus(opts: DbOptions): Promise<void> {
   if (opts.json) printJson(st);
   else {
     const yes = (b: boolean) => (b ? 'yes' : 'no');
-    out(`database        ${st.database} (${db.uri})`);
+    out(`database        ${st.database} (${redactUrl(db.uri)})`);
     out(`APOC            ${st.apocVersion ?? 'not installed'}`);
     out(`trigger         stored: ${yes(st.trigger.stored)}, loaded: ${yes(st.trigger.loaded)}, paused: ${yes(st.trigger.paused)}, ordering: ${st.trigger.ordering ?? '-'}`);
-    out(`index, counter  index: ${yes(st.seqIndex)}, constraint: ${yes(st.counterConstraint)}, counter: ${st.counter ?? '-'}`);
+    out(`index, counter  index: ${yes(st.seqIndex)}, constraint: ${yes(st.counterConstraint)}, counter: ${st.counter ?? '-'}, epoch: ${st.epoch ?? '-'}`);
     out(`backlog         ${st.backlog} undelivered transactions${st.oldestCommittedAt ? `, oldest committed at ${st.oldestCommittedAt}` : ''}`);
     out(`installed       ${yes(st.installed)}`);
   }
@@ -145,7 +163,7 @@ export function registerDb(program: Command): void {
     .option('--wait-ms <ms>', 'how long to wait for the database to load the trigger (default 90000)')
     .action(async (opts: InstallOptions) => runDbInstall(opts));
   common(db.command('uninstall'))
-    .description('Drop the outbox trigger; remove the counter, constraint and index when no undelivered entry is left.')
+    .description('Drop the outbox trigger; remove the counter, constraint and index when no undelivered entry is left. A running daemon reinstalls the trigger unless its config says reinstall: false.')
     .option('--purge', 'also delete undelivered outbox entries (their events are lost)')
     .option('--wait-ms <ms>', 'how long to wait for the database to unload the trigger (default 90000)')
     .action(async (opts: UninstallOptions) => runDbUninstall(opts));

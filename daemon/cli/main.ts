@@ -6,9 +6,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import { redactText } from '../../config/redact.js';
 import { registerAudit } from './audit.js';
 import { registerConfirmations } from './confirmations.js';
 import { registerDb } from './db.js';
+import { registerDev } from './dev.js';
 import { registerEmit } from './emit.js';
 import { registerEvents } from './events.js';
 import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, flushAndExit } from './exit.js';
@@ -44,6 +46,7 @@ export function buildProgram(): Command {
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) });
   registerStart(program);
+  registerDev(program);
   registerValidate(program);
   registerRemoteCommands(program);
   registerInvocationCommands(program);
@@ -75,11 +78,12 @@ export function exitCodeFor(err: unknown): number {
   }
   if (err instanceof CliError) {
     if (err.stdout !== undefined) process.stdout.write(`${err.stdout}\n`);
-    if (err.message !== '') process.stderr.write(`${err.message}\n`);
+    // commands scrub the config's secrets themselves; this catches credential-shaped text (a --url with a password)
+    if (err.message !== '') process.stderr.write(`${redactText(err.message)}\n`);
     return err.exitCode;
   }
   const e = err as Error;
-  process.stderr.write(`heimdall failed unexpectedly: ${e?.message ?? String(err)}\n${e?.stack ?? ''}\n`);
+  process.stderr.write(redactText(`heimdall failed unexpectedly: ${e?.message ?? String(err)}\n${e?.stack ?? ''}\n`));
   return EXIT_FAILURE;
 }
 

@@ -1,12 +1,12 @@
 /**
- * Commands that talk to a running daemon: status, plugins, actions, invoke, prompt (emit is in
- * emit.ts). Each takes --url, --token, --config and --json; without --json it prints a table or a
+ * Commands that talk to a running daemon: status, plugins (and plugins restart|pause|resume
+ * <name>), actions, invoke, prompt (emit is in emit.ts). Each takes --url, --token, --config and --json; without --json it prints a table or a
  * summary. Without --url the daemon is found as daemon-address.ts says ($HEIMDALL_URL, then the
  * server section of the config).
  */
 import { type Command } from 'commander';
 import type { ActionResult } from '../../sdk/index.js';
-import type { DaemonStatus } from '../http/daemon-api.js';
+import type { DaemonStatus, PluginControlResult } from '../http/daemon-api.js';
 import type { ActionInfo } from '../invoker/action-registry.js';
 import type { PluginStatus } from '../workers/plugin-status.js';
 import { printBoltProxies } from './bolt-proxy-status.js';
@@ -130,12 +130,29 @@ export function registerRemoteCommands(program: Command): void {
       else printStatus(s);
     }));
 
-  withRemoteOptions(program.command('plugins').description('List the configured plugins and their state.'))
+  const plugins = withRemoteOptions(program.command('plugins').description('List the configured plugins and their state; `plugins restart|pause|resume <name>` acts on one.'))
     .action(async (opts: RemoteOptions) => withClient(opts, async (client) => {
       const body = await client.get<{ plugins: PluginStatus[] }>('/v1/plugins');
       if (opts.json) printJson(body);
       else printPlugins(body.plugins);
     }));
+  const verbs = {
+    restart: 'Restart a plugin with fresh state (a new worker, its module imported again); its queue and counters stay. Exits 1 when it cannot start again.',
+    pause: 'Pause a plugin: its events wait in its queue (up to capacity; beyond that they are dropped with reason paused) until resumed; its actions still run.',
+    resume: 'Resume a paused plugin: what waited in its queue is delivered, in order.',
+  } as const;
+  for (const verb of ['restart', 'pause', 'resume'] as const) {
+    withRemoteOptions(plugins.command(verb).description(verbs[verb]).argument('<name>', 'the plugin name (see `heimdall plugins`)'))
+      // `plugins` has the same options: commander gives them to it wherever they stand, so both are read
+      .action(async (name: string, _opts: RemoteOptions, cmd: Command) => {
+        const opts = cmd.optsWithGlobals<RemoteOptions>();
+        await withClient(opts, async (client) => {
+          const body = await client.postJson<PluginControlResult>(`/v1/plugins/${encodeURIComponent(name)}/${verb}`, {});
+          if (opts.json) printJson(body);
+          else out(body.message);
+        });
+      });
+  }
 
   withRemoteOptions(program.command('actions').description('List the actions that can be invoked.'))
     .action(async (opts: RemoteOptions) => withClient(opts, async (client) => {

@@ -12,16 +12,20 @@
 import { Option, type Command } from 'commander';
 import type { Logger } from 'pino';
 import type { HeimdallConfig, LogLevel } from '../../config/types.js';
+import type { RunningDaemon } from '../daemon.js';
 import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, flushAndExit } from './exit.js';
 import { ErrorCode } from '../../sdk/errors.js';
 
 const LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'];
 
-interface StartOptions {
+export interface StartOptions {
   config?: string;
   logLevel?: LogLevel;
   pretty?: boolean;
 }
+
+/** What `heimdall dev` adds to a start: called once the daemon runs; the function it returns is called before the daemon stops. */
+export type OnRunning = (daemon: RunningDaemon, ctx: { logger: Logger; config: HeimdallConfig; file: string | undefined }) => (() => void) | Promise<() => void>;
 
 /** Loads the config the way `start` and `validate` agree on; ConfigError becomes exit 2. */
 export async function loadConfigOrDefaults(explicit: string | undefined, opts: { invalidRules?: 'error' | 'keep' } = {}): Promise<{ config: HeimdallConfig; file: string | undefined }> {
@@ -40,15 +44,18 @@ function isConfigError(err: unknown): boolean {
   return (err as { code?: unknown } | null)?.code === ErrorCode.HMD_ERR_CONFIG;
 }
 
-export async function runStart(opts: StartOptions): Promise<void> {
+export async function runStart(opts: StartOptions, onRunning?: OnRunning): Promise<void> {
   const { config, file } = await loadConfigOrDefaults(opts.config, { invalidRules: 'keep' });
-  const [{ redactConfig }, { createLogger }, { startDaemon }] = await Promise.all([
+  const [{ redactConfig }, { SecretScrubber }, { createLogger }, { startDaemon }] = await Promise.all([
     import('../../config/loader.js'),
+    import('../../config/secret-scrubber.js'),
     import('../logger.js'),
     import('../daemon.js'),
   ]);
+  // every log line, and every message this command prints, is scrubbed of the config's secrets;
   // JSON output is asynchronous and bounded (limits.log.bufferBytes); it is flushed on exit.
-  const logger: Logger = createLogger({ level: opts.logLevel ?? config.log.level, pretty: opts.pretty ?? config.log.pretty, bufferBytes: config.limits.log.bufferBytes });
+  const secrets = SecretScrubber.fromConfig(config);
+  const logger: Logger = createLogger({ level: opts.logLevel ?? config.log.level, pretty: opts.pretty ?? config.log.pretty, bufferBytes: config.limits.log.bufferBytes, secrets });
   if (file) logger.info({ configPath: file }, `Loaded the config from ${file}.`);
   else {
     logger.info(
@@ -88,14 +95,14 @@ export async function runStart(opts: StartOptions): Promise<void> {
 
   let running;
   try {
-    running = await startDaemon({ config, logger });
+    running = await startDaemon({ config, logger, secrets });
   } catch (err) {
     if (isConfigError(err)) {
       logger.error(`Heimdall cannot start: ${(err as Error).message}`);
-      throw new CliError((err as Error).message, EXIT_USAGE);
+      throw new CliError(secrets.text((err as Error).message), EXIT_USAGE);
     }
     logger.fatal({ err }, `Heimdall could not start: ${(err as Error).message}`);
-    throw new CliError(`Heimdall could not start: ${(err as Error).message}`, EXIT_FAILURE);
+    throw new CliError(secrets.text(`Heimdall could not start: ${(err as Error).message}`), EXIT_FAILURE);
   }
 
   const daemon = running;
@@ -106,7 +113,9 @@ export async function runStart(opts: StartOptions): Promise<void> {
     });
   };
 
+  const cleanup = onRunning && signalled === undefined ? await onRunning(daemon, { logger, config, file }) : undefined;
   const sig = signalled ?? (await new Promise<NodeJS.Signals>((resolve) => (onSignal = resolve)));
+  cleanup?.();
   try {
     await running.stop(`received ${sig}`);
   } catch (err) {
@@ -116,12 +125,15 @@ export async function runStart(opts: StartOptions): Promise<void> {
   await flushAndExit(EXIT_OK);
 }
 
-export function registerStart(program: Command): void {
-  program
-    .command('start')
-    .description('Start the daemon in the foreground; SIGTERM or SIGINT stops it gracefully.')
+/** --config, --log-level and --pretty, shared by `start` and `dev`. */
+export function withStartOptions(cmd: Command): Command {
+  return cmd
     .option('-c, --config <file>', 'config file (default: $HEIMDALL_CONFIG, else ./heimdall.config.yaml, else built-in defaults)')
     .addOption(new Option('--log-level <level>', 'lowest log level written; overrides log.level').choices(LEVELS))
-    .option('--pretty', 'human-readable log lines instead of JSON; overrides log.pretty')
+    .option('--pretty', 'human-readable log lines instead of JSON; overrides log.pretty');
+}
+
+export function registerStart(program: Command): void {
+  withStartOptions(program.command('start').description('Start the daemon in the foreground; SIGTERM or SIGINT stops it gracefully.'))
     .action(async (opts: StartOptions) => runStart(opts));
 }

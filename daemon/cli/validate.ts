@@ -3,7 +3,7 @@
  * anything, then (when it is valid) each enabled plugin: its path or package resolves, its module
  * loads, its definition and `events` are valid, its config matches its configSchema. Prints "OK:
  * FILE is valid…" and exits 0, or every problem (file:line:col path: message (hint)) on stderr and
- * exits 2.
+ * exits 2. No problem quotes a secret of the file: the loader and this command scrub them.
  */
 import { type Command } from 'commander';
 import type { ConfigIssue } from '../../config/errors.js';
@@ -40,8 +40,10 @@ export async function runValidate(opts: ValidateOptions): Promise<void> {
   // the plugins are checked once the config itself is valid (each module loaded in a worker)
   let result: { ok: true } | { ok: false; errors: ConfigIssue[]; text: string } = checked;
   if (checked.ok && opts.plugins !== false && checked.config.plugins.length > 0) {
-    const [{ validatePlugins }, { formatIssues }] = await Promise.all([import('./validate-plugins.js'), import('../../config/errors.js')]);
-    const errors = await validatePlugins(checked.config, file);
+    const [{ validatePlugins }, { formatIssues }, { SecretScrubber }] = await Promise.all([import('../plugin-check.js'), import('../../config/errors.js'), import('../../config/secret-scrubber.js')]);
+    // a plugin's configSchema error may quote a value of its config, a password say
+    const secrets = SecretScrubber.fromConfig(checked.config);
+    const errors = (await validatePlugins(checked.config, file)).map((e) => ({ ...e, message: secrets.text(e.message), ...(e.hint !== undefined ? { hint: secrets.text(e.hint) } : {}) }));
     if (errors.length > 0) result = { ok: false, errors, text: formatIssues(errors, file) };
   }
   if (result.ok) {

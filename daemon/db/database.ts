@@ -12,6 +12,7 @@
 import neo4j, { type Driver, type ResultSummary, type Transaction } from 'neo4j-driver';
 import type { Logger } from 'pino';
 import { DatabaseUnavailableError, HeimdallError, QueryFailedError, ReadOnlyError, type Row } from '../../sdk/index.js';
+import { redactUrl } from '../../config/redact.js';
 import type { DatabaseConfig } from '../../config/types.js';
 import { plainRows } from './plain-values.js';
 
@@ -63,9 +64,12 @@ export class Database {
   private readonly listeners = new Set<ConnectivityListener>();
   private watchTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** database.uri as messages show it: without the password of its userinfo. */
+  readonly where: string;
 
   constructor(readonly cfg: DatabaseConfig, private readonly log: Logger, opts: DatabaseOptions = {}) {
     this.defaultDatabase = cfg.database;
+    this.where = redactUrl(cfg.uri);
     this.driver = neo4j.driver(cfg.uri, neo4j.auth.basic(cfg.user, cfg.password), {
       connectionTimeout: cfg.connectTimeoutMs,
       connectionAcquisitionTimeout: cfg.connectTimeoutMs,
@@ -89,8 +93,8 @@ export class Database {
     if (up === this.connected) return;
     this.connected = up;
     this.lastError = up ? undefined : reason;
-    if (up) this.log.info(`The database at ${this.cfg.uri} is reachable (${reason}).`);
-    else if (!first) this.log.warn(`The database at ${this.cfg.uri} cannot be reached: ${reason}. Heimdall keeps running; queries fail fast until it is back.`);
+    if (up) this.log.info(`The database at ${this.where} is reachable (${reason}).`);
+    else if (!first) this.log.warn(`The database at ${this.where} cannot be reached: ${reason}. Heimdall keeps running; queries fail fast until it is back.`);
     for (const l of this.listeners) {
       try {
         l(up, reason);
@@ -129,7 +133,7 @@ export class Database {
   async start(intervalMs = 2000): Promise<void> {
     const ok = await this.check();
     if (!ok) {
-      this.log.error(`Heimdall could not connect to the database at ${this.cfg.uri} as ${this.cfg.user}: ${this.lastError}. It runs degraded and retries every ${intervalMs} ms; check database.uri, database.user and database.password.`);
+      this.log.error(`Heimdall could not connect to the database at ${this.where} as ${this.cfg.user}: ${this.lastError}. It runs degraded and retries every ${intervalMs} ms; check database.uri, database.user and database.password.`);
     }
     const tick = async () => {
       if (this.closed) return;
@@ -149,7 +153,7 @@ export class Database {
   async run(cypher: string, params: Record<string, unknown>, opts: RunOptions): Promise<RunResult> {
     if (!this.connected) {
       const reason = this.lastError ?? 'not connected yet';
-      throw new DatabaseUnavailableError(`The database at ${this.cfg.uri} is not reachable (${reason}); the query was not run. It runs again once the database is back.`, { reason });
+      throw new DatabaseUnavailableError(`The database at ${this.where} is not reachable (${reason}); the query was not run. It runs again once the database is back.`, { reason });
     }
     const metadata: TxMetadata = { app: 'heimdall', ...(opts.metadata ?? {}) };
     const timeout = opts.timeoutMs === undefined ? this.cfg.queryTimeoutMs : opts.timeoutMs;
@@ -175,7 +179,7 @@ export class Database {
   async transaction<T>(opts: TransactionOptions, fn: (tx: Transaction) => Promise<T>): Promise<T> {
     if (!this.connected) {
       const reason = this.lastError ?? 'not connected yet';
-      throw new DatabaseUnavailableError(`The database at ${this.cfg.uri} is not reachable (${reason}); the query was not run. It runs again once the database is back.`, { reason });
+      throw new DatabaseUnavailableError(`The database at ${this.where} is not reachable (${reason}); the query was not run. It runs again once the database is back.`, { reason });
     }
     const metadata: TxMetadata = { app: 'heimdall', ...(opts.metadata ?? {}) };
     const timeout = opts.timeoutMs === undefined ? this.cfg.queryTimeoutMs : opts.timeoutMs;
@@ -220,7 +224,7 @@ export class Database {
     }
     if (code === 'ServiceUnavailable' || code === 'SessionExpired' || /ECONNREFUSED|connect|Connection was closed/i.test(e.message)) {
       this.setConnected(false, describe(err));
-      return new DatabaseUnavailableError(`The database at ${this.cfg.uri} is not reachable: ${e.message}`, { neo4jCode: code });
+      return new DatabaseUnavailableError(`The database at ${this.where} is not reachable: ${e.message}`, { neo4jCode: code });
     }
     return new QueryFailedError(`The database rejected the query: ${e.message}`, { neo4jCode: code });
   }

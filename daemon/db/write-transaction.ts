@@ -15,6 +15,7 @@
  */
 import type { Row } from '../../sdk/index.js';
 import type { Database, TxMetadata } from './database.js';
+import { refusedLabels } from './own-state.js';
 import { plainRows } from './plain-values.js';
 import { GUARD_LOADED_CYPHER, parseGuardError, POLICY_TRIGGER, POLICY_TRIGGER_STATEMENT, type GuardLimits, type GuardReport } from './policy-trigger.js';
 
@@ -54,6 +55,19 @@ export interface WriteAttempt {
   durationMs: number;
 }
 
+/**
+ * The commit guard's report, or, when the outbox trigger refused the transaction first (both run at commit; it
+ * refuses any write to Heimdall's own nodes without the internal key, ../sources/neo4j-apoc), a report of Heimdall
+ * state touched with the labels it names. Undefined for any other failure.
+ */
+function guardReport(err: unknown, probe: boolean): GuardReport | undefined {
+  const g = parseGuardError(err);
+  if (g) return g;
+  const labels = refusedLabels(err);
+  if (!labels) return undefined;
+  return { probe, heimdallState: true, heimdallLabels: labels, nodesDeleted: 0, relationshipsDeleted: 0, labelsRemoved: 0, nodes: [], relationships: [] };
+}
+
 function nonZero(updates: Record<string, number>): Counters {
   return Object.fromEntries(Object.entries(updates).filter(([, v]) => typeof v === 'number' && v !== 0));
 }
@@ -90,7 +104,7 @@ export async function runWrite(db: Database, r: WriteRequest): Promise<WriteAtte
         try {
           await tx.commit();
         } catch (err) {
-          const g = parseGuardError(err);
+          const g = guardReport(err, true);
           if (g?.probe) return done('probed', { guard: g, guardVerified: true });
           throw err;
         }
@@ -103,7 +117,7 @@ export async function runWrite(db: Database, r: WriteRequest): Promise<WriteAtte
       try {
         await tx.commit();
       } catch (err) {
-        const g = parseGuardError(err);
+        const g = guardReport(err, false);
         if (g) return done('guard-refused', { guard: g });
         throw err;
       }

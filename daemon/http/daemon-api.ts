@@ -36,6 +36,27 @@ export interface DaemonStatus {
   rules?: RulesSummary;
 }
 
+/** The answer of a restart, pause or resume of one plugin. */
+export interface PluginControlResult {
+  name: string;
+  /** The plugin's state afterwards (running, paused, …). */
+  state: PluginStatus['state'];
+  /** False when it already was as asked (pausing a paused plugin). */
+  changed: boolean;
+  message: string;
+}
+
+/**
+ * Restart (fresh worker, queue kept), pause (events queue up to capacity) and resume of one
+ * plugin by name. Throw HeimdallErrors: NOT_FOUND (404) for an unknown plugin, CONFLICT (409) to
+ * pause or resume a failed or stopped one, PLUGIN_INIT / INVALID_PLUGIN when a restart cannot start it.
+ */
+export interface PluginControlApi {
+  restart(name: string): Promise<PluginControlResult>;
+  pause(name: string): PluginControlResult;
+  resume(name: string): PluginControlResult;
+}
+
 export interface Readiness {
   ready: boolean;
   /** Why it is not ready; when ready, what is degraded but settled (plugins failed for good). */
@@ -54,6 +75,8 @@ export interface DaemonApi {
   readiness(): Readiness;
   status(): DaemonStatus;
   plugins(): PluginStatus[];
+  /** Restart, pause, resume (the POST /v1/plugins/{name}/… routes). */
+  pluginControl?: PluginControlApi;
   actions(): ActionInfo[];
   /** Validates each item against the event schema, fills id/timestamp/database/source, routes the valid ones. */
   ingest(items: unknown[], source: string): IngestResult;

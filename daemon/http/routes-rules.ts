@@ -44,7 +44,7 @@ function readQuery(route: string, q: Query, allowed: readonly string[]): { rule?
 }
 
 /** A POST without a body, or with an empty JSON object. */
-function noBody(body: unknown, route: string): void {
+export function noBody(body: unknown, route: string): void {
   if (body === undefined || body === null) return;
   if (typeof body === 'object' && !Array.isArray(body) && Object.keys(body).length === 0) return;
   throw bad(`${route} takes no body; send none, or {}.`);

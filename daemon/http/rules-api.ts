@@ -50,6 +50,8 @@ export interface ReloadReport {
   at: string;
   /** What changed in the rules, when the rules engine runs. */
   rules?: { added: string[]; changed: string[]; removed: string[]; unchanged: string[]; droppedDebounced: number; files: string[] };
+  /** What the reload did to the plugins of plugins[], by name: started, drained and stopped, restarted with their queue kept, left running. */
+  plugins?: { added: string[]; removed: string[]; restarted: string[]; unchanged: string[] };
   /** Config keys whose change was applied. */
   applied: string[];
   /** Changes that were not applied and need a restart of the daemon, each with why. */

@@ -6,9 +6,14 @@
  * - Every 4xx/5xx is `{ error: { code, message, details? } }`, fastify's own errors included.
  * - fastify's request logging is off (too chatty at 100k events/s); errors are logged once each,
  *   5xx at error and 4xx at debug, with a per-request child logger.
+ * - Every JSON and text body (answers, error envelopes, /readyz, /v1/status, /metrics) is scrubbed
+ *   of the config's secrets and credential-shaped text before it is sent (an onSend hook with the
+ *   daemon's SecretScrubber); the SSE streams are Bifrost messages, scrubbed when published, and
+ *   the event tap, which is event data.
  */
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { SecretScrubber } from '../../config/secret-scrubber.js';
 import type { HeimdallConfig } from '../../config/types.js';
 import type { DaemonApi } from './daemon-api.js';
 import { assertSafeBind, createAuthCheck } from './auth.js';
@@ -20,6 +25,7 @@ import { registerEventRoutes } from './routes-events.js';
 import { registerHistoryRoutes } from './routes-history.js';
 import { registerInvocationRoutes } from './routes-invocations.js';
 import { registerOpsRoutes } from './routes-ops.js';
+import { registerPluginRoutes } from './routes-plugins.js';
 import { registerQuarantineRoutes } from './routes-quarantine.js';
 import { registerReloadRoute, registerRuleRoutes } from './routes-rules.js';
 import { registerTapRoutes } from './routes-tap.js';
@@ -32,6 +38,8 @@ export interface HttpServerOptions {
   logger: Logger;
   /** Where the built console is (default dist/console/); tests point it elsewhere. */
   consoleDir?: string;
+  /** Scrubs every body sent; default one that knows the secrets of `config`. */
+  secrets?: SecretScrubber;
 }
 
 export interface HttpServer {
@@ -72,6 +80,14 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
   });
 
   installJsonParser(app, bodyLimitBytes);
+
+  // Bodies are strings here (fastify has serialized them); streams and buffers (the console's files) pass.
+  const secrets = opts.secrets ?? SecretScrubber.fromConfig(config);
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    if (typeof payload !== 'string') return done(null, payload);
+    const type = String(reply.getHeader('content-type') ?? '');
+    done(null, type.includes('json') ? secrets.json(payload) : type.startsWith('text/plain') ? secrets.text(payload) : payload);
+  });
 
   // Every route, for the 404 message: "GET /healthz, …". Collected as routes are added.
   const routeList: string[] = [];
@@ -115,6 +131,7 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
 
   registerOpsRoutes(app, api, startedAtMs, logger);
   registerV1Routes(app, api);
+  registerPluginRoutes(app, api);
   registerEventRoutes(app, api, bodyLimitBytes);
   registerBifrostRoutes(app, api);
   registerInvocationRoutes(app, api);

@@ -115,6 +115,11 @@ export class ActionRegistry {
     for (const [k, e] of this.entries) if (e.info.plugin === plugin) this.entries.delete(k);
   }
 
+  /** Removes the actions `runner` registered, and only those (another plugin may have taken the name since). */
+  unregisterRunner(runner: ActionRunner): void {
+    for (const [k, e] of this.entries) if (e.runner === runner) this.entries.delete(k);
+  }
+
   list(): ActionInfo[] {
     return [...this.entries.values()].map((e) => e.info).sort((a, b) => a.name.localeCompare(b.name));
   }

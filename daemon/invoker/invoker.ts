@@ -20,6 +20,7 @@ import {
   type PromptOptions,
   ErrorCode,
 } from '../../sdk/index.js';
+import { redactUrl } from '../../config/redact.js';
 import type { HeimdallConfig } from '../../config/types.js';
 import type { BifrostBus } from '../bifrost/bus.js';
 import type { ActionRegistry } from './action-registry.js';
@@ -298,7 +299,7 @@ export class Invoker {
     return {
       queue: { waiting: this.queue.waiting, running: this.queue.running, capacity: this.queue.capacity, concurrency: this.queue.concurrency, maxRunning: this.queue.maxRunning },
       recorded: this.store.size,
-      model: llm ? { configured: true, model: llm.model, baseURL: llm.baseURL, toolMode: llm.toolMode } : { configured: false },
+      model: llm ? { configured: true, model: llm.model, baseURL: redactUrl(llm.baseURL), toolMode: llm.toolMode } : { configured: false },
       database: { reader: !!a.reader, schema: !!(a.schema || a.reader), executor: !!a.executor, audit: !!a.audit },
     };
   }

@@ -10,6 +10,7 @@ import type {
   ChatCompletionMessageParam,
   ChatCompletionTool,
 } from 'openai/resources/chat/completions';
+import { redactUrl } from '../../config/redact.js';
 import type { LlmConfig } from '../../config/types.js';
 import type { ModelUsage } from './seams.js';
 
@@ -52,15 +53,31 @@ function refusesTools(err: InstanceType<typeof OpenAI.APIError>): boolean {
   return /tool|function/i.test(`${err.message} ${JSON.stringify(err.error ?? '')}`);
 }
 
+/**
+ * llm.baseURL split for the openai package, which appends paths to baseURL as text: a query
+ * string (`?api-version=…`, a proxy's `?api_key=…`) becomes its defaultQuery, sent with every request.
+ */
+export function splitBaseURL(baseURL: string): { baseURL: string; query?: Record<string, string> } {
+  const q = baseURL.indexOf('?');
+  if (q < 0) return { baseURL };
+  const query = Object.fromEntries(new URLSearchParams(baseURL.slice(q + 1).replace(/#.*$/, '')));
+  return { baseURL: baseURL.slice(0, q), ...(Object.keys(query).length > 0 ? { query } : {}) };
+}
+
 export class ModelClient {
   private readonly client: OpenAI;
+  /** llm.baseURL as messages show it (its credentials replaced by ***). */
+  readonly where: string;
 
   /** Told on every call whether the model server could be reached (for the daemon's Bifrost notices). */
   onReachability: ((reachable: boolean, reason?: string) => void) | undefined;
 
   constructor(readonly config: LlmConfig) {
+    this.where = redactUrl(config.baseURL);
+    const { baseURL, query } = splitBaseURL(config.baseURL);
     this.client = new OpenAI({
-      baseURL: config.baseURL,
+      baseURL,
+      ...(query ? { defaultQuery: query } : {}),
       // Local servers need no key; the package insists on one, so send a placeholder.
       apiKey: config.apiKey || process.env['OPENAI_API_KEY'] || 'heimdall-no-key',
       timeout: config.timeoutMs,
@@ -97,7 +114,7 @@ export class ModelClient {
     const latencyMs = performance.now() - started;
     const choice = completion?.choices?.[0];
     if (!choice || !choice.message) {
-      throw new ModelError('bad_response', `The model server at ${this.config.baseURL} answered without a choice or message; check that it implements the Chat Completions API.`);
+      throw new ModelError('bad_response', `The model server at ${this.where} answered without a choice or message; check that it implements the Chat Completions API.`);
     }
     const u = completion.usage;
     return {
@@ -110,7 +127,7 @@ export class ModelClient {
   }
 
   private describe(err: unknown, model: string): ModelError {
-    const where = `The model server at ${this.config.baseURL}`;
+    const where = `The model server at ${this.where}`;
     const tries = this.config.maxRetries > 0 ? ` after ${this.config.maxRetries + 1} attempts` : '';
     if (err instanceof OpenAI.APIUserAbortError) return new ModelError('aborted', 'The model request was cancelled before it finished.');
     if (err instanceof OpenAI.APIConnectionTimeoutError) {

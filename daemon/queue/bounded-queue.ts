@@ -7,11 +7,13 @@
  * is a new receive (pushFront).
  * `capacity` bounds waiting + in flight. When full, `drop_newest` refuses the incoming event and
  * `drop_oldest` evicts the oldest waiting one (events in flight are never evicted; if nothing is
- * waiting the incoming event is dropped instead).
+ * waiting the incoming event is dropped instead). A queue can be given a new capacity and policy
+ * (a plugin restarted with a changed queue: section keeps its queue and its counters).
  */
 import type { WhenFull } from '../../config/types.js';
 
-export type DropReason = 'queue_full' | 'plugin_failed' | 'plugin_stopped' | 'shutdown';
+/** Why events were dropped; `paused`: the queue of a paused plugin was full (`heimdall plugins pause`). */
+export type DropReason = 'queue_full' | 'paused' | 'plugin_failed' | 'plugin_stopped' | 'shutdown';
 
 /** Exact per-plugin accounting: received = delivered + dropped + queued at every moment. */
 export interface QueueCounters {
@@ -44,9 +46,44 @@ export class BoundedQueue<T> {
   /** Drops since the last call to {@link takeDropsSinceLastSummary}. */
   private dropsSinceSummary = new Map<string, number>();
 
-  constructor(readonly capacity: number, readonly whenFull: WhenFull) {
-    if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`Queue capacity must be a positive integer; got ${capacity}.`);
+  private cap: number;
+  private policy: WhenFull;
+
+  constructor(capacity: number, whenFull: WhenFull) {
+    checkCapacity(capacity);
+    this.cap = capacity;
+    this.policy = whenFull;
     this.ring = new Array(capacity);
+  }
+
+  /** Bound of waiting plus in flight. */
+  get capacity(): number {
+    return this.cap;
+  }
+  get whenFull(): WhenFull {
+    return this.policy;
+  }
+
+  /**
+   * Gives the queue a new capacity and policy, keeping its events (in order) and its counters.
+   * When fewer fit than are queued, the newest waiting events (drop_newest) or the oldest
+   * (drop_oldest) are dropped, reason queue_full; events in flight are never dropped here.
+   * Returns how many were dropped.
+   */
+  resize(capacity: number, whenFull: WhenFull): number {
+    checkCapacity(capacity);
+    const waiting: T[] = [];
+    for (let i = 0; i < this.size; i++) waiting.push(this.ring[(this.head + i) % this.cap] as T);
+    const excess = Math.max(0, Math.min(waiting.length, waiting.length + this.inFlightCount - capacity));
+    const kept = whenFull === 'drop_oldest' ? waiting.slice(excess) : waiting.slice(0, waiting.length - excess);
+    this.cap = capacity;
+    this.policy = whenFull;
+    this.ring = new Array(capacity);
+    this.head = 0;
+    this.size = 0;
+    for (const item of kept) this.ring[this.size++] = item;
+    if (excess > 0) this.countDrop('queue_full', excess);
+    return excess;
   }
 
   /** Events waiting (not in flight). */
@@ -61,17 +98,20 @@ export class BoundedQueue<T> {
     return this.size + this.inFlightCount;
   }
 
-  /** Offers one event. Returns false when it (or an older one, for drop_oldest) was dropped. */
-  push(item: T): boolean {
+  /**
+   * Offers one event. Returns false when it (or an older one, for drop_oldest) was dropped, with
+   * reason `whenFullReason` (queue_full, or paused for the queue of a paused plugin).
+   */
+  push(item: T, whenFullReason: DropReason = 'queue_full'): boolean {
     this.receivedCount++;
-    if (this.size + this.inFlightCount >= this.capacity) {
-      if (this.whenFull === 'drop_oldest' && this.size > 0) {
+    if (this.size + this.inFlightCount >= this.cap) {
+      if (this.policy === 'drop_oldest' && this.size > 0) {
         this.ring[this.head] = undefined;
-        this.head = (this.head + 1) % this.capacity;
+        this.head = (this.head + 1) % this.cap;
         this.size--;
-        this.countDrop('queue_full', 1);
+        this.countDrop(whenFullReason, 1);
       } else {
-        this.countDrop('queue_full', 1);
+        this.countDrop(whenFullReason, 1);
         return false;
       }
       this.append(item);
@@ -97,7 +137,7 @@ export class BoundedQueue<T> {
   }
 
   private append(item: T): void {
-    this.ring[(this.head + this.size) % this.capacity] = item;
+    this.ring[(this.head + this.size) % this.cap] = item;
     this.size++;
     const q = this.size + this.inFlightCount;
     if (q > this.highWater) this.highWater = q;
@@ -115,7 +155,7 @@ export class BoundedQueue<T> {
     for (let i = 0; i < n; i++) {
       out[i] = this.ring[this.head] as T;
       this.ring[this.head] = undefined;
-      this.head = (this.head + 1) % this.capacity;
+      this.head = (this.head + 1) % this.cap;
     }
     this.size -= n;
     this.inFlightCount += n;
@@ -135,7 +175,7 @@ export class BoundedQueue<T> {
     if (items.length > this.inFlightCount) throw new RangeError(`Cannot requeue ${items.length} events; only ${this.inFlightCount} are in flight.`);
     this.inFlightCount -= items.length;
     for (let i = items.length - 1; i >= 0; i--) {
-      this.head = (this.head - 1 + this.capacity) % this.capacity;
+      this.head = (this.head - 1 + this.cap) % this.cap;
       this.ring[this.head] = items[i];
       this.size++;
     }
@@ -182,8 +222,12 @@ export class BoundedQueue<T> {
       queued: this.size + this.inFlightCount,
       inFlight: this.inFlightCount,
       highWaterMark: this.highWater,
-      capacity: this.capacity,
-      whenFull: this.whenFull,
+      capacity: this.cap,
+      whenFull: this.policy,
     };
   }
+}
+
+function checkCapacity(capacity: number): void {
+  if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`Queue capacity must be a positive integer; got ${capacity}.`);
 }

@@ -47,12 +47,13 @@ export function describeDrops(ev: DropsEvent): string {
   const secs = ev.intervalMs / 1000;
   if (ev.failedBecause !== undefined) {
     const why = ev.failedBecause.replace(/\.$/, '');
-    return `The plugin ${ev.plugin} is failed, so the ${ev.total} events sent to it in the last ${secs} s were dropped (${reasons}); ${totals}. It failed because: ${why}. Fix the plugin and restart the daemon.`;
+    return `The plugin ${ev.plugin} is failed, so the ${ev.total} events sent to it in the last ${secs} s were dropped (${reasons}); ${totals}. It failed because: ${why}. Fix the plugin and restart it (\`heimdall plugins restart ${ev.plugin}\`).`;
   }
   const advice: string[] = [];
   if (ev.dropped.queue_full) advice.push('Raise queue.capacity or make the handler faster.');
   if (ev.dropped.shutdown) advice.push('Events still queued at the shutdown deadline were dropped; raise shutdown.drainTimeoutMs to deliver more of them.');
   if (ev.dropped.plugin_stopped) advice.push('Events that arrived after the plugin had stopped were dropped.');
+  if (ev.dropped.paused) advice.push(`The plugin is paused and its queue is full; \`heimdall plugins resume ${ev.plugin}\` delivers what waits.`);
   return `The plugin ${ev.plugin} dropped ${ev.total} events in the last ${secs} s (${reasons}); ${totals}.${advice.length ? ` ${advice.join(' ')}` : ''}`;
 }
 

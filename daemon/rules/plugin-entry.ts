@@ -67,8 +67,3 @@ export function rulesPluginEntry(config: HeimdallConfig): { entry: PluginConfig;
   };
   return { entry, slice };
 }
-
-/** The config with the rules plugin's entry after the configured plugins (what PluginSet builds hosts from). */
-export function withRulesPlugin<C extends Pick<HeimdallConfig, 'plugins'>>(config: C, entry: PluginConfig | undefined): C {
-  return entry ? { ...config, plugins: [...config.plugins, entry] } : config;
-}

@@ -14,7 +14,7 @@ import type { EventLimitsConfig, HeimdallConfig } from '../../config/types.js';
 import type { Database } from '../db/database.js';
 import { BoltProxySet } from './bolt-proxy/proxy-set.js';
 import { HttpSource, type IngestResult } from './http-source.js';
-import { Neo4jApocSource, roomInQueues, settledWhenQueuesDrain, type BoundedQueue, type CountingQueue } from './neo4j-apoc/index.js';
+import { Neo4jApocSource, roomInQueues, settledWhenQueuesDrain, type BoundedQueue, type CountingQueue, type Notify } from './neo4j-apoc/index.js';
 import type { Emit, EventSource, SourceStatus } from './source.js';
 import { SystemSource } from './system-source.js';
 
@@ -28,6 +28,8 @@ export interface SourceSetOptions {
   logger: Logger;
   /** limits.events: the http source checks them per item at ingest and holds events during start-up. */
   eventLimits?: EventLimitsConfig;
+  /** Daemon notices on Bifrost (the outbox says when capture was switched off, and when it is back). */
+  notify?: Notify;
 }
 
 const NO_HTTP_SOURCE = 'POST /v1/events is off: sources: in the config has no `- type: http` entry. Add one and restart the daemon to send events over HTTP.';
@@ -53,7 +55,7 @@ export class SourceSet {
         });
         this.sources.push(this.http);
       } else if (sc.type === 'system' && !this.sources.some((s) => s.name === 'system')) {
-        this.sources.push(new SystemSource({ emit, ...(db ? { db, uri: db.cfg.uri } : {}) }));
+        this.sources.push(new SystemSource({ emit, ...(db ? { db, uri: db.where } : {}) }));
       } else if (sc.type === 'neo4j-apoc' && db) {
         const src = new Neo4jApocSource({
           db,
@@ -62,6 +64,7 @@ export class SourceSet {
           logger: logger.child({ component: 'neo4j-apoc' }),
           settled: settledWhenQueuesDrain(opts.queues),
           room: roomInQueues(opts.queues),
+          ...(opts.notify ? { notify: opts.notify } : {}),
         });
         this.outboxes.push(src);
         this.sources.push(src);

@@ -3,13 +3,19 @@
  * lifecycle (starting → running → restarting/failed → draining → stopped), the dispatcher that
  * hands batches to the worker, the watchdog that terminates a handler past its deadline (and the
  * channel's that terminates an action past its own), and crash recovery with backoff and fresh
- * state. The state is the host's own: it changes only through start(), stop(), markFailed() and
- * the crash path, and others read it.
+ * state. The state is the host's own: it changes only through start(), stop(), markFailed(),
+ * restart(), pause()/resume() and the crash path, and others read it.
  *
  * A crash never lets one event crash the plugin again and again: poison-events.ts decides which
  * event took the worker down; it goes to quarantine (counted delivered and failed) instead of back
  * into the queue, and the crash window counts distinct causes, so one poison event can never mark
  * the plugin failed. Log lines and Bifrost messages pass the plugin's output limits.
+ *
+ * restart() (an operator, a reload that changed the plugin's entry, `heimdall dev`) lets the
+ * batches in flight finish, calls the plugin's stop(), and starts a fresh worker (a fresh module
+ * graph, so fresh module state) with the new entry; the queue, its events and its counters stay.
+ * pause() holds delivery: events queue up to capacity (beyond it they are dropped by the queue's
+ * whenFull policy with reason `paused`) and resume() delivers them in order; actions still run.
  */
 import type { Logger } from 'pino';
 import {
@@ -29,6 +35,7 @@ import { MAX_BATCHES_IN_FLIGHT, PROGRESS, type EventsResult, type InitAnswer, ty
 import { WorkerChannel, type RpcHandler } from './worker-channel.js';
 import type { PluginIdentity } from './host-ports.js';
 import type { PluginHostEnvironment, PluginHostHooks } from './plugin-host-options.js';
+import { settleCrashedBatches } from './crash-accounting.js';
 import { triageCrash } from './crash-triage.js';
 import { CrashWindow } from './crash-window.js';
 import { DEFAULT_OUTPUT_LIMITS, OutputLimiter, describeOutputDrops, type OutputLimits } from './output-limits.js';
@@ -45,6 +52,15 @@ const Q = heimdallConfigSchema.properties.limits.properties.quarantine.propertie
 export class PluginHost {
   readonly queue: BoundedQueue<DatabaseEvent>;
   private currentName: string;
+  private currentCfg: PluginConfig;
+  private currentModulePath: string;
+  private paused = false;
+  /** Set while restart() replaces the worker: a crash then only settles the batches in flight. */
+  private replacing = false;
+  /** The old worker died while restart() waited for it: its stop() is not called. */
+  private diedWhileReplacing = false;
+  private restartChain: Promise<unknown> = Promise.resolve();
+  private inFlightWaiters: Array<() => void> = [];
   private currentState: PluginState = 'starting';
   private currentReason: string | undefined;
   private declared: InitResult | undefined;
@@ -58,39 +74,48 @@ export class PluginHost {
   private inFlight: Array<{ seq: number; batch: DatabaseEvent[]; startedAt: number; careful: boolean }> = [];
   private nextSeq = 1;
   private terminating: string | undefined;
-  private readonly crashWindow: CrashWindow;
+  private crashWindow: CrashWindow;
   private readonly poison = new PoisonTracker<DatabaseEvent>();
   private readonly quarantine: QuarantineSink & { countFor?(plugin: string): number };
-  private readonly limiter: OutputLimiter;
-  private readonly outputLimits: OutputLimits;
+  private limiter: OutputLimiter;
+  private outputLimits: OutputLimits;
+  /** limits.plugins before this plugin's own plugins[].limits, and the output summary interval. */
+  private readonly outputBase: { limits: OutputLimits; intervalMs: number };
   private restartTimer: NodeJS.Timeout | undefined;
   private watchdog: NodeJS.Timeout | undefined;
   private idleWaiters: Array<() => void> = [];
   private generation = 0;
-  private readonly batchSize: number;
+  private batchSize: number;
 
   constructor(
     /** Name from the config file's point of view until the module declares its own. */
     name: string,
-    readonly modulePath: string,
-    readonly cfg: PluginConfig,
+    modulePath: string,
+    cfg: PluginConfig,
     readonly log: Logger,
     private readonly onRpc: (plugin: () => PluginIdentity) => RpcHandler,
     private readonly hooks: PluginHostHooks,
     env: PluginHostEnvironment = {},
   ) {
     this.currentName = name;
+    this.currentCfg = cfg;
+    this.currentModulePath = modulePath;
     this.queue = new BoundedQueue<DatabaseEvent>(cfg.queue.capacity, cfg.queue.whenFull);
     this.batchSize = Math.max(1, Math.min(cfg.queue.batchSize, cfg.queue.capacity));
     this.createPool = env.createPool ?? piscinaPool;
     this.now = env.now ?? Date.now;
     this.crashWindow = new CrashWindow(cfg.restart, this.now);
     this.quarantine = env.quarantine ?? new Quarantine({ size: Q.size.default, maxBytes: Q.maxBytes.default, eventLimits: DEFAULT_EVENT_LIMITS, now: this.now });
-    this.outputLimits = { ...(env.outputLimits ?? DEFAULT_OUTPUT_LIMITS), ...definedOnly(cfg.limits) };
-    this.limiter = new OutputLimiter({
+    this.outputBase = { limits: env.outputLimits ?? DEFAULT_OUTPUT_LIMITS, intervalMs: env.summaryIntervalMs ?? 10_000 };
+    this.outputLimits = { ...this.outputBase.limits, ...definedOnly(cfg.limits) };
+    this.limiter = this.makeLimiter();
+  }
+
+  private makeLimiter(): OutputLimiter {
+    return new OutputLimiter({
       plugin: () => this.name,
       limits: this.outputLimits,
-      intervalMs: env.summaryIntervalMs ?? 10_000,
+      intervalMs: this.outputBase.intervalMs,
       now: this.now,
       onSummary: (summary) => {
         const text = describeOutputDrops(summary);
@@ -104,8 +129,21 @@ export class PluginHost {
   get name(): string {
     return this.currentName;
   }
+  /** The module file the worker imports (a restart may point it elsewhere). */
+  get modulePath(): string {
+    return this.currentModulePath;
+  }
+  /** The plugins[] entry in force (a restart may bring a new one). */
+  get cfg(): PluginConfig {
+    return this.currentCfg;
+  }
+  /** The lifecycle state; `paused` while a running plugin's delivery is held. */
   get state(): PluginState {
-    return this.currentState;
+    return this.paused && this.currentState === 'running' ? 'paused' : this.currentState;
+  }
+  /** Whether an operator paused the plugin (it stays paused across restarts until resumed). */
+  get isPaused(): boolean {
+    return this.paused;
   }
   /** Why the plugin is failed or restarting, as a sentence. */
   get reason(): string | undefined {
@@ -164,7 +202,7 @@ export class PluginHost {
       this.queue.refuse(this.currentState === 'failed' ? 'plugin_failed' : 'plugin_stopped');
       return;
     }
-    this.queue.push(event);
+    this.queue.push(event, this.paused ? 'paused' : 'queue_full');
     if (this.currentState === 'running' && this.inFlight.length < MAX_BATCHES_IN_FLIGHT) this.dispatch();
   }
 
@@ -254,6 +292,8 @@ export class PluginHost {
    */
   private dispatch(): void {
     if (this.currentState !== 'running' && this.currentState !== 'draining') return;
+    // paused holds delivery while running; a stop (draining) delivers what is queued
+    if (this.paused && this.currentState === 'running') return;
     if (!this.pool) return;
     while (this.inFlight.length < MAX_BATCHES_IN_FLIGHT && this.queue.waiting > 0) {
       if (this.inFlight.some((b) => b.careful)) break;
@@ -277,6 +317,7 @@ export class PluginHost {
         if (gen !== this.generation) return;
         // answers come back in order: the worker runs batches one after another
         this.inFlight.shift();
+        if (this.inFlight.length === 0) this.notifyInFlightDone();
         this.queue.settle(batch.length, res.failed);
         this.poison.delivered(batch);
         this.hooks.onBatch?.(this, res, performance.now() - entry.startedAt);
@@ -315,6 +356,12 @@ export class PluginHost {
       reason, ...how, onQuarantined: (qid, eventId) => this.hooks.onQuarantined?.(this, qid, eventId, reason),
     });
     this.inFlight = [];
+    this.notifyInFlightDone();
+    // restart() is replacing the worker anyway: it goes on from here
+    if (this.replacing) {
+      this.diedWhileReplacing = true;
+      return;
+    }
     this.generation++;
     const draining = this.currentState === 'draining';
     this.terminating = undefined;
@@ -326,7 +373,7 @@ export class PluginHost {
       this.currentReason = `The plugin crashed ${w.crashes} times within ${this.cfg.restart.windowMs} ms; last: ${reason}`;
       this.poison.reset();
       const lost = this.queue.dropAll('plugin_failed');
-      this.log.error(`The plugin ${this.name} is marked failed after ${w.crashes} crashes within ${this.cfg.restart.windowMs} ms (last: ${reason}); ${lost} queued events were dropped and new ones will be counted as dropped. Fix the plugin and restart the daemon.`);
+      this.log.error(`The plugin ${this.name} is marked failed after ${w.crashes} crashes within ${this.cfg.restart.windowMs} ms (last: ${reason}); ${lost} queued events were dropped and new ones will be counted as dropped. Fix the plugin and restart it (\`heimdall plugins restart ${this.name}\`).`);
       this.hooks.onLifecycle?.(this, 'failed', this.currentReason);
       this.notifyIdle();
       return;
@@ -374,10 +421,127 @@ export class PluginHost {
 
   /** Runs one of this plugin's actions in its worker (params already validated). */
   invoke(action: string, params: Record<string, unknown>, invocationId: string, trigger: ActionTrigger, timeoutMs: number, extras?: { chain: string[]; maxResultBytes: number }): Promise<ActionResult> {
-    if (this.currentState !== 'running' && this.currentState !== 'draining') {
+    if ((this.currentState !== 'running' && this.currentState !== 'draining') || !this.channel) {
       return Promise.reject(new PluginUnavailableError(`The plugin ${this.name} is ${this.currentState}; its action ${action} cannot run now.${this.currentReason ? ` Reason: ${this.currentReason}` : ''}`));
     }
     return this.channel!.invoke(action, params, invocationId, trigger, timeoutMs, extras);
+  }
+
+  private notifyInFlightDone(): void {
+    const w = this.inFlightWaiters;
+    this.inFlightWaiters = [];
+    for (const f of w) f();
+  }
+
+  /** Resolves when no batch is in flight. */
+  private whenNothingInFlight(): Promise<void> {
+    if (this.inFlight.length === 0) return Promise.resolve();
+    return new Promise((r) => this.inFlightWaiters.push(r));
+  }
+
+  /**
+   * Holds event delivery: events queue up to capacity (then are dropped by the whenFull policy,
+   * reason `paused`); batches already in flight finish; actions still run. Returns false when the
+   * plugin was paused already.
+   */
+  pause(): boolean {
+    if (this.paused) return false;
+    this.paused = true;
+    this.log.info(`The plugin ${this.name} is paused: its events wait in its queue (${this.queue.queued} of ${this.queue.capacity} now) until it is resumed.`);
+    return true;
+  }
+
+  /** Delivers again, starting with what queued while paused. Returns false when it was not paused. */
+  resume(): boolean {
+    if (!this.paused) return false;
+    this.paused = false;
+    this.log.info(`The plugin ${this.name} is resumed; the ${this.queue.waiting} events that waited are delivered now.`);
+    this.dispatch();
+    return true;
+  }
+
+  /**
+   * Replaces the worker with a fresh one (fresh module state) and, when given, a new entry and
+   * module file; the queue keeps its events and counters (a changed queue: section resizes it).
+   * Batches in flight may finish until `deadline` (epoch ms); one still running then is settled
+   * as after a crash (its event counted as failed, later ones requeued). The plugin's stop() is
+   * called before the old worker goes. A failed plugin starts afresh (its crash count cleared).
+   * Resolves when the new worker runs; rejects (state failed) when it cannot start. Restarts of
+   * one host run one after another.
+   */
+  restart(reason: string, next: { cfg?: PluginConfig; modulePath?: string } = {}, deadline = this.now() + this.currentCfg.handlerTimeoutMs + 1000): Promise<void> {
+    const run = this.restartChain.then(() => this.replaceWorker(reason, next, deadline));
+    this.restartChain = run.catch(() => undefined);
+    return run;
+  }
+
+  private async replaceWorker(reason: string, next: { cfg?: PluginConfig; modulePath?: string }, deadline: number): Promise<void> {
+    if (this.currentState === 'stopped' || this.currentState === 'draining') {
+      throw new PluginUnavailableError(`The plugin ${this.name} is ${this.currentState}, so it cannot be restarted.`);
+    }
+    clearTimeout(this.restartTimer);
+    this.replacing = true;
+    this.diedWhileReplacing = false;
+    try {
+      const wasRunning = this.currentState === 'running';
+      this.currentState = 'restarting';
+      this.currentReason = reason;
+      if (this.inFlight.length > 0) {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([this.whenNothingInFlight(), new Promise<void>((r) => (timer = setTimeout(r, Math.max(0, deadline - this.now()))))]);
+        clearTimeout(timer);
+      }
+      this.generation++;
+      if (this.inFlight.length > 0) {
+        // what finished is delivered; the event still running is counted as failed (a restart is not its fault: no quarantine); what never ran goes back to the head
+        const { running, unrun } = settleCrashedBatches(this.inFlight, this.progress, this.queue);
+        this.inFlight = [];
+        if (running) {
+          this.queue.settle(1, 1);
+          this.log.warn({ eventId: running.id }, `The plugin ${this.name} was still handling event ${running.id} when it had to restart (${reason}); that event is counted as failed.`);
+        }
+        if (unrun.length > 0) this.queue.requeueFront(unrun);
+      }
+      const pool = this.pool;
+      if (pool && wasRunning && this.declared && !this.diedWhileReplacing) {
+        let t: NodeJS.Timeout | undefined;
+        try {
+          await Promise.race([pool.run({ type: 'stop' } satisfies WorkerTask), new Promise((_, rej) => (t = setTimeout(() => rej(new Error('stop() did not finish within 5000 ms')), 5000)))]);
+        } catch (err) {
+          this.log.warn(`The plugin ${this.name} failed in stop() before its restart: ${(err as Error).message}.`);
+        } finally {
+          clearTimeout(t);
+        }
+      }
+      await this.teardownWorker(`the plugin is restarting: ${reason}`);
+      if (next.cfg) this.adopt(next.cfg);
+      if (next.modulePath) this.currentModulePath = next.modulePath;
+      // a restart asked for starts the crash window afresh (with the restart: settings of the entry in force)
+      this.crashWindow = new CrashWindow(this.currentCfg.restart, this.now);
+      this.poison.reset();
+      this.restartCount++;
+    } finally {
+      this.replacing = false;
+    }
+    await this.start();
+    this.hooks.onLifecycle?.(this, 'restarted', reason);
+  }
+
+  /** Takes a new plugins[] entry: its queue settings resize the queue (events and counters kept). */
+  private adopt(cfg: PluginConfig): void {
+    this.currentCfg = cfg;
+    const limits = { ...this.outputBase.limits, ...definedOnly(cfg.limits) };
+    if (JSON.stringify(limits) !== JSON.stringify(this.outputLimits)) {
+      this.limiter.summarise();
+      this.limiter.close();
+      this.outputLimits = limits;
+      this.limiter = this.makeLimiter();
+    }
+    if (cfg.queue.capacity !== this.queue.capacity || cfg.queue.whenFull !== this.queue.whenFull) {
+      const dropped = this.queue.resize(cfg.queue.capacity, cfg.queue.whenFull);
+      if (dropped > 0) this.log.warn(`The queue of the plugin ${this.name} shrank to ${cfg.queue.capacity}; ${dropped} waiting events did not fit and were dropped (reason queue_full).`);
+    }
+    this.batchSize = Math.max(1, Math.min(cfg.queue.batchSize, cfg.queue.capacity));
   }
 
   private notifyIdle(): void {
@@ -397,8 +561,12 @@ export class PluginHost {
    * shutdown), calls the plugin's stop(), and terminates the worker.
    */
   async stop(deadline: number): Promise<{ leftOver: number }> {
+    // a restart under way finishes first, so its new worker is the one that drains
+    await this.restartChain;
     clearTimeout(this.restartTimer);
     if (this.currentState === 'running' || this.currentState === 'restarting' || this.currentState === 'starting') this.currentState = 'draining';
+    // a paused plugin delivers what waits while it drains
+    this.dispatch();
     let timer: NodeJS.Timeout | undefined;
     const remaining = Math.max(0, deadline - this.now());
     await Promise.race([this.whenIdle(), new Promise<void>((r) => (timer = setTimeout(r, remaining)))]);
@@ -439,7 +607,7 @@ export class PluginHost {
       ...(this.declared?.version ? { version: this.declared.version } : {}),
       ...(this.declared?.description ? { description: this.declared.description } : {}),
       path: this.modulePath,
-      state: this.currentState,
+      state: this.state,
       ...(this.currentReason ? { reason: this.currentReason } : {}),
       events: this.declared?.events ?? ['*'],
       actions: (this.declared?.actions ?? []).map((a) => `heimdall.${this.name}.${a.name}`),

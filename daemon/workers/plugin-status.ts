@@ -7,10 +7,11 @@ import type { OutputStats } from './output-limits.js';
 
 /**
  * starting → running → (restarting → running)* → draining → stopped; `failed` when init fails,
- * the module cannot be found, or it crashes too often. `disabled` is for entries turned off in
- * the config.
+ * the module cannot be found, or it crashes too often. `paused` is a running plugin whose event
+ * delivery an operator has held (`heimdall plugins pause`): its events queue up to capacity and
+ * are delivered on resume. `disabled` is for entries turned off in the config.
  */
-export type PluginState = 'starting' | 'running' | 'restarting' | 'draining' | 'stopped' | 'failed' | 'disabled';
+export type PluginState = 'starting' | 'running' | 'paused' | 'restarting' | 'draining' | 'stopped' | 'failed' | 'disabled';
 
 export interface PluginStatus {
   name: string;

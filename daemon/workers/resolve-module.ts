@@ -4,7 +4,7 @@
  * way `require` finds it: node_modules of that folder, then of each folder above) — and names the
  * plugin from it until its module declares its own name.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { InvalidPluginError } from '../../sdk/index.js';
 import { folderEntry, resolvePluginModule as resolveModulePath } from '../../sdk/checks/locate.js';
@@ -56,16 +56,22 @@ function packageEntry(dir: string, name: string): string {
   );
 }
 
-/** The module file of the npm package `name`, looked up from `baseDir` like `require` does. */
-export function resolvePluginPackage(name: string, baseDir: string): string {
+/** The folder of the npm package `name` seen from `baseDir` (node_modules there, then in each folder above), or undefined. */
+function findPackageDir(name: string, baseDir: string): string | undefined {
   let dir = resolve(baseDir);
   for (;;) {
     const candidate = join(dir, 'node_modules', ...name.split('/'));
-    if (existsSync(join(candidate, 'package.json'))) return packageEntry(candidate, name);
+    if (existsSync(join(candidate, 'package.json'))) return candidate;
     const parent = dirname(dir);
-    if (parent === dir) break;
+    if (parent === dir) return undefined;
     dir = parent;
   }
+}
+
+/** The module file of the npm package `name`, looked up from `baseDir` like `require` does. */
+export function resolvePluginPackage(name: string, baseDir: string): string {
+  const dir = findPackageDir(name, baseDir);
+  if (dir) return packageEntry(dir, name);
   throw new InvalidPluginError(
     `The plugin package ${name} is not installed: no node_modules/${name} in ${resolve(baseDir)} or a folder above it. Run \`npm install ${name}\` in ${resolve(baseDir)} (the config file's folder), or use plugins[].path.`,
     { package: name },
@@ -98,4 +104,14 @@ export function locatePlugin(entry: PluginLocation, baseDir: string): { name: st
   } catch (err) {
     return { name, modulePath: resolve(baseDir, path), error: err as Error };
   }
+}
+
+/**
+ * What holds a plugin's files, for `heimdall dev` to watch: the folder plugins[].path names (or
+ * the package's folder), or the one module file it names; undefined while it does not exist.
+ */
+export function pluginFiles(entry: PluginLocation, baseDir: string): { path: string; folder: boolean } | undefined {
+  const path = entry.package !== undefined ? findPackageDir(entry.package, baseDir) : resolve(baseDir, entry.path ?? '');
+  if (!path || !existsSync(path)) return undefined;
+  return { path, folder: statSync(path).isDirectory() };
 }

@@ -61,9 +61,24 @@ async function cypher(input: Record<string, unknown>, env: ActionEnv): Promise<A
   return { rows: rows.length };
 }
 
+/**
+ * A webhook URL as error messages show it: without userinfo and query, either of which may carry
+ * a credential (the daemon also scrubs the tokens of configured URLs from everything it sends on;
+ * the dead-letter file keeps the rendered input, which the retry needs).
+ */
+function shownUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.origin}${u.pathname}${u.search ? '?…' : ''}`;
+  } catch {
+    return url.replace(/\/\/[^/?#@]*@/, '//').replace(/\?.*$/, '?…');
+  }
+}
+
 async function webhook(input: Record<string, unknown>, env: ActionEnv): Promise<ActionResultData> {
   const url = String(input.url);
-  if (!/^https?:\/\//.test(url)) throw new Error(`The webhook URL ${JSON.stringify(url)} is not an http:// or https:// URL.`);
+  if (!/^https?:\/\//.test(url)) throw new Error(`The webhook URL ${JSON.stringify(shownUrl(url))} is not an http:// or https:// URL.`);
+  const where = shownUrl(url);
   const method = (input.method as string | undefined) ?? 'POST';
   const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': 'heimdall-rules' };
   for (const [k, v] of Object.entries((input.headers as Record<string, unknown> | undefined) ?? {})) headers[k.toLowerCase()] = String(v);
@@ -76,7 +91,7 @@ async function webhook(input: Record<string, unknown>, env: ActionEnv): Promise<
   } catch (err) {
     const e = err as Error;
     const why = e.name === 'TimeoutError' || e.name === 'AbortError' ? `no answer within ${timeoutMs} ms` : ((e.cause as Error | undefined)?.message ?? e.message);
-    throw new Error(`The webhook ${method} ${url} failed: ${why}.`);
+    throw new Error(`The webhook ${method} ${where} failed: ${why}.`);
   }
   let text = '';
   try {
@@ -85,7 +100,7 @@ async function webhook(input: Record<string, unknown>, env: ActionEnv): Promise<
     // the status decides; a body that cannot be read is left out
   }
   const snippet = text.length > MAX_BODY_CHARS ? `${text.slice(0, MAX_BODY_CHARS)}…` : text;
-  if (res.status < 200 || res.status > 299) throw new Error(`The webhook ${method} ${url} answered HTTP ${res.status}${snippet ? `: ${snippet.slice(0, 200)}` : ''}.`);
+  if (res.status < 200 || res.status > 299) throw new Error(`The webhook ${method} ${where} answered HTTP ${res.status}${snippet ? `: ${snippet.slice(0, 200)}` : ''}.`);
   return { status: res.status, ...(snippet ? { body: snippet } : {}) };
 }
 

@@ -47,6 +47,8 @@ export interface StartOptions {
   env?: Record<string, string>;
   /** Extra arguments after `start --config FILE`. */
   args?: string[];
+  /** The command that runs the daemon: `start` (default) or `dev`. */
+  command?: 'start' | 'dev';
   /** How long to wait for the listening line. Default 20 s. */
   timeoutMs?: number;
   /**
@@ -87,7 +89,7 @@ export function writeConfig(configYaml: string, env: NodeJS.ProcessEnv): { dir: 
 export async function startDaemonProcess(opts: StartOptions): Promise<DaemonProcess> {
   const env = childEnv(opts.env);
   const { dir, file, token } = writeConfig(opts.configYaml, env);
-  const proc = spawn(process.execPath, [CLI, 'start', '--config', file, ...(opts.args ?? [])], {
+  const proc = spawn(process.execPath, [CLI, opts.command ?? 'start', '--config', file, ...(opts.args ?? [])], {
     cwd: dir,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -23,6 +23,8 @@ export class FakePool implements WorkerPool {
   /** Every batch this pool was sent, in order. */
   readonly sent: DatabaseEvent[][] = [];
   destroyed = false;
+  /** How many stop tasks (the plugin's stop()) this pool ran. */
+  stops = 0;
   private readonly errorListeners: Array<(err: Error) => void> = [];
 
   constructor(private readonly declared: InitResult) {}
@@ -36,6 +38,7 @@ export class FakePool implements WorkerPool {
         this.sent.push(task.batch);
         return new Promise((resolve, reject) => this.open.push({ seq: task.seq, batch: task.batch, resolve, reject }));
       case 'stop':
+        this.stops++;
         return Promise.resolve(undefined);
     }
   }

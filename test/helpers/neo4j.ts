@@ -5,6 +5,8 @@
  * such tests FAIL with the reason instead of being skipped.
  */
 import neo4j, { type Driver } from 'neo4j-driver';
+import { TRIGGER_NAME } from '../../daemon/sources/neo4j-apoc/outbox-trigger.js';
+import { INTERNAL_KEY_FIELD, KEY_PARAM } from '../../daemon/db/own-state.js';
 
 export interface TestNeo4j {
   uri: string;
@@ -39,9 +41,21 @@ export async function openTestDriver(): Promise<Driver> {
   return driver;
 }
 
-/** Deletes every node and relationship in the database (default neo4j). */
+/**
+ * Deletes every node and relationship in the database (default neo4j), Heimdall's own nodes too: while an outbox
+ * trigger is loaded the wipe carries its internal key (read from the trigger's parameters), as the daemon's own
+ * writes do, since the trigger refuses any other transaction that deletes them.
+ */
 export async function wipeDatabase(driver: Driver, database = 'neo4j'): Promise<void> {
-  await driver.executeQuery('MATCH (n) DETACH DELETE n', {}, { database });
+  let key: unknown;
+  try {
+    const { records } = await driver.executeQuery('CALL apoc.trigger.list() YIELD name, params WHERE name = $name RETURN params', { name: TRIGGER_NAME }, { database });
+    key = (records[0]?.get('params') as Record<string, unknown> | null | undefined)?.[KEY_PARAM];
+  } catch {
+    key = undefined; // no APOC triggers here, so no guard either
+  }
+  const metadata = typeof key === 'string' ? { [INTERNAL_KEY_FIELD]: key } : undefined;
+  await driver.executeQuery('MATCH (n) DETACH DELETE n', {}, { database, ...(metadata ? { transactionConfig: { metadata } } : {}) });
 }
 
 /** Names of the APOC triggers that the trigger handler of `database` currently has loaded. */

@@ -10,7 +10,7 @@ import neo4j, { type Driver } from 'neo4j-driver';
 import { pino, type Logger } from 'pino';
 import type { Neo4jApocSourceConfig } from '../../config/types.js';
 import { Database } from '../../daemon/db/database.js';
-import { Neo4jApocSource, OutboxStore } from '../../daemon/sources/neo4j-apoc/index.js';
+import { GUARDED_LABELS, Neo4jApocSource, OutboxStore, type Neo4jApocSourceOptions } from '../../daemon/sources/neo4j-apoc/index.js';
 import type { DatabaseEvent } from '../../sdk/index.js';
 import { openTestDriver, testNeo4j } from './neo4j.js';
 
@@ -56,6 +56,8 @@ export const sourceConfig = (over: Partial<Neo4jApocSourceConfig> = {}): Neo4jAp
   backlogWarning: 10_000,
   ordering: 'strict',
   install: true,
+  checkIntervalMs: 60_000, // the watchdog stays out of the way unless a test drives it (timer option)
+  reinstall: true,
   ...over,
 });
 
@@ -78,20 +80,31 @@ export async function drained(timeoutMs = 15_000): Promise<void> {
   }
 }
 
-/** Deletes test data (not the outbox's nodes). */
+/** Deletes test data (not Heimdall's own nodes, which the trigger protects). */
 export async function clean(): Promise<void> {
-  await driver.executeQuery('MATCH (n) WHERE NOT n:HeimdallOutbox AND NOT n:HeimdallOutboxSeq DETACH DELETE n');
+  await driver.executeQuery(`MATCH (n) WHERE NOT any(l IN labels(n) WHERE l IN ${JSON.stringify(GUARDED_LABELS)}) DETACH DELETE n`);
 }
 
-/** Deletes test data and every outbox entry (as the daemon's acknowledgements do, so nothing is captured). */
+/** Runs `cypher` as one of the daemon's internal writes (with the install's key, so the trigger lets it through and captures nothing). */
+export async function internalWrite(cypher: string, params: Record<string, unknown> = {}): Promise<void> {
+  await driver.executeQuery(cypher, params, { database: 'neo4j', transactionConfig: { metadata: await store.internalMetadata() } });
+}
+
+/** Deletes test data and every outbox entry and dead letter (as the daemon's acknowledgements do, so nothing is captured). */
 export async function cleanAll(): Promise<void> {
   await clean();
-  await driver.executeQuery('MATCH (o:HeimdallOutbox) DELETE o', {}, { database: 'neo4j', transactionConfig: { metadata: { app: 'heimdall', outbox: 'ack' } } });
+  await internalWrite('MATCH (o) WHERE o:HeimdallOutbox OR o:HeimdallOutboxFailed DETACH DELETE o');
 }
 
-export async function startSource(c: Collector, over: Partial<Neo4jApocSourceConfig> = {}, logger: Logger = mem.logger, keepOutbox = false): Promise<Neo4jApocSource> {
+export async function startSource(
+  c: Collector,
+  over: Partial<Neo4jApocSourceConfig> = {},
+  logger: Logger = mem.logger,
+  keepOutbox = false,
+  more: Partial<Neo4jApocSourceOptions> = {},
+): Promise<Neo4jApocSource> {
   if (!keepOutbox) await cleanAll();
-  const src = new Neo4jApocSource({ db, config: sourceConfig(over), emit: c.emit, logger });
+  const src = new Neo4jApocSource({ db, config: sourceConfig(over), emit: c.emit, logger, ...more });
   await src.start();
   assert.equal(src.status().state, 'running', `the source should be running: ${src.status().reason ?? ''}`);
   return src;
@@ -123,13 +136,13 @@ export async function openSourceFixture(): Promise<void> {
   await db.start();
   store = new OutboxStore(db, { database: 'neo4j' });
   await store.uninstall({ purge: true });
-  await clean();
+  await driver.executeQuery('MATCH (n) DETACH DELETE n'); // no trigger now, so Heimdall's nodes (audit mirror, dead letters) go too
 }
 
 /** Removes the outbox and the test data, and closes the Database and the driver. */
 export async function closeSourceFixture(): Promise<void> {
   await store.uninstall({ purge: true });
-  await clean();
+  await driver.executeQuery('MATCH (n) DETACH DELETE n'); // no trigger now, so Heimdall's nodes (audit mirror, dead letters) go too
   await db?.close();
   await driver?.close();
 }

@@ -36,7 +36,9 @@ it('status exits 1 before install; install exits 0 and is idempotent; status the
   assert.match(install.stdout, /^The Heimdall outbox is installed in the database neo4j \(relaxed ordering, counter at 0\)/);
   const again = await runCli(['db', 'install', '--config', config, '--json'], { timeoutMs: 60_000 });
   assert.equal(again.code, 0, again.stderr);
-  assert.deepEqual(JSON.parse(again.stdout), { database: 'neo4j', ordering: 'relaxed', trigger: 'unchanged', loaded: true, counter: 0 });
+  const res = JSON.parse(again.stdout) as Record<string, unknown>;
+  assert.match(String(res['epoch']), /^\d{13,}$/);
+  assert.deepEqual(res, { database: 'neo4j', ordering: 'relaxed', trigger: 'unchanged', loaded: true, counter: 0, epoch: res['epoch'], newEpoch: false });
 
   const status = await runCli(['db', 'status', '--config', config, '--json']);
   assert.equal(status.code, 0, status.stderr);
@@ -52,6 +54,7 @@ it('status exits 1 before install; install exits 0 and is idempotent; status the
   const un = await runCli(['db', 'uninstall', '--config', config, '--purge'], { timeoutMs: 60_000 });
   assert.equal(un.code, 0, un.stderr);
   assert.match(un.stdout, /^Removed the Heimdall outbox trigger from the database neo4j/);
+  assert.match(un.stderr, /^Warning: a Heimdall daemon that captures the database neo4j notices within 5000 ms that capture is off, raises an error on Bifrost and reinstalls the trigger, unless its neo4j-apoc source has reinstall: false\./);
   const gone = await runCli(['db', 'status', '--config', config]);
   assert.equal(gone.code, 1);
 });

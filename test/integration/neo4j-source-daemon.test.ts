@@ -4,6 +4,10 @@
  * while 10,000 changes are being written, started again, and the union of both runs' ids must cover
  * every change, with duplicates only as exact repeats (same id, same content). The plugin keeps the
  * default queue capacity (1024), smaller than a batch, so the source's back-pressure is exercised too.
+ *
+ * Every wait has a deadline, and `after` (which node:test also runs when the test times out) stops the
+ * writers and the milestone loop and kills a daemon still running, so a failed assertion or a timeout never
+ * leaves the file hanging on a child process.
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -20,6 +24,12 @@ const CHANGES = 10_000;
 const WRITERS = 4;
 const tmp = mkdtempSync(join(tmpdir(), 'heimdall-apoc-daemon-'));
 let driver: Driver;
+/** The daemon running now, if any (the test replaces it after the kill). */
+let daemon: DaemonProcess | undefined;
+/** Set by `after`: the writers and the milestone loop stop at their next step. */
+let aborted = false;
+/** The loop that kills and restarts the daemon during the writes (after waits for it before it kills what is left). */
+let milestones: Promise<void> | undefined;
 
 before(async () => {
   driver = await openTestDriver();
@@ -28,6 +38,10 @@ before(async () => {
 });
 
 after(async () => {
+  aborted = true;
+  await Promise.race([milestones?.catch(() => undefined), new Promise((r) => setTimeout(r, 70_000).unref())]);
+  await daemon?.stop('SIGKILL', 10_000).catch(() => undefined);
+  daemon = undefined;
   await removeTestOutbox().catch(() => undefined);
   await driver.executeQuery('MATCH (n) DETACH DELETE n').catch(() => undefined);
   await driver?.close();
@@ -70,7 +84,7 @@ it('delivers every one of 10,000 changes after a kill -9 of the daemon during th
     '',
   ].join('\n');
 
-  let daemon: DaemonProcess | undefined = await startDaemonProcess({ configYaml: yaml, timeoutMs: 60_000 });
+  daemon = await startDaemonProcess({ configYaml: yaml, timeoutMs: 60_000 });
   const status = (await (await daemon.fetch('/v1/status')).json()) as { sources: Array<{ name: string; state: string }> };
   assert.equal(status.sources.find((s) => s.name === 'neo4j-apoc')?.state, 'running', JSON.stringify(status.sources));
 
@@ -80,21 +94,30 @@ it('delivers every one of 10,000 changes after a kill -9 of the daemon during th
   let killedAt = -1;
   let restartedAt = -1;
   let linesAtKill = 0;
-  const milestones = (async () => {
-    while (written.length < CHANGES * 0.25) await new Promise((r) => setTimeout(r, 5));
+  /** Waits until `written` reaches n; gives up (throws) when the writers are done or aborted first. */
+  const reach = async (n: number): Promise<void> => {
+    while (written.length < n) {
+      if (aborted || writersDone) throw new Error(`the writers stopped at ${written.length} commits, before ${n}`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  };
+  let writersDone = false;
+  milestones = (async () => {
+    await reach(CHANGES * 0.25);
     killedAt = written.length;
     await daemon!.stop('SIGKILL');
     linesAtKill = readLines(file).length;
     daemon = undefined;
-    while (written.length < CHANGES * 0.5) await new Promise((r) => setTimeout(r, 5));
+    await reach(CHANGES * 0.5);
     restartedAt = written.length;
+    if (aborted) return;
     daemon = await startDaemonProcess({ configYaml: yaml, timeoutMs: 60_000 });
   })();
-  await Promise.all(
+  const writers = Promise.all(
     Array.from({ length: WRITERS }, async () => {
       const session = driver.session({ database: 'neo4j' });
       try {
-        while (next < CHANGES) {
+        while (next < CHANGES && !aborted) {
           const i = next++;
           const id = await session.executeWrite(async (tx) => (await tx.run('CREATE (n:KillTest {i: $i}) RETURN elementId(n) AS id', { i })).records[0]!.get('id') as string);
           written.push(id);
@@ -103,8 +126,8 @@ it('delivers every one of 10,000 changes after a kill -9 of the daemon during th
         await session.close();
       }
     }),
-  );
-  await milestones;
+  ).finally(() => (writersDone = true));
+  await Promise.all([writers, milestones]);
   assert.ok(killedAt > 0 && killedAt < CHANGES && restartedAt > killedAt, `the kill (${killedAt}) and restart (${restartedAt}) happened during the writes`);
 
   const expected = new Set(written);
@@ -121,6 +144,7 @@ it('delivers every one of 10,000 changes after a kill -9 of the daemon during th
     await new Promise((r) => setTimeout(r, 100));
   }
   await daemon!.stop('SIGTERM');
+  daemon = undefined;
 
   const byId = new Map<string, Line>();
   let duplicates = 0;

@@ -35,7 +35,7 @@ describe('neo4j-apoc source delivery', () => {
     const { logger, lines } = memoryLogger();
     const c = new Collector();
     const src = await startSource(c, {}, logger);
-    const own = { database: 'neo4j', transactionConfig: { metadata: { app: 'heimdall', outbox: 'ack' } } };
+    const own = { database: 'neo4j', transactionConfig: { metadata: await store.internalMetadata() } };
     try {
       // A corrupt entry next in seq order, written the way Heimdall writes its own nodes (the trigger ignores it).
       await driver.executeQuery(
@@ -58,6 +58,36 @@ describe('neo4j-apoc source delivery', () => {
     } finally {
       await src.stop();
       await driver.executeQuery('MATCH (f:HeimdallOutboxFailed) DELETE f', {}, own);
+      await cleanAll();
+    }
+  });
+
+  it('logs a gap at ERROR once when entries were deleted behind its back, also while the rounds after it skip those entries as pending', async () => {
+    const { logger, lines } = memoryLogger();
+    await store.install({ ordering: 'strict' });
+    await cleanAll();
+    // Written while no source runs; then the middle entry is deleted the way only Heimdall could (the internal key).
+    for (const k of ['g1', 'g2', 'g3']) await write('CREATE (:Test {k: $k})', { k });
+    const [, middle] = (await store.read({ limit: 10 })).entries;
+    assert.equal(await store.ack([middle!]), 1);
+    const c = new Collector();
+    // The first batch stays unsettled (so not acked) until the gate opens: the rounds after it read its two entries
+    // again and skip them as pending, and must not report the gap between them again.
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    let batches = 0;
+    const src = await startSource(c, {}, logger, true, { settled: () => (++batches === 1 ? gate : Promise.resolve()) });
+    try {
+      await c.waitFor('the two entries left', () => c.commits() === 2);
+      await marker(c);
+      await marker(c);
+      open();
+      await drained();
+      const gaps = lines.filter((l) => l.level === 50);
+      assert.equal(gaps.length, 1, JSON.stringify(gaps));
+      assert.match(gaps[0]!.msg, new RegExp(`^The outbox of the database neo4j skips from seq ${Number(middle!.seq) - 1} to ${Number(middle!.seq) + 1}: 1 transactions' entries were deleted by something other than Heimdall, and their events are lost\\.$`));
+    } finally {
+      await src.stop();
       await cleanAll();
     }
   });

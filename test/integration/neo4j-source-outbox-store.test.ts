@@ -35,9 +35,9 @@ async function writeTransactions(pads: number[]): Promise<void> {
   for (const [i, pad] of pads.entries()) await driver.executeQuery('CREATE (:StoreTest {i: $i, pad: $pad})', { i, pad: 'x'.repeat(pad) }, { database: 'neo4j' });
 }
 
-/** Empties the outbox the way Heimdall does (ack metadata, so the trigger writes nothing) and removes the test data. */
+/** Empties the outbox the way Heimdall does (with the internal key, so the trigger writes nothing) and removes the test data. */
 async function reset(): Promise<void> {
-  await driver.executeQuery('MATCH (n) WHERE n:HeimdallOutbox OR n:HeimdallOutboxFailed OR n:StoreTest DETACH DELETE n', {}, { database: 'neo4j', transactionConfig: { metadata: { app: 'heimdall', outbox: 'ack' } } });
+  await driver.executeQuery('MATCH (n) WHERE n:HeimdallOutbox OR n:HeimdallOutboxFailed OR n:StoreTest DETACH DELETE n', {}, { database: 'neo4j', transactionConfig: { metadata: await store.internalMetadata() } });
 }
 
 const idsOf = (list: readonly StoredEntry[]) => list.map((e) => e.elementId);
@@ -66,24 +66,26 @@ describe('OutboxStore install', () => {
     const stored = async () => (await driver.executeQuery('CALL apoc.trigger.show($db) YIELD name, query RETURN name, query', { db: 'neo4j' }, { database: 'system' })).records.filter((r) => r.get('name') === 'heimdall_outbox').map((r) => r.get('query') as string);
 
     const first = await store.install({ ordering: 'strict' });
-    assert.deepEqual(first, { database: 'neo4j', ordering: 'strict', trigger: 'created', loaded: true, counter: 0 });
+    assert.match(first.epoch, /^\d{13,}$/, 'a new epoch: the install time in ms');
+    assert.deepEqual(first, { database: 'neo4j', ordering: 'strict', trigger: 'created', loaded: true, counter: 0, epoch: first.epoch, newEpoch: true });
     const state = { schema: await schema(), stored: await stored(), counters: await count('MATCH (c:HeimdallOutboxSeq) RETURN count(c)') };
     assert.deepEqual(state, { schema: ['heimdall_outbox_counter', 'heimdall_outbox_seq'], stored: [triggerStatement('strict')], counters: 1 });
 
     const again = await store.install({ ordering: 'strict' });
-    assert.deepEqual(again, { ...first, trigger: 'unchanged' });
+    assert.deepEqual(again, { ...first, trigger: 'unchanged', newEpoch: false }, 'same epoch: nothing changed');
     assert.deepEqual({ schema: await schema(), stored: await stored(), counters: await count('MATCH (c:HeimdallOutboxSeq) RETURN count(c)') }, state, 'nothing changed');
     assert.equal(await entries(), 0, 'installing wrote no outbox entry');
 
     const loaded = await store.loadedTrigger();
-    assert.deepEqual({ ordering: loaded?.ordering, paused: loaded?.paused }, { ordering: 'strict', paused: false });
+    assert.deepEqual({ ordering: loaded?.ordering, paused: loaded?.paused, keyed: loaded?.keyed }, { ordering: 'strict', paused: false, keyed: true });
     assert.equal((await store.status()).installed, true);
 
     await driver.executeQuery('CALL apoc.trigger.stop($db, $name)', { db: 'neo4j', name: 'heimdall_outbox' }, { database: 'system' });
     await waitUntil('the database to load the paused trigger', async () => (await store.loadedTrigger())?.paused === true);
     assert.equal((await store.status()).installed, false, 'a paused trigger is not installed');
     const resumed = await store.install({ ordering: 'strict', waitMs: 10_000 });
-    assert.deepEqual([resumed.trigger, resumed.loaded], ['unchanged', true]);
+    assert.deepEqual([resumed.trigger, resumed.loaded, resumed.newEpoch], ['unchanged', true, true]);
+    assert.ok(Number(resumed.epoch) > Number(first.epoch), 'resuming a paused trigger moves to a later epoch');
     await waitUntil('the database to load the resumed trigger', async () => (await store.loadedTrigger())?.paused === false);
     assert.equal((await store.status()).installed, true);
   });
@@ -162,6 +164,17 @@ describe('OutboxStore delivery', () => {
     assert.equal(await count('MATCH (t:StoreTest) RETURN count(t)'), 5, 'only outbox entries were deleted');
   });
 
+  it('acks an entry only when its seq and epoch match too (a retried ack must not delete a new entry that reuses a deleted id)', async () => {
+    await reset();
+    await writeTransactions([10]);
+    const [e] = (await store.read({ limit: 10 })).entries;
+    // What a retried ack holds after Neo4j gave the element id of the entry it deleted to a new one: the id matches, the entry does not.
+    assert.equal(await store.ack([{ ...e!, seq: String(Number(e!.seq) + 1000) }]), 0);
+    assert.equal(await store.ack([{ ...e!, epoch: String(Number(e!.epoch) + 1) }]), 0);
+    assert.equal(await entries(), 1, 'the entry is still there');
+    assert.equal(await store.ack([e!]), 1);
+  });
+
   it('acks in transactions of at most maxBatchBytes and still deletes them all', async () => {
     await reset();
     await writeTransactions([1000, 1000, 1000, 1000]);
@@ -210,12 +223,13 @@ describe('OutboxStore install and uninstall', () => {
     const relaxed = await store.install({ ordering: 'relaxed' });
     assert.equal(relaxed.trigger, 'updated');
     assert.equal(relaxed.loaded, true);
+    assert.ok(Number(relaxed.epoch) > Number(again.epoch), 'replacing the statement moves to a later epoch');
     const shown = await driver.executeQuery('CALL apoc.trigger.show($db) YIELD name, query RETURN name, query', { db: 'neo4j' }, { database: 'system' });
     assert.deepEqual(shown.records.filter((r) => r.get('name') === 'heimdall_outbox').map((r) => r.get('query')), [triggerStatement('relaxed')]);
 
     await write("CREATE (:Test {k: 'pending'})");
     const kept = await store.uninstall();
-    assert.deepEqual([kept.triggerDropped, kept.unloaded, kept.entriesKept, kept.schemaDropped], [true, true, 1, false]);
+    assert.deepEqual([kept.triggerDropped, kept.unloaded, kept.entriesKept, kept.schemaDropped, kept.reinstalled], [true, true, 1, false, false]);
     await write("CREATE (:Test {k: 'not captured'})");
     assert.equal(await count('MATCH (o:HeimdallOutbox) RETURN count(o)'), 1, 'no trigger, no new entry');
     const st = await store.status();

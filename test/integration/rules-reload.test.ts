@@ -101,14 +101,17 @@ test('an invalid config is refused (HTTP 400, `heimdall reload` exit 2) and the 
     const names = (await f.http('GET', '/v1/rules')).body.rules.map((x: { name: string }) => x.name);
     assert.deepEqual(names, ['gate', 'counted', 'to-change'], 'the running rules stay');
 
-    // valid again, with a change reload does not apply: a plugin, and the rules engine's queue
+    // valid again, with a change reload does not apply (the rules engine's queue) and one it does (a plugin added)
     f.write(`${base(hook.url).replace('maxInFlight: 1', 'maxInFlight: 1\n  queue: { capacity: 10 }')}plugins:\n  - path: ${JSON.stringify(join(REPO_ROOT, 'plugins/anomaly'))}\n`, { 'bad.yaml': null, 'change.yaml': note('to-change', 3, 'v2') });
     const ok = await runCli(['reload', '--url', f.d.url]);
     assert.equal(ok.code, 0, ok.stderr);
-    assert.match(ok.stdout, /^Reloaded .*heimdall\.config\.yaml\. Rules: 0 added, 1 changed \(to-change\), 0 removed, 2 unchanged\. Not applied until a restart: rulesEngine \(The rules engine settings .*\); plugins \(Plugin changes .* take effect after a restart; reload does not restart plugins yet\)\.$/m);
+    assert.match(ok.stdout, /^Reloaded .*heimdall\.config\.yaml\. Rules: 0 added, 1 changed \(to-change\), 0 removed, 2 unchanged\. Plugins: 1 added \(anomaly\), 0 removed, 0 restarted, 0 unchanged\. Not applied until a restart: rulesEngine \(The rules engine settings .*\)\.$/m);
     const json = JSON.parse((await runCli(['reload', '--url', f.d.url, '--json'])).stdout);
-    assert.deepEqual(json.restartRequired.map((x: { key: string }) => x.key), ['rulesEngine', 'plugins'], 'reported again until the restart');
+    assert.deepEqual(json.restartRequired.map((x: { key: string }) => x.key), ['rulesEngine'], 'reported again until the restart');
     assert.deepEqual(json.rules.unchanged, ['gate', 'counted', 'to-change']);
+    assert.deepEqual(json.plugins, { added: [], removed: [], restarted: [], unchanged: ['anomaly'] });
+    assert.deepEqual(json.applied, ['rules']);
+    assert.equal(f.d.api.plugins().find((p) => p.name === 'anomaly')?.state, 'running');
   } finally {
     await f.stop();
     await hook.close();

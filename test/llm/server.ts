@@ -40,6 +40,8 @@ export interface ChatBody {
 export interface RecordedRequest {
   body: ChatBody;
   headers: IncomingMessage['headers'];
+  /** The request's path and query string. */
+  url: string;
   receivedAt: number;
   /** Time the server spent before answering (scripted delay). */
   delayMs: number;
@@ -114,11 +116,12 @@ export async function startTestLlm(): Promise<TestLlm> {
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       void (async () => {
-        if (req.method === 'GET' && req.url?.endsWith('/models')) {
+        const path = (req.url ?? '').split('?')[0]!;
+        if (req.method === 'GET' && path.endsWith('/models')) {
           send(res, 200, { object: 'list', data: [{ id: 'test-model', object: 'model', created: 0, owned_by: 'test' }] });
           return;
         }
-        if (req.method !== 'POST' || !req.url?.endsWith('/chat/completions')) {
+        if (req.method !== 'POST' || !path.endsWith('/chat/completions')) {
           send(res, 404, { error: { message: `The test LLM serves POST /v1/chat/completions, not ${req.method} ${req.url}.`, type: 'not_found' } });
           return;
         }
@@ -130,7 +133,7 @@ export async function startTestLlm(): Promise<TestLlm> {
           return;
         }
         const n = count++;
-        const rec: RecordedRequest = { body, headers: req.headers, receivedAt: Date.now(), delayMs: 0 };
+        const rec: RecordedRequest = { body, headers: req.headers, url: req.url ?? '', receivedAt: Date.now(), delayMs: 0 };
         llm.requests.push(rec);
         llm.inFlight++;
         llm.maxInFlight = Math.max(llm.maxInFlight, llm.inFlight);

@@ -183,4 +183,37 @@ describe('BoundedQueue', () => {
     assert.throws(() => q.requeueFront([1, 2, 3, 4, 5]), RangeError);
     assert.throws(() => new BoundedQueue(0, 'drop_newest'), RangeError);
   });
+
+  it('resize keeps the events in order and the counters; shrinking below what waits drops the newest (drop_newest) or the oldest (drop_oldest), never one in flight', () => {
+    const grow = new BoundedQueue<number>(3, 'drop_newest');
+    for (const x of [1, 2, 3]) grow.push(x);
+    assert.deepEqual(grow.take(1), [1]);
+    assert.equal(grow.resize(6, 'drop_oldest'), 0);
+    assert.deepEqual([grow.capacity, grow.whenFull, grow.counters().capacity, grow.counters().whenFull], [6, 'drop_oldest', 6, 'drop_oldest']);
+    for (const x of [4, 5, 6]) assert.equal(grow.push(x), true);
+    assert.equal(grow.push(7), false, 'full at the new capacity (one in flight, five waiting): the oldest waiting (2) goes');
+    grow.settle(1, 0);
+    assert.deepEqual(grow.take(10), [3, 4, 5, 6, 7]);
+    assert.deepEqual([grow.counters().received, grow.counters().delivered, grow.counters().droppedTotal], [7, 1, 1]);
+
+    for (const [policy, kept] of [['drop_newest', [2, 3]], ['drop_oldest', [4, 5]]] as const) {
+      const q = new BoundedQueue<number>(10, 'drop_newest');
+      for (const x of [1, 2, 3, 4, 5]) q.push(x);
+      assert.deepEqual(q.take(1), [1]);
+      assert.equal(q.resize(3, policy), 2, policy);
+      assert.deepEqual(q.counters().dropped, { queue_full: 2 });
+      q.settle(1, 0);
+      assert.deepEqual(q.take(10), kept, policy);
+      const c = q.counters();
+      assert.equal(c.received, c.delivered + c.droppedTotal + c.queued);
+    }
+    assert.throws(() => new BoundedQueue(2, 'drop_newest').resize(0, 'drop_newest'), RangeError);
+  });
+
+  it('counts what a full queue drops under the reason it is given (paused, for a paused plugin)', () => {
+    const q = new BoundedQueue<number>(2, 'drop_newest');
+    for (const x of [1, 2, 3]) q.push(x, 'paused');
+    q.push(4);
+    assert.deepEqual(q.counters().dropped, { paused: 1, queue_full: 1 });
+  });
 });

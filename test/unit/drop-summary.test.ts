@@ -48,7 +48,7 @@ describe('DropSummary', () => {
     const text = describeDrops(ev!);
     assert.doesNotMatch(text, /handler faster|queue\.capacity/);
     assert.match(text, /^The plugin broken is failed, so the 4 events sent to it in the last 10 s were dropped \(plugin_failed: 4\);/);
-    assert.match(text, /It failed because: The plugin path plugins\/broken does not exist .*; fix plugins\[\]\.path in the config\. Fix the plugin and restart the daemon\.$/);
+    assert.match(text, /It failed because: The plugin path plugins\/broken does not exist .*; fix plugins\[\]\.path in the config\. Fix the plugin and restart it \(`heimdall plugins restart broken`\)\.$/);
     assert.deepEqual(broken.lines.map((l) => l.level), ['error']);
     const notice = dropsNotice(ev!);
     assert.equal(notice.level, 'error');

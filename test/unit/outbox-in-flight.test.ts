@@ -9,7 +9,7 @@ import { InFlight } from '../../daemon/sources/neo4j-apoc/in-flight.js';
 import { decodeEntries } from '../../daemon/sources/neo4j-apoc/outbox-events.js';
 import type { StoredEntry } from '../../daemon/sources/neo4j-apoc/outbox-store.js';
 
-const entry = (n: number, changes = '{"nc":[{"i":"4:x:1","l":["A"],"p":{}}]}'): StoredEntry => ({ elementId: `e${n}`, seq: String(n), committedAt: 0, txMeta: '{}', changes, bytes: 10 * n });
+const entry = (n: number, changes = '{"nc":[{"i":"4:x:1","l":["A"],"p":{}}]}'): StoredEntry => ({ elementId: `e${n}`, seq: String(n), epoch: '7', committedAt: 0, txMeta: '{}', changes, bytes: 10 * n });
 
 /** A gate: a promise and the function that opens it. */
 function gate(): { promise: Promise<void>; open: () => void } {
@@ -100,6 +100,6 @@ describe('decodeEntries', () => {
     assert.deepEqual(out.decoded.map((e) => e.elementId), ['e1', 'e3']);
     assert.deepEqual(out.failed.map((f) => f.entry.elementId), ['e2']);
     assert.match(out.failed[0]!.reason, /JSON/);
-    assert.deepEqual(out.events.map((e) => e.id), ['neo4j:1:0', 'neo4j:1:commit', 'neo4j:3:0', 'neo4j:3:commit']);
+    assert.deepEqual(out.events.map((e) => e.id), ['neo4j:7:1:0', 'neo4j:7:1:commit', 'neo4j:7:3:0', 'neo4j:7:3:commit']);
   });
 });

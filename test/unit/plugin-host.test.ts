@@ -177,4 +177,87 @@ describe('PluginHost', { timeout: 10_000 }, () => {
     pools.current.answer();
     await host.stop(Date.now() + 1000);
   });
+
+  it('restart lets the batches in flight finish, calls stop(), and starts a fresh worker with the new entry; the queue keeps its events and counters', async () => {
+    const { host, pools, seen, ready } = harness();
+    for (const e of events(8)) host.offer(e);
+    await host.start();
+    const first = pools.current;
+    const restarting = host.restart('asked by the test', { cfg: pluginConfig({ config: { tag: 'v2' }, queue: { batchSize: 2, capacity: 50 } }), modulePath: '/plugins/fake-v2.mjs' });
+    await new Promise((r) => setImmediate(r));
+    assert.equal(host.state, 'restarting');
+    host.offer(events(1, 8)[0]!);
+    assert.equal(first.sent.length, 2, 'nothing more is sent to the worker that is going');
+    first.answer();
+    first.answer();
+    await restarting;
+    assert.equal(first.stops, 1, "the plugin's stop() ran before its worker went");
+    assert.ok(first.destroyed);
+    const second = pools.current;
+    assert.notEqual(second, first);
+    assert.deepEqual(second.sent.map(ids), [['e6', 'e7'], ['e8']], 'what waited goes to the new worker, in order, in the new batch size');
+    assert.deepEqual([host.state, host.restarts, host.modulePath, host.cfg.config], ['running', 1, '/plugins/fake-v2.mjs', { tag: 'v2' }]);
+    assert.deepEqual(seen.map((x) => x.what), ['restarted']);
+    assert.deepEqual(ready, ['fake', 'fake']);
+    const c = host.queue.counters();
+    assert.deepEqual([c.received, c.delivered, c.queued, c.droppedTotal, c.capacity], [9, 6, 3, 0, 50]);
+    second.answer();
+    second.answer();
+    await host.stop(Date.now() + 1000);
+  });
+
+  it('a batch still running at the restart deadline is settled as after a crash: what finished is delivered, the running event failed, the rest goes to the new worker', async () => {
+    const { host, pools, lines } = harness();
+    for (const e of events(3)) host.offer(e);
+    await host.start();
+    const first = pools.current;
+    first.setProgress({ seq: 1, completed: 1, handlerStartedAt: Date.now() });
+    await host.restart('the test cannot wait', {}, Date.now());
+    assert.equal(first.stops, 1);
+    assert.deepEqual(pools.current.sent.map(ids), [['e2']]);
+    const c = host.queue.counters();
+    assert.deepEqual({ delivered: c.delivered, failed: c.failed, queued: c.queued }, { delivered: 2, failed: 1, queued: 1 });
+    assert.ok(lines.some((l) => l.msg.includes('was still handling event e1 when it had to restart')));
+    pools.current.answer();
+    await host.stop(Date.now() + 1000);
+  });
+
+  it('pause holds delivery (events queue up to capacity, then are dropped with reason paused), survives a restart, and resume delivers in order; a stop drains a paused plugin', async () => {
+    const { host, pools } = harness(pluginConfig({ queue: { capacity: 4 } }));
+    await host.start();
+    assert.equal(host.pause(), true);
+    assert.equal(host.pause(), false, 'paused already');
+    assert.equal(host.state, 'paused');
+    assert.equal(host.status().state, 'paused');
+    for (const e of events(6)) host.offer(e);
+    assert.deepEqual([host.queue.queued, host.queue.counters().dropped], [4, { paused: 2 }]);
+    assert.equal(pools.current.sent.length, 0);
+    await host.restart('restarted while paused');
+    assert.equal(host.state, 'paused', 'a restart keeps the pause');
+    assert.equal(pools.current.sent.length, 0);
+    assert.equal(host.resume(), true);
+    assert.equal(host.resume(), false);
+    assert.equal(host.state, 'running');
+    assert.deepEqual(pools.current.sent.map(ids), [['e0', 'e1', 'e2'], ['e3']]);
+    pools.current.answer();
+    pools.current.answer();
+    await new Promise((r) => setImmediate(r));
+    host.pause();
+    for (const e of events(2, 6)) host.offer(e);
+    const stopping = host.stop(Date.now() + 5000);
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(ids(pools.current.sent.at(-1)!), ['e6', 'e7'], 'stopping delivers what waits');
+    pools.current.answer();
+    assert.deepEqual(await stopping, { leftOver: 0 });
+    assert.equal(host.queue.counters().delivered, 6);
+  });
+
+  it('restart starts a failed plugin afresh; restart after stop is refused', async () => {
+    const { host, pools } = harness();
+    host.markFailed('The module was missing.');
+    await host.restart('the module is back');
+    assert.deepEqual([host.state, pools.pools.length], ['running', 1]);
+    await host.stop(Date.now() + 1000);
+    await assert.rejects(host.restart('too late'), /is stopped, so it cannot be restarted/);
+  });
 });

@@ -2,8 +2,10 @@
  * Turns one outbox entry (one committed transaction, see outbox-trigger.ts for the `changes` shape)
  * into events: node.created, relationship.created, node.updated, relationship.updated,
  * relationship.deleted, node.deleted (in that order: a relationship's nodes exist before it and
- * outlive it), then one transaction.commit. Ids are `<database>:<seq>:<index>` and
- * `<database>:<seq>:commit`, so a redelivered entry yields the same ids.
+ * outlive it), then one transaction.commit. Ids are `<database>:<epoch>:<seq>:<index>` and
+ * `<database>:<epoch>:<seq>:commit`, taken from the entry alone, so a redelivered entry yields the same
+ * ids; the epoch (the counter's, written into the entry by the trigger) changes whenever the sequence
+ * could start again (install, reinstall, reset), so ids never repeat for different transactions.
  *
  * Values: the trigger serialises with apoc.convert.toJson, so temporal values arrive as ISO strings,
  * points as `{crs, x, y, z}` / `{crs, latitude, longitude, height}`, byte arrays as arrays of numbers,
@@ -17,6 +19,8 @@ export interface OutboxEntry {
   elementId: string;
   /** Sequence number as a decimal string (relaxed-mode values exceed 2^53). */
   seq: string;
+  /** The counter's epoch when the entry was written, as a decimal string ('0' for entries written before epochs existed). */
+  epoch: string;
   /** Epoch ms at which the trigger ran, just before the commit. */
   committedAt: number;
   txMeta: string;
@@ -114,16 +118,16 @@ export function entryEvents(entry: OutboxEntry, database: string, source = 'neo4
   const tx = (entry.txMeta ? parseOutboxJson(entry.txMeta) : {}) as Record<string, unknown>;
   const origin = originOf(tx);
   const timestamp = new Date(entry.committedAt).toISOString();
-  const txId = entry.seq;
+  const txId = `${entry.epoch}:${entry.seq}`;
   const events: DatabaseEvent[] = [];
   const base = (type: EventType, extra: Record<string, unknown> = {}): DatabaseEvent => ({
-    id: `${database}:${entry.seq}:${events.length}`,
+    id: `${database}:${txId}:${events.length}`,
     type,
     timestamp,
     database,
     source,
     txId,
-    metadata: { tx, ...(origin ? { origin } : {}), seq: entry.seq, ...extra },
+    metadata: { tx, ...(origin ? { origin } : {}), seq: entry.seq, epoch: entry.epoch, ...extra },
   });
   const npa = group(ch.npa);
   const npr = group(ch.npr);
@@ -164,7 +168,7 @@ export function entryEvents(entry: OutboxEntry, database: string, source = 'neo4
     counts.nodesDeleted++;
   }
   const rows = events.length;
-  events.push({ ...base('transaction.commit', { counts }), id: `${database}:${entry.seq}:commit`, rowsAffected: rows });
+  events.push({ ...base('transaction.commit', { counts }), id: `${database}:${txId}:commit`, rowsAffected: rows });
   return events;
 }
 

@@ -26,6 +26,11 @@ export interface ReadResult {
   entries: StoredEntry[];
   /** The limit or the byte bound cut the read, so more entries are probably waiting. */
   full: boolean;
+  /**
+   * Every entry the read came across, in seq order: the new ones and those it skipped as pending. The gap check
+   * (strict mode) looks at these, since an entry skipped because a pending entry's id was reused is no gap.
+   */
+  seen: Array<{ epoch: string; seq: string }>;
 }
 
 export interface OutboxStoreOptions {
@@ -44,11 +49,30 @@ export interface LoadedTrigger {
   paused: boolean;
   /** The mode of the statement; undefined when it is not one this build writes (an older or edited one). */
   ordering: Ordering | undefined;
+  /** It has an internal key (../../db/own-state.ts); one without cannot tell the daemon's writes from others'. */
+  keyed: boolean;
+}
+
+/** What the watchdog (watchdog.ts) looks at: the trigger stored and loaded, the counter, the schema. */
+export interface CaptureSnapshot {
+  /** What the database runs now. */
+  loaded: LoadedTrigger | undefined;
+  /** What the system database stores; null when the user may not read it (then only `loaded` counts). */
+  stored: { query: string; paused: boolean; keyed: boolean } | undefined | null;
+  /** The counter node: value (the last strict seq handed out) and epoch; undefined when it is missing. */
+  counter: { value: number; epoch: string } | undefined;
+  seqIndex: boolean;
+  counterConstraint: boolean;
 }
 
 export interface InstallOptions {
   /** Default strict. */
   ordering?: Ordering;
+  /**
+   * The highest strict seq already delivered (the source knows it): a counter that is missing or lower continues
+   * above it, in a new epoch. Default 0.
+   */
+  minSeq?: number;
   /** How long to wait for the database to load the trigger, ms. Default 90000 (APOC's default refresh is 60 s). 0: look once, do not wait. */
   waitMs?: number;
   /** Progress lines (full sentences). */
@@ -64,6 +88,10 @@ export interface InstallResult {
   loaded: boolean;
   /** Current value of the strict-mode counter. */
   counter: number | string;
+  /** The counter's epoch, part of every event id; a new one whenever the install changed something. */
+  epoch: string;
+  /** The install moved to a new epoch (it created or changed the trigger or the counter). */
+  newEpoch: boolean;
 }
 
 export interface UninstallOptions {
@@ -83,6 +111,8 @@ export interface UninstallResult {
   /** Undelivered entries left in place (purge: false). */
   entriesKept: number;
   schemaDropped: boolean;
+  /** The trigger was stored again while uninstall waited (a running daemon with reinstall: true put it back). */
+  reinstalled: boolean;
 }
 
 export interface OutboxStatus {
@@ -100,6 +130,8 @@ export interface OutboxStatus {
   seqIndex: boolean;
   counterConstraint: boolean;
   counter: number | string | null;
+  /** The counter's epoch (part of every event id), or null. */
+  epoch: string | null;
   /** Outbox entries not yet delivered and acknowledged. */
   backlog: number;
   oldestCommittedAt: string | null;

@@ -6,7 +6,8 @@
  * an emit each queue's `received` is a mark, and the emitted events have left that queue once
  * `received - queued` (handled + dropped) reaches the mark. A plugin that is restarting keeps its
  * queue, so the checkpoint waits for it; a failed or stopped plugin refuses (drops) new events, so it
- * never holds the checkpoint up. One imprecision: while a queue is full and refusing the newest
+ * never holds the checkpoint up. A queue that leaves the list while a checkpoint waits (its plugin
+ * was paused, or removed by a reload) no longer holds it up either. One imprecision: while a queue is full and refusing the newest
  * events (whenFull: drop_newest), those refusals count as progress, so a checkpoint can pass a little
  * early — a full queue is already losing events.
  */
@@ -22,11 +23,14 @@ export interface CountingQueue {
 export function settledWhenQueuesDrain(queues: () => readonly CountingQueue[], pollMs = 2): () => Promise<void> {
   return () => {
     const marks = queues().map((q) => ({ q, mark: q.counters().received }));
-    const passed = (): boolean =>
-      marks.every(({ q, mark }) => {
+    const passed = (): boolean => {
+      const now = new Set(queues());
+      return marks.every(({ q, mark }) => {
+        if (!now.has(q)) return true;
         const c = q.counters();
         return c.received - c.queued >= mark;
       });
+    };
     if (passed()) return Promise.resolve();
     return new Promise<void>((resolve) => {
       const tick = (): void => {

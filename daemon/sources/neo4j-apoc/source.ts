@@ -10,51 +10,26 @@
  * — again at once while full batches come back, else after pollIntervalMs. Only a crash between emit
  * and ack redelivers, with the same event ids. While the database is unreachable the source is
  * `degraded` and retries with backoff; the outbox keeps every committed change meanwhile.
+ *
+ * Beside the loop, the watchdog (watchdog.ts) checks every checkIntervalMs that capture is still on:
+ * trigger installed, current and not paused, sequence not moved backwards. What it finds raises an
+ * alarm (capture-alarm.ts: a Bifrost error notice through `notify`, degraded with the reason) and, with
+ * `reinstall` (and `install`), makes the next round install again. Checks and installs never overlap.
  */
 import type { Logger } from 'pino';
-import type { Neo4jApocSourceConfig } from '../../../config/types.js';
 import type { DatabaseEvent } from '../../../sdk/index.js';
-import type { SourceStatus } from '../source.js';
-import type { Database } from '../../db/database.js';
-import type { Emit, EventSource } from '../source.js';
+import type { EventSource, SourceStatus } from '../source.js';
+import { CaptureAlarm } from './capture-alarm.js';
 import { InFlight } from './in-flight.js';
 import { explainOutboxError } from './outbox-errors.js';
 import { decodeEntries, type DecodedEntries } from './outbox-events.js';
 import { OutboxStore, type ReadResult, type StoredEntry } from './outbox-store.js';
-import { FAILED_LABEL, RELAXED_SEQ_FLOOR, type Ordering } from './outbox-trigger.js';
+import { FAILED_LABEL, type Ordering } from './outbox-trigger.js';
 import { TriggerGuard, type Waiting } from './trigger-guard.js';
+import type { Neo4jApocSourceOptions } from './source-options.js';
+import { CaptureWatchdog, inspect, systemTimer } from './watchdog.js';
 
-export interface Neo4jApocSourceOptions {
-  /** The daemon's database router (its default database, run() and connectivity watch are used). */
-  db: Database;
-  /** The `sources[]` entry (defaults applied by the config loader). */
-  config: Neo4jApocSourceConfig;
-  /** Hands events to the router; synchronous. */
-  emit: Emit;
-  logger: Logger;
-  /** Logical database to capture. Default: db.defaultDatabase. */
-  database?: string;
-  /**
-   * Optional delivery checkpoint, called right after each emit: resolves once the events emitted so far
-   * have left every plugin queue (handled, failed or dropped); see settle.ts. With it, entries are
-   * deleted only after the plugins have handled their events (at-least-once up to the handlers, across
-   * a kill -9) and at most maxBatchesInFlight batches are out at once, so a burst waits in the durable
-   * outbox rather than in memory. Without it, entries are deleted as soon as emit returns.
-   */
-  settled?: () => Promise<void>;
-  /**
-   * Optional back-pressure: how many more events every consumer can take now (see roomInQueues in
-   * settle.ts). A batch is then emitted in chunks that fit, waiting (for `settled`, or 5 ms) while
-   * there is no room, so plugin queues smaller than a batch do not drop its events.
-   */
-  room?: () => number;
-  /** Batches emitted but not yet deleted, at most. Default 4. */
-  maxBatchesInFlight?: number;
-  /** Most entry text (changes + txMeta) one read or one delete takes, unless one entry is larger. Default MAX_BATCH_BYTES (16 MiB). */
-  maxBatchBytes?: number;
-  /** How long start() waits for the first install (and the trigger to load), ms. Default 15000. */
-  startWaitMs?: number;
-}
+export type { Neo4jApocSourceOptions, Notify } from './source-options.js';
 
 const MAX_BACKOFF_MS = 5000;
 const STOP_SETTLE_MS = 5000;
@@ -67,10 +42,18 @@ export class Neo4jApocSource implements EventSource {
   readonly database: string;
   private readonly store: OutboxStore;
   private readonly trigger: TriggerGuard;
+  private readonly alarm: CaptureAlarm;
+  private readonly watchdog: CaptureWatchdog;
   /** Emitted batches, oldest first, until their entries are acked. */
   private readonly inflight: InFlight;
   private state: SourceStatus['state'] = 'stopped';
   private reason: string | undefined;
+  /** Why the source is degraded: a failed round, the watchdog's alarm, or the guard waiting for the trigger. */
+  private degradedBy: 'failure' | 'alarm' | 'waiting' | undefined;
+  /** What the trigger guard last answered while the trigger is not in place (told beside the alarm's reason). */
+  private waiting: Waiting | undefined;
+  /** Installs (the loop's guard) and watchdog checks run one at a time. */
+  private exclusive: Promise<unknown> = Promise.resolve();
   private emitted = 0;
   private lastSeq: string | undefined;
   private backlogCount = 0;
@@ -87,7 +70,29 @@ export class Neo4jApocSource implements EventSource {
     this.database = opts.database ?? opts.db.defaultDatabase;
     this.log = opts.logger;
     this.store = new OutboxStore(opts.db, { database: this.database, maxBatchBytes: opts.maxBatchBytes, timeoutMs: QUERY_TIMEOUT_MS });
-    this.trigger = new TriggerGuard({ store: this.store, ordering: this.ordering, install: opts.config.install, startWaitMs: opts.startWaitMs ?? 15_000, log: this.log });
+    const { install, reinstall } = opts.config;
+    const checkIntervalMs = opts.config.checkIntervalMs;
+    this.alarm = new CaptureAlarm({
+      database: this.database,
+      ordering: this.ordering,
+      reinstall: install && reinstall,
+      noReinstallBecause: install ? 'its neo4j-apoc source has reinstall: false' : 'its neo4j-apoc source has install: false',
+      checkIntervalMs,
+      notify: opts.notify ?? (() => {}),
+      log: this.log,
+      now: opts.now ?? Date.now,
+      changed: () => this.refreshState(),
+    });
+    this.trigger = new TriggerGuard({
+      store: this.store,
+      ordering: this.ordering,
+      install,
+      startWaitMs: opts.startWaitMs ?? 15_000,
+      log: this.log,
+      minSeq: () => this.alarm.highestSeq,
+      onInstalled: (res) => this.alarm.installed(res),
+    });
+    this.watchdog = new CaptureWatchdog({ intervalMs: checkIntervalMs, timer: opts.timer ?? systemTimer, check: () => this.check() });
     this.inflight = new InFlight((entries) => this.store.ack(entries));
   }
 
@@ -107,7 +112,7 @@ export class Neo4jApocSource implements EventSource {
       state: this.state,
       ...(this.reason ? { reason: this.reason } : {}),
       emitted: this.emitted,
-      details: { database: this.database, backlog: this.backlogCount, lastSeq: this.lastSeqPlain(), ordering: this.ordering, triggerLoaded: this.trigger.ready },
+      details: { database: this.database, backlog: this.backlogCount, lastSeq: this.lastSeqPlain(), epoch: this.alarm.epoch ?? null, ordering: this.ordering, triggerLoaded: this.trigger.ready },
     };
   }
 
@@ -125,6 +130,7 @@ export class Neo4jApocSource implements EventSource {
     let firstRound!: () => void;
     const first = new Promise<void>((r) => (firstRound = r));
     this.loop = this.run(firstRound);
+    this.watchdog.start();
     const limit = new Promise<void>((r) => setTimeout(r, (this.opts.startWaitMs ?? 15_000) + 1000).unref());
     await Promise.race([first, limit]);
   }
@@ -136,6 +142,7 @@ export class Neo4jApocSource implements EventSource {
   async stop(): Promise<void> {
     this.stopping = true;
     this.wake?.();
+    await this.watchdog.stop();
     await this.loop;
     this.loop = undefined;
     const { unacked, error } = await this.inflight.drain(STOP_SETTLE_MS);
@@ -146,6 +153,30 @@ export class Neo4jApocSource implements EventSource {
     this.unsubscribe = undefined;
     this.state = 'stopped';
     this.reason = undefined;
+    this.degradedBy = undefined;
+  }
+
+  /**
+   * One watchdog check now (the timer calls it every checkIntervalMs): reads what is in place, raises or ends the
+   * alarm, moves the sequence to a new epoch when ids would repeat, and asks the loop to reinstall when it may.
+   * Skipped while the trigger guard has not got the trigger in place (its own reason stands meanwhile).
+   */
+  check(): Promise<void> {
+    return this.serial(async () => {
+      if (this.stopping || !this.trigger.ready) return;
+      const expected = this.alarm.expectation(); // before the read: what was delivered by then was committed by then
+      const snap = await this.store.watch();
+      const act = this.alarm.checked(inspect(snap, expected), snap);
+      if (act.bumpEpochAbove !== undefined) {
+        const epoch = await this.store.bumpEpoch(act.bumpEpochAbove);
+        if (epoch) this.alarm.bumped(epoch);
+      }
+      if (act.reinstall) {
+        this.trigger.invalidate();
+        this.wake?.();
+      }
+      this.refreshState();
+    });
   }
 
   // ---- the loop ----------------------------------------------------------------------------------
@@ -155,7 +186,7 @@ export class Neo4jApocSource implements EventSource {
     while (!this.stopping) {
       let again = false;
       try {
-        const waiting = await this.trigger.ensure(first);
+        const waiting = await this.serial(() => this.trigger.ensure(first));
         if (waiting) this.markWaiting(waiting);
         again = await this.round();
         this.failures = 0;
@@ -186,7 +217,8 @@ export class Neo4jApocSource implements EventSource {
     this.inflight.takeAckError(); // a failed background ack makes this round fail (degraded); kick() retries it
     this.inflight.kick();
     if (await this.behind()) return true;
-    const { entries, full } = await this.read();
+    const { entries, full, seen } = await this.read();
+    for (const s of seen) this.alarm.observe(s.epoch, s.seq);
     if (entries.length === 0) return this.idle();
     const { events, decoded, failed } = this.decode(entries);
     await this.deadLetter(failed);
@@ -228,9 +260,9 @@ export class Neo4jApocSource implements EventSource {
     return this.store.read({ limit: this.opts.config.batchSize, pending: this.inflight });
   }
 
-  /** Decode: entries → events, watching the sequence for gaps. */
+  /** Decode: entries → events (the read's `seen` went through the gap check already). */
   private decode(entries: readonly StoredEntry[]): DecodedEntries<StoredEntry> {
-    for (const e of entries) this.observeSeq(e.seq);
+    this.lastSeq = entries[entries.length - 1]?.seq ?? this.lastSeq;
     return decodeEntries(entries, this.database, this.name);
   }
 
@@ -270,12 +302,34 @@ export class Neo4jApocSource implements EventSource {
   // ---- state, sequence, backlog ------------------------------------------------------------------
 
   private setHealthy(): void {
-    if (!this.trigger.ready) return; // the guard's Waiting set the reason
-    if (this.state !== 'running') {
-      if (this.state === 'degraded') this.log.info(`The neo4j-apoc source reads the outbox of the database ${this.database} again and delivers what was committed meanwhile.`);
-      this.state = 'running';
-      this.reason = undefined;
+    if (this.trigger.ready && (this.degradedBy === 'failure' || this.degradedBy === 'waiting')) {
+      this.log.info(`The neo4j-apoc source reads the outbox of the database ${this.database} again and delivers what was committed meanwhile.`);
     }
+    if (this.trigger.ready && this.degradedBy !== 'alarm') this.degradedBy = undefined;
+    this.refreshState();
+  }
+
+  /**
+   * Degraded with the alarm's reason while the watchdog's alarm is raised (it says more than anything else); else
+   * running once the trigger is in place, unless a failed round's reason stands (until a round succeeds) or the
+   * guard's Waiting (until the trigger is in place).
+   */
+  private refreshState(): void {
+    if (this.stopping) return;
+    if (this.trigger.ready) this.waiting = undefined;
+    const alarm = this.alarm.reason;
+    if (alarm) {
+      this.state = 'degraded';
+      // A reinstall that fails (or waits for the database to load the trigger) says why after the alarm.
+      this.reason = this.waiting ? `${alarm} ${this.waiting.reason}` : alarm;
+      this.degradedBy = 'alarm';
+      return;
+    }
+    if (this.degradedBy === 'alarm') this.degradedBy = undefined;
+    if (this.degradedBy === 'failure' || !this.trigger.ready) return;
+    this.state = 'running';
+    this.reason = undefined;
+    this.degradedBy = undefined;
   }
 
   private setDegraded(err: unknown): void {
@@ -285,24 +339,26 @@ export class Neo4jApocSource implements EventSource {
     }
     this.state = 'degraded';
     this.reason = reason;
+    this.degradedBy = 'failure';
     this.trigger.invalidate();
   }
 
   private markWaiting(w: Waiting): void {
-    if (this.reason !== w.reason) this.log.warn(w.reason);
+    if (this.waiting?.reason !== w.reason) this.log.warn(w.reason);
+    this.waiting = w;
+    if (this.alarm.reason) return; // refreshState tells it after the alarm's reason
     this.reason = w.reason;
-    if (w.degraded || this.state !== 'starting') this.state = 'degraded';
+    if (w.degraded || this.state !== 'starting') {
+      this.state = 'degraded';
+      this.degradedBy = 'waiting';
+    }
   }
 
-  /** Strict mode: a jump in seq means entries were deleted by someone else. */
-  private observeSeq(seq: string): void {
-    const prev = this.lastSeq === undefined ? undefined : Number(this.lastSeq);
-    const cur = Number(seq);
-    this.lastSeq = seq;
-    if (this.ordering !== 'strict' || prev === undefined) return;
-    if (cur < RELAXED_SEQ_FLOOR && prev < RELAXED_SEQ_FLOOR && cur > prev + 1) {
-      this.log.error(`The outbox of the database ${this.database} skips from seq ${prev} to ${cur}: ${cur - prev - 1} transactions' entries were deleted by something other than Heimdall, and their events are lost.`);
-    }
+  /** Runs fn after every install or check started before it has finished. */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.exclusive.then(fn, fn);
+    this.exclusive = run.catch(() => undefined);
+    return run;
   }
 
   private lastSeqPlain(): number | string | null {

@@ -5,12 +5,13 @@
  * trigger runs, `ensure` answers why (a `Waiting`) and the source keeps delivering what is already
  * in the outbox.
  *
- * This is where a periodic watchdog belongs (trigger removed or paused, sequence moved backwards):
- * it would clear `ready` on what it finds, and the next round reinstalls.
+ * The watchdog (watchdog.ts, driven by the source) clears `ready` when it finds the trigger removed,
+ * paused or replaced and the source may reinstall; the next round then installs again, continuing the
+ * sequence above what was delivered (`minSeq`), and `onInstalled` tells the source the new epoch.
  */
 import type { Logger } from 'pino';
 import { explainOutboxError } from './outbox-errors.js';
-import type { OutboxStore } from './outbox-store.js';
+import type { InstallResult, OutboxStore } from './outbox-store.js';
 import { TRIGGER_NAME, type Ordering } from './outbox-trigger.js';
 
 /** Why changes are not captured yet; `degraded`: the source is degraded (not merely still starting). */
@@ -27,6 +28,10 @@ export interface TriggerGuardOptions {
   /** How long the first install waits for the trigger to load, ms. */
   startWaitMs: number;
   log: Logger;
+  /** The highest strict seq delivered so far: a counter that is missing or lower continues above it. */
+  minSeq: () => number;
+  /** Every install that succeeded (its epoch is the one the source expects from now on). */
+  onInstalled: (res: InstallResult) => void;
 }
 
 /** After a failed install, or with install: false and no usable trigger, look again after this long. */
@@ -69,8 +74,10 @@ export class TriggerGuard {
   private async install(first: boolean): Promise<Waiting | undefined> {
     const { ordering, log } = this.o;
     try {
-      const res = await this.o.store.install({ ordering, waitMs: first ? this.o.startWaitMs : 0, log: (line) => log.info(line) });
-      this.ready = res.loaded;
+      const minSeq = ordering === 'strict' ? this.o.minSeq() : 0;
+      const res = await this.o.store.install({ ordering, minSeq, waitMs: first ? this.o.startWaitMs : 0, log: (line) => log.info(line) });
+      this.ready = res.loaded; // before onInstalled: whoever it tells sees the guard's new state
+      this.o.onInstalled(res);
       if (!res.loaded) {
         this.nextCheck = Date.now() + LOAD_CHECK_MS;
         return {

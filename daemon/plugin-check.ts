@@ -1,5 +1,5 @@
 /**
- * The plugin half of `heimdall validate`: for every enabled plugins[] entry of a valid config,
+ * The plugin half of `heimdall validate` (and of a reload, for the entries it would start): for every enabled plugins[] entry of a valid config,
  * resolve its path or package, load the module in a one-shot worker (workers/inspect-worker.ts),
  * check the definition (name, version, hooks, `events` names, actions) and the entry's config
  * against the plugin's configSchema, and report each problem as a config issue at the line of the
@@ -8,18 +8,18 @@
  */
 import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
-import type { ConfigIssue } from '../../config/errors.js';
-import type { HeimdallConfig } from '../../config/types.js';
-import { formatPath, locate, parseYaml, type ParsedYaml, type PathSegment } from '../../config/yaml-doc.js';
-import { ErrorCode } from '../../sdk/errors.js';
-import { locatePlugin } from '../workers/resolve-module.js';
-import type { InspectAnswer, InspectRequest } from '../workers/inspect-worker.js';
+import type { ConfigIssue } from '../config/errors.js';
+import type { HeimdallConfig } from '../config/types.js';
+import { formatPath, locate, parseYaml, type ParsedYaml, type PathSegment } from '../config/yaml-doc.js';
+import { ErrorCode } from '../sdk/errors.js';
+import { locatePlugin } from './workers/resolve-module.js';
+import type { InspectAnswer, InspectRequest } from './workers/inspect-worker.js';
 
 const INSPECT_TIMEOUT_MS = 30_000;
 
 function inspectInWorker(req: InspectRequest): Promise<InspectAnswer> {
   return new Promise((resolve) => {
-    const worker = new Worker(new URL('../workers/inspect-worker.js', import.meta.url), { workerData: req, stdout: true, stderr: true });
+    const worker = new Worker(new URL('./workers/inspect-worker.js', import.meta.url), { workerData: req, stdout: true, stderr: true });
     const done = (a: InspectAnswer): void => {
       clearTimeout(timer);
       resolve(a);
@@ -38,15 +38,22 @@ function issueAt(parsed: ParsedYaml | undefined, segments: PathSegment[], messag
   return { path: formatPath(segments), ...(pos ? { line: pos.line, column: pos.column } : {}), message, ...(hint ? { hint } : {}) };
 }
 
+export interface ValidatePluginsOptions {
+  /** Checks only the entries (by index in plugins[]) for which this is true; default all. */
+  only?: (index: number) => boolean;
+  /** Names of entries not checked (plugins already running), for the same-name check. */
+  knownNames?: ReadonlyMap<number, string>;
+}
+
 /** Every problem of the config's plugins; empty when each one loads and its config matches its schema. */
-export async function validatePlugins(config: HeimdallConfig, file: string): Promise<ConfigIssue[]> {
+export async function validatePlugins(config: HeimdallConfig, file: string, opts: ValidatePluginsOptions = {}): Promise<ConfigIssue[]> {
   let parsed: ParsedYaml | undefined;
   try {
     parsed = parseYaml(readFileSync(file, 'utf8'));
   } catch {
     parsed = undefined;
   }
-  const entries = config.plugins.map((pc, i) => ({ pc, i })).filter(({ pc }) => pc.enabled);
+  const entries = config.plugins.map((pc, i) => ({ pc, i })).filter(({ pc, i }) => pc.enabled && (opts.only?.(i) ?? true));
   const results = await Promise.all(
     entries.map(async ({ pc, i }) => {
       const key: PathSegment[] = ['plugins', i, pc.package !== undefined ? 'package' : 'path'];
@@ -75,7 +82,8 @@ export async function validatePlugins(config: HeimdallConfig, file: string): Pro
   );
   const issues = results.flatMap((r) => r.issues);
   const byName = new Map<string, number>();
-  for (const r of results) {
+  const named: Array<{ i: number; name?: string }> = [...results, ...[...(opts.knownNames ?? [])].map(([i, name]) => ({ i, name }))].sort((a, b) => a.i - b.i);
+  for (const r of named) {
     if (!('name' in r) || r.name === undefined) continue;
     const first = byName.get(r.name);
     if (first === undefined) byName.set(r.name, r.i);

@@ -1,0 +1,176 @@
+/**
+ * Installing, removing and inspecting the outbox of one database (the OutboxStore's lifecycle; see
+ * ../README.md "What is installed"): the range index on (:HeimdallOutbox).seq, the counter node with
+ * its uniqueness constraint, value and epoch, and the `before`-phase APOC trigger with its internal key.
+ *
+ * Installing is idempotent: twice changes nothing, the other ordering mode replaces the trigger
+ * statement, a paused trigger is resumed. Whenever the install changes something (trigger created,
+ * updated or resumed, counter created or raised) the counter moves to a new epoch, so event ids
+ * never repeat across a reinstall. APOC keeps triggers in the system database and each database
+ * loads them on its next refresh (apoc.trigger.refresh, 60 s by default), so install and uninstall
+ * wait until the database has (un)loaded the trigger; changes committed before that are not captured.
+ */
+import neo4j from 'neo4j-driver';
+import { explainOutboxError } from './outbox-errors.js';
+import type { OutboxStatements } from './outbox-statements.js';
+import type { InstallOptions, InstallResult, OutboxStatus, UninstallOptions, UninstallResult } from './outbox-store-types.js';
+import { COUNTER_CONSTRAINT, COUNTER_LABEL, COUNTER_NAME, OUTBOX_LABEL, RELAXED_SEQ_FLOOR, SEQ_INDEX, TRIGGER_NAME, nextEpoch, orderingOf, triggerStatement, type Ordering } from './outbox-trigger.js';
+import { KEY_PARAM, newInternalKey } from '../../db/own-state.js';
+
+const num = (v: unknown): number => (v === null || v === undefined ? 0 : Number(v));
+
+/**
+ * The counter: created when missing, raised to the highest strict seq in the outbox and to $minSeq, and moved to a
+ * new epoch when $bump, when it was created or raised, or when it has no epoch yet.
+ */
+const COUNTER =
+  `OPTIONAL MATCH (o:${OUTBOX_LABEL}) WHERE o.seq < $floor WITH coalesce(max(o.seq), 0) AS m ` +
+  `MERGE (c:${COUNTER_LABEL} {name: $name}) ` +
+  'WITH c, CASE WHEN m > $minSeq THEN m ELSE $minSeq END AS low ' +
+  'WITH c, low, $bump OR c.value IS NULL OR c.epoch IS NULL OR c.value < low AS bump ' +
+  `SET c.value = CASE WHEN coalesce(c.value, 0) < low THEN low ELSE coalesce(c.value, 0) END, c.epoch = CASE WHEN bump THEN ${nextEpoch('c.epoch')} ELSE c.epoch END ` +
+  'RETURN c.value AS value, c.epoch AS epoch, bump';
+
+/** Entries of the outbox in seq order (at most $limit), cut to the prefix whose entry text starts within $maxBytes. */
+export const PREFIX =
+  `MATCH (o:${OUTBOX_LABEL}) WHERE o.seq IS NOT NULL WITH o ORDER BY o.seq LIMIT $limit ` +
+  'WITH collect(o) AS os WITH os, [o IN os | coalesce(o.bytes, size(o.changes) + size(o.txMeta), 0)] AS sizes ' +
+  'WITH os, sizes, apoc.coll.runningTotal(sizes) AS upto ' +
+  'UNWIND range(0, size(os) - 1) AS i WITH os[i] AS o, i, upto[i] - sizes[i] AS offset WHERE offset < $maxBytes OR i = 0 ';
+
+/** Creates the index, constraint, counter and trigger (or brings them up to date), and waits for the trigger to load. */
+export async function install(st: OutboxStatements, opts: InstallOptions = {}): Promise<InstallResult> {
+  const { database } = st;
+  const ordering: Ordering = opts.ordering ?? 'strict';
+  const waitMs = opts.waitMs ?? 90_000;
+  const log = opts.log ?? (() => {});
+  const statement = triggerStatement(ordering);
+  try {
+    if ((await st.apocVersion()) === null) throw new Error("Unknown function 'apoc.version'");
+    await st.schema(`CREATE CONSTRAINT ${COUNTER_CONSTRAINT} IF NOT EXISTS FOR (c:${COUNTER_LABEL}) REQUIRE c.name IS UNIQUE`);
+    await st.schema(`CREATE RANGE INDEX ${SEQ_INDEX} IF NOT EXISTS FOR (o:${OUTBOX_LABEL}) ON (o.seq)`);
+    await st.schema('CALL db.awaitIndexes(300)');
+    const stored = await st.storedTrigger();
+    // The key of the trigger in place (stored, else still loaded) is kept, so a running daemon's writes keep working.
+    const key = stored?.key ?? (await st.loadedKey()) ?? newInternalKey();
+    const write = !stored || stored.query !== statement || stored.key === undefined;
+    const resume = !write && stored.paused;
+    st.useKey(key);
+    // A counter that went missing while no trigger ran continues after the highest strict seq still in the outbox.
+    const [c] = await st.internal(COUNTER, { floor: neo4j.int(RELAXED_SEQ_FLOOR), name: COUNTER_NAME, minSeq: neo4j.int(opts.minSeq ?? 0), bump: write || resume }, false);
+    let trigger: InstallResult['trigger'] = 'unchanged';
+    if (write) {
+      await st.system('write', "CALL apoc.trigger.install($db, $name, $statement, {phase: 'before'}, {params: $params}) YIELD name RETURN name", { statement, params: { [KEY_PARAM]: key } });
+      trigger = stored ? 'updated' : 'created';
+      log(`${stored ? 'Updated' : 'Stored'} the APOC trigger ${TRIGGER_NAME} for the database ${database} (${ordering} ordering).`);
+    }
+    if (resume) {
+      await st.system('write', 'CALL apoc.trigger.start($db, $name)');
+      log(`Resumed the paused APOC trigger ${TRIGGER_NAME} of the database ${database}.`);
+    }
+    let loaded = await st.waitLoaded(statement, Math.min(waitMs, 1000)); // waitMs 0: look once
+    if (!loaded && waitMs > 1000) {
+      log(`Waiting up to ${Math.round(waitMs / 1000)} s for the database ${database} to load the trigger (APOC loads stored triggers every apoc.trigger.refresh ms, 60000 by default).`);
+      loaded = await st.waitLoaded(statement, waitMs - 1000);
+    }
+    st.useKey(key); // waiting learnt the key of the old trigger while it was still loaded
+    return { database, ordering, trigger, loaded, counter: (c?.['value'] as number | string | undefined) ?? 0, epoch: String(c?.['epoch'] ?? 0), newEpoch: c?.['bump'] === true };
+  } catch (err) {
+    throw explainOutboxError(err, database, 'install the outbox');
+  }
+}
+
+/**
+ * Drops the trigger; deletes the counter, index and constraint when no undelivered entry is left (or purge). When the
+ * trigger is stored again while it waits for the unload (a running daemon reinstalled it), it stops and keeps the rest.
+ */
+export async function uninstall(st: OutboxStatements, opts: UninstallOptions & { maxBatchBytes?: number } = {}): Promise<UninstallResult> {
+  const { database } = st;
+  const log = opts.log ?? (() => {});
+  try {
+    const stored = await st.storedTrigger();
+    if (stored) {
+      await st.system('write', 'CALL apoc.trigger.drop($db, $name)');
+      log(`Dropped the APOC trigger ${TRIGGER_NAME} of the database ${database}.`);
+    }
+    let reinstalled = false;
+    const back = async (): Promise<boolean> => (reinstalled = (await st.storedTrigger()) !== undefined);
+    const count = async (): Promise<number> => num((await st.status(`MATCH (o:${OUTBOX_LABEL}) RETURN count(o) AS n`))[0]?.['n']);
+    // A running daemon put the trigger back: keep what it needs (the result says so; the CLI explains it).
+    const putBack = async (entriesDeleted: number): Promise<UninstallResult> =>
+      ({ database, triggerDropped: stored !== undefined, unloaded: false, entriesDeleted, entriesKept: await count(), schemaDropped: false, reinstalled: true });
+    const unloaded = await st.waitLoaded(undefined, opts.waitMs ?? 90_000, back);
+    if (reinstalled || (!unloaded && (await back()))) return putBack(0);
+    let entriesDeleted = 0;
+    if (opts.purge) {
+      for (;;) {
+        const rows = await st.internal(`${PREFIX}DETACH DELETE o RETURN count(*) AS n`, { limit: neo4j.int(10_000), maxBytes: neo4j.int(opts.maxBatchBytes ?? 16 * 1024 * 1024) }, false);
+        const n = num(rows[0]?.['n']);
+        entriesDeleted += n;
+        if (n === 0) break;
+      }
+    }
+    const entriesKept = await count();
+    // The counter and schema go only while no trigger is back: a reinstalled one needs them.
+    if (entriesKept === 0 && (await back())) return putBack(entriesDeleted);
+    let schemaDropped = false;
+    if (entriesKept === 0) {
+      await st.internal(`MATCH (c:${COUNTER_LABEL}) DETACH DELETE c`, {}, false);
+      await st.schema(`DROP CONSTRAINT ${COUNTER_CONSTRAINT} IF EXISTS`);
+      await st.schema(`DROP INDEX ${SEQ_INDEX} IF EXISTS`);
+      schemaDropped = true;
+    } else {
+      log(`Kept ${entriesKept} undelivered outbox entries (and the counter and index) in the database ${database}; a later install delivers them, and --purge deletes them.`);
+    }
+    return { database, triggerDropped: stored !== undefined, unloaded, entriesDeleted, entriesKept, schemaDropped, reinstalled };
+  } catch (err) {
+    throw explainOutboxError(err, database, 'uninstall the outbox');
+  }
+}
+
+/** Which range indexes are online, by what they cover (an equivalent index or constraint under another name does the job). */
+export async function schemaCovers(st: OutboxStatements): Promise<{ seqIndex: boolean; counterConstraint: boolean }> {
+  const schema = await st.status(
+    "SHOW INDEXES YIELD type, labelsOrTypes, properties, owningConstraint, state WHERE state = 'ONLINE' AND type = 'RANGE' " +
+      'RETURN labelsOrTypes[0] AS label, properties, owningConstraint IS NOT NULL AS unique',
+  );
+  const covers = (label: string, prop: string, unique: boolean): boolean =>
+    schema.some((r) => r['label'] === label && (r['properties'] as string[]).length === 1 && (r['properties'] as string[])[0] === prop && (!unique || r['unique'] === true));
+  return { seqIndex: covers(OUTBOX_LABEL, 'seq', false), counterConstraint: covers(COUNTER_LABEL, 'name', true) };
+}
+
+/** What is in place, read-only. */
+export async function status(st: OutboxStatements): Promise<OutboxStatus> {
+  const { database } = st;
+  try {
+    const apoc = await st.apocVersion();
+    const stored = apoc === null ? undefined : await st.storedTrigger();
+    const loaded = apoc === null ? undefined : await st.loadedTrigger();
+    const { seqIndex, counterConstraint } = await schemaCovers(st);
+    const [row] = await st.status(
+      `OPTIONAL MATCH (c:${COUNTER_LABEL} {name: $name}) WITH c.value AS counter, c.epoch AS epoch ` +
+        `OPTIONAL MATCH (o:${OUTBOX_LABEL}) RETURN counter, epoch, count(o) AS backlog, min(o.committedAt) AS oldest`,
+      { name: COUNTER_NAME },
+    );
+    const oldest = row?.['oldest'] as number | null | undefined;
+    const epoch = row?.['epoch'];
+    const ordering = stored ? (orderingOf(stored.query) ?? 'unknown') : null;
+    const current = stored !== undefined && ordering !== 'unknown' && stored.key !== undefined && loaded?.query === stored.query && loaded.keyed;
+    const out: OutboxStatus = {
+      database,
+      apocVersion: apoc,
+      trigger: { stored: stored !== undefined, loaded: loaded !== undefined, paused: Boolean(stored?.paused || loaded?.paused), ordering },
+      seqIndex,
+      counterConstraint,
+      counter: (row?.['counter'] as number | string | null | undefined) ?? null,
+      epoch: epoch === null || epoch === undefined ? null : String(epoch),
+      backlog: num(row?.['backlog']),
+      oldestCommittedAt: oldest === null || oldest === undefined ? null : new Date(Number(oldest)).toISOString(),
+      installed: false,
+    };
+    out.installed = current && !out.trigger.paused && seqIndex && counterConstraint && out.counter !== null;
+    return out;
+  } catch (err) {
+    throw explainOutboxError(err, database, 'read the outbox status');
+  }
+}
