@@ -13,6 +13,7 @@ import { isIPv4, isIPv6 } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
+import { checkBoltProxies, fillBoltProxyUpstreams } from './bolt-proxy-checks.js';
 import { ConfigError, type ConfigIssue } from './errors.js';
 import { issuesFromAjv } from './messages.js';
 import { collectRules } from './rule-set.js';
@@ -97,13 +98,14 @@ export function parseConfig(text: string, opts: { file?: string; env?: Env } & L
     // inside a rule, the rule compiler's sentences below say it better than oneOf branches
     issues.push(...schemaIssues.filter((i) => !i.path.startsWith('rules[')));
   }
-  issues.push(...crossChecks(data as Record<string, unknown>, parsed));
   const baseDir = opts.file ? dirname(resolve(opts.file)) : process.cwd();
+  issues.push(...crossChecks(data as Record<string, unknown>, parsed, baseDir));
   const { set: ruleSet, fatal } = collectRules({ data: data as Record<string, unknown>, parsed, text, file: opts.file, baseDir, env });
   issues.push(...fatal);
   if (opts.invalidRules !== 'keep') issues.push(...ruleSet.problems);
 
   if (issues.length > 0) throw new ConfigError(scrubIssues(sortIssues(issues), data), opts.file);
+  fillBoltProxyUpstreams(data as Record<string, unknown>);
 
   // $schema (editor support) and x-* (anchor holders) are not part of the config.
   const rest = Object.fromEntries(Object.entries(data as Record<string, unknown>).filter(([k]) => k !== '$schema' && !k.startsWith('x-')));
@@ -197,7 +199,7 @@ export function deepFreeze<T>(value: T, seen: WeakSet<object> = new WeakSet()): 
 }
 
 /** Rules the schema cannot express. Defensive about types: runs even when the schema failed. */
-function crossChecks(data: Record<string, unknown>, parsed: ParsedYaml): ConfigIssue[] {
+function crossChecks(data: Record<string, unknown>, parsed: ParsedYaml, baseDir: string): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   const at = (segments: PathSegment[], message: string, hint: string): void => {
     const pos = locate(parsed, segments);
@@ -251,6 +253,7 @@ function crossChecks(data: Record<string, unknown>, parsed: ParsedYaml): ConfigI
     }
     if (!seen.has(type)) seen.set(type, i);
   });
+  checkBoltProxies(data, baseDir, at);
 
   const plugins = Array.isArray(data['plugins']) ? data['plugins'] : [];
   const rulesWanted = (Array.isArray(data['rules']) && data['rules'].length > 0) || typeof data['rulesPath'] === 'string';

@@ -69,6 +69,32 @@ const database = {
   },
 } as const;
 
+/** A Bolt relay with an observe-only tap (daemon/sources/bolt-proxy/README.md). */
+const boltProxySource = {
+  type: 'object',
+  description: 'A Bolt relay applications connect to instead of the database; every query, failure, commit and rollback it sees becomes an event.',
+  additionalProperties: false,
+  required: ['type'],
+  properties: {
+    type: { const: 'bolt-proxy' },
+    listen: { type: 'string', minLength: 1, default: '127.0.0.1:7688', description: 'host:port applications connect to; a non-loopback address needs tls. Port 0 picks a free port.' },
+    upstream: { type: 'string', minLength: 1, pattern: '^(bolt|neo4j)(\\+s|\\+ssc)?://', description: 'The server the proxy relays to: bolt://, bolt+s:// (TLS, verified) or bolt+ssc:// (TLS, any certificate). Default: the host of database.uri, else bolt://127.0.0.1:7687.' },
+    advertisedAddress: { type: 'string', minLength: 1, description: 'host:port that ROUTE answers carry for every role, so neo4j:// clients stay on the proxy. Default: listen.' },
+    captureParams: { type: 'string', enum: ['none', 'keys', 'full'], default: 'keys', description: 'Query parameters in events: none, keys (names with the type of each value) or full (values).' },
+    maxQueryChars: { ...positiveInt, default: 4096, description: 'Query text (and, with full, parameter strings) longer than this is cut with a marker.' },
+    tls: {
+      type: 'object',
+      description: 'Accept bolt+s:// clients with this certificate; needed to listen on an address other than loopback.',
+      additionalProperties: false,
+      required: ['cert', 'key'],
+      properties: {
+        cert: { type: 'string', minLength: 1, description: 'PEM certificate file (relative to the config file), or PEM text.' },
+        key: { type: 'string', minLength: 1, description: 'PEM private key file (relative to the config file), or PEM text.' },
+      },
+    },
+  },
+} as const;
+
 const source = {
   type: 'object',
   discriminator: { propertyName: 'type' },
@@ -103,6 +129,7 @@ const source = {
         reinstall: { type: 'boolean', default: true, description: 'Put the outbox back when a check finds it removed, paused or changed (needs install: true); false: only report it (Bifrost error, /readyz 503).' },
       },
     },
+    boltProxySource,
   ],
 } as const;
 

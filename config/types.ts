@@ -30,6 +30,8 @@ export type SourceConfig = LoadedConfig['sources'][number];
 export type HttpSourceConfig = Extract<SourceConfig, { type: 'http' }>;
 export type SystemSourceConfig = Extract<SourceConfig, { type: 'system' }>;
 export type Neo4jApocSourceConfig = Extract<SourceConfig, { type: 'neo4j-apoc' }>;
+/** A `- type: bolt-proxy` entry as loaded (upstream filled in from database.uri when it had none). */
+export type BoltProxySourceEntry = Extract<SourceConfig, { type: 'bolt-proxy' }>;
 
 export type LlmConfig = NonNullable<LoadedConfig['llm']>;
 

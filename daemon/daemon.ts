@@ -119,6 +119,7 @@ async function composeDaemon(opts: { config: HeimdallConfig; logger: Logger; lis
   });
   const backlog = sources.outboxBacklog();
   if (backlog) metrics.addOutboxBacklog(backlog);
+  if (sources.proxies.size > 0) metrics.addBoltProxies(() => sources.proxies.reports());
   const drops = new DropSummary({ intervalMs: config.drops.logIntervalMs, plugins: () => plugins.hosts })
     .subscribe((ev) => metrics.observeDrops(ev))
     .subscribe((ev) => bus.publish({ kind: 'notification', ...dropsNotice(ev), origin: { kind: 'daemon' } }));
@@ -135,6 +136,8 @@ async function composeDaemon(opts: { config: HeimdallConfig; logger: Logger; lis
   const parts: Lifecycle[] = [
     ...(embeddedNeo4j ? [embeddedNeo4j] : []),
     { name: 'Bifrost', stop: () => bifrost.close(bus.clock.now() + 2000) },
+    // the bolt proxies listen before the database router connects, so the daemon's own driver may go through one
+    sources.proxies,
     // the invoker gets its reader once the router has connected, so the schema's first read does not fail before it
     ...(db ? [{ name: 'the database router', start: async () => { await db.start(); executor?.start(); if (executor) invoker.attach({ reader: databaseReader(db, executor.statements, { maxBytes: config.invoker.queryMaxBytes }), executor }); }, stop: () => { executor?.close(); return db.close(); } }] : []),
     { name: 'the admin API', start: async () => { if (opts.listen !== false) url = await http.listen(); }, stop: () => http.close() },

@@ -8,6 +8,7 @@ import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { BifrostStats } from './bifrost/types.js';
 import type { QueueCounters } from './queue/bounded-queue.js';
 import type { DropsEvent } from './queue/drop-summary.js';
+import type { BoltProxyReport } from './sources/bolt-proxy/proxy-set.js';
 import type { PluginState } from './workers/plugin-status.js';
 import { HANDLER_BUCKETS_MS, type EventsResult } from './workers/protocol.js';
 
@@ -107,6 +108,28 @@ export class DaemonMetrics {
     collected(this.registry, 'heimdall_outbox_backlog', 'Outbox entries (transactions) waiting to be turned into events.', 'gauge', () =>
       backlog().map((b) => ({ labels: { database: b.database }, value: b.entries })),
     );
+  }
+
+  /** Each bolt proxy's counters, read from its status at scrape time, labelled by its listen address. */
+  addBoltProxies(reports: () => BoltProxyReport[]): void {
+    const r = this.registry;
+    const per = (f: (d: BoltProxyReport['details']) => number) => () => reports().map((p) => ({ labels: { listen: p.details.listen }, value: f(p.details) }));
+    collected(r, 'heimdall_bolt_proxy_up', '1 when the bolt proxy is running and its upstream reachable.', 'gauge', () =>
+      reports().map((p) => ({ labels: { listen: p.details.listen, upstream: p.details.upstream, state: p.state }, value: p.state === 'running' ? 1 : 0 })),
+    );
+    collected(r, 'heimdall_bolt_proxy_connections_open', 'Client connections open.', 'gauge', per((d) => d.connections.open));
+    collected(r, 'heimdall_bolt_proxy_connections_total', 'Client connections accepted.', 'counter', per((d) => d.connections.total));
+    collected(r, 'heimdall_bolt_proxy_pass_through_open', 'Connections relayed unobserved (the tap could not follow them), open.', 'gauge', per((d) => d.passThrough.open));
+    collected(r, 'heimdall_bolt_proxy_pass_through_total', 'Connections that became pass-through.', 'counter', per((d) => d.passThrough.total));
+    collected(r, 'heimdall_bolt_proxy_bytes_total', 'Bytes relayed, by direction.', 'counter', () =>
+      reports().flatMap((p) => [
+        { labels: { listen: p.details.listen, direction: 'client_to_server' }, value: p.details.bytes.clientToServer },
+        { labels: { listen: p.details.listen, direction: 'server_to_client' }, value: p.details.bytes.serverToClient },
+      ]),
+    );
+    collected(r, 'heimdall_bolt_proxy_events_emitted_total', 'Events handed to the router.', 'counter', per((d) => d.events.emitted));
+    collected(r, 'heimdall_bolt_proxy_events_dropped_total', 'Events dropped because the router was behind (or the daemon was stopping).', 'counter', per((d) => d.events.dropped));
+    collected(r, 'heimdall_bolt_proxy_events_buffered', 'Events waiting for the router.', 'gauge', per((d) => d.events.buffered));
   }
 
   /** Bifrost's counters, read from its stats at scrape time. */

@@ -9,6 +9,7 @@ import type { ActionResult } from '../../sdk/index.js';
 import type { DaemonStatus, PluginControlResult } from '../http/daemon-api.js';
 import type { ActionInfo } from '../invoker/action-registry.js';
 import type { PluginStatus } from '../workers/plugin-status.js';
+import { printBoltProxies } from './bolt-proxy-status.js';
 import { ApiError, DEFAULT_URL, DaemonClient } from './client.js';
 import { CliError, EXIT_FAILURE, EXIT_USAGE, parseJsonObjectOption } from './exit.js';
 import { formatDuration, indent, out, printJson, table, truncate } from './output.js';
@@ -74,6 +75,7 @@ export function printStatus(s: DaemonStatus): void {
   }
   out();
   out(table(['source', 'state', 'emitted', 'reason'], s.sources.map((src) => [src.name, src.state, src.emitted, src.reason ?? ''])));
+  printBoltProxies(s.sources);
   if (s.rules?.configured) {
     const bad = s.rules.invalid;
     out();

@@ -1,7 +1,9 @@
 /**
  * Fans events out to plugin queues: each plugin's `events` subscription is applied before
  * enqueueing, and a plugin does not receive events caused by its own writes
- * (metadata.origin.plugin) unless its config sets receiveOwnEvents.
+ * (metadata.origin.plugin) unless its config sets receiveOwnEvents. The daemon's own queries seen
+ * on the wire (a bolt-proxy event whose origin is the daemon itself, `plugin: 'heimdall'`: health
+ * checks, outbox reads, schema refreshes) reach only the plugins that set receiveOwnEvents.
  *
  * Every source's events pass through here, so this is where limits.events is enforced for all of
  * them (event-limits.ts): an event that is too deep, too large or not plain JSON reaches no queue
@@ -61,9 +63,10 @@ export class Router {
       if (!this.admissible(ev)) continue;
       this.routed++;
       const origin = ev.metadata?.origin?.plugin;
+      const daemonsOwnQuery = origin === 'heimdall' && ev.source === 'bolt-proxy';
       for (const t of targets) {
         if (!t.subscribes(ev.type)) continue;
-        if (origin !== undefined && origin === t.name && !t.receiveOwnEvents) continue;
+        if (origin !== undefined && (origin === t.name || daemonsOwnQuery) && !t.receiveOwnEvents) continue;
         t.offer(ev);
       }
     }

@@ -6,17 +6,20 @@
  * - system: database.started / database.shutdown from the database router's connectivity watch.
  * - neo4j-apoc: the durable outbox (README.md here), with a delivery checkpoint and back-pressure
  *   read from the plugin queues.
+ * - bolt-proxy: a Bolt relay per entry (bolt-proxy/README.md); `proxies` is their own lifecycle,
+ *   which the daemon starts before the database router (see bolt-proxy/proxy-set.ts).
  */
 import type { Logger } from 'pino';
 import type { EventLimitsConfig, HeimdallConfig } from '../../config/types.js';
 import type { Database } from '../db/database.js';
+import { BoltProxySet } from './bolt-proxy/proxy-set.js';
 import { HttpSource, type IngestResult } from './http-source.js';
 import { Neo4jApocSource, roomInQueues, settledWhenQueuesDrain, type BoundedQueue, type CountingQueue, type Notify } from './neo4j-apoc/index.js';
 import type { Emit, EventSource, SourceStatus } from './source.js';
 import { SystemSource } from './system-source.js';
 
 export interface SourceSetOptions {
-  config: Pick<HeimdallConfig, 'sources' | 'database'>;
+  config: Pick<HeimdallConfig, 'sources' | 'database'> & { baseDir?: string };
   /** The database router, when a database is configured. */
   db: Database | undefined;
   emit: Emit;
@@ -36,9 +39,12 @@ export class SourceSet {
   readonly sources: EventSource[] = [];
   private readonly http: HttpSource | undefined;
   private readonly outboxes: Neo4jApocSource[] = [];
+  /** The bolt-proxy sources; the daemon runs their lifecycle itself (see BoltProxySet). */
+  readonly proxies: BoltProxySet;
 
   constructor(opts: SourceSetOptions) {
     const { config, db, emit, logger } = opts;
+    this.proxies = new BoltProxySet({ emit, logger: logger.child({ component: 'bolt-proxy' }), database: config.database, baseDir: config.baseDir });
     for (const sc of config.sources) {
       if (sc.type === 'http' && !this.http) {
         const l = opts.eventLimits;
@@ -62,6 +68,8 @@ export class SourceSet {
         });
         this.outboxes.push(src);
         this.sources.push(src);
+      } else if (sc.type === 'bolt-proxy') {
+        this.sources.push(this.proxies.add(sc));
       }
     }
   }
@@ -76,7 +84,8 @@ export class SourceSet {
    * another one (the outbox) waits for its last batch to settle.
    */
   async stop(): Promise<void> {
-    await Promise.all([...this.sources].reverse().map((s) => s.stop()));
+    this.proxies.mute();
+    await Promise.all([...this.sources].reverse().filter((s) => !this.proxies.ownsLifecycleOf(s)).map((s) => s.stop()));
   }
 
   statuses(): SourceStatus[] {

@@ -1,7 +1,8 @@
 /**
  * security: counts `query.failed` events in a time window; at the threshold it asks the anomaly
  * plugin to analyse them (invokeActionAsync) and the model for remediation (sendPromptAsync),
- * then resets. The reference's first example.
+ * then resets. The reference's first example: with the bolt-proxy source the failures are real
+ * queries that failed on the wire (README.md here).
  */
 import { definePlugin, type DatabaseEvent } from '../../sdk/index.js';
 
@@ -37,13 +38,24 @@ export default definePlugin<SecurityConfig>({
     failed.push(event);
     if (failed.length < threshold) return;
     const count = failed.length;
-    const recent = failed.map((e) => ({ id: e.id, timestamp: e.timestamp, query: e.query, error: e.error, userId: e.userId }));
+    const recent = failed.map((e) => ({
+      id: e.id,
+      timestamp: e.timestamp,
+      query: e.query,
+      error: e.error,
+      userId: e.userId,
+      database: e.database,
+      source: e.source,
+      // from the wire (the bolt-proxy source): which connection and client sent it
+      ...(e.requestId !== undefined ? { connection: e.requestId } : {}),
+      ...(typeof e.metadata?.['bolt'] === 'object' ? { userAgent: (e.metadata['bolt'] as { userAgent?: string }).userAgent } : {}),
+    }));
     failed = [];
     windowStart = Date.now();
     triggers++;
     const actionId = await ctx.heimdall.invokeActionAsync('heimdall.anomaly.detect', { trigger: 'autonomous', reason: 'query_failures', count });
     const promptId = await ctx.heimdall.sendPromptAsync(
-      `Multiple query failures detected in the last window (${count} failures). Analyze them and suggest remediation; record your conclusion with heimdall.audit.remediate.`,
+      `Multiple query failures detected in the last window (${count} failures). Analyze them and suggest remediation; a change to the data goes through heimdall.remediate.cypher, and you may record your conclusion with heimdall.audit.remediate.`,
       { context: { recentFailures: recent } },
     );
     ctx.log.info(`${count} queries failed within ${windowMs} ms; asked for anomaly detection (${actionId}) and a model analysis (${promptId}).`, { actionId, promptId });

@@ -2,7 +2,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { DatabaseEvent } from '../../sdk/events.js';
-import { BoltProxyConfigError, isLoopback, resolveBoltProxyConfig, upstreamFromDatabaseUri } from '../../daemon/sources/bolt-proxy/config.js';
+import { BoltProxyConfigError, isLoopback, resolveBoltProxyConfig, upstreamFromDatabaseUri } from '../../config/bolt-proxy.js';
 import { EventBuffer } from '../../daemon/sources/bolt-proxy/event-buffer.js';
 import { makeSelfSignedCert } from '../helpers/self-signed.js';
 
@@ -56,7 +56,7 @@ describe('resolveBoltProxyConfig', () => {
 describe('EventBuffer', () => {
   const ev = (i: number): DatabaseEvent => ({ id: String(i), type: 'query.executed', timestamp: '', database: 'neo4j', source: 'bolt-proxy' });
 
-  it('hands events over in batches on the next turn, in order', async () => {
+  it('hands events over in batches once the pushing callback has returned, in order', async () => {
     const got: string[][] = [];
     const b = new EventBuffer(100, (evs) => void got.push(evs.map((e) => e.id)), () => {}, 3);
     for (let i = 0; i < 7; i++) b.push(ev(i));

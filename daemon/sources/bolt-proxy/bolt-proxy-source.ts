@@ -15,7 +15,7 @@ import tls from 'node:tls';
 import type { Logger } from 'pino';
 import type { SourceStatus } from '../source.js';
 import type { EventSource } from '../source.js';
-import { resolveBoltProxyConfig, type BoltProxySourceConfig, type ResolvedBoltProxyConfig } from './config.js';
+import { resolveBoltProxyConfig, type BoltProxySourceConfig, type ResolvedBoltProxyConfig } from '../../../config/bolt-proxy.js';
 import { EventBuffer, type EventConsumer } from './event-buffer.js';
 import { Relay } from './relay.js';
 import { ConnectionTap } from './tap.js';
@@ -70,6 +70,7 @@ export class BoltProxySource implements EventSource {
   private upstreamFailures = 0;
   /** A warning about the upstream has been logged and not yet followed by a good connection. */
   private upstreamTrouble = false;
+  private muted = false;
 
   constructor(private readonly opts: BoltProxySourceOptions) {
     this.cfg = resolveBoltProxyConfig(opts.config, opts.databaseUri !== undefined ? { databaseUri: opts.databaseUri } : {});
@@ -170,6 +171,14 @@ export class BoltProxySource implements EventSource {
     return s;
   }
 
+  /**
+   * Stops handing events to emit (the daemon is stopping and its plugins drain): relaying goes on,
+   * events seen from now on are dropped and counted. Events already buffered are still handed over.
+   */
+  mute(): void {
+    this.muted = true;
+  }
+
   /** Resolves once every event observed so far has been handed to emit. */
   flush(): Promise<void> {
     return this.buffer.drain();
@@ -182,7 +191,10 @@ export class BoltProxySource implements EventSource {
       connectionId: id,
       settings: { captureParams: this.cfg.captureParams, maxQueryChars: this.cfg.maxQueryChars, defaultDatabase: this.opts.defaultDatabase ?? 'neo4j' },
       advertisedAddress: () => this.advertisedAddress,
-      emit: (ev) => void this.buffer.push(ev),
+      emit: (ev) => {
+        if (this.muted) this.buffer.dropped++;
+        else this.buffer.push(ev);
+      },
       counters: this.counters,
       maxClientMessageBytes: this.opts.maxClientMessageBytes ?? 4 << 20,
       onPassThrough: (reason) => {

@@ -13,7 +13,7 @@
  */
 import net from 'node:net';
 import tls from 'node:tls';
-import type { UpstreamTarget } from './config.js';
+import type { UpstreamTarget } from '../../../config/bolt-proxy.js';
 import type { ConnectionTap } from './tap.js';
 
 export interface RelayCounters {

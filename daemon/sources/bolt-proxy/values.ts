@@ -9,7 +9,9 @@
 import type { ParamsRef } from './messages.js';
 import { PackReader, PackStruct } from './packstream.js';
 
-export type CaptureParams = 'none' | 'keys' | 'full';
+import type { CaptureParams } from '../../../config/bolt-proxy.js';
+
+export type { CaptureParams };
 
 /** Appended to text cut at maxQueryChars: the marker and how long the text was. */
 export function cutText(text: string, max: number): { text: string; cut: boolean } {

@@ -13,10 +13,16 @@
  * (it relays each client's, and the server authenticates them), so what must be protected off the
  * machine is those credentials in transit. The rule mirrors the admin API's (no token, no
  * non-loopback bind).
+ *
+ * It lives in config/ because the config's checks (bolt-proxy-checks.ts) resolve each entry as the
+ * proxy will; the proxy (daemon/sources/bolt-proxy/) imports it from here.
  */
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import type { CaptureParams } from './values.js';
+import { isAbsolute, resolve } from 'node:path';
+
+/** How much of a query's parameters events carry: none, each name with its value's type, or the values. */
+export type CaptureParams = 'none' | 'keys' | 'full';
 
 export interface BoltProxySourceConfig {
   type: 'bolt-proxy';
@@ -58,14 +64,23 @@ export interface ResolvedBoltProxyConfig {
 
 export class BoltProxyConfigError extends Error {
   override name = 'BoltProxyConfigError';
+  /** The key of the sources[] entry at fault (listen, upstream, advertisedAddress, captureParams, maxQueryChars, tls.cert, tls.key), when one is. */
+  readonly key: string | undefined;
+  /** What to do about it, when the message does not say. */
+  readonly hint: string | undefined;
+  constructor(message: string, key?: string, hint?: string) {
+    super(message);
+    this.key = key;
+    this.hint = hint;
+  }
 }
 
 /** "host:port", "[v6]:port" → parts. */
-export function parseHostPort(text: string, what: string): { host: string; port: number } {
+export function parseHostPort(text: string, what: string, key?: string): { host: string; port: number } {
   const m = /^\[([^\]]+)\]:(\d+)$/.exec(text) ?? /^([^:[\]]+):(\d+)$/.exec(text);
   const port = m ? Number(m[2]) : NaN;
   if (!m || !Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new BoltProxyConfigError(`The bolt-proxy ${what} "${text}" is not host:port (for example 127.0.0.1:7688).`);
+    throw new BoltProxyConfigError(`The bolt-proxy ${what} "${text}" is not host:port (for example 127.0.0.1:7688).`, key);
   }
   return { host: m[1]!, port };
 }
@@ -91,12 +106,12 @@ export function parseUpstream(uri: string): UpstreamTarget {
   try {
     u = new URL(uri);
   } catch {
-    throw new BoltProxyConfigError(`The bolt-proxy upstream "${uri}" is not a URI such as bolt://127.0.0.1:7687.`);
+    throw new BoltProxyConfigError(`The bolt-proxy upstream "${uri}" is not a URI such as bolt://127.0.0.1:7687.`, 'upstream');
   }
   const tls = SCHEMES[u.protocol];
-  if (!tls) throw new BoltProxyConfigError(`The bolt-proxy upstream "${uri}" has scheme ${u.protocol.slice(0, -1)}; use bolt://, bolt+s:// or bolt+ssc://.`);
+  if (!tls) throw new BoltProxyConfigError(`The bolt-proxy upstream "${uri}" has scheme ${u.protocol.slice(0, -1)}; use bolt://, bolt+s:// or bolt+ssc://.`, 'upstream');
   const host = u.hostname.replace(/^\[|\]$/g, '');
-  if (!host) throw new BoltProxyConfigError(`The bolt-proxy upstream "${uri}" names no host.`);
+  if (!host) throw new BoltProxyConfigError(`The bolt-proxy upstream "${uri}" names no host.`, 'upstream');
   return { host, port: u.port ? Number(u.port) : 7687, tls, uri };
 }
 
@@ -109,31 +124,40 @@ export function upstreamFromDatabaseUri(databaseUri: string | undefined): string
   return `${scheme}://${host}:${t.port}`;
 }
 
+/** tls.cert and tls.key as paths relative to `baseDir` (the config file's folder); PEM text stays as it is. */
+export function withTlsPathsFrom<T extends BoltProxySourceConfig>(cfg: T, baseDir: string): T {
+  if (!cfg.tls) return cfg;
+  const at = (v: string): string => (v.includes('-----BEGIN') || isAbsolute(v) ? v : resolve(baseDir, v));
+  return { ...cfg, tls: { cert: at(cfg.tls.cert), key: at(cfg.tls.key) } };
+}
+
 function pem(value: string, what: string): Buffer {
   if (value.includes('-----BEGIN')) return Buffer.from(value);
   try {
     return readFileSync(value);
   } catch (err) {
-    throw new BoltProxyConfigError(`The bolt-proxy tls.${what} file ${value} cannot be read: ${(err as Error).message}.`);
+    throw new BoltProxyConfigError(`The bolt-proxy tls.${what} file ${value} cannot be read: ${(err as Error).message}.`, `tls.${what}`);
   }
 }
 
 export function resolveBoltProxyConfig(cfg: BoltProxySourceConfig, ctx: { databaseUri?: string } = {}): ResolvedBoltProxyConfig {
-  const { host, port } = parseHostPort(cfg.listen ?? BOLT_PROXY_DEFAULTS.listen, 'listen address');
+  const { host, port } = parseHostPort(cfg.listen ?? BOLT_PROXY_DEFAULTS.listen, 'listen address', 'listen');
   const upstream = parseUpstream(cfg.upstream ?? upstreamFromDatabaseUri(ctx.databaseUri));
-  if (cfg.advertisedAddress !== undefined) parseHostPort(cfg.advertisedAddress, 'advertisedAddress');
+  if (cfg.advertisedAddress !== undefined) parseHostPort(cfg.advertisedAddress, 'advertisedAddress', 'advertisedAddress');
   const captureParams = cfg.captureParams ?? BOLT_PROXY_DEFAULTS.captureParams;
   if (!['none', 'keys', 'full'].includes(captureParams)) {
-    throw new BoltProxyConfigError(`The bolt-proxy captureParams "${String(captureParams)}" is not one of none, keys, full.`);
+    throw new BoltProxyConfigError(`The bolt-proxy captureParams "${String(captureParams)}" is not one of none, keys, full.`, 'captureParams');
   }
   const maxQueryChars = cfg.maxQueryChars ?? BOLT_PROXY_DEFAULTS.maxQueryChars;
   if (!Number.isInteger(maxQueryChars) || maxQueryChars < 1) {
-    throw new BoltProxyConfigError(`The bolt-proxy maxQueryChars must be a whole number of at least 1, not ${String(maxQueryChars)}.`);
+    throw new BoltProxyConfigError(`The bolt-proxy maxQueryChars must be a whole number of at least 1, not ${String(maxQueryChars)}.`, 'maxQueryChars');
   }
   const tls = cfg.tls ? { cert: pem(cfg.tls.cert, 'cert'), key: pem(cfg.tls.key, 'key') } : undefined;
   if (!isLoopback(host) && !tls) {
     throw new BoltProxyConfigError(
       `The bolt-proxy would listen on ${host}, which is not a loopback address, without tls; set tls: { cert, key } so that clients' credentials do not cross the network in clear, or listen on 127.0.0.1.`,
+      'listen',
+      'Whoever reaches the proxy can send credentials through it; with tls they are encrypted on the way, and the server still authenticates every client.',
     );
   }
   return { host, port, upstream, advertisedAddress: cfg.advertisedAddress, captureParams, maxQueryChars, tls };
