@@ -66,7 +66,7 @@ export interface CaptureSnapshot {
 }
 
 export interface InstallOptions {
-  /** Default relaxed. */
+  /** Default strict. */
   ordering?: Ordering;
   /**
    * The highest strict seq already delivered (the source knows it): a counter that is missing or lower continues
