@@ -46,6 +46,7 @@ if (want('core')) {
 for (const [key, mod, fn] of [
   ['bifrost', './bifrost.js', 'runBifrostBench'],
   ['invoker', './invoker.js', 'runInvokerBench'],
+  ['remediation', './remediation.js', 'runRemediationBench'],
   ['neo4j', './neo4j.js', 'runNeo4jBench'],
   ['rules', './rules.js', 'runRulesBench'],
   ['bolt', './bolt.js', 'runBoltBench'],

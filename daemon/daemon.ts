@@ -157,6 +157,7 @@ async function composeDaemon(opts: { config: HeimdallConfig; logger: Logger; lis
       notices.publish('info', 'Heimdall is stopping', `Stopping because: ${reason}. Pending confirmations are denied; streams end once the plugins have drained.`);
       confirmations.cancelAll('the daemon is stopping');
       await lifecycles.stop();
+      audit.flush();
       state = 'stopped';
       logger.info(`Heimdall stopped; ${plugins.leftOver === 0 ? 'every queued event was delivered' : `${plugins.leftOver} queued events were dropped at the deadline`}.`);
     })());

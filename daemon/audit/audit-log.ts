@@ -4,9 +4,18 @@
  * `hash`). Editing, removing or reordering any line breaks the chain, which `verifyAuditLog`
  * (and `heimdall audit verify`) reports with the line number. Optionally mirrored as
  * (:HeimdallAudit) nodes in the graph.
+ *
+ * Two ways to append, one chain: `append` writes the line and fsyncs it before it returns (the
+ * event loop waits for the disk); `appendBatched` writes the line before it returns, in the same
+ * order and chain (so it is in the file, and survives the daemon crashing, once the call is back),
+ * and fsyncs it off the event loop, one fsync for every line written meanwhile (group commit): a
+ * power loss or an OS crash can lose the lines of the last fsync window, never reorder or corrupt
+ * the chain (a torn last line is what `heimdall audit verify` reports). `durable` settles once the
+ * line's fsync is done; `flush()` (the daemon's stop) fsyncs whatever is pending. The remediation
+ * executor appends batched; everything else appends as before.
  */
 import { createHash } from 'node:crypto';
-import { appendFileSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, fsync, fsyncSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 
@@ -101,19 +110,91 @@ export class AuditLog {
     this.mirror = m;
   }
 
+  /** Who waits for the fsync of lines appendBatched wrote, and the descriptor of the latest (kept open for that fsync). */
+  private waiting: Array<{ done: () => void; failed: (err: Error) => void }> = [];
+  private unsyncedFd: number | undefined;
+  private syncing = false;
+
   /** Appends one entry (synchronously flushed to the file) and returns the stored record. */
   append(entry: { type: string; [k: string]: unknown }): AuditRecord {
+    return this.write(entry, true).record;
+  }
+
+  /**
+   * Appends one entry: the line is written (in chain order) before this returns, its fsync runs off
+   * the event loop and is shared with every line written meanwhile; `durable` settles once it is on
+   * disk (it rejects when the fsync fails, which is also logged).
+   */
+  appendBatched(entry: { type: string; [k: string]: unknown }): { record: AuditRecord; durable: Promise<void> } {
+    return this.write(entry, false);
+  }
+
+  /** Fsyncs every line appendBatched wrote and has not fsynced yet (at stop); the pending `durable` promises settle. */
+  flush(): void {
+    const fd = this.unsyncedFd;
+    const batch = this.waiting.splice(0);
+    this.unsyncedFd = undefined;
+    if (fd === undefined) return;
+    let error: Error | undefined;
+    try {
+      fsyncSync(fd);
+    } catch (err) {
+      error = err as Error;
+    } finally {
+      closeSync(fd);
+    }
+    for (const b of batch) {
+      if (error) b.failed(error);
+      else b.done();
+    }
+  }
+
+  private scheduleSync(): void {
+    if (this.syncing || this.unsyncedFd === undefined) return;
+    this.syncing = true;
+    const fd = this.unsyncedFd;
+    const batch = this.waiting.splice(0);
+    this.unsyncedFd = undefined;
+    // one fsync of the file covers every line written before it, through any of its descriptors
+    fsync(fd, (err) => {
+      try {
+        closeSync(fd);
+      } catch {
+        // nothing to do: the fsync's result is what counts
+      }
+      for (const b of batch) {
+        if (err) b.failed(err);
+        else b.done();
+      }
+      if (err) this.log.error(`The audit log ${this.path} could not be fsynced (${err.message}); its last ${batch.length} entries are written but may not survive a power loss.`);
+      this.syncing = false;
+      this.scheduleSync();
+    });
+  }
+
+  private write(entry: { type: string; [k: string]: unknown }, sync: boolean): { record: AuditRecord; durable: Promise<void> } {
     this.open();
     const body: Record<string, unknown> = { ...this.scrub(JSON.parse(JSON.stringify(entry)) as Record<string, unknown>), seq: this.seq + 1, at: new Date().toISOString(), prev: this.prev };
     delete body.hash;
     const hash = hashEntry(this.prev, body);
     const record = { ...body, hash } as AuditRecord;
     const fd = openSync(this.path, 'a');
+    let durable: Promise<void> = Promise.resolve();
     try {
       appendFileSync(fd, `${JSON.stringify(record)}\n`);
-      fsyncSync(fd);
-    } finally {
+      if (sync) fsyncSync(fd);
+    } catch (err) {
       closeSync(fd);
+      throw err;
+    }
+    if (sync) {
+      closeSync(fd);
+    } else {
+      if (this.unsyncedFd !== undefined) closeSync(this.unsyncedFd); // the fsync through the newest covers it
+      this.unsyncedFd = fd;
+      durable = new Promise<void>((done, failed) => this.waiting.push({ done, failed }));
+      durable.catch(() => undefined); // logged by scheduleSync; a caller may ignore it
+      this.scheduleSync();
     }
     this.seq = record.seq;
     this.prev = hash;
@@ -121,7 +202,7 @@ export class AuditLog {
     if (this.mirror) {
       this.mirror(record).catch((err: Error) => this.log.warn(`Audit entry ${record.seq} is in ${this.path} but could not be mirrored to the graph: ${err.message}`));
     }
-    return record;
+    return { record, durable };
   }
 }
 

@@ -54,6 +54,22 @@ export interface ExecutorDeps {
   pluginPolicy: (plugin: string) => Partial<RemediationConfig> | undefined;
 }
 
+/** Where the time of one executed write went, ms (for benchmarks and diagnosis; see RemediationExecutor.onTiming). */
+export interface ExecutionTiming {
+  /** The token screen. */
+  screenMs: number;
+  /** EXPLAIN (or the plan cache) and the plan screen. */
+  explainMs: number;
+  /** The plan came from the plan cache. */
+  planCached: boolean;
+  /** The write transaction(s), with the commit guard at commit. */
+  writeMs: number;
+  /** The audit append, as the caller waits for it. */
+  auditMs: number;
+  /** From entering execute() to returning. */
+  totalMs: number;
+}
+
 type Policy = RemediationConfig & { autoApproveDestructive: boolean };
 
 /** Rows kept from a statement for the model or an operator (plugins get all of theirs). */
@@ -67,6 +83,8 @@ export class RemediationExecutor implements ExecutorSeam {
   readonly names: NamePolicy;
   readonly statements: StatementPolicy;
   readonly guard: PolicyTrigger;
+  /** Hears where the time of each executed write went (benchmarks; nothing is logged). */
+  onTiming: ((t: ExecutionTiming) => void) | undefined;
 
   constructor(private readonly d: ExecutorDeps) {
     const r = d.config.remediation;
@@ -80,7 +98,21 @@ export class RemediationExecutor implements ExecutorSeam {
 
   /** Installs the commit guard in the default database in the background (never fails the start). */
   start(): void {
-    void this.guard.ensure(this.d.db.defaultDatabase);
+    const database = this.d.db.defaultDatabase;
+    void this.guard.ensure(database).then((loaded) => (loaded ? this.warmUp(database) : undefined));
+  }
+
+  /**
+   * Once the guard is loaded, one probe that never commits (the guard fails it, write-transaction.ts),
+   * so the server has planned the guard's statement and the write path is warm before the first
+   * write a caller waits for. Nothing is kept, nothing is audited; a failure only costs the warm-up.
+   */
+  private async warmUp(database: string): Promise<void> {
+    try {
+      await runWrite(this.d.db, { statement: 'CREATE (n) RETURN 0 AS warm', params: {}, database, maxRows: 0, metadata: { purpose: 'policy-guard-warm-up' }, probe: { sample: 0 } });
+    } catch (err) {
+      this.d.log.debug(`The warm-up probe of the commit guard failed (${(err as Error).message}); the first write plans it instead.`);
+    }
   }
 
   /** Stops the guard's background work (before the database router closes). */
@@ -101,7 +133,8 @@ export class RemediationExecutor implements ExecutorSeam {
   private audit(entry: Record<string, unknown> & { type: string }): void {
     if (!this.d.audit) return;
     try {
-      this.d.audit.append(entry);
+      // written in chain order before the caller hears back; its fsync is batched off the event loop (audit-log.ts)
+      this.d.audit.appendBatched(entry);
     } catch (err) {
       this.d.log.error({ entry }, `The audit log could not be written (${(err as Error).message}); this line is the only record of the decision.`);
     }
@@ -127,8 +160,11 @@ export class RemediationExecutor implements ExecutorSeam {
 
   /** Screens, classifies, applies the policy and runs (or refuses) one statement. */
   async execute(statement: string, params: Record<string, unknown>, ctx: RemediationContext): Promise<RemediationOutcome> {
+    const tStart = performance.now();
     const policy = this.policyFor(ctx.plugin);
     const database = ctx.database ?? this.d.db.defaultDatabase;
+    let checkTiming = { screenMs: 0, explainMs: 0, planCached: false };
+    let writeMs = 0;
     const base = { invocationId: ctx.invocationId, plugin: ctx.plugin, action: ctx.action, proposedBy: ctx.proposedBy, statement, params, policy: policy.mode, ...(ctx.reason ? { reason: ctx.reason } : {}) };
     let classification: StatementClassification | undefined;
     const refuse = (status: 'denied' | 'dry-run', message: string, extra: Partial<RemediationOutcome> & Record<string, unknown> = {}): RemediationOutcome => {
@@ -142,6 +178,7 @@ export class RemediationExecutor implements ExecutorSeam {
     if (this.guard.enabled) void this.guard.ensure(database);
     const check = await this.statements.check(statement, params, { purpose: 'write', ...(ctx.database ? { database: ctx.database } : {}) });
     classification = check.classification;
+    if (check.ok && check.timing) checkTiming = { screenMs: check.timing.screenMs, explainMs: check.timing.explainMs, planCached: check.timing.cached };
     if (!check.ok) {
       const refusal = { rule: check.refusal.rule, ...(check.refusal.name !== undefined ? { name: check.refusal.name } : {}) };
       return refuse('denied', refusalMessage('The statement', check.refusal), { code: ErrorCode.HMD_ERR_STATEMENT_REFUSED, refusal });
@@ -157,7 +194,14 @@ export class RemediationExecutor implements ExecutorSeam {
     const guarded = this.guard.ready(database) ? 'commit guard' : `counters only (commit guard: ${this.guard.reason(database)})`;
     const executed = (a: WriteAttempt, approved?: Counters): RemediationOutcome => {
       this.executed++;
+      // a new or dropped index or constraint may change plans: the next statements are EXPLAINed afresh
+      if (kind === 'schema') this.statements.forgetPlans();
+      const tAudit = performance.now();
       this.audit({ type: 'executor.executed', ...base, classification, counters: a.counters, ...(approved ? { approvedCounters: approved } : {}), judgedBy: guarded, rows: a.rowCount, durationMs: a.durationMs });
+      if (this.onTiming) {
+        const tEnd = performance.now();
+        this.onTiming({ ...checkTiming, writeMs, auditMs: tEnd - tAudit, totalMs: tEnd - tStart });
+      }
       const changed = countersText(a.counters);
       return { status: 'executed', message: `The ${kind} statement ran${changed ? ` (${changed})` : ''} and returned ${a.rowCount} rows.`, classification, rows: a.rows, counters: a.counters };
     };
@@ -169,7 +213,9 @@ export class RemediationExecutor implements ExecutorSeam {
     let counters: Counters;
     if (policy.mode === 'auto') {
       const free = policy.autoApproveDestructive;
+      const tWrite = performance.now();
       const first = await runWrite(this.d.db, this.request(statement, params, ctx, { commitIf: (c) => free || !destructive(c), limits: free ? {} : guardLimits({}) }));
+      writeMs += performance.now() - tWrite;
       if (first.outcome === 'committed') return executed(first);
       if (first.outcome === 'guard-refused') return guardRefusal(first.guard!, first.counters, 'at commit');
       counters = first.counters;
