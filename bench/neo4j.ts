@@ -4,12 +4,21 @@
  *      the relaxed trigger, with 1 and 8 concurrent writers (the ratio is the trigger's write-path cost);
  *  (b) commit-to-handler latency p50/p99 at 500 tx/s through the real daemon (in process) and a worker
  *      plugin, for both orderings, with the default pollIntervalMs (100);
- *  (c) drain rate of a backlog of 100,000 changes (10,000 transactions of 10 nodes) through the source.
+ *  (c) drain rate of a backlog of 100,000 changes (10,000 transactions of 10 nodes) through the source;
+ * and for issue 12:
+ *  (a2) the write path an application feels: writers' tx/s with 1 and 8 writers while the daemon runs and drains
+ *      the outbox (strict, relaxed), and with the daemon running without a neo4j-apoc source (only its
+ *      heimdall_policy trigger), against (a)'s no-trigger figures of the same run;
+ *  (b2) commit-to-handler p50/p99 at 300 and 500 tx/s with the writer in a separate process (neo4j-writer.ts),
+ *      the daemon (default poll settings) draining, for both orderings;
+ *  (d) idle polling cost: the daemon's queries/s against an empty outbox, CPU of the daemon and of Neo4j.
  *
  *   node dist/bench/neo4j.js            (or `npm run bench -- neo4j`)
  * HEIMDALL_BENCH_QUICK=1: shorter phases. HEIMDALL_BENCH_DEBUG=1: warnings of the daemon and the worst latencies on
  * stderr. HEIMDALL_BENCH_NEO4J_SKIP_WRITES=1: one round of (a) only (development).
  */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join, resolve } from 'node:path';
 import neo4j, { type Driver } from 'neo4j-driver';
@@ -141,6 +150,114 @@ async function latencyAtRate(uri: string, driver: Driver, outbox: OutboxStore, o
   }
 }
 
+/** A daemon with a database, the latency plugin and, unless `ordering` is null, a neo4j-apoc source. */
+async function benchDaemon(uri: string, ordering: Ordering | 'default' | null) {
+  const yaml = [
+    'server:',
+    '  port: 0',
+    'log:',
+    '  level: error',
+    'database:',
+    `  uri: ${JSON.stringify(uri)}`,
+    '  user: neo4j',
+    "  password: ''",
+    'sources:',
+    ...(ordering ? ['  - type: neo4j-apoc', ...(ordering === 'default' ? [] : [`    ordering: ${ordering}`])] : ['  - type: http']),
+    'plugins:',
+    `  - path: ${JSON.stringify(join(ROOT, 'test/fixtures/plugins/neo4j-latency.mjs'))}`,
+    '',
+  ].join('\n');
+  return startDaemon({ config: parseConfig(yaml, { file: join(ROOT, 'bench-neo4j.yaml'), env: {} }), logger: silent.child({ component: 'bench-daemon' }), listen: false });
+}
+
+/** (a2) Writers' tx/s with 1 and 8 writers while a daemon runs (and drains the outbox when `ordering` is set). */
+async function writesUnderDaemon(uri: string, driver: Driver, outbox: OutboxStore, ordering: Ordering | null, seconds: number): Promise<Record<string, number>> {
+  // The baseline right before, with no trigger at all (an earlier daemon left its heimdall_policy trigger), so
+  // that the ratio compares two neighbouring measurements on a machine whose load changes.
+  await setMode(driver, outbox, 'off');
+  await driver.executeQuery('CALL apoc.trigger.drop($db, $name)', { db: 'neo4j', name: 'heimdall_policy' }, { database: 'system' });
+  await sleep(500);
+  const off1 = await writeThroughput(driver, 1, seconds);
+  const off8 = await writeThroughput(driver, 8, seconds);
+  const d = await benchDaemon(uri, ordering);
+  try {
+    await writeThroughput(driver, 8, quick ? 1 : 2); // warm-up
+    const w1 = await writeThroughput(driver, 1, seconds);
+    const w8 = await writeThroughput(driver, 8, seconds);
+    return { off1, off8, w1, w8, x1: off1 / w1, x8: off8 / w8 };
+  } finally {
+    await d.stop();
+  }
+}
+
+/** (b2) Open loop at `rate` tx/s from a separate process (neo4j-writer.ts) while the daemon drains; commit ack → handler. */
+async function latencySeparateClient(uri: string, driver: Driver, outbox: OutboxStore, ordering: Ordering, rate: number, seconds: number): Promise<Record<string, number>> {
+  await setMode(driver, outbox, ordering);
+  const d = await benchDaemon(uri, ordering);
+  try {
+    const child = spawn(process.execPath, [join(ROOT, 'dist/bench/neo4j-writer.js'), uri, String(rate), String(seconds)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    const seen: Array<[number, number]> = [];
+    const take = async () => {
+      const r = await d.api.invokeAction('heimdall.neo4j-latency.take', {}, { kind: 'operator' });
+      for (const p of r.data!['seen'] as Array<[number, number]>) if (p[0] >= 0) seen.push(p);
+    };
+    const exited = new Promise<void>((r) => child.on('exit', () => r()));
+    let running = true;
+    void exited.then(() => (running = false));
+    while (running) {
+      await sleep(200);
+      await take();
+    }
+    const { acked: ackedList, skipped, elapsed } = JSON.parse(out.trim().split('\n').pop()!) as { acked: Array<[number, number]>; skipped: number; elapsed: number };
+    const acked = new Map(ackedList);
+    const deadline = Date.now() + 30_000;
+    while (seen.length < acked.size && Date.now() < deadline) {
+      await sleep(100);
+      await take();
+    }
+    const lat = seen.filter(([i]) => acked.has(i)).map(([i, at]) => at - acked.get(i)!).sort((a, b) => a - b);
+    return { targetRate: rate, achievedRate: acked.size / elapsed, committed: acked.size, delivered: lat.length, skipped, p50Ms: percentile(lat, 50), p99Ms: percentile(lat, 99), maxMs: lat[lat.length - 1] ?? NaN };
+  } finally {
+    await d.stop();
+  }
+}
+
+/** CPU seconds (user + system) a process has used, from /proc (Linux). */
+function procCpuS(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+  return (Number(rest[11]) + Number(rest[12])) / 100; // utime, stime (fields 14, 15) in clock ticks
+}
+
+/** (d) The default daemon against an empty outbox for `seconds`: its queries/s, its CPU and Neo4j's. */
+async function idleCost(uri: string, driver: Driver, outbox: OutboxStore, neoPid: number, seconds: number): Promise<Record<string, number>> {
+  await setMode(driver, outbox, 'off');
+  const d = await benchDaemon(uri, 'default');
+  try {
+    await sleep(3000); // installed, first reads done, backed off
+    const db = d.internals.db!;
+    let queries = 0;
+    const run = db.run.bind(db);
+    db.run = ((...a: Parameters<typeof run>) => {
+      queries++;
+      return run(...a);
+    }) as typeof db.run;
+    const c0 = process.cpuUsage();
+    const n0 = procCpuS(neoPid);
+    const t0 = performance.now();
+    await sleep(seconds * 1000);
+    const s = (performance.now() - t0) / 1000;
+    const c = process.cpuUsage(c0);
+    const n = procCpuS(neoPid) - n0;
+    db.run = run;
+    return { seconds: s, queriesPerS: queries / s, daemonCpuPct: ((c.user + c.system) / 1e6 / s) * 100, neo4jCpuPct: (n / s) * 100 };
+  } finally {
+    await d.stop();
+  }
+}
+
 /** (c) Writes `txs` transactions of `perTx` nodes with the trigger on and no reader, then drains them through the source. */
 async function drain(uri: string, driver: Driver, outbox: OutboxStore, ordering: Ordering, txs: number, perTx: number): Promise<Record<string, number>> {
   await setMode(driver, outbox, ordering);
@@ -218,6 +335,13 @@ export async function runNeo4jBench(): Promise<Record<string, unknown>> {
       latency[ordering]!['neo4jPauses'] = ps.length;
       latency[ordering]!['neo4jLongestPauseMs'] = ps.length ? Math.max(...ps) : 0;
     }
+    const underDaemon: Record<string, Record<string, number>> = {};
+    for (const o of ['policy', 'strict', 'relaxed'] as const) underDaemon[o] = await writesUnderDaemon(neo.uri, driver, outbox, o === 'policy' ? null : o, secs);
+    const separate: Record<string, Record<string, number>> = {};
+    for (const ordering of ['strict', 'relaxed'] as const) {
+      for (const rate of [300, 500]) separate[`${ordering}@${rate}`] = await latencySeparateClient(neo.uri, driver, outbox, ordering, rate, quick ? 4 : 8);
+    }
+    const idle = await idleCost(neo.uri, driver, outbox, neo.pid, quick ? 5 : 10);
     const drained = await drain(neo.uri, driver, outbox, 'strict', quick ? 2000 : 10_000, 10);
     await setMode(driver, outbox, 'off');
     const ratio = (m: 'strict' | 'relaxed', w: 'w1' | 'w8') => writes['off']![w]! / writes[m]![w]!;
@@ -225,6 +349,9 @@ export async function runNeo4jBench(): Promise<Record<string, unknown>> {
       neo4j: '5.26.19 embedded (neo4j/), 1 GB heap, page cache 64 MB, data on local disk',
       writes: { ...writes, slowdown: { strictW1: ratio('strict', 'w1'), strictW8: ratio('strict', 'w8'), relaxedW1: ratio('relaxed', 'w1'), relaxedW8: ratio('relaxed', 'w8') } },
       latency,
+      writesUnderDaemon: underDaemon,
+      latencySeparateClient: separate,
+      idle,
       drain: drained,
       seconds: (performance.now() - started) / 1000,
     };
@@ -241,6 +368,17 @@ export async function runNeo4jBench(): Promise<Record<string, unknown>> {
         [`(b) ${o}: delivered / committed`, `${fmt(L(o)['delivered']!)} / ${fmt(L(o)['committed']!)}`],
         [`(b) ${o}: Neo4j JVM pauses during the phase (longest, ms)`, `${fmt(L(o)['neo4jPauses']!)} (${fmt(L(o)['neo4jLongestPauseMs']!)})`],
       ]),
+      ...(['policy', 'strict', 'relaxed'] as const).map((o): [string, string, string?] => [
+        `(a2) ${o === 'policy' ? 'daemon, no outbox (heimdall_policy only)' : `daemon draining, ${o}`}: tx/s 1 / 8 writers vs no trigger (x)`,
+        `${fmt(underDaemon[o]!['w1']!)} / ${fmt(underDaemon[o]!['w8']!)} vs ${fmt(underDaemon[o]!['off1']!)} / ${fmt(underDaemon[o]!['off8']!)} just before (${fmt(underDaemon[o]!['x1']!, 2)}x / ${fmt(underDaemon[o]!['x8']!, 2)}x)`,
+        o === 'policy' ? '' : '< 1.3x (default mode)',
+      ]),
+      ...Object.entries(separate).map(([k, v]): [string, string, string?] => [
+        `(b2) ${k} separate client: achieved tx/s, p50 / p99 / max ms (delivered/committed)`,
+        `${fmt(v['achievedRate']!)}, ${fmt(v['p50Ms']!, 1)} / ${fmt(v['p99Ms']!, 1)} / ${fmt(v['maxMs']!, 1)} (${fmt(v['delivered']!)}/${fmt(v['committed']!)})`,
+        'p99 < 30',
+      ]),
+      ['(d) idle: daemon queries/s, daemon CPU %, Neo4j CPU %', `${fmt(idle['queriesPerS']!, 1)}, ${fmt(idle['daemonCpuPct']!, 1)}, ${fmt(idle['neo4jCpuPct']!, 1)}`],
       [`(c) backlog: ${fmt(drained['changes']!)} changes in ${fmt(drained['transactions']!)} tx, written in s`, fmt(drained['backlogWriteS']!, 1)],
       ['(c) drain, events/s (incl. transaction.commit)', fmt(drained['eventsPerS']!), '>= 20,000'],
       ['(c) drain, changes/s', fmt(drained['changesPerS']!)],

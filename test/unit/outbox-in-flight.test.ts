@@ -34,7 +34,7 @@ function recordingAck(): { ack: (es: readonly StoredEntry[]) => Promise<number>;
 }
 
 describe('InFlight', () => {
-  it('acks batches in emit order, each only once it has settled, and skips nothing it has not acked', async () => {
+  it('acks batches in emit order, each only once it has settled (the settled ones at the head together), and skips nothing it has not acked', async () => {
     const r = recordingAck();
     const f = new InFlight(r.ack);
     const a = gate();
@@ -53,7 +53,7 @@ describe('InFlight', () => {
     await f.oldest();
     f.kick();
     await f.ackRunning;
-    assert.deepEqual(r.acked, [['e1', 'e2'], ['e3']]);
+    assert.deepEqual(r.acked, [['e1', 'e2', 'e3']], 'settled batches at the head are acked in one call, in emit order');
     assert.deepEqual([f.size, f.ids.size, f.bytes], [0, 0, 0]);
   });
 

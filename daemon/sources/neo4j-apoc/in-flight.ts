@@ -81,14 +81,22 @@ export class InFlight {
       });
   }
 
-  /** Acks every settled batch at the head, in order; a batch leaves only once all its entries are deleted. */
+  /**
+   * Acks every settled batch at the head, in order, in one ack call (the store splits it by bytes): with frequent
+   * small batches one delete per batch would add a commit per poll to the application's write path. The batches
+   * leave only once all their entries are deleted.
+   */
   async ackSettled(): Promise<void> {
     while (this.batches[0]?.done) {
-      const batch = this.batches[0];
-      await this.ack(batch.entries);
-      for (const e of batch.entries) this.ids.delete(e.elementId);
-      this.bytes -= batch.entries.reduce((a, e) => a + e.bytes, 0);
-      this.batches.shift();
+      let n = 0;
+      while (this.batches[n]?.done) n++;
+      const batches = this.batches.slice(0, n);
+      await this.ack(n === 1 ? batches[0]!.entries : batches.flatMap((b) => b.entries));
+      for (const batch of batches) {
+        for (const e of batch.entries) this.ids.delete(e.elementId);
+        this.bytes -= batch.entries.reduce((a, e) => a + e.bytes, 0);
+      }
+      this.batches.splice(0, n);
     }
   }
 

@@ -7,7 +7,8 @@
  *   decode  entries → events (outbox-events.ts); an entry that cannot be read is dead-lettered;
  *   emit    the events, in chunks that fit the plugin queues (`room`);
  *   ack     once the batch's `settled` checkpoint passes, delete its entries in the background (in-flight.ts)
- * — again at once while full batches come back, else after pollIntervalMs. Only a crash between emit
+ * — again at once while full batches come back, MIN_POLL_MS (5 ms) after a round that found entries, and against
+ * an empty outbox after a wait that doubles from 5 ms up to pollIntervalMs. Only a crash between emit
  * and ack redelivers, with the same event ids. While the database is unreachable the source is
  * `degraded` and retries with backoff; the outbox keeps every committed change meanwhile.
  *
@@ -36,6 +37,11 @@ const STOP_SETTLE_MS = 5000;
 const BACKLOG_REFRESH_MS = 1000;
 const BACKLOG_WARN_EVERY_MS = 60_000;
 const QUERY_TIMEOUT_MS = 30_000;
+/** The shortest wait between reads: after a round that found entries, and where the idle backoff starts. */
+export const MIN_POLL_MS = 5;
+
+/** What a round found: a full batch (read again at once), some entries, none, or a batch whose ack is due ('ack': at once). */
+type Found = 'full' | 'some' | 'none' | 'ack';
 
 export class Neo4jApocSource implements EventSource {
   readonly name = 'neo4j-apoc';
@@ -60,6 +66,8 @@ export class Neo4jApocSource implements EventSource {
   private backlogAt = 0;
   private lastBacklogWarn = 0;
   private failures = 0;
+  /** The next wait against an empty outbox (idle backoff, MIN_POLL_MS … pollIntervalMs). */
+  private idleMs = MIN_POLL_MS;
   private stopping = false;
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
@@ -184,11 +192,11 @@ export class Neo4jApocSource implements EventSource {
   private async run(firstRound: () => void): Promise<void> {
     let first = true;
     while (!this.stopping) {
-      let again = false;
+      let found: Found = 'none';
       try {
         const waiting = await this.serial(() => this.trigger.ensure(first));
         if (waiting) this.markWaiting(waiting);
-        again = await this.round();
+        found = await this.round();
         this.failures = 0;
         this.setHealthy();
       } catch (err) {
@@ -200,23 +208,37 @@ export class Neo4jApocSource implements EventSource {
         firstRound();
       }
       if (this.stopping) break;
-      await this.pause(again);
+      await this.pause(found);
     }
   }
 
-  /** Between rounds: backoff after a failure, none while full batches come back, else the poll interval. */
-  private pause(again: boolean): Promise<void> {
+  /**
+   * Between rounds: backoff after a failure; none while full batches come back or a settled batch waits for its ack;
+   * MIN_POLL_MS after a round that found entries (so a steady write rate is followed within milliseconds without a
+   * query storm); and against an empty outbox an interval that doubles from MIN_POLL_MS up to pollIntervalMs (the
+   * idle cost stays one read per pollIntervalMs).
+   */
+  private pause(found: Found): Promise<void> {
     const poll = this.opts.config.pollIntervalMs;
     if (this.failures > 0) return this.sleep(Math.min(MAX_BACKOFF_MS, poll * 2 ** Math.min(this.failures, 10)));
-    if (again) return new Promise((r) => setImmediate(r));
-    return this.sleep(poll);
+    if (found === 'full' || found === 'ack') {
+      if (found === 'full') this.idleMs = Math.min(MIN_POLL_MS, poll);
+      return new Promise((r) => setImmediate(r));
+    }
+    if (found === 'some') {
+      this.idleMs = Math.min(MIN_POLL_MS, poll);
+      return this.sleep(this.idleMs);
+    }
+    const wait = this.idleMs;
+    this.idleMs = Math.min(poll, this.idleMs * 2);
+    return this.sleep(wait);
   }
 
-  /** One round of read → decode → emit → ack; true when more entries are probably waiting (read again at once). */
-  private async round(): Promise<boolean> {
+  /** One round of read → decode → emit → ack; says what it found (see pause). */
+  private async round(): Promise<Found> {
     this.inflight.takeAckError(); // a failed background ack makes this round fail (degraded); kick() retries it
     this.inflight.kick();
-    if (await this.behind()) return true;
+    if (await this.behind()) return 'ack';
     const { entries, full, seen } = await this.read();
     for (const s of seen) this.alarm.observe(s.epoch, s.seq);
     if (entries.length === 0) return this.idle();
@@ -225,7 +247,7 @@ export class Neo4jApocSource implements EventSource {
     await this.emit(events);
     this.ack(decoded);
     await this.refreshBacklog(full);
-    return full;
+    return full ? 'full' : 'some';
   }
 
   /** Waits instead of reading while the plugins or the acks are far behind; true when it waited. */
@@ -245,12 +267,16 @@ export class Neo4jApocSource implements EventSource {
     return false;
   }
 
-  /** Nothing new in the outbox: refresh the backlog and wait for the oldest batch or the poll interval. */
-  private async idle(): Promise<boolean> {
+  /**
+   * Nothing new in the outbox: refresh the backlog; while a batch has not settled, wait for it (or the idle interval)
+   * and answer 'ack' so that the next round acks it at once; else 'none'.
+   */
+  private async idle(): Promise<Found> {
     await this.refreshBacklog(false);
-    const oldest = this.inflight.oldest();
-    if (oldest) await Promise.race([oldest, this.sleep(this.opts.config.pollIntervalMs)]);
-    return this.inflight.size > 0;
+    const unsettled = this.inflight.oldest(true);
+    if (!unsettled) return 'none';
+    await Promise.race([unsettled, this.sleep(this.idleMs)]);
+    return 'ack';
   }
 
   // ---- the four steps ----------------------------------------------------------------------------
