@@ -75,7 +75,7 @@ const progress = (json: boolean | undefined) => (line: string) => {
 export async function runDbInstall(opts: InstallOptions): Promise<void> {
   const { config, db, database } = await target(opts);
   const source = config.sources.find((s) => s.type === 'neo4j-apoc');
-  const ordering = opts.ordering ?? (source?.type === 'neo4j-apoc' ? source.ordering : undefined) ?? 'strict';
+  const ordering = opts.ordering ?? (source?.type === 'neo4j-apoc' ? source.ordering : undefined) ?? 'relaxed';
   const waitMs = parseWait(opts.waitMs, 90_000);
   const res = await withStore(db, database, (store) => store.install({ ordering, waitMs, log: progress(opts.json) }));
   if (opts.json) printJson(res);
@@ -159,7 +159,7 @@ export function registerDb(program: Command): void {
       .option('--json', 'print the result as JSON on stdout');
   common(db.command('install'))
     .description('Install or update the outbox trigger, counter and index (idempotent) and wait until the database has loaded the trigger.')
-    .addOption(new Option('--ordering <mode>', 'strict (commit order) or relaxed (no write lock); default: the neo4j-apoc source in the config, else strict').choices(['strict', 'relaxed']))
+    .addOption(new Option('--ordering <mode>', 'strict (commit order) or relaxed (no write lock); default: the neo4j-apoc source in the config, else relaxed').choices(['strict', 'relaxed']))
     .option('--wait-ms <ms>', 'how long to wait for the database to load the trigger (default 90000)')
     .action(async (opts: InstallOptions) => runDbInstall(opts));
   common(db.command('uninstall'))

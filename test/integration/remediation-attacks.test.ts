@@ -100,7 +100,8 @@ before(async () => {
     [pluginYaml(fixturePlugin('recorder.mjs'))],
     [
       `database:\n  uri: ${n.uri}\n  user: ${n.user}\n  password: ${JSON.stringify(n.password)}`,
-      'sources:\n  - type: neo4j-apoc\n    pollIntervalMs: 20',
+      // strict: the counter moves with every commit, so an attack that sets the sequence back would show.
+      'sources:\n  - type: neo4j-apoc\n    pollIntervalMs: 20\n    ordering: strict',
       `audit:\n  path: ${JSON.stringify(auditFile)}\n  graph: true`,
       llmYaml(llm),
     ].join('\n'),

@@ -41,7 +41,7 @@ export const PREFIX =
 /** Creates the index, constraint, counter and trigger (or brings them up to date), and waits for the trigger to load. */
 export async function install(st: OutboxStatements, opts: InstallOptions = {}): Promise<InstallResult> {
   const { database } = st;
-  const ordering: Ordering = opts.ordering ?? 'strict';
+  const ordering: Ordering = opts.ordering ?? 'relaxed';
   const waitMs = opts.waitMs ?? 90_000;
   const log = opts.log ?? (() => {});
   const statement = triggerStatement(ordering);

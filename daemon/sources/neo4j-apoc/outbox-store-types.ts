@@ -66,7 +66,7 @@ export interface CaptureSnapshot {
 }
 
 export interface InstallOptions {
-  /** Default strict. */
+  /** Default relaxed. */
   ordering?: Ordering;
   /**
    * The highest strict seq already delivered (the source knows it): a counter that is missing or lower continues

@@ -105,7 +105,7 @@ export class Neo4jApocSource implements EventSource {
   }
 
   get ordering(): Ordering {
-    return this.opts.config.ordering ?? 'strict';
+    return this.opts.config.ordering ?? 'relaxed';
   }
 
   /** Undelivered outbox entries (transactions), as of the last count (refreshed at most once a second while polling). */
