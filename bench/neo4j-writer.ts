@@ -3,12 +3,16 @@
  * daemon and the writer do not share an event loop. Open loop at `rate` single-node transactions/s
  * (`CREATE (:Lat {i})`) through up to 32 sessions for `seconds`, after a 2 s warm-up at the same rate
  * (negative i). Prints one JSON line: {acked: [[i, epoch ms of the commit acknowledgement]], skipped, elapsed}.
+ * With `closed <writers>` instead of a rate: a closed loop of that many sessions, each committing one
+ * `CREATE (:Bench)` after the other (the write path an application feels, bench (a2)), after a 1 s warm-up;
+ * prints {txPerS}.
  *
  *   node dist/bench/neo4j-writer.js <bolt uri> <rate> <seconds>
+ *   node dist/bench/neo4j-writer.js <bolt uri> closed <writers> <seconds>
  */
 import neo4j from 'neo4j-driver';
 
-const [uri, rateArg, secsArg] = process.argv.slice(2);
+const [uri, rateArg, secsArg, closedSecsArg] = process.argv.slice(2);
 const rate = Number(rateArg);
 const seconds = Number(secsArg);
 const now = (): number => performance.timeOrigin + performance.now();
@@ -47,9 +51,37 @@ async function openLoop(secs: number, first: number): Promise<{ acked: Array<[nu
   return { acked, skipped, elapsed: (performance.now() - t0) / 1000 };
 }
 
-await openLoop(2, -1_000_000);
-await sleep(300);
-const r = await openLoop(seconds, 0);
-await Promise.all(sessions.map((s) => s.close()));
-await driver.close();
-process.stdout.write(JSON.stringify(r) + '\n');
+/** Closed loop: `writers` sessions commit one small transaction after the other; tx/s over `secs` after `warmMs`. */
+async function closedLoop(writers: number, secs: number, warmMs: number): Promise<{ txPerS: number }> {
+  let stop = false;
+  let done = 0;
+  const run = sessions.slice(0, writers).map(async (s, w) => {
+    for (let i = 0; !stop; i++) {
+      await s.executeWrite((tx) => tx.run("CREATE (:Bench {w: $w, i: $i, name: 'x'})", { w, i }));
+      done++;
+    }
+  });
+  await sleep(warmMs);
+  const start = done;
+  const t0 = performance.now();
+  await sleep(secs * 1000);
+  const n = done - start;
+  const elapsed = (performance.now() - t0) / 1000;
+  stop = true;
+  await Promise.all(run);
+  return { txPerS: n / elapsed };
+}
+
+if (rateArg === 'closed') {
+  const r = await closedLoop(Math.min(32, Number(secsArg)), Number(closedSecsArg), 1000);
+  await Promise.all(sessions.map((s) => s.close()));
+  await driver.close();
+  process.stdout.write(JSON.stringify(r) + '\n');
+} else {
+  await openLoop(2, -1_000_000);
+  await sleep(300);
+  const r = await openLoop(seconds, 0);
+  await Promise.all(sessions.map((s) => s.close()));
+  await driver.close();
+  process.stdout.write(JSON.stringify(r) + '\n');
+}

@@ -8,7 +8,8 @@
  * and for issue 12:
  *  (a2) the write path an application feels: writers' tx/s with 1 and 8 writers while the daemon runs and drains
  *      the outbox (strict, relaxed), and with the daemon running without a neo4j-apoc source (only its
- *      heimdall_policy trigger), against (a)'s no-trigger figures of the same run;
+ *      heimdall_policy trigger), the writers in a separate process (neo4j-writer.ts `closed`, as an application is),
+ *      against a no-trigger baseline measured the same way just before;
  *  (b2) commit-to-handler p50/p99 at 300 and 500 tx/s with the writer in a separate process (neo4j-writer.ts),
  *      the daemon (default poll settings) draining, for both orderings;
  *  (d) idle polling cost: the daemon's queries/s against an empty outbox, CPU of the daemon and of Neo4j.
@@ -170,6 +171,16 @@ async function benchDaemon(uri: string, ordering: Ordering | 'default' | null) {
   return startDaemon({ config: parseConfig(yaml, { file: join(ROOT, 'bench-neo4j.yaml'), env: {} }), logger: silent.child({ component: 'bench-daemon' }), listen: false });
 }
 
+/** Closed-loop tx/s of `writers` sessions in a separate process (neo4j-writer.ts `closed`). */
+async function writerProcess(uri: string, writers: number, seconds: number): Promise<number> {
+  const child = spawn(process.execPath, [join(ROOT, 'dist/bench/neo4j-writer.js'), uri, 'closed', String(writers), String(seconds)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+  const code = await new Promise<number | null>((r) => child.on('exit', r));
+  if (code !== 0) throw new Error(`The bench writer exited with code ${code}; its output: ${out}`);
+  return (JSON.parse(out.trim().split('\n').pop()!) as { txPerS: number }).txPerS;
+}
+
 /** (a2) Writers' tx/s with 1 and 8 writers while a daemon runs (and drains the outbox when `ordering` is set). */
 async function writesUnderDaemon(uri: string, driver: Driver, outbox: OutboxStore, ordering: Ordering | null, seconds: number): Promise<Record<string, number>> {
   // The baseline right before, with no trigger at all (an earlier daemon left its heimdall_policy trigger), so
@@ -177,13 +188,14 @@ async function writesUnderDaemon(uri: string, driver: Driver, outbox: OutboxStor
   await setMode(driver, outbox, 'off');
   await driver.executeQuery('CALL apoc.trigger.drop($db, $name)', { db: 'neo4j', name: 'heimdall_policy' }, { database: 'system' });
   await sleep(500);
-  const off1 = await writeThroughput(driver, 1, seconds);
-  const off8 = await writeThroughput(driver, 8, seconds);
+  // The writers are an application: their own process (neo4j-writer.ts), not this one's event loop, which the daemon uses.
+  const off1 = await writerProcess(uri, 1, seconds);
+  const off8 = await writerProcess(uri, 8, seconds);
   const d = await benchDaemon(uri, ordering);
   try {
     await writeThroughput(driver, 8, quick ? 1 : 2); // warm-up
-    const w1 = await writeThroughput(driver, 1, seconds);
-    const w8 = await writeThroughput(driver, 8, seconds);
+    const w1 = await writerProcess(uri, 1, seconds);
+    const w8 = await writerProcess(uri, 8, seconds);
     return { off1, off8, w1, w8, x1: off1 / w1, x8: off8 / w8 };
   } finally {
     await d.stop();
