@@ -3,8 +3,10 @@
  *
  * Writes are deferred and coalesced: a message is serialized once, queued for every client, and
  * each client gets at most one socket write per flush. A flush runs at the end of an event-loop
- * turn, at most every `minFlushIntervalMs` (20 ms): what was published meanwhile goes out in one
- * write, one buffer shared by every client that got the same messages. A flush to hundreds of
+ * turn, at least `minFlushIntervalMs` (2 ms) and at most `maxFlushIntervalMs` (20 ms) after the
+ * last one, four times as long as the last one's writes took: what was published meanwhile goes out
+ * in one write, one buffer shared by every client that got the same messages (clients with the same
+ * filter are a group: the filter runs and the frame is made once per message and group). A flush to hundreds of
  * clients is sliced (a few ms of writes per turn), so it never holds the event loop long. Memory is
  * bounded per client: at most `clientBufferMessages` / `clientBufferBytes` wait for it here (past
  * them the oldest are skipped, and a `skipped` event tells the client which ids to fetch), plus what
@@ -37,10 +39,17 @@ export interface SseHubOptions {
   clock?: Clock;
   /**
    * Least time between two flushes, ms (on `flushClock`): messages published meanwhile go out
-   * together, one write per client instead of one per message. Default 20; 0 flushes at the end of
-   * every turn.
+   * together, one write per client instead of one per message. Default 2; 0 flushes at the end of
+   * every turn (no pacing at all).
    */
   minFlushIntervalMs?: number;
+  /**
+   * Most time between two flushes, ms. The gap after a flush is FLUSH_COST_FACTOR times what its
+   * writes took (on `flushClock`), between minFlushIntervalMs and this: a cheap flush (few clients, few
+   * messages) is followed soon, so latency stays low, and a costly one (hundreds of clients under a
+   * burst) makes the next wait longer, so more messages share each write. Default 20.
+   */
+  maxFlushIntervalMs?: number;
   /**
    * The time of the flush interval. Default the real, monotonic one (it paces socket writes, so it
    * is not Bifrost's clock, which a test may hold still); a unit test passes a fake.
@@ -79,6 +88,12 @@ export interface SseHubStats {
   /** Messages left out for clients that read more slowly than they were published. */
   skipped: number;
 }
+
+/**
+ * The gap after a flush, as a multiple of the time its writes took: writes hold at most about a
+ * fifth of the event loop while the gap is between its bounds.
+ */
+const FLUSH_COST_FACTOR = 4;
 
 /** Real, monotonic time for the flush interval (a wall-clock step cannot hold a flush back). */
 const monotonicClock: Clock = Object.freeze({ ...systemClock, now: () => performance.now() });
@@ -456,7 +471,7 @@ export class SseHub {
   private scheduleTurn(): void {
     if (this.flushScheduled || this.closing) return;
     this.flushScheduled = true;
-    const interval = this.opts.minFlushIntervalMs ?? 20;
+    const interval = this.flushGap();
     const wait = Math.min(interval, this.lastFlushAt + interval - this.flushClock.now());
     if (wait > 0 && this.dirty.size > 0 && !this.slicing) {
       this.flushTimer = this.flushClock.setTimeout(() => this.runTurn(), wait);
@@ -466,8 +481,20 @@ export class SseHub {
     }
   }
 
+  /** The least time from the start of the last flush to the next, ms (see maxFlushIntervalMs). */
+  private flushGap(): number {
+    const min = this.opts.minFlushIntervalMs ?? 2;
+    if (min <= 0) return 0;
+    const max = Math.max(min, this.opts.maxFlushIntervalMs ?? 20);
+    return Math.min(max, Math.max(min, FLUSH_COST_FACTOR * this.lastFlushCostMs));
+  }
+
   /** When (flush clock ms) the last flush started. */
   private lastFlushAt = -Infinity;
+  /** What the writes of the last whole flush (all its slices) took, flush clock ms. */
+  private lastFlushCostMs = 0;
+  /** What the slices of the flush in progress took so far, flush clock ms. */
+  private flushCostMs = 0;
   private flushTimer: ClockTimer | undefined;
   /** A flush is part-way through its clients: the next slice follows at once. */
   private slicing = false;
@@ -479,6 +506,7 @@ export class SseHub {
     if (!this.slicing) this.lastFlushAt = this.flushClock.now();
     // The slice is measured in real time (it bounds how long the event loop is held).
     const deadline = performance.now() + (this.opts.flushSliceMs ?? 4);
+    const started = this.flushClock.now();
     let n = 0;
     for (const d of this.dirty) {
       this.dirty.delete(d);
@@ -487,7 +515,12 @@ export class SseHub {
       if (++n % 8 === 0 && performance.now() > deadline) break;
     }
     this.slicing = this.dirty.size > 0;
-    if (!this.slicing) this.chunks.clear();
+    this.flushCostMs += this.flushClock.now() - started;
+    if (!this.slicing) {
+      this.chunks.clear();
+      this.lastFlushCostMs = this.flushCostMs;
+      this.flushCostMs = 0;
+    }
     this.checkStalled();
     if (this.slicing) this.scheduleTurn();
   }
