@@ -3,8 +3,8 @@
  *
  * Writes are deferred and coalesced: a message is serialized once, queued for every client, and
  * each client gets at most one socket write per flush. A flush runs at the end of an event-loop
- * turn, at least `minFlushIntervalMs` (2 ms) and at most `maxFlushIntervalMs` (20 ms) after the
- * last one, four times as long as the last one's writes took: what was published meanwhile goes out
+ * turn, at least `minFlushIntervalMs` (5 ms) and at most `maxFlushIntervalMs` (20 ms) after the
+ * last one, eight times as long as the last one's writes took: what was published meanwhile goes out
  * in one write, one buffer shared by every client that got the same messages (clients with the same
  * filter are a group: the filter runs and the frame is made once per message and group). A flush to hundreds of
  * clients is sliced (a few ms of writes per turn), so it never holds the event loop long. Memory is
@@ -39,7 +39,7 @@ export interface SseHubOptions {
   clock?: Clock;
   /**
    * Least time between two flushes, ms (on `flushClock`): messages published meanwhile go out
-   * together, one write per client instead of one per message. Default 2; 0 flushes at the end of
+   * together, one write per client instead of one per message. Default 5; 0 flushes at the end of
    * every turn (no pacing at all).
    */
   minFlushIntervalMs?: number;
@@ -90,10 +90,11 @@ export interface SseHubStats {
 }
 
 /**
- * The gap after a flush, as a multiple of the time its writes took: writes hold at most about a
- * fifth of the event loop while the gap is between its bounds.
+ * The gap after a flush, as a multiple of the time its writes took: writes hold at most about an
+ * eighth of the event loop while the gap is between its bounds (the clients, often on the same
+ * machine, pay about as much again to read what each write sends).
  */
-const FLUSH_COST_FACTOR = 4;
+const FLUSH_COST_FACTOR = 8;
 
 /** Real, monotonic time for the flush interval (a wall-clock step cannot hold a flush back). */
 const monotonicClock: Clock = Object.freeze({ ...systemClock, now: () => performance.now() });
@@ -483,7 +484,7 @@ export class SseHub {
 
   /** The least time from the start of the last flush to the next, ms (see maxFlushIntervalMs). */
   private flushGap(): number {
-    const min = this.opts.minFlushIntervalMs ?? 2;
+    const min = this.opts.minFlushIntervalMs ?? 5;
     if (min <= 0) return 0;
     const max = Math.max(min, this.opts.maxFlushIntervalMs ?? 20);
     return Math.min(max, Math.max(min, FLUSH_COST_FACTOR * this.lastFlushCostMs));
