@@ -5,7 +5,12 @@
  *       "delivered" the rate at which the last client had every message (target >= 20,000/s to 10);
  *   (b) end-to-end latency from sendNotification in the worker to the parsed event in a client, at
  *       1,000 notifications/s, with 1 client and with 100 clients connected (target p99 < 20 ms);
- *   (c) the daemon's RSS: idle, with 100 idle clients, and the peak while delivering to 100.
+ *   (c) the daemon's RSS: idle, with 100 idle clients, and the peak while delivering to 100;
+ *   (d) the daemon's CPU (all its threads) per notification delivered to 100 clients.
+ * Beside each figure, a baseline measured in the same run: a naive SSE fan-out in a child process
+ * (a worker thread publishes as the plugin does, the main thread serialises every message for
+ * every client and writes it at once, one write per message and client), the design Bifrost's
+ * hub replaces. Target (issue 12): >= 50,000/s to each of 100 clients, p99 < 20 ms at 1,000/s.
  * The clients run in this process: the counting clients only count frames (no parsing), the
  * latency client parses each event. Sender and receiver clocks are both the wall clock of this
  * machine (performance.timeOrigin + performance.now()).
@@ -13,8 +18,10 @@
  *   node dist/bench/bifrost.js            (prints a table)
  *   runBifrostBench()                     (bench/run.ts; returns the figures)
  */
-import { get, type ClientRequest } from 'node:http';
+import { spawn } from 'node:child_process';
+import { createServer, get, type ClientRequest, type ServerResponse } from 'node:http';
 import { readFileSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BifrostMessage } from '../daemon/bifrost/bus.js';
@@ -27,10 +34,14 @@ const NOTIFIER = resolve(ROOT, 'test/fixtures/plugins/bifrost-notifier.mjs');
 const quick = process.env['HEIMDALL_BENCH_QUICK'] === '1';
 const STREAM = '/v1/bifrost/stream?kind=notification&plugin=bifrost-notifier';
 const NEEDLE = Buffer.from('\nevent: notification\n');
+/** The head of a `skipped` event (a control event, never split across the frames around it in one write). */
+const SKIPPED = /event: skipped\ndata: \{"skipped":(\d+),/g;
 const now = () => performance.timeOrigin + performance.now();
 
 interface CountingClient {
   count: number;
+  /** Notifications the daemon left out for this client (its `skipped` events): it read too slowly. */
+  skipped: number;
   cutOff: boolean;
   ended: boolean;
   close(): void;
@@ -39,8 +50,9 @@ interface CountingClient {
 /** A client that counts notification frames in the raw bytes without parsing them. */
 function countingClient(url: string): Promise<CountingClient> {
   return new Promise((resolveClient, reject) => {
-    const c: CountingClient = { count: 0, cutOff: false, ended: false, close: () => req.destroy() };
+    const c: CountingClient = { count: 0, skipped: 0, cutOff: false, ended: false, close: () => req.destroy() };
     let carry: Buffer = Buffer.alloc(0);
+    let skippedTail = '';
     const req: ClientRequest = get(url, { headers: { accept: 'text/event-stream' } }, (res) => {
       if (res.statusCode !== 200) {
         reject(new Error(`The stream answered HTTP ${res.statusCode}.`));
@@ -55,6 +67,14 @@ function countingClient(url: string): Promise<CountingClient> {
           i = buf.indexOf(NEEDLE, i + NEEDLE.length);
         }
         if (!c.cutOff && buf.includes('event: cutoff')) c.cutOff = true;
+        // A skipped event may straddle two chunks: the tail after the last match is kept.
+        const text = skippedTail + chunk.toString('latin1');
+        let end = 0;
+        for (const m of text.matchAll(SKIPPED)) {
+          c.skipped += Number(m[1]);
+          end = m.index + m[0].length;
+        }
+        skippedTail = text.slice(Math.max(end, text.length - 48));
         carry = buf.subarray(Math.max(0, buf.length - NEEDLE.length + 1));
       });
       res.on('close', () => (c.ended = true));
@@ -70,6 +90,21 @@ function rssMb(pid: number): number {
   return m ? Math.round(Number(m[1]) / 1024) : NaN;
 }
 
+/** CPU time of a process, all threads, user + system, µs (Linux clock ticks of 10 ms). */
+function cpuMicros(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100;
+}
+
+/** What the benchmark drives: the daemon, or the naive baseline. */
+interface Target {
+  url: string;
+  stream: string;
+  pid: number;
+  burst(count: number): Promise<number>;
+  paced(rate: number, durationMs: number): Promise<void>;
+}
+
 async function invoke(d: DaemonProcess, action: string, params: Record<string, unknown>): Promise<Record<string, unknown>> {
   const res = await d.fetch(`/v1/actions/heimdall.bifrost-notifier.${action}/invoke`, {
     method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ params }),
@@ -79,37 +114,57 @@ async function invoke(d: DaemonProcess, action: string, params: Record<string, u
   return body.data ?? {};
 }
 
+function daemonTarget(d: DaemonProcess): Target {
+  return {
+    url: d.url,
+    stream: STREAM,
+    pid: d.proc.pid!,
+    burst: async (count) => Number((await invoke(d, 'burst', { count, window: 256 }))['ms']),
+    paced: async (rate, durationMs) => void (await invoke(d, 'paced', { rate, durationMs })),
+  };
+}
+
 interface Throughput {
   clients: number;
   notifications: number;
   publishedPerS: number;
   deliveredPerS: number;
   cutOff: number;
+  /** Notifications skipped for clients that read too slowly, all clients together. */
+  skipped: number;
   peakRssMb: number;
+  /** The process's CPU per notification (delivered to every client), µs. */
+  cpuUsPerNotification: number;
 }
 
-async function throughput(d: DaemonProcess, clients: number, n: number): Promise<Throughput> {
-  const cs = await Promise.all(Array.from({ length: clients }, () => countingClient(`${d.url}${STREAM}`)));
-  let peak = rssMb(d.proc.pid!);
-  const sampler = setInterval(() => (peak = Math.max(peak, rssMb(d.proc.pid!))), 50);
+async function throughput(d: Target, clients: number, n: number): Promise<Throughput> {
+  const cs = await Promise.all(Array.from({ length: clients }, () => countingClient(`${d.url}${d.stream}`)));
+  let peak = rssMb(d.pid);
+  const sampler = setInterval(() => (peak = Math.max(peak, rssMb(d.pid))), 50);
+  const cpu0 = cpuMicros(d.pid);
   const t0 = now();
-  const data = await invoke(d, 'burst', { count: n, window: 256 });
+  const ms = await d.burst(n);
   const sent = now();
   const deadline = Date.now() + 60_000;
-  while (cs.some((c) => c.count < n && !c.cutOff && !c.ended) && Date.now() < deadline) await sleep(2);
+  const missing = (c: CountingClient) => c.count + c.skipped < n && !c.cutOff && !c.ended;
+  while (cs.some(missing) && Date.now() < deadline) await sleep(2);
   const done = now();
+  const cpu = cpuMicros(d.pid) - cpu0;
   clearInterval(sampler);
   const cutOff = cs.filter((c) => c.cutOff).length;
-  const short = cs.filter((c) => c.count < n && !c.cutOff).length;
+  const short = cs.filter((c) => c.count + c.skipped < n && !c.cutOff).length;
+  const skipped = cs.reduce((a, c) => a + c.skipped, 0);
   for (const c of cs) c.close();
   if (short > 0) throw new Error(`${short} of ${clients} benchmark clients did not get all ${n} notifications within 60 s.`);
   return {
     clients,
     notifications: n,
-    publishedPerS: (n / (Number(data['ms']) || sent - t0)) * 1000,
+    publishedPerS: (n / (ms || sent - t0)) * 1000,
     deliveredPerS: (n / (done - t0)) * 1000,
     cutOff,
+    skipped,
     peakRssMb: peak,
+    cpuUsPerNotification: cpu / n,
   };
 }
 
@@ -122,10 +177,10 @@ interface Latency {
   maxMs: number;
 }
 
-async function latency(d: DaemonProcess, extraClients: number, rate: number, seconds: number): Promise<Latency> {
-  const extras = await Promise.all(Array.from({ length: extraClients }, () => countingClient(`${d.url}${STREAM}`)));
+async function latency(d: Target, extraClients: number, rate: number, seconds: number): Promise<Latency> {
+  const extras = await Promise.all(Array.from({ length: extraClients }, () => countingClient(`${d.url}${d.stream}`)));
   const samples: number[] = [];
-  const conn = await connectSse(`${d.url}${STREAM}`, {
+  const conn = await connectSse(`${d.url}${d.stream}`, {
     onEvent: (e) => {
       if (!e.hasId) return;
       const t = (JSON.parse(e.data) as BifrostMessage).data?.['t'];
@@ -133,7 +188,7 @@ async function latency(d: DaemonProcess, extraClients: number, rate: number, sec
     },
   });
   await sleep(100);
-  await invoke(d, 'paced', { rate, durationMs: seconds * 1000 });
+  await d.paced(rate, seconds * 1000);
   await sleep(200);
   conn.close();
   for (const c of extras) c.close();
@@ -142,7 +197,117 @@ async function latency(d: DaemonProcess, extraClients: number, rate: number, sec
   return { clients: extraClients + 1, rate, samples: s.length, p50Ms: percentile(s, 50), p99Ms: percentile(s, 99), maxMs: s[s.length - 1] ?? NaN };
 }
 
+/**
+ * The publisher thread of the naive baseline: sends `{ seq, t }` to the main thread as the plugin's
+ * burst and paced actions do (burst: windows of 256, each acknowledged), so both sides pay a
+ * thread hop per notification.
+ */
+const NAIVE_PUBLISHER = `
+const { parentPort } = require('node:worker_threads');
+const now = () => performance.timeOrigin + performance.now();
+const waiters = new Map();
+let next = 0;
+parentPort.on('message', (m) => {
+  if (m.ack !== undefined) { const w = waiters.get(m.ack); waiters.delete(m.ack); w(); return; }
+  void (m.op === 'burst' ? burst(m.count) : paced(m.rate, m.durationMs)).then((ms) => parentPort.postMessage({ done: m.op, ms }));
+});
+function send(seq) { const id = next++; return new Promise((r) => { waiters.set(id, r); parentPort.postMessage({ id, seq, t: now() }); }); }
+async function burst(count) {
+  const start = now();
+  let pending = [];
+  for (let i = 0; i < count; i++) { pending.push(send(i)); if (pending.length >= 256) { await Promise.all(pending); pending = []; } }
+  await Promise.all(pending);
+  return now() - start;
+}
+async function paced(rate, durationMs) {
+  const start = now();
+  const total = Math.round((rate * durationMs) / 1000);
+  let sent = 0;
+  while (sent < total) {
+    const due = Math.min(total, Math.floor(((now() - start) * rate) / 1000) + 1);
+    while (sent < due) void send(sent++);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  return now() - start;
+}
+`;
+
+/** The naive baseline's process: one SSE server, every message serialised and written per client. */
+function naiveFanoutMain(): void {
+  const clients = new Set<ServerResponse>();
+  const worker = new Worker(NAIVE_PUBLISHER, { eval: true });
+  const done = new Map<string, (ms: number) => void>();
+  const epoch = Date.now().toString(36);
+  worker.on('message', (m: { id?: number; seq?: number; t?: number; done?: string; ms?: number }) => {
+    if (m.done !== undefined) {
+      done.get(m.done)?.(m.ms!);
+      done.delete(m.done);
+      return;
+    }
+    const msg = { id: m.id! + 1, ts: new Date().toISOString(), kind: 'notification', level: 'info', title: 'Burst', message: 'burst', data: { seq: m.seq, t: m.t }, origin: { kind: 'plugin', plugin: 'naive' } };
+    for (const res of clients) res.write(`id: ${epoch}-${msg.id}\nevent: notification\ndata: ${JSON.stringify(msg)}\n\n`);
+    worker.postMessage({ ack: m.id });
+  });
+  const server = createServer((req, res) => {
+    const u = new URL(req.url ?? '/', 'http://x');
+    if (u.pathname === '/stream') {
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+      res.socket?.setNoDelay(true);
+      res.write('event: hello\ndata: {}\n\n');
+      clients.add(res);
+      res.on('close', () => clients.delete(res));
+      return;
+    }
+    const op = u.pathname.slice(1);
+    done.set(op, (ms) => res.end(JSON.stringify({ ms })));
+    worker.postMessage({ op, count: Number(u.searchParams.get('count')), rate: Number(u.searchParams.get('rate')), durationMs: Number(u.searchParams.get('durationMs')) });
+  });
+  server.listen(0, '127.0.0.1', () => {
+    const a = server.address();
+    process.stdout.write(`${typeof a === 'object' && a ? a.port : 0}\n`);
+  });
+}
+
+async function startNaive(): Promise<Target & { stop(): void }> {
+  const proc = spawn(process.execPath, [fileURLToPath(import.meta.url), '--naive-fanout'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((res, rej) => {
+    proc.stdout.once('data', (b: Buffer) => res(Number(b.toString().trim())));
+    proc.once('exit', (code) => rej(new Error(`The naive baseline server exited with code ${code} before it listened.`)));
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const call = async (q: string) => ((await (await fetch(`${url}${q}`, { method: 'POST' })).json()) as { ms: number }).ms;
+  return {
+    url,
+    stream: '/stream',
+    pid: proc.pid!,
+    burst: (count) => call(`/burst?count=${count}`),
+    paced: async (rate, durationMs) => void (await call(`/paced?rate=${rate}&durationMs=${durationMs}`)),
+    stop: () => proc.kill(),
+  };
+}
+
+/** The throughput and latency runs, the same for the daemon and the baseline. */
+async function measure(t: Target): Promise<{ runs: Throughput[]; lat1: Latency; lat100: Latency }> {
+  await throughput(t, 1, 5000); // warm-up
+  const n = quick ? 10_000 : 40_000;
+  const runs = [await throughput(t, 1, n), await throughput(t, 10, n), await throughput(t, 100, quick ? 5_000 : 20_000)];
+  const secs = quick ? 2 : 5;
+  const lat1 = await latency(t, 0, 1000, secs);
+  const lat100 = await latency(t, 99, 1000, secs);
+  return { runs, lat1, lat100 };
+}
+
 export async function runBifrostBench(): Promise<Record<string, unknown>> {
+  const naive = await startNaive();
+  let base: Awaited<ReturnType<typeof measure>>;
+  let baseIdleRssMb: number;
+  try {
+    await sleep(300);
+    baseIdleRssMb = rssMb(naive.pid);
+    base = await measure(naive);
+  } finally {
+    naive.stop();
+  }
   const d = await startDaemonProcess({
     configYaml: [
       'plugins:',
@@ -162,34 +327,39 @@ export async function runBifrostBench(): Promise<Record<string, unknown>> {
     await sleep(300);
     const rss100IdleMb = rssMb(d.proc.pid!);
     for (const c of idle) c.close();
-    await throughput(d, 1, 5000); // warm-up
-    const n = quick ? 10_000 : 40_000;
-    const runs = [await throughput(d, 1, n), await throughput(d, 10, n), await throughput(d, 100, quick ? 2_000 : 10_000)];
-    const secs = quick ? 2 : 5;
-    const lat1 = await latency(d, 0, 1000, secs);
-    const lat100 = await latency(d, 99, 1000, secs);
+    const { runs, lat1, lat100 } = await measure(daemonTarget(d));
     const status = (await (await d.fetch('/v1/bifrost/status')).json()) as { published: number; stream: { cutOff: number; connectedTotal: number } };
     const result = {
       throughput: runs,
       latency: [lat1, lat100],
       rssMb: { idle: idleRssMb, with100IdleClients: rss100IdleMb, peakDelivering100: runs[2]!.peakRssMb },
+      cpuUsPerNotification100: runs[2]!.cpuUsPerNotification,
       published: status.published,
       streamsOpened: status.stream.connectedTotal,
       cutOff: status.stream.cutOff,
+      naiveBaseline: { throughput: base.runs, latency: [base.lat1, base.lat100], rssMb: { idle: baseIdleRssMb, peakDelivering100: base.runs[2]!.peakRssMb } },
     };
-    printTable('Bifrost (issue 5): ctx.bifrost.sendNotification in a worker → daemon (child process) → SSE clients', [
-      ...runs.flatMap((r): Array<[string, string, string?]> => [
-        [`(a) ${r.clients} client${r.clients > 1 ? 's' : ''}: published notifications/s (${fmt(r.notifications)} sent)`, fmt(r.publishedPerS)],
-        [`(a) ${r.clients} client${r.clients > 1 ? 's' : ''}: delivered to every client, notifications/s`, fmt(r.deliveredPerS), r.clients === 10 ? '>= 20,000' : undefined],
+    /** The target column: the target, then the baseline's figure from this run. */
+    const vs = (target: string | undefined, baseline: string) => `${target ? `${target}; ` : ''}naive baseline ${baseline}`;
+    const plural = (n: number) => `${n} client${n > 1 ? 's' : ''}`;
+    const target100 = (n: number) => (n === 10 ? '>= 20,000' : n === 100 ? '>= 50,000' : undefined);
+    printTable('Bifrost (issue 5, 12): ctx.bifrost.sendNotification in a worker → daemon (child process) → SSE clients', [
+      ...runs.flatMap((r, i): Array<[string, string, string?]> => [
+        [`(a) ${plural(r.clients)}: published notifications/s (${fmt(r.notifications)} sent)`, fmt(r.publishedPerS), vs(undefined, fmt(base.runs[i]!.publishedPerS))],
+        [`(a) ${plural(r.clients)}: delivered to every client, notifications/s`, fmt(r.deliveredPerS), vs(target100(r.clients), fmt(base.runs[i]!.deliveredPerS))],
         ...(r.cutOff > 0 ? [[`(a) ${r.clients} clients: cut off as too slow`, fmt(r.cutOff)] as [string, string]] : []),
+        ...(r.skipped > 0 ? [[`(a) ${plural(r.clients)}: notifications skipped for a client that read too slowly (the bench's own clients, on this machine)`, fmt(r.skipped)] as [string, string]] : []),
       ]),
-      ...[lat1, lat100].flatMap((l): Array<[string, string, string?]> => [
-        [`(b) latency at ${fmt(l.rate)}/s, ${l.clients} client${l.clients > 1 ? 's' : ''}: p50 ms`, fmt(l.p50Ms, 2)],
-        [`(b) latency at ${fmt(l.rate)}/s, ${l.clients} client${l.clients > 1 ? 's' : ''}: p99 ms (max ${fmt(l.maxMs, 1)})`, fmt(l.p99Ms, 2), '< 20'],
+      ...[[lat1, base.lat1], [lat100, base.lat100]].flatMap(([l, b]): Array<[string, string, string?]> => [
+        [`(b) latency at ${fmt(l!.rate)}/s, ${plural(l!.clients)}: p50 ms`, fmt(l!.p50Ms, 2), vs(undefined, fmt(b!.p50Ms, 2))],
+        [`(b) latency at ${fmt(l!.rate)}/s, ${plural(l!.clients)}: p99 ms (max ${fmt(l!.maxMs, 1)})`, fmt(l!.p99Ms, 2), vs('< 20', fmt(b!.p99Ms, 2))],
       ]),
-      ['(c) daemon RSS idle, MB', fmt(idleRssMb)],
+      ['(c) daemon RSS idle, MB', fmt(idleRssMb), vs(undefined, fmt(baseIdleRssMb))],
       ['(c) daemon RSS with 100 idle clients, MB', fmt(rss100IdleMb)],
-      ['(c) daemon RSS peak while delivering to 100 clients, MB', fmt(runs[2]!.peakRssMb)],
+      ['(c) daemon RSS peak while delivering to 100 clients, MB', fmt(runs[2]!.peakRssMb), vs(undefined, fmt(base.runs[2]!.peakRssMb))],
+      ...runs.map((r, i): [string, string, string] => [
+        `(d) CPU per notification, ${plural(r.clients)}, µs (all threads of the process)`, fmt(r.cpuUsPerNotification, 1), vs(undefined, fmt(base.runs[i]!.cpuUsPerNotification, 1)),
+      ]),
     ]);
     return result;
   } finally {
@@ -197,7 +367,9 @@ export async function runBifrostBench(): Promise<Record<string, unknown>> {
   }
 }
 
-if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url) && process.argv.includes('--naive-fanout')) {
+  naiveFanoutMain();
+} else if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const t0 = Date.now();
   await runBifrostBench();
   console.log(`\nThe Bifrost benchmark took ${((Date.now() - t0) / 1000).toFixed(1)} s.`);

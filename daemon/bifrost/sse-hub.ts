@@ -3,8 +3,10 @@
  *
  * Writes are deferred and coalesced: a message is serialized once, queued for every client, and
  * each client gets at most one socket write per flush. A flush runs at the end of an event-loop
- * turn, at most every `minFlushIntervalMs` (20 ms): what was published meanwhile goes out in one
- * write, one buffer shared by every client that got the same messages. A flush to hundreds of
+ * turn, at least `minFlushIntervalMs` (5 ms) and at most `maxFlushIntervalMs` (20 ms) after the
+ * last one, eight times as long as the last one's writes took: what was published meanwhile goes out
+ * in one write, one buffer shared by every client that got the same messages (clients with the same
+ * filter are a group: the filter runs and the frame is made once per message and group). A flush to hundreds of
  * clients is sliced (a few ms of writes per turn), so it never holds the event loop long. Memory is
  * bounded per client: at most `clientBufferMessages` / `clientBufferBytes` wait for it here (past
  * them the oldest are skipped, and a `skipped` event tells the client which ids to fetch), plus what
@@ -37,10 +39,17 @@ export interface SseHubOptions {
   clock?: Clock;
   /**
    * Least time between two flushes, ms (on `flushClock`): messages published meanwhile go out
-   * together, one write per client instead of one per message. Default 20; 0 flushes at the end of
-   * every turn.
+   * together, one write per client instead of one per message. Default 5; 0 flushes at the end of
+   * every turn (no pacing at all).
    */
   minFlushIntervalMs?: number;
+  /**
+   * Most time between two flushes, ms. The gap after a flush is FLUSH_COST_FACTOR times what its
+   * writes took (on `flushClock`), between minFlushIntervalMs and this: a cheap flush (few clients, few
+   * messages) is followed soon, so latency stays low, and a costly one (hundreds of clients under a
+   * burst) makes the next wait longer, so more messages share each write. Default 20.
+   */
+  maxFlushIntervalMs?: number;
   /**
    * The time of the flush interval. Default the real, monotonic one (it paces socket writes, so it
    * is not Bifrost's clock, which a test may hold still); a unit test passes a fake.
@@ -80,6 +89,13 @@ export interface SseHubStats {
   skipped: number;
 }
 
+/**
+ * The gap after a flush, as a multiple of the time its writes took: writes hold at most about an
+ * eighth of the event loop while the gap is between its bounds (the clients, often on the same
+ * machine, pay about as much again to read what each write sends).
+ */
+const FLUSH_COST_FACTOR = 8;
+
 /** Real, monotonic time for the flush interval (a wall-clock step cannot hold a flush back). */
 const monotonicClock: Clock = Object.freeze({ ...systemClock, now: () => performance.now() });
 
@@ -88,10 +104,41 @@ interface Pending {
   id: number;
 }
 
+/**
+ * Clients with the same filter: each message is tested and framed once for all of them, and the
+ * same Pending object is queued for each (no allocation per client and message).
+ */
+interface FilterGroup {
+  /** Tells chunks of different groups apart (a client's pending run is contiguous in its group). */
+  readonly id: number;
+  readonly key: string;
+  readonly pass: ((m: BifrostMessage) => boolean) | undefined;
+  readonly clients: Set<SseClient>;
+}
+
+/**
+ * Bytes the socket of `res` really holds. A write larger than the socket's high-water mark
+ * returns false even when the kernel took all of it at once, and `writableLength` still counts
+ * those bytes until the next tick; judging by either would treat every client that keeps up as
+ * stalled whenever a flush is large. So: nothing when libuv's write queue (Node-internal
+ * `_handle.writeQueueSize`, what the kernel has not taken) is empty, else `writableLength` (which
+ * also counts what waits behind the write in flight). Where the handle does not say (not a TCP or
+ * pipe socket), `writableLength`.
+ */
+function socketPendingBytes(res: ServerResponse): number {
+  const handle = (res.socket as unknown as { _handle?: { writeQueueSize?: unknown } } | null)?._handle;
+  const q = handle?.writeQueueSize;
+  const length = res.writableLength ?? 0;
+  if (typeof q !== 'number') return length;
+  return q === 0 ? 0 : Math.max(q, length);
+}
+
 class SseClient {
   private pending: Pending[] = [];
   private pendingBytes = 0;
   private waitingDrain = false;
+  /** In the hub's dirty set (kept here so that queueing a message costs no Set lookup). */
+  dirty = false;
   /** Skipped since the client last received a `skipped` event. */
   private skipped = 0;
   private firstSkipped = 0;
@@ -105,10 +152,12 @@ class SseClient {
     readonly id: number,
     readonly remote: string,
     private readonly res: ServerResponse,
-    readonly pass: ((m: BifrostMessage) => boolean) | undefined,
+    readonly group: FilterGroup,
     private readonly hub: SseHub,
   ) {
     res.on('drain', () => {
+      // A large write returns false even when the kernel took it at once; its drain changes nothing.
+      if (!this.waitingDrain) return;
       this.waitingDrain = false;
       this.overSince = undefined;
       this.hub.unstall(this);
@@ -117,27 +166,36 @@ class SseClient {
   }
 
   get backlogBytes(): number {
-    return this.pendingBytes + (this.res.writableLength ?? 0);
+    return this.pendingBytes + socketPendingBytes(this.res);
+  }
+
+  /** Writes `chunk`; the client waits for 'drain' only when its socket really holds bytes. */
+  private write(chunk: string | Buffer): void {
+    if (!this.res.write(chunk) && socketPendingBytes(this.res) > 0) this.waitingDrain = true;
   }
 
   /** Writes now, ignoring limits (the stream's opening: hello, gap, replay). */
   writeNow(chunk: string): void {
     if (this.closed) return;
-    if (!this.res.write(chunk)) this.waitingDrain = true;
+    this.write(chunk);
   }
 
   /**
    * Queues a frame for the end of the turn. Past the limits the oldest waiting frames are skipped
    * (counted, and reported to the client); the client is not cut off here — see checkStall.
    */
-  enqueue(frame: string, id: number): void {
+  enqueue(p: Pending): void {
     if (this.closed) return;
-    this.pending.push({ frame, id });
-    this.pendingBytes += frame.length;
+    this.pending.push(p);
+    this.pendingBytes += p.frame.length;
     const o = this.hub.opts;
     // A client that keeps up gets the whole of one turn's messages at its end (frames are shared
     // strings, so queueing them costs little), up to a safety cap of 16 times the limits.
     const k = this.waitingDrain ? 1 : 16;
+    if (!this.waitingDrain && this.pending.length <= o.clientBufferMessages * k && this.pendingBytes <= o.clientBufferBytes * k) {
+      if (!this.dirty) this.hub.markDirty(this);
+      return;
+    }
     let drop = 0;
     while (this.pending.length - drop > 1 && (this.pending.length - drop > o.clientBufferMessages * k || this.pendingBytes > o.clientBufferBytes * k)) {
       const old = this.pending[drop]!;
@@ -154,7 +212,7 @@ class SseClient {
     if (this.waitingDrain) {
       if (drop > 0 || this.backlogBytes > o.clientBufferBytes) this.overSince ??= { at: this.hub.clock.now(), turn: this.hub.turn };
       this.hub.markStalled(this);
-    } else {
+    } else if (!this.dirty) {
       this.hub.markDirty(this);
     }
   }
@@ -176,11 +234,11 @@ class SseClient {
       chunk = parts.join('');
     } else {
       // Clients that got the same messages this turn (all that pass them and keep up) share one buffer.
-      chunk = this.pending.length === 1 ? this.pending[0]!.frame : this.hub.sharedChunk(this.pending);
+      chunk = this.pending.length === 1 ? this.pending[0]!.frame : this.hub.sharedChunk(this.group, this.pending);
     }
     this.pending = [];
     this.pendingBytes = 0;
-    if (!this.res.write(chunk)) this.waitingDrain = true;
+    this.write(chunk);
   }
 
   /**
@@ -250,6 +308,9 @@ class SseClient {
 
 export class SseHub {
   private readonly clients = new Set<SseClient>();
+  /** The clients by filter (most streams use one of a few filters). */
+  private readonly groups = new Map<string, FilterGroup>();
+  private nextGroupId = 1;
   private readonly dirty = new Set<SseClient>();
   /** Clients whose socket is not draining and that have messages waiting. */
   private readonly stalled = new Set<SseClient>();
@@ -301,7 +362,7 @@ export class SseHub {
    * message can fall between them or come twice.
    */
   open(res: ServerResponse, req: StreamRequest): { clientId: number; replayed: number; gap?: BifrostGap } {
-    const pass = compileFilter(req.filter);
+    const group = this.groupFor(req.filter);
     const replay = req.since !== undefined
       ? this.bus.query({ since: req.since, ...(req.sinceText ? { sinceText: req.sinceText } : {}), ...(req.filter ? { filter: req.filter } : {}) })
       : req.last
@@ -314,7 +375,7 @@ export class SseHub {
       'x-accel-buffering': 'no',
     });
     res.socket?.setNoDelay(true);
-    const client = new SseClient(this.nextClientId++, req.remote ?? 'unknown', res, pass, this);
+    const client = new SseClient(this.nextClientId++, req.remote ?? 'unknown', res, group, this);
     const parts = [
       retryFrame(),
       controlFrame('hello', {
@@ -330,6 +391,7 @@ export class SseHub {
     for (const m of replay.messages) parts.push(messageFrame(this.bus.epoch, m));
     client.writeNow(parts.join(''));
     this.clients.add(client);
+    group.clients.add(client);
     this.connectedTotal++;
     this.bus.clients = this.clients.size;
     res.on('close', () => client.gone());
@@ -338,17 +400,32 @@ export class SseHub {
     return { clientId: client.id, replayed: replay.messages.length, ...(replay.gap ? { gap: replay.gap } : {}) };
   }
 
+  /** The group of clients with this filter (the same filter written in any order is one group). */
+  private groupFor(filter: BifrostFilter | undefined): FilterGroup {
+    const key = filter
+      ? JSON.stringify([filter.level ?? '', [...(filter.plugins ?? [])].sort(), [...(filter.kinds ?? [])].sort()])
+      : '';
+    let g = this.groups.get(key);
+    if (!g) {
+      g = { id: this.nextGroupId++, key, pass: compileFilter(filter), clients: new Set() };
+      this.groups.set(key, g);
+    }
+    return g;
+  }
+
   private onMessage(m: BifrostMessage): void {
     if (this.clients.size === 0) return;
     let frame: string | undefined;
-    for (const c of this.clients) {
-      if (c.pass && !c.pass(m)) continue;
+    for (const g of this.groups.values()) {
+      if (g.pass && !g.pass(m)) continue;
       frame ??= messageFrame(this.bus.epoch, m);
-      c.enqueue(frame, m.id);
+      const p: Pending = { frame, id: m.id };
+      for (const c of g.clients) c.enqueue(p);
     }
   }
 
   markDirty(c: SseClient): void {
+    c.dirty = true;
     this.dirty.add(c);
     this.scheduleTurn();
   }
@@ -367,19 +444,23 @@ export class SseHub {
     this.skippedTotal += n;
   }
 
-  /** Chunks built in the current flush turn, by the messages they hold. */
-  private chunks = new Map<string, { frames: readonly Pending[]; buf: Buffer }>();
+  /** Chunks built in the current flush turn, by group and the messages they hold. */
+  private chunks = new Map<string, Buffer>();
 
   /**
    * The bytes of `pending` as one buffer, built once per turn for every client with the same
-   * messages (the common case: one serialization and one copy however many clients read).
+   * messages (the common case: one serialization and one copy however many clients read). A
+   * client's pending frames are a contiguous run of its group's messages (every one since its last
+   * flush, less a skipped head), so the group and the first and last ids name them.
    */
-  sharedChunk(pending: readonly Pending[]): Buffer {
-    const key = `${pending[0]!.id}:${pending[pending.length - 1]!.id}:${pending.length}`;
+  sharedChunk(group: FilterGroup, pending: readonly Pending[]): Buffer {
+    const key = `${group.id}:${pending[0]!.id}:${pending[pending.length - 1]!.id}`;
     const hit = this.chunks.get(key);
-    if (hit && hit.frames.length === pending.length && hit.frames.every((p, i) => p.frame === pending[i]!.frame)) return hit.buf;
-    const buf = Buffer.from(pending.map((p) => p.frame).join(''), 'utf8');
-    this.chunks.set(key, { frames: pending, buf });
+    if (hit) return hit;
+    let text = '';
+    for (const p of pending) text += p.frame;
+    const buf = Buffer.from(text, 'utf8');
+    this.chunks.set(key, buf);
     return buf;
   }
 
@@ -391,7 +472,7 @@ export class SseHub {
   private scheduleTurn(): void {
     if (this.flushScheduled || this.closing) return;
     this.flushScheduled = true;
-    const interval = this.opts.minFlushIntervalMs ?? 20;
+    const interval = this.flushGap();
     const wait = Math.min(interval, this.lastFlushAt + interval - this.flushClock.now());
     if (wait > 0 && this.dirty.size > 0 && !this.slicing) {
       this.flushTimer = this.flushClock.setTimeout(() => this.runTurn(), wait);
@@ -401,8 +482,20 @@ export class SseHub {
     }
   }
 
+  /** The least time from the start of the last flush to the next, ms (see maxFlushIntervalMs). */
+  private flushGap(): number {
+    const min = this.opts.minFlushIntervalMs ?? 5;
+    if (min <= 0) return 0;
+    const max = Math.max(min, this.opts.maxFlushIntervalMs ?? 20);
+    return Math.min(max, Math.max(min, FLUSH_COST_FACTOR * this.lastFlushCostMs));
+  }
+
   /** When (flush clock ms) the last flush started. */
   private lastFlushAt = -Infinity;
+  /** What the writes of the last whole flush (all its slices) took, flush clock ms. */
+  private lastFlushCostMs = 0;
+  /** What the slices of the flush in progress took so far, flush clock ms. */
+  private flushCostMs = 0;
   private flushTimer: ClockTimer | undefined;
   /** A flush is part-way through its clients: the next slice follows at once. */
   private slicing = false;
@@ -414,14 +507,21 @@ export class SseHub {
     if (!this.slicing) this.lastFlushAt = this.flushClock.now();
     // The slice is measured in real time (it bounds how long the event loop is held).
     const deadline = performance.now() + (this.opts.flushSliceMs ?? 4);
+    const started = this.flushClock.now();
     let n = 0;
     for (const d of this.dirty) {
       this.dirty.delete(d);
+      d.dirty = false;
       d.flush();
       if (++n % 8 === 0 && performance.now() > deadline) break;
     }
     this.slicing = this.dirty.size > 0;
-    if (!this.slicing) this.chunks.clear();
+    this.flushCostMs += this.flushClock.now() - started;
+    if (!this.slicing) {
+      this.chunks.clear();
+      this.lastFlushCostMs = this.flushCostMs;
+      this.flushCostMs = 0;
+    }
     this.checkStalled();
     if (this.slicing) this.scheduleTurn();
   }
@@ -443,7 +543,10 @@ export class SseHub {
 
   detach(c: SseClient): void {
     if (!this.clients.delete(c)) return;
+    c.group.clients.delete(c);
+    if (c.group.clients.size === 0) this.groups.delete(c.group.key);
     this.dirty.delete(c);
+    c.dirty = false;
     this.stalled.delete(c);
     this.bus.clients = this.clients.size;
     this.log.debug({ clientId: c.id }, `A Bifrost stream client (${c.remote}) disconnected; ${this.clients.size} connected.`);

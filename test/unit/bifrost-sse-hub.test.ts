@@ -241,6 +241,69 @@ describe('SseHub', () => {
     assert.equal(a.res.writes.length, 3, 'the opening, message 1, then messages 2 and 3 in one write');
   });
 
+  it('keeps writing to a client whose write returned false while its socket took every byte, and waits for drain only when the socket holds bytes', async () => {
+    const { bus, connect } = setup();
+    // As Node does for a write larger than the socket's high-water mark: false, however much the kernel took.
+    const kernel = { writeQueueSize: 0 };
+    const a = connect();
+    Object.assign(a.res, { socket: { _handle: kernel, setNoDelay: () => undefined } });
+    a.res.write = ((w) => (chunk: string | Buffer) => (w(chunk), false))(a.res.write.bind(a.res));
+    bus.publish(note(1));
+    await flushed();
+    bus.publish(note(2));
+    await flushed();
+    assert.deepEqual(a.res.messageIds(), [1, 2], 'no drain was needed: the kernel had taken message 1');
+    kernel.writeQueueSize = 500;
+    bus.publish(note(3));
+    await flushed();
+    bus.publish(note(4));
+    await flushed();
+    assert.deepEqual(a.res.messageIds(), [1, 2, 3], 'message 3 is still in the socket: message 4 waits');
+    kernel.writeQueueSize = 0;
+    a.res.emit('drain');
+    assert.deepEqual(a.res.messageIds(), [1, 2, 3, 4]);
+  });
+
+  it('waits minFlushIntervalMs after a cheap flush, and eight times as long as a costly flush took, up to maxFlushIntervalMs', async () => {
+    const flushClock = new FakeClock();
+    const { bus, connect } = setup({ minFlushIntervalMs: 2, maxFlushIntervalMs: 20, flushClock });
+    const a = connect();
+    bus.publish(note(1));
+    await flushed();
+    bus.publish(note(2));
+    await flushed();
+    assert.deepEqual(a.res.messageIds(), [1]);
+    flushClock.advance(1);
+    assert.deepEqual(a.res.messageIds(), [1]);
+    flushClock.advance(1);
+    assert.deepEqual(a.res.messageIds(), [1, 2], 'a flush that took no time is followed after minFlushIntervalMs');
+    // The next flush's writes take 1.5 ms (on the flush clock): the one after waits 12 ms.
+    const write = a.res.write.bind(a.res);
+    let writeTakes = 1.5;
+    a.res.write = (chunk: string | Buffer) => (flushClock.advance(writeTakes), write(chunk));
+    flushClock.advance(10);
+    bus.publish(note(3));
+    await flushed();
+    assert.deepEqual(a.res.messageIds(), [1, 2, 3]);
+    bus.publish(note(4));
+    await flushed();
+    flushClock.advance(9.5); // 11 ms after the flush of message 3 started (1.5 of them in its write)
+    assert.deepEqual(a.res.messageIds(), [1, 2, 3]);
+    flushClock.advance(1);
+    assert.deepEqual(a.res.messageIds(), [1, 2, 3, 4]);
+    // Writes of 10 ms: the gap is capped at maxFlushIntervalMs.
+    writeTakes = 10;
+    flushClock.advance(20);
+    bus.publish(note(5));
+    await flushed();
+    bus.publish(note(6));
+    await flushed();
+    flushClock.advance(9); // 19 ms after the flush of message 5 started
+    assert.deepEqual(a.res.messageIds(), [1, 2, 3, 4, 5]);
+    flushClock.advance(1);
+    assert.deepEqual(a.res.messageIds(), [1, 2, 3, 4, 5, 6]);
+  });
+
   it('writes one shared buffer to every client that got the same messages in a flush', async () => {
     const { bus, connect } = setup();
     const clients = [connect(), connect(), connect()];
