@@ -43,6 +43,7 @@ import { PoisonTracker } from './poison-events.js';
 import { Quarantine, type QuarantineSink } from './quarantine.js';
 import { piscinaPool, type WorkerPool, type WorkerPoolFactory } from './worker-pool.js';
 import { DEFAULT_EVENT_LIMITS } from '../router/event-limits.js';
+import { encodeBatch } from './event-wire.js';
 import { heimdallConfigSchema } from '../../config/schema.js';
 
 export type { PluginHostEnvironment, PluginHostHooks } from './plugin-host-options.js';
@@ -312,7 +313,7 @@ export class PluginHost {
     const entry = { seq: this.nextSeq++, batch, startedAt: performance.now(), careful };
     this.inFlight.push(entry);
     const gen = this.generation;
-    (pool.run({ type: 'events', seq: entry.seq, batch } satisfies WorkerTask) as Promise<EventsResult>).then(
+    (pool.run({ type: 'events', seq: entry.seq, wire: encodeBatch(batch) } satisfies WorkerTask) as Promise<EventsResult>).then(
       (res) => {
         if (gen !== this.generation) return;
         // answers come back in order: the worker runs batches one after another
