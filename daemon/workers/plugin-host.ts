@@ -207,6 +207,17 @@ export class PluginHost {
     if (this.currentState === 'running' && this.inFlight.length < MAX_BATCHES_IN_FLIGHT) this.dispatch();
   }
 
+  /** Offers events in order and sends what waits at once, as one batch where batchSize allows (the router's way). */
+  offerAll(events: readonly DatabaseEvent[]): void {
+    if (this.currentState === 'failed' || this.currentState === 'stopped') {
+      for (let i = 0; i < events.length; i++) this.queue.refuse(this.currentState === 'failed' ? 'plugin_failed' : 'plugin_stopped');
+      return;
+    }
+    const reason = this.paused ? 'paused' : 'queue_full';
+    for (const event of events) this.queue.push(event, reason);
+    if (this.currentState === 'running' && this.inFlight.length < MAX_BATCHES_IN_FLIGHT) this.dispatch();
+  }
+
   /** Starts the worker and runs init; resolves when running, rejects (state failed) on init failure. */
   async start(): Promise<void> {
     const gen = ++this.generation;
