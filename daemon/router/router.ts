@@ -14,6 +14,7 @@ import type { Logger } from 'pino';
 import type { DatabaseEvent } from '../../sdk/index.js';
 import { DEFAULT_EVENT_LIMITS, isVetted, measureValue, type EventLimits } from './event-limits.js';
 import { RefusedEvents, type RefusedStats } from './refused-events.js';
+import { JSON_MIN_FAN_OUT, markFewTargets } from './fan-out.js';
 
 /** What the router needs of a plugin (the plugin host satisfies it). */
 export interface QueueTarget {
@@ -70,12 +71,15 @@ export class Router {
       this.routed++;
       const origin = ev.metadata?.origin?.plugin;
       const daemonsOwnQuery = origin === 'heimdall' && ev.source === 'bolt-proxy';
+      let fanOut = 0;
       for (let i = 0; i < targets.length; i++) {
         const t = targets[i]!;
         if (!t.subscribes(ev.type)) continue;
         if (origin !== undefined && (origin === t.name || daemonsOwnQuery) && !t.receiveOwnEvents) continue;
         shares[i]!.push(ev);
+        fanOut++;
       }
+      if (fanOut > 0 && fanOut < JSON_MIN_FAN_OUT) markFewTargets(ev);
     }
     for (let i = 0; i < targets.length; i++) {
       const t = targets[i]!;

@@ -34,22 +34,26 @@ const inProcess: DatabaseEvent[] = [
   { id: 'p-proto-key', type: 'node.updated', ...stamp, properties: JSON.parse('{"__proto__":{"own":true},"k":1}') as Record<string, unknown> },
 ];
 
-test('a plugin sees exactly what a structured clone of each routed event gives, over HTTP and from an in-process source', async () => {
-  const d = await startTestDaemon([pluginYaml(fixturePlugin('wire-probe.mjs'))]);
+test('each of three plugins sees exactly what a structured clone of each routed event gives, over HTTP and from an in-process source', async () => {
+  // three plugins, so the events cross as JSON text (router/fan-out.ts JSON_MIN_FAN_OUT)
+  const probes = ['wire-probe', 'wire-probe-2', 'wire-probe-3'];
+  const d = await startTestDaemon(probes.map((p) => pluginYaml(fixturePlugin(`${p}.mjs`))));
   try {
     const r = await fetch(`${d.url}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: lines.join('\n') });
     assert.equal(r.status, 200, await r.clone().text());
     d.internals.router.route(inProcess);
     const expected = [...lines.map((l) => JSON.parse(l) as DatabaseEvent), ...inProcess].map((e) => structuredClone(e));
-    let seen: string[] = [];
-    await waitFor('the probe to see every event', async () => {
-      const a = await d.api.invokeAction('heimdall.wire-probe.seen', {}, op);
-      seen = (a.data as { events: string[] }).events;
-      return seen.length >= expected.length;
-    });
-    const got = seen.map((b64) => deserialize(Buffer.from(b64, 'base64')) as DatabaseEvent);
-    assert.deepStrictEqual(got.map((e) => e.id), expected.map((e) => e.id), 'in order');
-    for (let i = 0; i < expected.length; i++) assert.deepStrictEqual(got[i], expected[i], `event ${expected[i]!.id}`);
+    for (const probe of probes) {
+      let seen: string[] = [];
+      await waitFor(`${probe} to see every event`, async () => {
+        const a = await d.api.invokeAction(`heimdall.${probe}.seen`, {}, op);
+        seen = (a.data as { events: string[] }).events;
+        return seen.length >= expected.length;
+      });
+      const got = seen.map((b64) => deserialize(Buffer.from(b64, 'base64')) as DatabaseEvent);
+      assert.deepStrictEqual(got.map((e) => e.id), expected.map((e) => e.id), `${probe}: in order`);
+      for (let i = 0; i < expected.length; i++) assert.deepStrictEqual(got[i], expected[i], `${probe}: event ${expected[i]!.id}`);
+    }
   } finally {
     await d.stop();
   }

@@ -8,7 +8,20 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { DatabaseEvent } from '../../sdk/index.js';
-import { decodeBatch, encodeBatch, eventJson } from '../../daemon/workers/event-wire.js';
+import { decodeBatch, encodeBatch, eventJson, type WireBatch } from '../../daemon/workers/event-wire.js';
+import { Router, type QueueTarget } from '../../daemon/router/router.js';
+import { JSON_MIN_FAN_OUT, hasFewTargets, markFewTargets } from '../../daemon/router/fan-out.js';
+
+/** The wire of a batch that crossed as JSON text (not as a whole structured clone). */
+function asText(w: WireBatch): { json: string; cloned?: Array<[number, DatabaseEvent]> } {
+  assert.ok('json' in w, 'the batch crosses as JSON text');
+  return w;
+}
+
+const target = (name: string, only?: string): QueueTarget & { got: DatabaseEvent[] } => {
+  const got: DatabaseEvent[] = [];
+  return { name, receiveOwnEvents: false, got, subscribes: (type) => only === undefined || type === only, offer: (e) => void got.push(e) };
+};
 
 const base = (id: string, extra: Record<string, unknown> = {}): DatabaseEvent =>
   ({ id, type: 'node.updated', timestamp: '2026-12-02T04:45:47.123Z', database: 'neo4j', source: 'test', ...extra }) as DatabaseEvent;
@@ -51,8 +64,8 @@ describe('event wire', () => {
   });
 
   it('sends ordinary events as JSON text only, and only the unusual ones as clones', () => {
-    assert.equal(encodeBatch(ordinary).cloned, undefined, 'no clone for JSON-exact events');
-    const wire = encodeBatch([ordinary[0]!, ...unusual]);
+    assert.equal(asText(encodeBatch(ordinary)).cloned, undefined, 'no clone for JSON-exact events');
+    const wire = asText(encodeBatch([ordinary[0]!, ...unusual]));
     assert.deepEqual(wire.cloned!.map(([i, e]) => [i, e.id]), unusual.map((e, k) => [k + 1, e.id]));
     for (const e of unusual) if (e.id !== 'too-deep') assert.deepStrictEqual(decodeBatch(encodeBatch([e])), [structuredClone(e)], e.id);
   });
@@ -62,7 +75,7 @@ describe('event wire', () => {
     const first = eventJson(e);
     assert.equal(first, JSON.stringify(e));
     assert.equal(eventJson(e), first);
-    assert.equal(encodeBatch([e]).json, `[${first}]`);
+    assert.equal(asText(encodeBatch([e])).json, `[${first}]`);
   });
 
   it('decodes a fresh object for each batch, so plugins never share one', () => {
@@ -73,5 +86,26 @@ describe('event wire', () => {
     assert.notEqual(a, b);
     assert.notEqual(a, e);
     assert.deepStrictEqual(a, b);
+  });
+
+  it('sends a batch of events the router handed to few plugins as one structured clone, and marks only those', () => {
+    const few = [base('few-1'), base('few-2', { type: 'node.created' })];
+    for (const e of few) markFewTargets(e);
+    const wire = encodeBatch(few);
+    assert.deepEqual(wire, { events: few });
+    assert.equal(decodeBatch(wire), few, 'the batch itself: postMessage clones it');
+    assert.ok('json' in encodeBatch([few[0]!, base('many')]), 'a batch with one widely routed event goes as text');
+
+    const targets = Array.from({ length: JSON_MIN_FAN_OUT }, (_, i) => target(`t${i}`, i === 0 ? undefined : 'node.updated'));
+    const r = new Router();
+    r.setTargets(targets);
+    const wide = base('wide');
+    const narrow = base('narrow', { type: 'node.created' });
+    r.route([wide, narrow]);
+    assert.deepEqual(targets.map((t) => t.got.map((e) => e.id)), [['wide', 'narrow'], ...targets.slice(1).map(() => ['wide'])]);
+    assert.equal(hasFewTargets(wide), false, `went to ${JSON_MIN_FAN_OUT} plugins`);
+    assert.equal(hasFewTargets(narrow), true, 'went to one plugin');
+    assert.equal(JSON.stringify(narrow).includes('few'), false, 'the mark is not in the JSON');
+    assert.deepStrictEqual(Object.keys(narrow), Object.keys(base('x', { type: 'node.created' })), 'nor among the keys');
   });
 });
