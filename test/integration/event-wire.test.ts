@@ -8,6 +8,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { deserialize } from 'node:v8';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { JSON_MIN_FAN_OUT } from '../../daemon/router/fan-out.js';
 import type { DatabaseEvent } from '../../sdk/index.js';
 import { pluginYaml, startTestDaemon, waitFor } from '../helpers/in-process-daemon.js';
 import { fixturePlugin } from '../helpers/paths.js';
@@ -34,10 +39,17 @@ const inProcess: DatabaseEvent[] = [
   { id: 'p-proto-key', type: 'node.updated', ...stamp, properties: JSON.parse('{"__proto__":{"own":true},"k":1}') as Record<string, unknown> },
 ];
 
-test('each of three plugins sees exactly what a structured clone of each routed event gives, over HTTP and from an in-process source', async () => {
-  // three plugins, so the events cross as JSON text (router/fan-out.ts JSON_MIN_FAN_OUT)
-  const probes = ['wire-probe', 'wire-probe-2', 'wire-probe-3'];
-  const d = await startTestDaemon(probes.map((p) => pluginYaml(fixturePlugin(`${p}.mjs`))));
+test('each of JSON_MIN_FAN_OUT plugins sees exactly what a structured clone of each routed event gives, over HTTP and from an in-process source', async () => {
+  // JSON_MIN_FAN_OUT plugins, so the events cross as JSON text (router/fan-out.ts)
+  const dir = mkdtempSync(join(tmpdir(), 'heimdall-wire-'));
+  const probes = Array.from({ length: JSON_MIN_FAN_OUT }, (_, i) => (i === 0 ? 'wire-probe' : `wire-probe-${i + 1}`));
+  const files = probes.map((p, i) => {
+    if (i === 0) return fixturePlugin('wire-probe.mjs');
+    const f = join(dir, `${p}.mjs`);
+    writeFileSync(f, `import probe from ${JSON.stringify(pathToFileURL(fixturePlugin('wire-probe.mjs')).href)};\nexport default { ...probe, name: '${p}' };\n`);
+    return f;
+  });
+  const d = await startTestDaemon(files.map((f) => pluginYaml(f)));
   try {
     const r = await fetch(`${d.url}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: lines.join('\n') });
     assert.equal(r.status, 200, await r.clone().text());
