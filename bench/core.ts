@@ -1,10 +1,12 @@
 /**
- * Core event-path benchmark (issue 2): (a) in-process source → 4 no-op worker plugins,
- * (b) the same over POST /v1/events with NDJSON, (c) baselines: raw worker_threads postMessage
- * of the same batches and a naive piscina run() per event, (d) ingest→handler latency at half the
- * measured maximum rate, (e) 60 s at 10x a slow plugin's rate in a daemon child process.
+ * Core event-path benchmark (issues 2 and 12): (a) in-process source → 4 no-op worker plugins,
+ * (b) the same over POST /v1/events with NDJSON into 1, 4 and 16 plugins, each beside (c) the raw
+ * worker_threads baseline with as many workers (raw-baseline.ts) and a naive piscina run() per
+ * event, with the main thread's CPU per 100k delivered events, (d) ingest→handler latency at half
+ * the measured maximum rate beside the raw baseline at the same rate, (e) 60 s at 10x a slow
+ * plugin's rate in a daemon child process.
  */
-import { Worker } from 'node:worker_threads';
+import { Agent, request } from 'node:http';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,11 +17,13 @@ import { pino } from 'pino';
 import { parseConfig } from '../config/loader.js';
 import { startDaemon, type RunningDaemon } from '../daemon/daemon.js';
 import type { DatabaseEvent } from '../sdk/index.js';
+import { cpuSpan, type CpuSpan } from './main-thread-cpu.js';
+import { ndjsonLine } from './raw-baseline.js';
 import { percentile, sleep } from './stats.js';
 
 const ROOT = resolve(fileURLToPath(new URL('../../', import.meta.url)));
 const P = (f: string) => join(ROOT, 'bench/plugins', f);
-const BATCH = 256;
+export const BATCH = 256;
 
 function makeEvents(n: number): DatabaseEvent[] {
   const ts = new Date().toISOString();
@@ -65,40 +69,6 @@ export async function inProcessThroughput(n = 400_000): Promise<{ perPluginEvent
   }
 }
 
-/** (c) Raw worker_threads: 4 workers, the same batches posted with no daemon in between. */
-export async function rawPostMessage(n = 400_000): Promise<{ perWorkerEventsPerS: number }> {
-  const src = `const { parentPort } = require('node:worker_threads'); let k = 0; const noop = (e) => { k++; };
-    parentPort.on('message', (batch) => { for (const e of batch) noop(e); parentPort.postMessage(batch.length); });`;
-  const workers = Array.from({ length: 4 }, () => new Worker(src, { eval: true }));
-  const events = makeEvents(n);
-  const batches: DatabaseEvent[][] = [];
-  for (let i = 0; i < n; i += BATCH) batches.push(events.slice(i, i + BATCH));
-  await sleep(200);
-  const t0 = performance.now();
-  await Promise.all(
-    workers.map(
-      (w) =>
-        new Promise<void>((res) => {
-          let got = 0;
-          let next = 0;
-          // keep a window of 16 batches in flight, like a bounded queue would
-          const send = () => {
-            while (next < batches.length && next - got / BATCH < 16) w.postMessage(batches[next++]);
-          };
-          w.on('message', (c: number) => {
-            got += c;
-            if (got >= n) res();
-            else send();
-          });
-          send();
-        }),
-    ),
-  );
-  const s = (performance.now() - t0) / 1000;
-  await Promise.all(workers.map((w) => w.terminate()));
-  return { perWorkerEventsPerS: n / s };
-}
-
 /**
  * (c) Naive piscina: the same 4 plugins, one one-thread pool each, one run() per event (all
  * events submitted at once, piscina's best case for this design).
@@ -116,12 +86,48 @@ export async function naivePiscina(n = 50_000): Promise<{ perPluginEventsPerS: n
   return { perPluginEventsPerS: n / s };
 }
 
-/** (b) NDJSON over POST /v1/events into 4 plugins. */
-export async function httpNdjson(n = 200_000, perRequest = 2_000): Promise<{ acceptedPerS: number; deliveredPerS: number; dropped: number }> {
-  const d = await benchDaemon([P('noop-1.mjs'), P('noop-2.mjs'), P('noop-3.mjs'), P('noop-4.mjs')], 65_536, true);
+/** `count` no-op plugins: noop-1…noop-4 from bench/plugins, more as copies under other names in a temporary folder. */
+function noopPlugins(count: number): string[] {
+  const dir = mkdtempSync(join(tmpdir(), 'heimdall-noops-'));
+  return Array.from({ length: count }, (_, i) => {
+    if (i < 4) return P(`noop-${i + 1}.mjs`);
+    const f = join(dir, `noop-${i + 1}.mjs`);
+    writeFileSync(f, `import noop from ${JSON.stringify(new URL(`file://${P('noop-1.mjs')}`).href)};\nexport default { ...noop, name: 'noop-${i + 1}' };\n`);
+    return f;
+  });
+}
+
+/** POSTs `body` as NDJSON over a keep-alive connection; resolves with the answer's accepted count. */
+function postNdjson(agent: Agent, url: string, body: string): Promise<number> {
+  return new Promise((res, rej) => {
+    const req = request(`${url}/v1/events`, { method: 'POST', agent, headers: { 'content-type': 'application/x-ndjson', 'content-length': Buffer.byteLength(body) } }, (r) => {
+      let text = '';
+      r.setEncoding('utf8');
+      r.on('data', (c: string) => (text += c));
+      r.on('end', () => {
+        try {
+          res((JSON.parse(text) as { accepted: number }).accepted);
+        } catch (err) {
+          rej(err as Error);
+        }
+      });
+    });
+    req.on('error', rej);
+    req.end(body);
+  });
+}
+
+/**
+ * (b) NDJSON over POST /v1/events into `plugins` no-op plugins, two clients in this process over
+ * keep-alive connections; the main thread's CPU (daemon and clients) over the run.
+ */
+export async function httpNdjson(plugins = 4, n = 200_000, perRequest = 2_000): Promise<{ plugins: number; acceptedPerS: number; deliveredPerS: number; dropped: number; cpu: CpuSpan; mainCpuMsPer100k: number }> {
+  const d = await benchDaemon(noopPlugins(plugins), 65_536, true);
+  const agent = new Agent({ keepAlive: true, maxSockets: 2 });
   try {
-    const body = Array.from({ length: perRequest }, (_, i) => JSON.stringify({ type: 'node.updated', nodeId: `4:x:${i}`, properties: { n: i } })).join('\n');
+    const body = Array.from({ length: perRequest }, (_, i) => ndjsonLine(i)).join('\n');
     const requests = n / perRequest;
+    const took = cpuSpan();
     const t0 = performance.now();
     let accepted = 0;
     let sent = 0;
@@ -129,18 +135,18 @@ export async function httpNdjson(n = 200_000, perRequest = 2_000): Promise<{ acc
       while (sent < requests) {
         sent++;
         while (Math.min(...d.internals.hosts.map((h) => h.queue.capacity - h.queue.queued)) < 2 * perRequest) await sleep(1);
-        const r = await fetch(`${d.url}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body });
-        const j = (await r.json()) as { accepted: number };
-        accepted += j.accepted;
+        accepted += await postNdjson(agent, d.url, body);
       }
     };
     await Promise.all([client(), client()]);
     const tAcc = (performance.now() - t0) / 1000;
     while (d.internals.hosts.some((h) => h.queue.queued > 0)) await new Promise((r) => setImmediate(r));
     const tDel = (performance.now() - t0) / 1000;
+    const cpu = took();
     const dropped = d.internals.hosts.reduce((a, h) => a + h.queue.counters().droppedTotal, 0);
-    return { acceptedPerS: accepted / tAcc, deliveredPerS: delivered(d) / tDel, dropped };
+    return { plugins, acceptedPerS: accepted / tAcc, deliveredPerS: delivered(d) / tDel, dropped, cpu, mainCpuMsPer100k: (cpu.mainMs * 100_000) / (delivered(d) * plugins) };
   } finally {
+    agent.destroy();
     await d.stop();
   }
 }
@@ -161,8 +167,14 @@ export async function latencyAtRate(rate: number, seconds = 4): Promise<{ rate: 
       await sleep(1);
     }
     await waitDelivered(d, sent);
-    const r = await d.api.invokeAction('heimdall.latency.take', {}, { kind: 'operator' });
-    const lat = (r.data!.latencies as number[]).sort((a, b) => a - b);
+    const lat: number[] = [];
+    for (;;) {
+      const r = await d.api.invokeAction('heimdall.latency.take', {}, { kind: 'operator' });
+      const page = r.data!.latencies as number[];
+      if (page.length === 0) break;
+      for (const x of page) lat.push(x);
+    }
+    lat.sort((a, b) => a - b);
     return { rate, p50Ms: percentile(lat, 50), p99Ms: percentile(lat, 99), samples: lat.length };
   } finally {
     await d.stop();

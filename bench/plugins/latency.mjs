@@ -1,6 +1,8 @@
 // Records ingest-to-handler latency from metadata.t0 (epoch ms with sub-ms precision).
 const lat = [];
 const now = () => performance.timeOrigin + performance.now();
+// At most this many latencies per answer, so one answer stays under limits.actions.maxResultBytes.
+const PAGE = 40_000;
 export default {
   name: 'latency',
   version: '1.0.0',
@@ -11,9 +13,9 @@ export default {
   actions() {
     return {
       take: {
-        description: 'Returns and clears the latencies recorded so far.',
+        description: 'Returns and clears up to 40,000 of the latencies recorded so far, oldest first; call again until it returns none.',
         handler: () => {
-          const out = lat.splice(0, lat.length);
+          const out = lat.splice(0, PAGE);
           return { success: true, message: String(out.length), data: { latencies: out } };
         },
       },

@@ -31,17 +31,19 @@ export const DEFAULT_EVENT_LIMITS: Readonly<EventLimits> = Object.freeze({
 /**
  * Events already measured at ingest (the http source checks them before the schema, then fills in
  * id, timestamp, database and source — a few dozen bytes); the router does not walk them again.
+ * The mark is a symbol-keyed property on the event: JSON, structured clone and for…in never see it,
+ * and unlike a WeakSet of hundreds of thousands of events it costs the garbage collector nothing.
  */
-const vetted = new WeakSet<object>();
+const VETTED: unique symbol = Symbol('heimdall.vetted');
 
-/** Marks an event as measured within the limits. */
+/** Marks an event as measured within the limits (a frozen event stays unmarked and is measured again). */
 export function markVetted(event: object): void {
-  vetted.add(event);
+  if (Object.isExtensible(event)) Object.defineProperty(event, VETTED, { value: true, enumerable: false, writable: false, configurable: false });
 }
 
 /** Whether the event was measured within the limits at ingest. */
 export function isVetted(event: object): boolean {
-  return vetted.has(event);
+  return (event as { [VETTED]?: boolean })[VETTED] === true;
 }
 
 /** Which limit an event passed. */

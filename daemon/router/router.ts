@@ -14,6 +14,7 @@ import type { Logger } from 'pino';
 import type { DatabaseEvent } from '../../sdk/index.js';
 import { DEFAULT_EVENT_LIMITS, isVetted, measureValue, type EventLimits } from './event-limits.js';
 import { RefusedEvents, type RefusedStats } from './refused-events.js';
+import { JSON_MIN_FAN_OUT, markFewTargets } from './fan-out.js';
 
 /** What the router needs of a plugin (the plugin host satisfies it). */
 export interface QueueTarget {
@@ -25,6 +26,8 @@ export interface QueueTarget {
   subscribes(type: string): boolean;
   /** Takes the event into the plugin's queue, or counts it as dropped; never blocks. */
   offer(event: DatabaseEvent): void;
+  /** offer() for each event in order, then the plugin's worker is sent what waits at once (one batch, not one per event). */
+  offerAll?(events: readonly DatabaseEvent[]): void;
 }
 
 export interface RouterOptions {
@@ -56,19 +59,34 @@ export class Router {
     this.targets = targets;
   }
 
-  /** Routes events in order; a source is never blocked (queues drop by their policy). */
+  /**
+   * Routes events in order; a source is never blocked (queues drop by their policy). Each plugin is
+   * handed its share of the call at once (offerAll), so its worker gets one batch, not one per event.
+   */
   route(events: readonly DatabaseEvent[]): void {
     const targets = this.targets;
+    const shares: DatabaseEvent[][] = targets.map(() => []);
     for (const ev of events) {
       if (!this.admissible(ev)) continue;
       this.routed++;
       const origin = ev.metadata?.origin?.plugin;
       const daemonsOwnQuery = origin === 'heimdall' && ev.source === 'bolt-proxy';
-      for (const t of targets) {
+      let fanOut = 0;
+      for (let i = 0; i < targets.length; i++) {
+        const t = targets[i]!;
         if (!t.subscribes(ev.type)) continue;
         if (origin !== undefined && (origin === t.name || daemonsOwnQuery) && !t.receiveOwnEvents) continue;
-        t.offer(ev);
+        shares[i]!.push(ev);
+        fanOut++;
       }
+      if (fanOut > 0 && fanOut < JSON_MIN_FAN_OUT) markFewTargets(ev);
+    }
+    for (let i = 0; i < targets.length; i++) {
+      const t = targets[i]!;
+      const share = shares[i]!;
+      if (share.length === 0) continue;
+      if (t.offerAll) t.offerAll(share);
+      else for (const ev of share) t.offer(ev);
     }
   }
 

@@ -1,10 +1,10 @@
 /**
  * One plugin: its bounded queue, its worker pool (by default piscina, one long-lived thread), its
  * lifecycle (starting → running → restarting/failed → draining → stopped), the dispatcher that
- * hands batches to the worker, the watchdog that terminates a handler past its deadline (and the
- * channel's that terminates an action past its own), and crash recovery with backoff and fresh
- * state. The state is the host's own: it changes only through start(), stop(), markFailed(),
- * restart(), pause()/resume() and the crash path, and others read it.
+ * hands batches to the worker (in-flight-batches.ts keeps them, event-wire.ts writes them), the
+ * handler watchdog (handler-watchdog.ts; the channel's terminates an action past its own), and
+ * crash recovery with backoff and fresh state. The state is the host's own: it changes only through
+ * start(), stop(), markFailed(), restart(), pause()/resume() and the crash path, and others read it.
  *
  * A crash never lets one event crash the plugin again and again: poison-events.ts decides which
  * event took the worker down; it goes to quarantine (counted delivered and failed) instead of back
@@ -18,16 +18,7 @@
  * whenFull policy with reason `paused`) and resume() delivers them in order; actions still run.
  */
 import type { Logger } from 'pino';
-import {
-  PluginInitError,
-  PluginUnavailableError,
-  QueueFullError,
-  deserializeError,
-  eventTypeMatches,
-  type ActionResult,
-  type ActionTrigger,
-  type DatabaseEvent,
-} from '../../sdk/index.js';
+import { PluginInitError, PluginUnavailableError, QueueFullError, deserializeError, eventTypeMatches, type ActionResult, type ActionTrigger, type DatabaseEvent } from '../../sdk/index.js';
 import type { PluginConfig } from '../../config/types.js';
 import { BoundedQueue } from '../queue/bounded-queue.js';
 import type { PluginState, PluginStatus } from './plugin-status.js';
@@ -43,6 +34,11 @@ import { PoisonTracker } from './poison-events.js';
 import { Quarantine, type QuarantineSink } from './quarantine.js';
 import { piscinaPool, type WorkerPool, type WorkerPoolFactory } from './worker-pool.js';
 import { DEFAULT_EVENT_LIMITS } from '../router/event-limits.js';
+import { encodeBatch } from './event-wire.js';
+import { InFlightBatches } from './in-flight-batches.js';
+import { runPluginStop } from './plugin-stop.js';
+import { logBatchFailures } from './batch-failures.js';
+import { startHandlerWatchdog } from './handler-watchdog.js';
 import { heimdallConfigSchema } from '../../config/schema.js';
 
 export type { PluginHostEnvironment, PluginHostHooks } from './plugin-host-options.js';
@@ -60,7 +56,6 @@ export class PluginHost {
   /** The old worker died while restart() waited for it: its stop() is not called. */
   private diedWhileReplacing = false;
   private restartChain: Promise<unknown> = Promise.resolve();
-  private inFlightWaiters: Array<() => void> = [];
   private currentState: PluginState = 'starting';
   private currentReason: string | undefined;
   private declared: InitResult | undefined;
@@ -71,8 +66,7 @@ export class PluginHost {
   private channel: WorkerChannel | undefined;
   private progress = new Float64Array(new SharedArrayBuffer(PROGRESS.LENGTH * 8));
   /** Batches handed to the worker and not yet answered, oldest first. */
-  private inFlight: Array<{ seq: number; batch: DatabaseEvent[]; startedAt: number; careful: boolean }> = [];
-  private nextSeq = 1;
+  private readonly inFlight = new InFlightBatches();
   private terminating: string | undefined;
   private crashWindow: CrashWindow;
   private readonly poison = new PoisonTracker<DatabaseEvent>();
@@ -180,7 +174,7 @@ export class PluginHost {
     this.generation++;
     this.currentState = 'failed';
     this.currentReason = reason;
-    this.inFlight = [];
+    this.inFlight.clear();
     this.poison.reset();
     void this.teardownWorker(reason);
     this.queue.dropAll('plugin_failed', true);
@@ -203,6 +197,17 @@ export class PluginHost {
       return;
     }
     this.queue.push(event, this.paused ? 'paused' : 'queue_full');
+    if (this.currentState === 'running' && this.inFlight.length < MAX_BATCHES_IN_FLIGHT) this.dispatch();
+  }
+
+  /** Offers events in order and sends what waits at once, as one batch where batchSize allows (the router's way). */
+  offerAll(events: readonly DatabaseEvent[]): void {
+    if (this.currentState === 'failed' || this.currentState === 'stopped') {
+      for (let i = 0; i < events.length; i++) this.queue.refuse(this.currentState === 'failed' ? 'plugin_failed' : 'plugin_stopped');
+      return;
+    }
+    const reason = this.paused ? 'paused' : 'queue_full';
+    for (const event of events) this.queue.push(event, reason);
     if (this.currentState === 'running' && this.inFlight.length < MAX_BATCHES_IN_FLIGHT) this.dispatch();
   }
 
@@ -272,18 +277,15 @@ export class PluginHost {
 
   private startWatchdog(): void {
     clearInterval(this.watchdog);
-    const every = Math.max(10, Math.min(250, Math.floor(this.cfg.handlerTimeoutMs / 4)));
-    const gen = this.generation;
-    this.watchdog = setInterval(() => {
-      const started = this.progress[PROGRESS.HANDLER_STARTED_AT]!;
-      if (started > 0 && this.inFlight.length > 0 && this.now() - started > this.cfg.handlerTimeoutMs && !this.terminating) {
-        this.terminating = `its onDatabaseEvent handler ran past the ${this.cfg.handlerTimeoutMs} ms deadline (plugins[].handlerTimeoutMs)`;
-        void this.pool?.destroy().catch(() => undefined);
+    this.watchdog = startHandlerWatchdog({
+      progress: this.progress, handlerTimeoutMs: this.cfg.handlerTimeoutMs, now: this.now,
+      watching: () => this.inFlight.length > 0 && !this.terminating,
+      onOverdue: (reason) => {
+        this.terminating = reason;
         // the in-flight run() rejects, which takes the crash path below
-        void gen;
-      }
-    }, every);
-    this.watchdog.unref();
+        void this.pool?.destroy().catch(() => undefined);
+      },
+    });
   }
 
   /**
@@ -296,7 +298,7 @@ export class PluginHost {
     if (this.paused && this.currentState === 'running') return;
     if (!this.pool) return;
     while (this.inFlight.length < MAX_BATCHES_IN_FLIGHT && this.queue.waiting > 0) {
-      if (this.inFlight.some((b) => b.careful)) break;
+      if (this.inFlight.careful) break;
       if (this.poison.isCareful(this.queue.peek())) {
         if (this.inFlight.length > 0) break;
         this.sendBatch(this.pool, 1, true);
@@ -309,25 +311,17 @@ export class PluginHost {
 
   private sendBatch(pool: WorkerPool, size: number, careful: boolean): void {
     const batch = this.queue.take(size);
-    const entry = { seq: this.nextSeq++, batch, startedAt: performance.now(), careful };
-    this.inFlight.push(entry);
+    const entry = this.inFlight.add(batch, careful);
     const gen = this.generation;
-    (pool.run({ type: 'events', seq: entry.seq, batch } satisfies WorkerTask) as Promise<EventsResult>).then(
+    (pool.run({ type: 'events', seq: entry.seq, wire: encodeBatch(batch) } satisfies WorkerTask) as Promise<EventsResult>).then(
       (res) => {
         if (gen !== this.generation) return;
         // answers come back in order: the worker runs batches one after another
         this.inFlight.shift();
-        if (this.inFlight.length === 0) this.notifyInFlightDone();
         this.queue.settle(batch.length, res.failed);
         this.poison.delivered(batch);
         this.hooks.onBatch?.(this, res, performance.now() - entry.startedAt);
-        for (const f of res.failures) {
-          const e = deserializeError(f.error);
-          this.log.warn({ eventId: f.id, err: { message: e.message, stack: e.stack } }, `The plugin ${this.name} threw while handling event ${f.id}: ${e.message}. The event is counted as failed and the next one is delivered.`);
-        }
-        if (res.failed > res.failures.length) {
-          this.log.warn(`The plugin ${this.name} threw on ${res.failed - res.failures.length} more events of the same batch.`);
-        }
+        logBatchFailures(this.log, this.name, res);
         this.dispatch();
       },
       (err: Error) => {
@@ -352,11 +346,10 @@ export class PluginHost {
   private onCrash(gen: number, reason: string, how: { failedSeq?: number; actionTimeout?: boolean } = {}): void {
     if (gen !== this.generation || this.currentState === 'failed' || this.currentState === 'stopped') return;
     const v = triageCrash({
-      inFlight: this.inFlight, progress: this.progress, queue: this.queue, poison: this.poison, quarantine: this.quarantine, plugin: this.name, log: this.log,
+      inFlight: this.inFlight.batches, progress: this.progress, queue: this.queue, poison: this.poison, quarantine: this.quarantine, plugin: this.name, log: this.log,
       reason, ...how, onQuarantined: (qid, eventId) => this.hooks.onQuarantined?.(this, qid, eventId, reason),
     });
-    this.inFlight = [];
-    this.notifyInFlightDone();
+    this.inFlight.clear();
     // restart() is replacing the worker anyway: it goes on from here
     if (this.replacing) {
       this.diedWhileReplacing = true;
@@ -427,18 +420,6 @@ export class PluginHost {
     return this.channel!.invoke(action, params, invocationId, trigger, timeoutMs, extras);
   }
 
-  private notifyInFlightDone(): void {
-    const w = this.inFlightWaiters;
-    this.inFlightWaiters = [];
-    for (const f of w) f();
-  }
-
-  /** Resolves when no batch is in flight. */
-  private whenNothingInFlight(): Promise<void> {
-    if (this.inFlight.length === 0) return Promise.resolve();
-    return new Promise((r) => this.inFlightWaiters.push(r));
-  }
-
   /**
    * Holds event delivery: events queue up to capacity (then are dropped by the whenFull policy,
    * reason `paused`); batches already in flight finish; actions still run. Returns false when the
@@ -488,14 +469,14 @@ export class PluginHost {
       this.currentReason = reason;
       if (this.inFlight.length > 0) {
         let timer: NodeJS.Timeout | undefined;
-        await Promise.race([this.whenNothingInFlight(), new Promise<void>((r) => (timer = setTimeout(r, Math.max(0, deadline - this.now()))))]);
+        await Promise.race([this.inFlight.whenEmpty(), new Promise<void>((r) => (timer = setTimeout(r, Math.max(0, deadline - this.now()))))]);
         clearTimeout(timer);
       }
       this.generation++;
       if (this.inFlight.length > 0) {
         // what finished is delivered; the event still running is counted as failed (a restart is not its fault: no quarantine); what never ran goes back to the head
-        const { running, unrun } = settleCrashedBatches(this.inFlight, this.progress, this.queue);
-        this.inFlight = [];
+        const { running, unrun } = settleCrashedBatches(this.inFlight.batches, this.progress, this.queue);
+        this.inFlight.clear();
         if (running) {
           this.queue.settle(1, 1);
           this.log.warn({ eventId: running.id }, `The plugin ${this.name} was still handling event ${running.id} when it had to restart (${reason}); that event is counted as failed.`);
@@ -503,16 +484,7 @@ export class PluginHost {
         if (unrun.length > 0) this.queue.requeueFront(unrun);
       }
       const pool = this.pool;
-      if (pool && wasRunning && this.declared && !this.diedWhileReplacing) {
-        let t: NodeJS.Timeout | undefined;
-        try {
-          await Promise.race([pool.run({ type: 'stop' } satisfies WorkerTask), new Promise((_, rej) => (t = setTimeout(() => rej(new Error('stop() did not finish within 5000 ms')), 5000)))]);
-        } catch (err) {
-          this.log.warn(`The plugin ${this.name} failed in stop() before its restart: ${(err as Error).message}.`);
-        } finally {
-          clearTimeout(t);
-        }
-      }
+      if (pool && wasRunning && this.declared && !this.diedWhileReplacing) await runPluginStop(pool, 5000, this.log, this.name, ' before its restart');
       await this.teardownWorker(`the plugin is restarting: ${reason}`);
       if (next.cfg) this.adopt(next.cfg);
       if (next.modulePath) this.currentModulePath = next.modulePath;
@@ -574,25 +546,12 @@ export class PluginHost {
     // From here a batch still in flight is counted as dropped; its late answer is ignored.
     this.generation++;
     const leftOver = this.queue.dropAll('shutdown', true);
-    this.inFlight = [];
+    this.inFlight.clear();
     if (leftOver > 0) {
       this.log.warn(`The plugin ${this.name} still had ${leftOver} events queued at the shutdown deadline; they were dropped (counted as dropped, reason shutdown).`);
     }
     const pool = this.pool;
-    if (pool && this.currentState === 'draining' && this.declared) {
-      const stopDeadline = Math.max(1000, deadline - this.now());
-      let t2: NodeJS.Timeout | undefined;
-      try {
-        await Promise.race([
-          pool.run({ type: 'stop' } satisfies WorkerTask),
-          new Promise((_, rej) => (t2 = setTimeout(() => rej(new Error(`stop() did not finish within ${stopDeadline} ms`)), stopDeadline))),
-        ]);
-      } catch (err) {
-        this.log.warn(`The plugin ${this.name} failed in stop(): ${(err as Error).message}.`);
-      } finally {
-        clearTimeout(t2);
-      }
-    }
+    if (pool && this.currentState === 'draining' && this.declared) await runPluginStop(pool, Math.max(1000, deadline - this.now()), this.log, this.name);
     const wasFailed = this.currentState === 'failed';
     await this.teardownWorker('the daemon is shutting down');
     if (!wasFailed) this.currentState = 'stopped';

@@ -22,6 +22,7 @@ import { collectActions } from '../../sdk/checks/definition.js';
 import { actionResultJson } from '../../sdk/checks/params.js';
 import { preparePluginConfig } from '../../sdk/checks/plugin-config.js';
 import { checkPluginDefinition, importPluginModule } from './plugin-loader.js';
+import { decodeBatch } from './event-wire.js';
 import { HostConnection, makeActionContext, makeLogger, makePluginContext } from './worker-context.js';
 import {
   PROGRESS,
@@ -71,7 +72,7 @@ export default async function runTask(task: WorkerTask): Promise<unknown> {
         return { ok: false, error: serializeError(err) } satisfies InitAnswer;
       }
     case 'events':
-      return serial(() => handleEvents(task.batch, task.seq));
+      return serial(() => handleEvents(decodeBatch(task.wire), task.seq));
     case 'stop':
       return serial(() => stop());
   }

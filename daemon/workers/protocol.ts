@@ -20,8 +20,9 @@
  * deserializeError.
  */
 import type { MessagePort } from 'node:worker_threads';
-import type { ActionResult, ActionTrigger, DatabaseEvent, HostArgs, HostMethod, JsonSchema, SerializedError } from '../../sdk/index.js';
+import type { ActionResult, ActionTrigger, HostArgs, HostMethod, JsonSchema, SerializedError } from '../../sdk/index.js';
 import type { OutputLimits } from './output-limits.js';
+import type { WireBatch } from './event-wire.js';
 
 /** Slots of the Float64Array over the shared progress buffer the worker updates for the watchdog. */
 export const PROGRESS = {
@@ -76,7 +77,8 @@ export interface EventsTask {
   type: 'events';
   /** Increasing per worker; the worker writes it to PROGRESS.BATCH_SEQ when it starts the batch. */
   seq: number;
-  batch: DatabaseEvent[];
+  /** The batch as event-wire.ts writes it: one JSON text, structured clones only where JSON is not exact. */
+  wire: WireBatch;
 }
 
 /** Batches handed to a worker before the previous one has returned (they still run one at a time, in order). */

@@ -14,6 +14,18 @@ const ajv = new Ajv2020({ strict: true, allErrors: true });
 addFormats(ajv);
 const validate = ajv.compile<DatabaseEvent>(EVENT_SCHEMA);
 
+let isoMs = -1;
+let iso = '';
+/** The time now as an ISO string, written once per millisecond (a batch of events shares it). */
+function nowIso(): string {
+  const ms = Date.now();
+  if (ms !== isoMs) {
+    isoMs = ms;
+    iso = new Date(ms).toISOString();
+  }
+  return iso;
+}
+
 export type Checked = { ok: true; event: DatabaseEvent } | { ok: false; id?: string; reason: string };
 
 /** Validates one item and returns a normalised event, or the reason it was rejected as a sentence. */
@@ -34,7 +46,7 @@ export function checkEvent(item: unknown, defaults: { database: string; source: 
   }
   const ev = item as DatabaseEvent;
   if (ev.id === undefined) ev.id = randomUUID();
-  if (ev.timestamp === undefined) ev.timestamp = new Date().toISOString();
+  if (ev.timestamp === undefined) ev.timestamp = nowIso();
   if (ev.database === undefined) ev.database = defaults.database;
   if (ev.source === undefined) ev.source = defaults.source;
   return { ok: true, event: ev };

@@ -8,6 +8,7 @@ import type { PluginConfig } from '../../config/types.js';
 import type { DatabaseEvent } from '../../sdk/index.js';
 import { PROGRESS, type EventsResult, type InitResult, type WorkerTask } from '../../daemon/workers/protocol.js';
 import type { WorkerPool, WorkerPoolFactory } from '../../daemon/workers/worker-pool.js';
+import { decodeBatch } from '../../daemon/workers/event-wire.js';
 
 export interface OpenBatch {
   seq: number;
@@ -34,9 +35,12 @@ export class FakePool implements WorkerPool {
       case 'init':
         this.progress = new Float64Array(task.progress);
         return Promise.resolve({ ok: true, info: this.declared });
-      case 'events':
-        this.sent.push(task.batch);
-        return new Promise((resolve, reject) => this.open.push({ seq: task.seq, batch: task.batch, resolve, reject }));
+      case 'events': {
+        // what the worker would see: the batch as it crossed (event-wire.ts)
+        const batch = decodeBatch(task.wire);
+        this.sent.push(batch);
+        return new Promise((resolve, reject) => this.open.push({ seq: task.seq, batch, resolve, reject }));
+      }
       case 'stop':
         this.stops++;
         return Promise.resolve(undefined);

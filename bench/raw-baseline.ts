@@ -1,0 +1,98 @@
+/**
+ * The naive design the daemon must beat (issue 12, item 4): raw worker_threads, no daemon in
+ * between. The main thread posts the same parsed batches the HTTP path delivers to each worker
+ * with postMessage (one structured clone per worker), keeping 16 batches in flight per worker like
+ * a bounded queue would; each worker calls a no-op per event. Also the same at a paced rate, with
+ * the latency from posting to the worker's loop, as the baseline of the latency benchmark.
+ */
+import { randomUUID } from 'node:crypto';
+import { Worker } from 'node:worker_threads';
+import type { DatabaseEvent } from '../sdk/index.js';
+import { cpuSpan, type CpuSpan } from './main-thread-cpu.js';
+import { percentile, sleep } from './stats.js';
+
+/** The NDJSON lines the HTTP benchmark posts, item `i`. */
+export const ndjsonLine = (i: number) => JSON.stringify({ type: 'node.updated', nodeId: `4:x:${i}`, properties: { n: i } });
+
+/** What the http source makes of `ndjsonLine(i)`: parsed, with id, timestamp, database and source filled in. */
+export function parsedEvents(n: number, perRequest: number): DatabaseEvent[] {
+  const ts = new Date().toISOString();
+  return Array.from({ length: n }, (_, i) => ({ ...(JSON.parse(ndjsonLine(i % perRequest)) as DatabaseEvent), id: randomUUID(), timestamp: ts, database: 'neo4j', source: 'http' }));
+}
+
+const NOOP_WORKER = `const { parentPort } = require('node:worker_threads'); let k = 0; const noop = (e) => { k++; };
+  const now = () => performance.timeOrigin + performance.now(); const lat = [];
+  parentPort.on('message', (m) => {
+    if (m === 'take') { parentPort.postMessage(lat.splice(0)); return; }
+    for (const e of m) { noop(e); const t0 = e.metadata && e.metadata.t0; if (typeof t0 === 'number') lat.push(now() - t0); }
+    parentPort.postMessage(m.length);
+  });`;
+
+function startWorkers(count: number): Worker[] {
+  return Array.from({ length: count }, () => new Worker(NOOP_WORKER, { eval: true }));
+}
+
+/** `count` workers, each sent all `n` events in batches of `batch`, as fast as they answer. */
+export async function rawPostMessage(count: number, n: number, batch: number, perRequest: number): Promise<{ workers: number; perWorkerEventsPerS: number; cpu: CpuSpan; mainCpuMsPer100k: number }> {
+  const workers = startWorkers(count);
+  const events = parsedEvents(n, perRequest);
+  const batches: DatabaseEvent[][] = [];
+  for (let i = 0; i < n; i += batch) batches.push(events.slice(i, i + batch));
+  await sleep(200);
+  const took = cpuSpan();
+  const t0 = performance.now();
+  await Promise.all(
+    workers.map(
+      (w) =>
+        new Promise<void>((res) => {
+          let got = 0;
+          let next = 0;
+          const send = () => {
+            while (next < batches.length && next - got / batch < 16) w.postMessage(batches[next++]);
+          };
+          w.on('message', (c: number) => {
+            got += c;
+            if (got >= n) res();
+            else send();
+          });
+          send();
+        }),
+    ),
+  );
+  const s = (performance.now() - t0) / 1000;
+  const cpu = took();
+  await Promise.all(workers.map((w) => w.terminate()));
+  return { workers: count, perWorkerEventsPerS: n / s, cpu, mainCpuMsPer100k: (cpu.mainMs * 100_000) / (n * count) };
+}
+
+/** 4 workers fed `rate` events/s each for `seconds`, a batch every millisecond; latency from post to the worker's loop. */
+export async function rawLatencyAtRate(rate: number, seconds: number): Promise<{ rate: number; p50Ms: number; p99Ms: number; samples: number }> {
+  const workers = startWorkers(4);
+  const w0 = workers[0]!;
+  let got = 0;
+  let sent = 0;
+  let allIn: (() => void) | undefined;
+  w0.on('message', (m: unknown) => {
+    if (typeof m === 'number') got += m;
+    if (allIn && got >= sent) allIn();
+  });
+  await sleep(200);
+  const now = () => performance.timeOrigin + performance.now();
+  const t0 = performance.now();
+  while (performance.now() - t0 < seconds * 1000) {
+    const due = Math.floor(((performance.now() - t0) / 1000) * rate);
+    const batch: DatabaseEvent[] = [];
+    const ts = new Date().toISOString();
+    for (; sent < due; sent++) batch.push({ id: `l-${sent}`, type: 'node.updated', timestamp: ts, database: 'neo4j', source: 'bench', metadata: { t0: now() } });
+    if (batch.length) for (const w of workers) w.postMessage(batch);
+    await sleep(1);
+  }
+  if (got < sent) await new Promise<void>((res) => (allIn = res));
+  const lat = await new Promise<number[]>((res) => {
+    w0.once('message', (m: number[]) => res(m));
+    w0.postMessage('take');
+  });
+  await Promise.all(workers.map((w) => w.terminate()));
+  lat.sort((a, b) => a - b);
+  return { rate, p50Ms: percentile(lat, 50), p99Ms: percentile(lat, 99), samples: lat.length };
+}
