@@ -74,37 +74,6 @@ describe('InFlight', () => {
     assert.equal(f.size, 0);
   });
 
-  it('paces acks: what settles within minIntervalMs of the last ack waits for one ack at the end of it, unless maxPending entries wait', async () => {
-    const r = recordingAck();
-    let t = 1000;
-    const f = new InFlight(r.ack, { minIntervalMs: 30, maxPending: 3, now: () => t });
-    f.add([entry(1)]);
-    f.kick();
-    await f.ackRunning;
-    assert.deepEqual(r.acked, [['e1']], 'the first ack starts at once');
-    f.add([entry(2)]);
-    f.kick();
-    assert.equal(f.ackRunning, undefined, 'within the interval the ack is put off');
-    f.add([entry(3)]);
-    f.kick();
-    assert.equal(f.ackRunning, undefined);
-    t += 30; // the interval is over on the clock: the deferred kick (a real timer of the remaining 30 ms) acks both
-    const deadline = Date.now() + 5000;
-    while (r.acked.length < 2 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 5));
-    assert.deepEqual(r.acked, [['e1'], ['e2', 'e3']], 'one ack for everything that settled meanwhile');
-    await f.ackRunning;
-    f.add([entry(4), entry(5), entry(6)]);
-    f.kick();
-    assert.ok(f.ackRunning, 'with maxPending entries waiting the ack starts at once, within the interval');
-    await f.ackRunning;
-    assert.deepEqual(r.acked[2], ['e4', 'e5', 'e6']);
-    f.add([entry(7)]);
-    f.kick(); // deferred; drain must not leave that timer behind, and acks it itself
-    const res = await f.drain(20);
-    assert.deepEqual(res, { unacked: 0 });
-    assert.deepEqual(r.acked[3], ['e7']);
-  });
-
   it('drain acks what settled, answers how many entries are left, and empties itself', async () => {
     const r = recordingAck();
     const f = new InFlight(r.ack);

@@ -8,23 +8,8 @@
  * Until its ack has finished an entry is still in the outbox; `ids` and `bytes` let the next read
  * skip it. A failed ack keeps its batch here; the source learns of it through takeAckError() and the
  * next kick() tries again, so nothing new is delivered ahead of an entry whose ack is owed.
- *
- * Acks are paced: one starts at most every `minIntervalMs` (what settles meanwhile goes in the next one),
- * unless `maxPending` entries wait. Every ack is a commit, and on a disk where each commit costs an fsync
- * an ack per poll competes with the application's own commits; a paced ack costs it a few per second. The
- * price is only that delivered entries stay in the outbox (skipped by reads) up to that much longer.
  */
 import type { StoredEntry } from './outbox-store.js';
-
-/** How often acks may start (see the file comment). Defaults: no pacing. */
-export interface AckPacing {
-  /** Least time from the start of one ack to the start of the next, ms. */
-  minIntervalMs?: number;
-  /** With this many entries waiting an ack starts at once, paced or not. */
-  maxPending?: number;
-  /** Monotonic clock, ms. */
-  now?: () => number;
-}
 
 interface Batch {
   entries: readonly StoredEntry[];
@@ -40,16 +25,8 @@ export class InFlight {
   bytes = 0;
   private acking: Promise<void> | undefined;
   private ackError: unknown;
-  private lastAckAt = -Infinity;
-  private deferred: ReturnType<typeof setTimeout> | undefined;
-  private readonly pacing: Required<AckPacing>;
 
-  constructor(
-    private readonly ack: (entries: readonly StoredEntry[]) => Promise<unknown>,
-    pacing: AckPacing = {},
-  ) {
-    this.pacing = { minIntervalMs: pacing.minIntervalMs ?? 0, maxPending: pacing.maxPending ?? Infinity, now: pacing.now ?? (() => performance.now()) };
-  }
+  constructor(private readonly ack: (entries: readonly StoredEntry[]) => Promise<unknown>) {}
 
   /** Batches in flight. */
   get size(): number {
@@ -92,24 +69,9 @@ export class InFlight {
     throw err;
   }
 
-  /**
-   * Starts acking the settled batches at the head in the background, unless an ack runs already; within
-   * `minIntervalMs` of the last start (and below `maxPending`) it starts when that interval is over instead.
-   */
+  /** Starts acking the settled batches at the head in the background, unless an ack runs already. */
   kick(): void {
     if (this.acking || !this.batches[0]?.done) return;
-    const wait = this.lastAckAt + this.pacing.minIntervalMs - this.pacing.now();
-    if (wait > 0 && this.ids.size < this.pacing.maxPending) {
-      this.deferred ??= setTimeout(() => {
-        this.deferred = undefined;
-        this.kick();
-      }, wait);
-      this.deferred.unref?.();
-      return;
-    }
-    if (this.deferred) clearTimeout(this.deferred);
-    this.deferred = undefined;
-    this.lastAckAt = this.pacing.now();
     this.acking = this.ackSettled()
       .catch((err: unknown) => {
         this.ackError = err;
@@ -144,8 +106,6 @@ export class InFlight {
    * and, when the ack failed, why. Afterwards nothing is in flight.
    */
   async drain(settleMs: number): Promise<{ unacked: number; error?: Error }> {
-    if (this.deferred) clearTimeout(this.deferred);
-    this.deferred = undefined;
     await this.acking;
     const last = this.batches[this.batches.length - 1];
     let error: Error | undefined;

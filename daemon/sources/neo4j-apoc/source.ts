@@ -40,9 +40,6 @@ const QUERY_TIMEOUT_MS = 30_000;
 /** The shortest wait between reads: after a round that found entries, and where the idle backoff starts. */
 export const MIN_POLL_MS = 5;
 
-/** Least time between two acks (deletes of delivered entries): each is a commit beside the application's (in-flight.ts). */
-export const ACK_MIN_INTERVAL_MS = 50;
-
 /** What a round found: a full batch (read again at once), some entries, none, or a batch whose ack is due ('ack': at once). */
 type Found = 'full' | 'some' | 'none' | 'ack';
 
@@ -104,7 +101,7 @@ export class Neo4jApocSource implements EventSource {
       onInstalled: (res) => this.alarm.installed(res),
     });
     this.watchdog = new CaptureWatchdog({ intervalMs: checkIntervalMs, timer: opts.timer ?? systemTimer, check: () => this.check() });
-    this.inflight = new InFlight((entries) => this.store.ack(entries), { minIntervalMs: ACK_MIN_INTERVAL_MS, maxPending: opts.config.batchSize });
+    this.inflight = new InFlight((entries) => this.store.ack(entries));
   }
 
   get ordering(): Ordering {
