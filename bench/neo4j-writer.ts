@@ -11,6 +11,7 @@
  *   node dist/bench/neo4j-writer.js <bolt uri> closed <writers> <seconds>
  */
 import neo4j from 'neo4j-driver';
+import { closedLoopTxPerS } from './neo4j-closed-loop.js';
 
 const [uri, rateArg, secsArg, closedSecsArg] = process.argv.slice(2);
 const rate = Number(rateArg);
@@ -51,29 +52,9 @@ async function openLoop(secs: number, first: number): Promise<{ acked: Array<[nu
   return { acked, skipped, elapsed: (performance.now() - t0) / 1000 };
 }
 
-/** Closed loop: `writers` sessions commit one small transaction after the other; tx/s over `secs` after `warmMs`. */
-async function closedLoop(writers: number, secs: number, warmMs: number): Promise<{ txPerS: number }> {
-  let stop = false;
-  let done = 0;
-  const run = sessions.slice(0, writers).map(async (s, w) => {
-    for (let i = 0; !stop; i++) {
-      await s.executeWrite((tx) => tx.run("CREATE (:Bench {w: $w, i: $i, name: 'x'})", { w, i }));
-      done++;
-    }
-  });
-  await sleep(warmMs);
-  const start = done;
-  const t0 = performance.now();
-  await sleep(secs * 1000);
-  const n = done - start;
-  const elapsed = (performance.now() - t0) / 1000;
-  stop = true;
-  await Promise.all(run);
-  return { txPerS: n / elapsed };
-}
 
 if (rateArg === 'closed') {
-  const r = await closedLoop(Math.min(32, Number(secsArg)), Number(closedSecsArg), 1000);
+  const r = { txPerS: await closedLoopTxPerS(driver, Number(secsArg), Number(closedSecsArg), 1000) };
   await Promise.all(sessions.map((s) => s.close()));
   await driver.close();
   process.stdout.write(JSON.stringify(r) + '\n');

@@ -29,6 +29,7 @@ import { startDaemon } from '../daemon/daemon.js';
 import { Database } from '../daemon/db/database.js';
 import { Neo4jApocSource, OutboxStore, type Ordering } from '../daemon/sources/neo4j-apoc/index.js';
 import { startNeo4j } from '../neo4j/launcher.js';
+import { closedLoopTxPerS } from './neo4j-closed-loop.js';
 import { fmt, percentile, printTable, sleep } from './stats.js';
 
 const ROOT = resolve(fileURLToPath(new URL('../../', import.meta.url)));
@@ -48,30 +49,8 @@ async function setMode(driver: Driver, outbox: OutboxStore, mode: Mode): Promise
 }
 
 /** (a) Closed loop: `writers` sessions each commit one-node transactions back to back for `seconds`. */
-async function writeThroughput(driver: Driver, writers: number, seconds: number): Promise<number> {
-  let stop = false;
-  let done = 0;
-  const run = Array.from({ length: writers }, async (_, w) => {
-    const s = driver.session({ database: 'neo4j' });
-    try {
-      for (let i = 0; !stop; i++) {
-        await s.executeWrite((tx) => tx.run("CREATE (:Bench {w: $w, i: $i, name: 'x'})", { w, i }));
-        done++;
-      }
-    } finally {
-      await s.close();
-    }
-  });
-  const warm = quick ? 300 : 1000;
-  await sleep(warm);
-  const start = done;
-  const t0 = performance.now();
-  await sleep(seconds * 1000);
-  const n = done - start;
-  const s = (performance.now() - t0) / 1000;
-  stop = true;
-  await Promise.all(run);
-  return n / s;
+function writeThroughput(driver: Driver, writers: number, seconds: number): Promise<number> {
+  return closedLoopTxPerS(driver, writers, seconds, quick ? 300 : 1000);
 }
 
 /** (b) Open loop at `rate` tx/s for `seconds` through an in-process daemon with a worker plugin. */
