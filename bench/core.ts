@@ -135,7 +135,9 @@ export async function httpNdjson(plugins = 4, n = 200_000, perRequest = 2_000): 
       while (sent < requests) {
         sent++;
         while (Math.min(...d.internals.hosts.map((h) => h.queue.capacity - h.queue.queued)) < 2 * perRequest) await sleep(1);
-        accepted += await postNdjson(agent, d.url, body);
+        // (not `accepted += await …`: that reads `accepted` before the await and loses the other client's counts)
+        const took = await postNdjson(agent, d.url, body);
+        accepted += took;
       }
     };
     await Promise.all([client(), client()]);

@@ -14,7 +14,7 @@ import type { Logger } from 'pino';
 import type { DatabaseEvent } from '../../sdk/index.js';
 import { DEFAULT_EVENT_LIMITS, isVetted, measureValue, type EventLimits } from './event-limits.js';
 import { RefusedEvents, type RefusedStats } from './refused-events.js';
-import { JSON_MIN_FAN_OUT, markFewTargets } from './fan-out.js';
+import { JSON_MIN_FAN_OUT, markManyTargets } from './fan-out.js';
 
 /** What the router needs of a plugin (the plugin host satisfies it). */
 export interface QueueTarget {
@@ -79,7 +79,7 @@ export class Router {
         shares[i]!.push(ev);
         fanOut++;
       }
-      if (fanOut > 0 && fanOut < JSON_MIN_FAN_OUT) markFewTargets(ev);
+      if (fanOut >= JSON_MIN_FAN_OUT) markManyTargets(ev);
     }
     for (let i = 0; i < targets.length; i++) {
       const t = targets[i]!;

@@ -14,20 +14,22 @@
  * stack, as an event handed to a plugin past the router's limits may be). Events are not changed
  * once routed, so the text kept for an event stays its text.
  *
- * Writing JSON pays only when an event goes to several plugins: a batch of events the router handed
- * to fewer than JSON_MIN_FAN_OUT plugins (router/fan-out.ts) crosses as a plain structured clone.
+ * Writing JSON pays only when an event goes to several plugins: only the events the router handed
+ * to at least JSON_MIN_FAN_OUT plugins (router/fan-out.ts marks them) cross as text; the others
+ * cross as structured clones, beside the text or, when the batch holds no widely routed event, as
+ * one structured clone of the whole batch.
  */
 import type { DatabaseEvent } from '../../sdk/index.js';
-import { hasFewTargets } from '../router/fan-out.js';
+import { hasManyTargets } from '../router/fan-out.js';
 
 export type WireBatch =
   | {
       /** The batch as a JSON array; events that cross in `cloned` are null here. */
       json: string;
-      /** Events JSON would not carry exactly, by their index in the batch: structured-cloned as they are. */
+      /** Events that cross as structured clones (routed to few plugins, or JSON would not carry them exactly), by their index in the batch. */
       cloned?: Array<[number, DatabaseEvent]>;
     }
-  /** A batch whose events the router handed to few plugins (router/fan-out.ts): structured-cloned whole. */
+  /** A batch of events the router handed to few plugins (router/fan-out.ts): structured-cloned whole. */
   | { events: DatabaseEvent[] };
 
 /** Most characters of JSON in one batch; past it the rest of the batch is structured-cloned. */
@@ -82,13 +84,13 @@ export function eventJson(event: DatabaseEvent): string | null {
 
 /** Writes a batch for the worker, in order. */
 export function encodeBatch(batch: readonly DatabaseEvent[]): WireBatch {
-  if (batch.length > 0 && hasFewTargets(batch[0]!) && batch.every(hasFewTargets)) return { events: batch as DatabaseEvent[] };
+  if (!batch.some(hasManyTargets)) return { events: batch as DatabaseEvent[] };
   let json = '[';
   let chars = 0;
   let cloned: Array<[number, DatabaseEvent]> | undefined;
   for (let i = 0; i < batch.length; i++) {
     const event = batch[i]!;
-    const text = chars < MAX_WIRE_CHARS ? eventJson(event) : null;
+    const text = chars < MAX_WIRE_CHARS && hasManyTargets(event) ? eventJson(event) : null;
     if (i > 0) json += ',';
     if (text === null) {
       json += 'null';

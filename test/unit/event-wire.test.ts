@@ -10,7 +10,7 @@ import { describe, it } from 'node:test';
 import type { DatabaseEvent } from '../../sdk/index.js';
 import { decodeBatch, encodeBatch, eventJson, type WireBatch } from '../../daemon/workers/event-wire.js';
 import { Router, type QueueTarget } from '../../daemon/router/router.js';
-import { JSON_MIN_FAN_OUT, hasFewTargets, markFewTargets } from '../../daemon/router/fan-out.js';
+import { JSON_MIN_FAN_OUT, hasManyTargets, markManyTargets } from '../../daemon/router/fan-out.js';
 
 /** The wire of a batch that crossed as JSON text (not as a whole structured clone). */
 function asText(w: WireBatch): { json: string; cloned?: Array<[number, DatabaseEvent]> } {
@@ -23,7 +23,14 @@ const target = (name: string, only?: string): QueueTarget & { got: DatabaseEvent
   return { name, receiveOwnEvents: false, got, subscribes: (type) => only === undefined || type === only, offer: (e) => void got.push(e) };
 };
 
-const base = (id: string, extra: Record<string, unknown> = {}): DatabaseEvent =>
+/** An event the router handed to many plugins (so it crosses as text when JSON carries it exactly). */
+const base = (id: string, extra: Record<string, unknown> = {}): DatabaseEvent => {
+  const e = few(id, extra);
+  markManyTargets(e);
+  return e;
+};
+/** An event the router handed to few plugins. */
+const few = (id: string, extra: Record<string, unknown> = {}): DatabaseEvent =>
   ({ id, type: 'node.updated', timestamp: '2026-12-02T04:45:47.123Z', database: 'neo4j', source: 'test', ...extra }) as DatabaseEvent;
 
 const deep = (levels: number): Record<string, unknown> => {
@@ -88,24 +95,25 @@ describe('event wire', () => {
     assert.deepStrictEqual(a, b);
   });
 
-  it('sends a batch of events the router handed to few plugins as one structured clone, and marks only those', () => {
-    const few = [base('few-1'), base('few-2', { type: 'node.created' })];
-    for (const e of few) markFewTargets(e);
-    const wire = encodeBatch(few);
-    assert.deepEqual(wire, { events: few });
-    assert.equal(decodeBatch(wire), few, 'the batch itself: postMessage clones it');
-    assert.ok('json' in encodeBatch([few[0]!, base('many')]), 'a batch with one widely routed event goes as text');
+  it('sends a batch of events the router handed to few plugins as one structured clone, and marks only the widely routed ones', () => {
+    const narrowOnes = [few('few-1'), few('few-2', { type: 'node.created' })];
+    const wire = encodeBatch(narrowOnes);
+    assert.deepEqual(wire, { events: narrowOnes });
+    assert.equal(decodeBatch(wire), narrowOnes, 'the batch itself: postMessage clones it');
+    const mixed = asText(encodeBatch([narrowOnes[0]!, base('many')]));
+    assert.deepEqual(mixed.cloned, [[0, narrowOnes[0]]], 'a batch with one widely routed event goes as text, the narrow one cloned beside it');
+    assert.deepStrictEqual(decodeBatch(mixed), [structuredClone(narrowOnes[0]!), structuredClone(base('many'))]);
 
     const targets = Array.from({ length: JSON_MIN_FAN_OUT }, (_, i) => target(`t${i}`, i === 0 ? undefined : 'node.updated'));
     const r = new Router();
     r.setTargets(targets);
-    const wide = base('wide');
-    const narrow = base('narrow', { type: 'node.created' });
+    const wide = few('wide');
+    const narrow = few('narrow', { type: 'node.created' });
     r.route([wide, narrow]);
     assert.deepEqual(targets.map((t) => t.got.map((e) => e.id)), [['wide', 'narrow'], ...targets.slice(1).map(() => ['wide'])]);
-    assert.equal(hasFewTargets(wide), false, `went to ${JSON_MIN_FAN_OUT} plugins`);
-    assert.equal(hasFewTargets(narrow), true, 'went to one plugin');
-    assert.equal(JSON.stringify(narrow).includes('few'), false, 'the mark is not in the JSON');
-    assert.deepStrictEqual(Object.keys(narrow), Object.keys(base('x', { type: 'node.created' })), 'nor among the keys');
+    assert.equal(hasManyTargets(wide), true, `went to ${JSON_MIN_FAN_OUT} plugins`);
+    assert.equal(hasManyTargets(narrow), false, 'went to one plugin');
+    assert.equal(JSON.stringify(wide).includes('many'), false, 'the mark is not in the JSON');
+    assert.deepStrictEqual(Object.keys(wide), Object.keys(few('x')), 'nor among the keys');
   });
 });
