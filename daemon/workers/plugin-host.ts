@@ -39,6 +39,7 @@ import { InFlightBatches } from './in-flight-batches.js';
 import { runPluginStop } from './plugin-stop.js';
 import { logBatchFailures } from './batch-failures.js';
 import { startHandlerWatchdog } from './handler-watchdog.js';
+import { BusyThreadWatch } from './busy-thread.js';
 import { heimdallConfigSchema } from '../../config/schema.js';
 
 export type { PluginHostEnvironment, PluginHostHooks } from './plugin-host-options.js';
@@ -77,6 +78,7 @@ export class PluginHost {
   private readonly outputBase: { limits: OutputLimits; intervalMs: number };
   private restartTimer: NodeJS.Timeout | undefined;
   private watchdog: NodeJS.Timeout | undefined;
+  private busyThread: BusyThreadWatch | undefined;
   private idleWaiters: Array<() => void> = [];
   private generation = 0;
   private batchSize: number;
@@ -259,6 +261,7 @@ export class PluginHost {
       this.currentReason = undefined;
       this.hooks.onReady(this, info);
       this.startWatchdog();
+      if (info.threadId !== undefined) this.busyThread = new BusyThreadWatch({ tid: info.threadId, plugin: this.name, log: this.log }).start();
       this.dispatch();
     } catch (err) {
       if (gen !== this.generation) return;
@@ -404,6 +407,7 @@ export class PluginHost {
 
   private async teardownWorker(reason: string): Promise<void> {
     clearInterval(this.watchdog);
+    this.busyThread?.stop();
     this.hooks.onUnavailable(this);
     this.channel?.close(reason);
     this.channel = undefined;

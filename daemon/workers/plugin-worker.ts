@@ -39,8 +39,7 @@ import {
   type WorkerToHost,
 } from './protocol.js';
 import type { MessagePort } from 'node:worker_threads';
-import { readlinkSync } from 'node:fs';
-import { setPriority } from 'node:os';
+import { currentThreadId } from './busy-thread.js';
 
 interface WorkerState {
   plugin: PluginDefinition;
@@ -78,27 +77,7 @@ export default async function runTask(task: WorkerTask): Promise<unknown> {
   }
 }
 
-/** Niceness of plugin threads: a busy plugin yields the CPU to the daemon's own event loop. */
-const PLUGIN_THREAD_NICENESS = 10;
-
-/**
- * Lowers the CPU priority of this thread (Linux: setpriority on the thread id from
- * /proc/thread-self), so that a plugin that keeps its thread busy cannot starve the daemon's main
- * thread (its HTTP API, Bifrost streams, the other plugins' dispatch). Elsewhere, or when it is
- * not allowed, the thread keeps its priority.
- */
-function lowerThreadPriority(): void {
-  if (process.platform !== 'linux') return;
-  try {
-    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
-    if (Number.isInteger(tid) && tid > 0 && tid !== process.pid) setPriority(tid, PLUGIN_THREAD_NICENESS);
-  } catch {
-    // Not permitted or not supported: run at the normal priority.
-  }
-}
-
 async function init(task: InitTask): Promise<InitResult> {
-  lowerThreadPriority();
   const host = new HostConnection(task.port, task.limits);
   task.port.on('message', (msg: HostToWorker) => {
     if (msg.type === 'rpc-result') host.settle(msg);
@@ -118,6 +97,7 @@ async function init(task: InitTask): Promise<InitResult> {
       throw new PluginInitError(`The plugin ${plugin.name} failed in init(): ${e?.message ?? String(err)}`, { cause: serializeError(err) });
     }
   }
+  const threadId = currentThreadId();
   const descriptors: ActionDescriptor[] = Object.entries(actions).map(([name, a]) => ({
     name,
     description: a.description,
@@ -132,6 +112,7 @@ async function init(task: InitTask): Promise<InitResult> {
     ...(plugin.events ? { events: [...plugin.events] } : {}),
     ...(plugin.configSchema ? { configSchema: plugin.configSchema } : {}),
     actions: descriptors,
+    ...(threadId !== undefined ? { threadId } : {}),
   };
 }
 

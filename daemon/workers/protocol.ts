@@ -71,6 +71,8 @@ export interface InitResult {
   events?: string[];
   configSchema?: JsonSchema;
   actions: ActionDescriptor[];
+  /** The worker thread's OS id (Linux), for the host's busy-thread watch (busy-thread.ts). */
+  threadId?: number;
 }
 
 export interface EventsTask {
