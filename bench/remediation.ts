@@ -9,7 +9,9 @@
  * p50/p99 of the round trip and of its parts (from RemediationExecutor.onTiming: screen, EXPLAIN,
  * write, audit; "hops" is the round trip less the executor: HTTP, the invoker, the worker and its
  * RPC to the host), beside two baselines measured in the same run: the same CREATE through
- * neo4j-driver directly, and the HTTP invoke of a no-op action of the same plugin.
+ * neo4j-driver directly, and the HTTP invoke of a no-op action of the same plugin. The client (HTTP
+ * calls and the driver baseline) runs in its own process (remediation-client.ts), as an application's
+ * would, so the daemon's event loop runs only the daemon.
  *
  *   node dist/bench/remediation.js        (or `npm run bench -- remediation`)
  * HEIMDALL_BENCH_QUICK=1: 200 calls per series; HEIMDALL_BENCH_REMEDIATION_N overrides the count.
@@ -26,7 +28,6 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import neo4j from 'neo4j-driver';
 import { pino } from 'pino';
 import { parseConfig } from '../config/loader.js';
 import { startDaemon } from '../daemon/daemon.js';
@@ -57,6 +58,22 @@ interface Series {
   parts: Record<keyof ExecutionTiming | 'hops', Dist>;
 }
 
+/** Runs the benchmark's client (remediation-client.ts) in its own process; resolves with its latencies. */
+function clientProcess(url: string, uri: string, n: number | 'first', first: number): Promise<{ driver: number[]; noop: number[]; create: number[] }> {
+  return new Promise((res, rej) => {
+    const child = spawn(process.execPath, [join(ROOT, 'dist/bench/remediation-client.js'), url, uri, String(n), String(first)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+    child.on('error', rej);
+    child.on('exit', (code) => {
+      if (code === 0) res(JSON.parse(out) as { driver: number[]; noop: number[]; create: number[] });
+      else rej(new Error(`The benchmark client exited with ${code}: ${err.slice(-2000)}`));
+    });
+  });
+}
+
 /** A child process that keeps one core busy until killed. */
 function busyLoop(): ChildProcess {
   return spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' });
@@ -75,46 +92,30 @@ export async function runRemediationBench(): Promise<Record<string, unknown>> {
     '',
   ].join('\n');
   const d = await startDaemon({ config: parseConfig(yaml, { file: join(ROOT, 'bench-remediation.yaml'), env: {} }), logger: pino({ level: 'silent' }) });
-  const driver = neo4j.driver(neo.uri, neo4j.auth.basic('neo4j', ''));
   let busy: ChildProcess | undefined;
   try {
     const executor = d.internals.executor!;
     if (!(await executor.guard.ensure('neo4j', 60_000))) throw new Error(`The commit guard did not load: ${executor.guard.reason('neo4j')}`);
-    let timing: ExecutionTiming | undefined;
-    executor.onTiming = (t) => void (timing = t);
-    let i = 0;
-    const invoke = async (action: string): Promise<number> => {
-      const s = performance.now();
-      const res = await fetch(`${d.url}/v1/actions/heimdall.bench-writer.${action}/invoke`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ params: action === 'create' ? { i: i++ } : {} }) });
-      const body = (await res.json()) as { success?: boolean; message?: string };
-      const ms = performance.now() - s;
-      if (!body.success) throw new Error(`The benchmark action ${action} failed: ${body.message}`);
-      return ms;
-    };
-    const firstCallMs = await invoke('create');
-    const firstTiming = timing;
-
-    const series = async (n: number): Promise<Series> => {
-      const drv: number[] = [];
-      const noop: number[] = [];
-      const create: number[] = [];
+    const timings: ExecutionTiming[] = [];
+    executor.onTiming = (t) => void timings.push(t);
+    let first = 0;
+    /** `n` rounds from the client process (remediation-client.ts), with the executor's timing of each create. */
+    const series = async (n: number | 'first'): Promise<Series> => {
+      timings.length = 0;
+      const r = await clientProcess(d.url, neo.uri, n, first);
+      first += r.create.length;
+      if (timings.length !== r.create.length) throw new Error(`The executor reported ${timings.length} timings for ${r.create.length} writes.`);
       const parts: Record<string, number[]> = { screenMs: [], explainMs: [], writeMs: [], auditMs: [], totalMs: [], hops: [] };
-      // interleaved, so the three see the same machine
-      for (let k = 0; k < n; k++) {
-        const s = performance.now();
-        await driver.executeQuery('CREATE (n:BenchWrite {i: $i}) RETURN n.i AS i', { i: -k }, { database: 'neo4j' });
-        drv.push(performance.now() - s);
-        noop.push(await invoke('noop'));
-        timing = undefined;
-        const ms = await invoke('create');
-        create.push(ms);
-        const t = timing as ExecutionTiming | undefined;
-        if (!t) throw new Error('The executor reported no timing for the write.');
+      r.create.forEach((ms, k) => {
+        const t = timings[k]!;
         for (const key of ['screenMs', 'explainMs', 'writeMs', 'auditMs', 'totalMs'] as const) parts[key]!.push(t[key]);
         parts['hops']!.push(ms - t.totalMs);
-      }
-      return { driverCreate: dist(drv), invokeNoop: dist(noop), invokeCreate: dist(create), parts: Object.fromEntries(Object.entries(parts).map(([k, v]) => [k, dist(v)])) as Series['parts'] };
+      });
+      return { driverCreate: dist(r.driver), invokeNoop: dist(r.noop), invokeCreate: dist(r.create), parts: Object.fromEntries(Object.entries(parts).map(([k, v]) => [k, dist(v)])) as Series['parts'] };
     };
+    const once = await series('first');
+    const firstCallMs = once.invokeCreate.p50Ms;
+    const firstTiming = timings[0];
 
     // warm-up: JIT of the daemon, the worker and Neo4j, plans cached by the server
     await series(quick ? 50 : 200);
@@ -154,7 +155,6 @@ export async function runRemediationBench(): Promise<Record<string, unknown>> {
     return { n: N, firstCallMs, firstTiming, plans, quiet, otherCoreBusy: loaded, targetP99Ms: TARGET_P99_MS };
   } finally {
     busy?.kill();
-    await driver.close();
     await d.stop();
     await neo.stop();
   }
