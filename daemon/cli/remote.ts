@@ -69,7 +69,7 @@ export function printStatus(s: DaemonStatus): void {
   if (s.plugins.length === 0) out('No plugins are configured.');
   else {
     out(table(['plugin', 'state', 'received', 'delivered', 'dropped', 'failed', 'queued', 'restarts'],
-      s.plugins.map((p) => [p.name, p.state, ...counters(p), p.restarts])));
+      s.plugins.map((p) => [p.name, p.lowPriority ? `${p.state} (low CPU priority)` : p.state, ...counters(p), p.restarts])));
     const why = reasons(s.plugins);
     if (why.length > 0) out(['', 'Reasons:', ...why].join('\n'));
   }

@@ -408,6 +408,7 @@ export class PluginHost {
   private async teardownWorker(reason: string): Promise<void> {
     clearInterval(this.watchdog);
     this.busyThread?.stop();
+    this.busyThread = undefined;
     this.hooks.onUnavailable(this);
     this.channel?.close(reason);
     this.channel = undefined;
@@ -579,6 +580,7 @@ export class PluginHost {
       counters: this.queue.counters(),
       quarantined: this.quarantine.countFor?.(this.name) ?? 0,
       output: this.limiter.stats(),
+      ...(this.busyThread?.lowered ? { lowPriority: true as const } : {}),
     };
   }
 }

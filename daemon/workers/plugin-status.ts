@@ -30,4 +30,6 @@ export interface PluginStatus {
   quarantined?: number;
   /** Log lines and Bifrost messages passed and dropped over its limits. */
   output?: OutputStats;
+  /** Its thread kept a core busy and runs at a lower CPU priority (nice 10) until it restarts (busy-thread.ts). */
+  lowPriority?: true;
 }

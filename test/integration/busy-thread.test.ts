@@ -1,7 +1,7 @@
 /**
  * Plugin threads and CPU priority (daemon/workers/busy-thread.ts), with real worker threads: a plugin
  * that keeps its thread busy is lowered to nice 10 within a few seconds, while a plugin that only
- * handles its events keeps the daemon's priority and goes on receiving them.
+ * handles its events keeps the daemon's priority and goes on receiving them; the status says which.
  */
 import assert from 'node:assert/strict';
 import { getPriority } from 'node:os';
@@ -26,6 +26,8 @@ test('a plugin that keeps its thread busy is lowered to nice 10; a quiet plugin 
 
   await waitFor('the busy plugin\'s thread to be lowered', () => getPriority(hogTid!) === Math.max(PLUGIN_THREAD_NICENESS, base), 15_000);
   assert.equal(getPriority(quietTid!), base, 'the quiet plugin keeps its priority');
+  assert.equal(host('cpu-hog').status().lowPriority, true, '/v1/status says so');
+  assert.equal(host('recorder').status().lowPriority, undefined);
   assert.equal(getPriority(0), base, 'and so does the daemon\'s own thread');
 
   d.internals.router.route([{ id: 'probe-1', type: 'node.created', timestamp: new Date().toISOString(), database: 'neo4j', source: 'test', nodeId: '4:x:1', properties: {} }]);
