@@ -208,7 +208,12 @@ async function latencySeparateClient(uri: string, driver: Driver, outbox: Outbox
       await sleep(100);
       await take();
     }
-    const lat = seen.filter(([i]) => acked.has(i)).map(([i, at]) => at - acked.get(i)!).sort((a, b) => a - b);
+    const pairs = seen.filter(([i]) => acked.has(i)).map(([i, at]) => [i / rate, at - acked.get(i)!] as const); // [sent at s, latency]
+    const lat = pairs.map(([, l]) => l).sort((a, b) => a - b);
+    if (process.env.HEIMDALL_BENCH_DEBUG) {
+      const worst = [...pairs].sort((a, b) => b[1] - a[1]).slice(0, 40).sort((a, b) => a[0] - b[0]).map(([t, l]) => `${t.toFixed(2)}s:${l.toFixed(0)}ms`);
+      console.error(`(b2) ${ordering}@${rate} worst (send time:latency): ${worst.join(' ')}`);
+    }
     return { targetRate: rate, achievedRate: acked.size / elapsed, committed: acked.size, delivered: lat.length, skipped, p50Ms: percentile(lat, 50), p99Ms: percentile(lat, 99), maxMs: lat[lat.length - 1] ?? NaN };
   } finally {
     await d.stop();

@@ -194,7 +194,9 @@ export class Neo4jApocSource implements EventSource {
     while (!this.stopping) {
       let found: Found = 'none';
       try {
-        const waiting = await this.serial(() => this.trigger.ensure(first));
+        // Only when there is something to install or check: waiting behind a watchdog check (its reads of the
+        // system database take tens of milliseconds) for nothing stalled delivery every checkIntervalMs.
+        const waiting = this.trigger.due ? await this.serial(() => this.trigger.ensure(first)) : undefined;
         if (waiting) this.markWaiting(waiting);
         found = await this.round();
         this.failures = 0;

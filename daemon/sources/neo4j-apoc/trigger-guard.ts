@@ -58,12 +58,17 @@ export class TriggerGuard {
     this.nextCheck = 0;
   }
 
+  /** Whether ensure() has anything to do now (the trigger is not known to be ready and a check is due). */
+  get due(): boolean {
+    return !this.ready && Date.now() >= this.nextCheck;
+  }
+
   /**
    * Installs or checks the trigger when it is not known to be ready and a check is due. Undefined: nothing new
    * to report. Throws when Neo4j cannot be reached (the source then goes degraded and retries with backoff).
    */
   async ensure(first: boolean): Promise<Waiting | undefined> {
-    if (this.ready || Date.now() < this.nextCheck) return undefined;
+    if (!this.due) return undefined;
     return this.o.install ? this.install(first) : this.check();
   }
 
