@@ -59,8 +59,10 @@ if (rateArg === 'closed') {
   await driver.close();
   process.stdout.write(JSON.stringify(r) + '\n');
 } else {
+  // Warm-up at the same rate (negative i, which the plugin ignores), then the measured phase straight after: a gap
+  // between them would let the daemon's idle backoff reach pollIntervalMs, and the first measured commits would
+  // measure how an idle source wakes (up to pollIntervalMs, see daemon/sources/README.md) instead of a steady rate.
   await openLoop(2, -1_000_000);
-  await sleep(300);
   const r = await openLoop(seconds, 0);
   await Promise.all(sessions.map((s) => s.close()));
   await driver.close();
