@@ -120,11 +120,7 @@ async function latencyAtRate(uri: string, driver: Driver, outbox: OutboxStore, o
       seen.push(...(r.data!['seen'] as Array<[number, number]>));
     }
     await Promise.all(sessions.map((s) => s.close()));
-    const pairs = seen.filter(([i]) => acked.has(i)).map(([i, at]) => [i / rate, at - acked.get(i)!] as const); // [sent at s, latency]
-    const lat = pairs.map((p) => p[1]).sort((a, b) => a - b);
-    const worst = pairs.slice().sort((a, b) => b[1] - a[1]).slice(0, 8).map(([t, l]) => `${t.toFixed(2)}s:${l.toFixed(0)}ms`);
-    if (process.env.HEIMDALL_BENCH_DEBUG) console.error(`${ordering} worst (send time:latency): ${worst.join(' ')}`);
-    return { targetRate: rate, achievedRate: acked.size / elapsed, committed: acked.size, delivered: lat.length, skipped, p50Ms: percentile(lat, 50), p99Ms: percentile(lat, 99), maxMs: lat[lat.length - 1] ?? NaN };
+    return latencyResult(`(b) ${ordering}@${rate}`, seen, acked, rate, elapsed, skipped);
   } finally {
     await d.stop();
   }
@@ -148,6 +144,20 @@ async function benchDaemon(uri: string, ordering: Ordering | 'default' | null) {
     '',
   ].join('\n');
   return startDaemon({ config: parseConfig(yaml, { file: join(ROOT, 'bench-neo4j.yaml'), env: {} }), logger: silent.child({ component: 'bench-daemon' }), listen: false });
+}
+
+/**
+ * Commit ack → handler latencies of an open-loop phase: `seen` and `acked` are [i, epoch ms] pairs, event i was due
+ * at i / rate s. With HEIMDALL_BENCH_DEBUG it prints the 40 worst with their send times, to find what sets the tail.
+ */
+function latencyResult(label: string, seen: ReadonlyArray<[number, number]>, acked: ReadonlyMap<number, number>, rate: number, elapsed: number, skipped: number): Record<string, number> {
+  const pairs = seen.filter(([i]) => acked.has(i)).map(([i, at]) => [i / rate, at - acked.get(i)!] as const); // [sent at s, latency]
+  const lat = pairs.map(([, l]) => l).sort((a, b) => a - b);
+  if (process.env.HEIMDALL_BENCH_DEBUG) {
+    const worst = [...pairs].sort((a, b) => b[1] - a[1]).slice(0, 40).sort((a, b) => a[0] - b[0]).map(([t, l]) => `${t.toFixed(2)}s:${l.toFixed(0)}ms`);
+    console.error(`${label} worst (send time:latency): ${worst.join(' ')}`);
+  }
+  return { targetRate: rate, achievedRate: acked.size / elapsed, committed: acked.size, delivered: lat.length, skipped, p50Ms: percentile(lat, 50), p99Ms: percentile(lat, 99), maxMs: lat[lat.length - 1] ?? NaN };
 }
 
 /** Closed-loop tx/s of `writers` sessions in a separate process (neo4j-writer.ts `closed`). */
@@ -208,13 +218,7 @@ async function latencySeparateClient(uri: string, driver: Driver, outbox: Outbox
       await sleep(100);
       await take();
     }
-    const pairs = seen.filter(([i]) => acked.has(i)).map(([i, at]) => [i / rate, at - acked.get(i)!] as const); // [sent at s, latency]
-    const lat = pairs.map(([, l]) => l).sort((a, b) => a - b);
-    if (process.env.HEIMDALL_BENCH_DEBUG) {
-      const worst = [...pairs].sort((a, b) => b[1] - a[1]).slice(0, 40).sort((a, b) => a[0] - b[0]).map(([t, l]) => `${t.toFixed(2)}s:${l.toFixed(0)}ms`);
-      console.error(`(b2) ${ordering}@${rate} worst (send time:latency): ${worst.join(' ')}`);
-    }
-    return { targetRate: rate, achievedRate: acked.size / elapsed, committed: acked.size, delivered: lat.length, skipped, p50Ms: percentile(lat, 50), p99Ms: percentile(lat, 99), maxMs: lat[lat.length - 1] ?? NaN };
+    return latencyResult(`(b2) ${ordering}@${rate}`, seen, acked, rate, elapsed, skipped);
   } finally {
     await d.stop();
   }
