@@ -12,6 +12,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import { deserializeError } from '../../sdk/index.js';
 import type { CallOutcome } from './protocol.js';
+import { directSender, type MessageSender } from './port-batcher.js';
 
 export interface CorrelatorOptions {
   /**
@@ -42,9 +43,14 @@ export class CallCorrelator {
   private readonly pending = new Map<number, Pending>();
   private closedBecause: string | undefined;
 
+  /**
+   * @param sender what posts the calls on `port`: the end's PortBatcher, so that calls and the
+   *   end's other messages keep one order. Default: postMessage at once.
+   */
   constructor(
-    private readonly port: MessagePort,
+    port: MessagePort,
     private readonly opts: CorrelatorOptions,
+    private readonly sender: MessageSender = directSender(port),
   ) {
     port.once('close', () => this.close(opts.portClosedReason));
   }
@@ -75,13 +81,11 @@ export class CallCorrelator {
         }, opts.timeoutMs);
       }
       this.pending.set(id, entry);
-      try {
-        this.port.postMessage(build(id));
-      } catch (err) {
-        // the message could not be cloned (a function or a class instance among the arguments)
+      // A message that cannot be cloned (a function or a class instance among the arguments) fails its call.
+      this.sender.post(build(id), (err) => {
         this.forget(id);
-        reject(err as Error);
-      }
+        reject(err);
+      });
     });
   }
 

@@ -38,14 +38,13 @@ import {
   type WorkerTask,
   type WorkerToHost,
 } from './protocol.js';
-import type { MessagePort } from 'node:worker_threads';
 import { currentThreadId } from './busy-thread.js';
+import { unbatch, type BatchMessage } from './port-batcher.js';
 
 interface WorkerState {
   plugin: PluginDefinition;
   ctx: PluginContext;
   host: HostConnection;
-  port: MessagePort;
   progress: Float64Array;
   actions: Record<string, ActionDefinition>;
   config: Record<string, unknown>;
@@ -79,16 +78,17 @@ export default async function runTask(task: WorkerTask): Promise<unknown> {
 
 async function init(task: InitTask): Promise<InitResult> {
   const host = new HostConnection(task.port, task.limits);
-  task.port.on('message', (msg: HostToWorker) => {
+  const handle = (msg: HostToWorker) => {
     if (msg.type === 'rpc-result') host.settle(msg);
     else if (msg.type === 'invoke') void runAction(msg);
-  });
+  };
+  task.port.on('message', (msg: HostToWorker | BatchMessage<HostToWorker>) => unbatch(msg, handle));
   const plugin = checkPluginDefinition(await importPluginModule(task.modulePath), task.modulePath);
   const config = preparePluginConfig(plugin, task.config) as Record<string, unknown>;
   const log = makeLogger(host);
   const ctx = makePluginContext(plugin.name, config, host, log);
   const actions: Record<string, ActionDefinition> = collectActions(plugin);
-  state = { plugin, ctx, host, port: task.port, progress: new Float64Array(task.progress), actions, config };
+  state = { plugin, ctx, host, progress: new Float64Array(task.progress), actions, config };
   if (plugin.init) {
     try {
       await plugin.init.call(plugin, ctx);
@@ -178,7 +178,7 @@ async function runAction(req: InvokeRequest): Promise<void> {
   const reply = (m: WorkerToHost) => {
     if (answered) return;
     answered = true;
-    s.port.postMessage(m);
+    s.host.post(m);
   };
   const def = s.actions[req.action];
   if (!def) {

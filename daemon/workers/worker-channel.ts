@@ -19,6 +19,7 @@ import { CallCorrelator } from './call-correlator.js';
 import { DEFAULT_ACTION_LIMITS } from '../invoker/invocation-chain.js';
 import type { OutputLimiter } from './output-limits.js';
 import type { HostToWorker, RpcRequest, WorkerToHost } from './protocol.js';
+import { PortBatcher, unbatch, type BatchMessage } from './port-batcher.js';
 
 /** Answers one `rpc` message from the worker; a rejection crosses back as the call's error. */
 export type RpcHandler = (req: RpcRequest) => Promise<unknown>;
@@ -46,6 +47,8 @@ export interface InvokeExtras {
 export class WorkerChannel {
   readonly workerPort: MessagePort;
   private readonly port: MessagePort;
+  /** Everything the host posts to the worker, in order, a turn's worth per postMessage. */
+  private readonly out: PortBatcher;
   private readonly invocations: CallCorrelator;
   private closed = false;
   /** Invocations whose caller has timed out, waiting for the worker's late answer. */
@@ -65,11 +68,13 @@ export class WorkerChannel {
     const { port1, port2 } = new MessageChannel();
     this.port = port1;
     this.workerPort = port2;
+    this.out = new PortBatcher(port1, 'immediate');
     this.invocations = new CallCorrelator(port1, {
       closedError: (_call, reason) => new PluginUnavailableError(`The plugin ${this.plugin} stopped before answering: ${reason}`),
       portClosedReason: 'its worker thread exited',
-    });
-    this.port.on('message', (msg: WorkerToHost) => this.onMessage(msg));
+    }, this.out);
+    const handle = (msg: WorkerToHost) => this.onMessage(msg);
+    this.port.on('message', (msg: WorkerToHost | BatchMessage<WorkerToHost>) => unbatch(msg, handle));
     this.port.on('close', () => {
       if (this.closed) return;
       this.close('its worker thread exited');
@@ -103,16 +108,22 @@ export class WorkerChannel {
           return;
         }
         this.onRpc(msg).then(
-          (value) => this.send({ type: 'rpc-result', id: msg.id, ok: true, value }),
+          (value) => this.answer(msg.id, value),
           (err) => this.send({ type: 'rpc-result', id: msg.id, ok: false, error: serializeError(err) }),
         );
         return;
     }
   }
 
-  private send(msg: HostToWorker): void {
+  /** Answers the call `id` with `value`; a value that cannot cross the port fails the call instead. */
+  private answer(id: number, value: unknown): void {
+    this.send({ type: 'rpc-result', id, ok: true, value }, (err) =>
+      this.send({ type: 'rpc-result', id, ok: false, error: serializeError(new Error(`The daemon's answer could not be passed to the worker: ${err.message}`)) }));
+  }
+
+  private send(msg: HostToWorker, onCloneError?: (err: Error) => void): void {
     if (this.closed) return;
-    this.port.postMessage(msg);
+    this.out.post(msg, onCloneError);
   }
 
   /** Runs the plugin's action `action` in the worker; rejects past `timeoutMs` (plus a short grace). */
@@ -156,6 +167,7 @@ export class WorkerChannel {
     for (const t of this.overdue.values()) clearTimeout(t);
     this.overdue.clear();
     this.invocations.close(reason);
+    this.out.flush();
     this.port.close();
   }
 }

@@ -33,6 +33,7 @@ import {
 import { CallCorrelator } from './call-correlator.js';
 import { TokenBucket, type OutputLimits } from './output-limits.js';
 import type { RpcRequest, RpcResult, WorkerToHost } from './protocol.js';
+import { PortBatcher } from './port-batcher.js';
 
 /** Marks the calls made from inside an action handler. */
 export interface CallTag {
@@ -68,11 +69,15 @@ export class HostConnection {
   private sinceThrottle = 0;
   private reportTimer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly port: MessagePort, limits?: OutputLimits) {
+  /** Everything the worker posts to the host, in order, a synchronous run's worth per postMessage. */
+  private readonly out: PortBatcher;
+
+  constructor(port: MessagePort, limits?: OutputLimits) {
+    this.out = new PortBatcher(port, 'microtask');
     this.calls = new CallCorrelator(port, {
       closedError: (call, reason) => new PluginUnavailableError(`${call} got no answer from Heimdall: ${reason}.`),
       portClosedReason: 'the daemon closed the channel of this worker (the plugin is stopping or restarting)',
-    });
+    }, this.out);
     if (limits) {
       this.logBucket = new TokenBucket(limits.logLinesPerSecond, limits.logLinesBurst, Date.now);
       this.notifyBucket = new TokenBucket(limits.notificationsPerSecond, limits.notificationsBurst, Date.now);
@@ -98,8 +103,12 @@ export class HostConnection {
       this.countDrop('logLines');
       return;
     }
-    const m: WorkerToHost = { type: 'log', level, msg: String(msg), ...(data === undefined ? {} : { data: toPlain(data) }) };
-    this.port.postMessage(m);
+    this.post({ type: 'log', level, msg: String(msg), ...(data === undefined ? {} : { data: toPlain(data) }) });
+  }
+
+  /** Posts a message to the host after what this worker posted before it. */
+  post(m: WorkerToHost): void {
+    this.out.post(m);
   }
 
   private countDrop(kind: 'logLines' | 'notifications'): void {
@@ -114,11 +123,8 @@ export class HostConnection {
       const d = this.dropped;
       this.dropped = { logLines: 0, notifications: 0 };
       if (this.calls.closed) return;
-      try {
-        this.port.postMessage({ type: 'output-dropped', ...d } satisfies WorkerToHost);
-      } catch {
-        // The port is closing; the counts are lost with the worker.
-      }
+      // When the port is closing, the counts are lost with the worker.
+      this.post({ type: 'output-dropped', ...d });
     }, DROP_REPORT_MS);
     this.reportTimer.unref();
   }

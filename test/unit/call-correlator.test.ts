@@ -11,6 +11,7 @@ import { InvalidParamsError, PluginUnavailableError, serializeError, type Heimda
 import { CallCorrelator } from '../../daemon/workers/call-correlator.js';
 import type { CallOutcome, HostToWorker, WorkerToHost } from '../../daemon/workers/protocol.js';
 import { WorkerChannel } from '../../daemon/workers/worker-channel.js';
+import { unbatch, type BatchMessage } from '../../daemon/workers/port-batcher.js';
 import { HostConnection } from '../../daemon/workers/worker-context.js';
 
 interface Ask {
@@ -148,10 +149,11 @@ describe('both ends of a plugin channel share the correlator', () => {
     const workerPort: MessagePort = ch.workerPort;
     const host = new HostConnection(workerPort);
     const invokes: Array<Extract<HostToWorker, { type: 'invoke' }>> = [];
-    workerPort.on('message', (m: HostToWorker) => {
-      if (m.type === 'rpc-result') host.settle(m);
-      else invokes.push(m);
-    });
+    workerPort.on('message', (msg: HostToWorker | BatchMessage<HostToWorker>) =>
+      unbatch(msg, (m) => {
+        if (m.type === 'rpc-result') host.settle(m);
+        else invokes.push(m);
+      }));
     const reply = (m: WorkerToHost) => workerPort.postMessage(m);
     t.after(() => {
       ch.close('the test ended');
