@@ -5,8 +5,9 @@
  * each client gets at most one socket write per flush. A flush runs at the end of an event-loop
  * turn, at least `minFlushIntervalMs` (5 ms) and at most `maxFlushIntervalMs` (20 ms) after the
  * last one, eight times as long as the last one's writes took: what was published meanwhile goes out
- * in one write, one buffer shared by every client that got the same messages (clients with the same
- * filter are a group: the filter runs and the frame is made once per message and group). A flush to hundreds of
+ * in one write. Clients with the same filter are a group (sse-group.ts): the filter runs and the
+ * frame is made and encoded once per message and group, and what a client writes is a slice of the
+ * group's buffer, the same bytes for every client, not a copy each. A flush to hundreds of
  * clients is sliced (a few ms of writes per turn), so it never holds the event loop long. Memory is
  * bounded per client: at most `clientBufferMessages` / `clientBufferBytes` wait for it here (past
  * them the oldest are skipped, and a `skipped` event tells the client which ids to fetch), plus what
@@ -22,6 +23,7 @@ import type { Logger } from 'pino';
 import type { BifrostBus, BifrostGap, BifrostMessage } from './bus.js';
 import { systemClock, type Clock, type ClockTimer } from './clock.js';
 import { compileFilter, type BifrostFilter } from './filter.js';
+import { FilterGroup, type QueuedFrame } from './sse-group.js';
 import type { SincePoint } from './since.js';
 import { commentFrame, controlFrame, messageFrame, retryFrame } from './sse-format.js';
 import { ErrorCode } from '../../sdk/errors.js';
@@ -99,23 +101,6 @@ const FLUSH_COST_FACTOR = 8;
 /** Real, monotonic time for the flush interval (a wall-clock step cannot hold a flush back). */
 const monotonicClock: Clock = Object.freeze({ ...systemClock, now: () => performance.now() });
 
-interface Pending {
-  frame: string;
-  id: number;
-}
-
-/**
- * Clients with the same filter: each message is tested and framed once for all of them, and the
- * same Pending object is queued for each (no allocation per client and message).
- */
-interface FilterGroup {
-  /** Tells chunks of different groups apart (a client's pending run is contiguous in its group). */
-  readonly id: number;
-  readonly key: string;
-  readonly pass: ((m: BifrostMessage) => boolean) | undefined;
-  readonly clients: Set<SseClient>;
-}
-
 /**
  * Bytes the socket of `res` really holds. A write larger than the socket's high-water mark
  * returns false even when the kernel took all of it at once, and `writableLength` still counts
@@ -134,7 +119,7 @@ function socketPendingBytes(res: ServerResponse): number {
 }
 
 class SseClient {
-  private pending: Pending[] = [];
+  private pending: QueuedFrame[] = [];
   private pendingBytes = 0;
   private waitingDrain = false;
   /** In the hub's dirty set (kept here so that queueing a message costs no Set lookup). */
@@ -152,7 +137,7 @@ class SseClient {
     readonly id: number,
     readonly remote: string,
     private readonly res: ServerResponse,
-    readonly group: FilterGroup,
+    readonly group: FilterGroup<SseClient>,
     private readonly hub: SseHub,
   ) {
     res.on('drain', () => {
@@ -174,6 +159,16 @@ class SseClient {
     if (!this.res.write(chunk) && socketPendingBytes(this.res) > 0) this.waitingDrain = true;
   }
 
+  /**
+   * Writes `parts` without joining them: a response corks its socket until the next tick, so they
+   * go to the kernel together, in one writev.
+   */
+  private writeParts(parts: readonly Buffer[]): void {
+    let ok = true;
+    for (const p of parts) ok = this.res.write(p);
+    if (!ok && socketPendingBytes(this.res) > 0) this.waitingDrain = true;
+  }
+
   /** Writes now, ignoring limits (the stream's opening: hello, gap, replay). */
   writeNow(chunk: string): void {
     if (this.closed) return;
@@ -184,10 +179,10 @@ class SseClient {
    * Queues a frame for the end of the turn. Past the limits the oldest waiting frames are skipped
    * (counted, and reported to the client); the client is not cut off here — see checkStall.
    */
-  enqueue(p: Pending): void {
+  enqueue(p: QueuedFrame): void {
     if (this.closed) return;
     this.pending.push(p);
-    this.pendingBytes += p.frame.length;
+    this.pendingBytes += p.size;
     const o = this.hub.opts;
     // A client that keeps up gets the whole of one turn's messages at its end (frames are shared
     // strings, so queueing them costs little), up to a safety cap of 16 times the limits.
@@ -199,7 +194,7 @@ class SseClient {
     let drop = 0;
     while (this.pending.length - drop > 1 && (this.pending.length - drop > o.clientBufferMessages * k || this.pendingBytes > o.clientBufferBytes * k)) {
       const old = this.pending[drop]!;
-      this.pendingBytes -= old.frame.length;
+      this.pendingBytes -= old.size;
       if (this.skipped === 0) this.firstSkipped = old.id;
       this.lastSkipped = old.id;
       this.skipped++;
@@ -219,26 +214,23 @@ class SseClient {
 
   flush(): void {
     if (this.closed || this.waitingDrain || (this.pending.length === 0 && this.skipped === 0)) return;
-    let chunk: string | Buffer;
+    let head: string | undefined;
     if (this.skipped > 0) {
-      const parts = this.pending.map((p) => p.frame);
-      parts.unshift(controlFrame('skipped', {
+      head = controlFrame('skipped', {
         skipped: this.skipped,
         firstId: this.firstSkipped,
         lastId: this.lastSkipped,
         message:
           `${this.skipped} messages (ids ${this.firstSkipped} to ${this.lastSkipped}, of those this stream passes) were skipped because this client read more slowly than they were published ` +
           `(bifrost.clientBufferMessages ${this.hub.opts.clientBufferMessages}, clientBufferBytes ${this.hub.opts.clientBufferBytes}); GET /v1/bifrost/notifications?since=${this.firstSkipped - 1} has them while they are in the replay buffer.`,
-      }));
+      });
       this.skipped = 0;
-      chunk = parts.join('');
-    } else {
-      // Clients that got the same messages this turn (all that pass them and keep up) share one buffer.
-      chunk = this.pending.length === 1 ? this.pending[0]!.frame : this.hub.sharedChunk(this.group, this.pending);
     }
+    // Clients that got the same messages share the bytes: a slice of the group's buffer.
+    const parts = this.group.bytes(this.pending, head);
     this.pending = [];
     this.pendingBytes = 0;
-    this.write(chunk);
+    this.writeParts(parts);
   }
 
   /**
@@ -279,11 +271,12 @@ class SseClient {
   end(last?: string, keep = false): void {
     if (this.closed) return;
     this.closed = true;
-    if (keep && this.pending.length > 0) last = this.pending.map((p) => p.frame).join('') + (last ?? '');
+    const kept = keep && this.pending.length > 0 ? this.group.bytes(this.pending) : undefined;
     this.pending = [];
     this.pendingBytes = 0;
     this.hub.detach(this);
     try {
+      if (kept) for (const p of kept) this.res.write(p);
       if (last) this.res.write(last);
       this.res.end();
     } catch {
@@ -309,8 +302,7 @@ class SseClient {
 export class SseHub {
   private readonly clients = new Set<SseClient>();
   /** The clients by filter (most streams use one of a few filters). */
-  private readonly groups = new Map<string, FilterGroup>();
-  private nextGroupId = 1;
+  private readonly groups = new Map<string, FilterGroup<SseClient>>();
   private readonly dirty = new Set<SseClient>();
   /** Clients whose socket is not draining and that have messages waiting. */
   private readonly stalled = new Set<SseClient>();
@@ -401,13 +393,13 @@ export class SseHub {
   }
 
   /** The group of clients with this filter (the same filter written in any order is one group). */
-  private groupFor(filter: BifrostFilter | undefined): FilterGroup {
+  private groupFor(filter: BifrostFilter | undefined): FilterGroup<SseClient> {
     const key = filter
       ? JSON.stringify([filter.level ?? '', [...(filter.plugins ?? [])].sort(), [...(filter.kinds ?? [])].sort()])
       : '';
     let g = this.groups.get(key);
     if (!g) {
-      g = { id: this.nextGroupId++, key, pass: compileFilter(filter), clients: new Set() };
+      g = new FilterGroup<SseClient>(key, compileFilter(filter));
       this.groups.set(key, g);
     }
     return g;
@@ -419,8 +411,8 @@ export class SseHub {
     for (const g of this.groups.values()) {
       if (g.pass && !g.pass(m)) continue;
       frame ??= messageFrame(this.bus.epoch, m);
-      const p: Pending = { frame, id: m.id };
-      for (const c of g.clients) c.enqueue(p);
+      const q = g.frame(m.id, frame);
+      for (const c of g.clients) c.enqueue(q);
     }
   }
 
@@ -442,26 +434,6 @@ export class SseHub {
 
   countSkipped(n: number): void {
     this.skippedTotal += n;
-  }
-
-  /** Chunks built in the current flush turn, by group and the messages they hold. */
-  private chunks = new Map<string, Buffer>();
-
-  /**
-   * The bytes of `pending` as one buffer, built once per turn for every client with the same
-   * messages (the common case: one serialization and one copy however many clients read). A
-   * client's pending frames are a contiguous run of its group's messages (every one since its last
-   * flush, less a skipped head), so the group and the first and last ids name them.
-   */
-  sharedChunk(group: FilterGroup, pending: readonly Pending[]): Buffer {
-    const key = `${group.id}:${pending[0]!.id}:${pending[pending.length - 1]!.id}`;
-    const hit = this.chunks.get(key);
-    if (hit) return hit;
-    let text = '';
-    for (const p of pending) text += p.frame;
-    const buf = Buffer.from(text, 'utf8');
-    this.chunks.set(key, buf);
-    return buf;
   }
 
   /**
@@ -518,7 +490,6 @@ export class SseHub {
     this.slicing = this.dirty.size > 0;
     this.flushCostMs += this.flushClock.now() - started;
     if (!this.slicing) {
-      this.chunks.clear();
       this.lastFlushCostMs = this.flushCostMs;
       this.flushCostMs = 0;
     }
