@@ -119,5 +119,31 @@ describe('PortBatcher', () => {
     assert.equal(toHost, 1, 'the calls crossed in one message');
     assert.equal(toWorker, 1, 'the answers crossed in one message');
   });
-});
 
+  it("keeps the worker's order: a notification sent and not awaited reaches the host before the action's answer", async (t) => {
+    const seen: string[] = [];
+    const host = new WorkerChannel('ordering', pino({ level: 'silent' }), async (req) => {
+      seen.push(`rpc ${(req.args as unknown[])[0]}`);
+      return undefined;
+    });
+    const worker = new HostConnection(host.workerPort);
+    let notified: Promise<unknown> | undefined;
+    host.workerPort.on('message', (m: HostToWorker | BatchMessage<HostToWorker>) =>
+      unbatch(m, (x) => {
+        if (x.type === 'rpc-result') worker.settle(x);
+        else if (x.type === 'invoke') {
+          // The action: send a notification without awaiting it, then answer.
+          notified = worker.call('bifrost.sendMessage', ['sent before the answer']);
+          worker.post({ type: 'invoke-result', id: x.id, ok: true, value: { success: true, message: 'done' } });
+        }
+      }));
+    t.after(() => {
+      host.close('the test ended');
+      host.workerPort.close();
+    });
+    const result = await host.invoke('act', {}, 'inv-1', { kind: 'operator' }, 5000);
+    seen.push(`answer ${result.message}`);
+    assert.deepEqual(seen, ['rpc sent before the answer', 'answer done']);
+    await notified;
+  });
+});
