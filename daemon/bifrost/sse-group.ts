@@ -56,21 +56,11 @@ export class FilterGroup<C> {
     let text = '';
     for (const q of frames) text += q.frame!;
     const buf = Buffer.from(text, 'utf8');
-    if (buf.length === text.length) {
-      // All ASCII (the common case): characters are bytes.
-      let off = 0;
-      for (const q of frames) {
-        q.buf = buf;
-        q.off = off;
-        q.len = q.size;
-        off += q.size;
-        q.frame = undefined;
-      }
-      return;
-    }
+    // All ASCII (the common case) when the lengths agree: then characters are bytes.
+    const ascii = buf.length === text.length;
     let off = 0;
     for (const q of frames) {
-      const len = Buffer.byteLength(q.frame!, 'utf8');
+      const len = ascii ? q.size : Buffer.byteLength(q.frame!, 'utf8');
       q.buf = buf;
       q.off = off;
       q.len = len;

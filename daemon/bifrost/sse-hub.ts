@@ -154,18 +154,14 @@ class SseClient {
     return this.pendingBytes + socketPendingBytes(this.res);
   }
 
-  /** Writes `chunk`; the client waits for 'drain' only when its socket really holds bytes. */
-  private write(chunk: string | Buffer): void {
-    if (!this.res.write(chunk) && socketPendingBytes(this.res) > 0) this.waitingDrain = true;
-  }
-
   /**
-   * Writes `parts` without joining them: a response corks its socket until the next tick, so they
-   * go to the kernel together, in one writev.
+   * Writes `chunks` without joining them (a response corks its socket until the next tick, so they
+   * go to the kernel together, in one writev); the client waits for 'drain' only when its socket
+   * really holds bytes.
    */
-  private writeParts(parts: readonly Buffer[]): void {
+  private write(...chunks: Array<string | Buffer>): void {
     let ok = true;
-    for (const p of parts) ok = this.res.write(p);
+    for (const c of chunks) ok = this.res.write(c);
     if (!ok && socketPendingBytes(this.res) > 0) this.waitingDrain = true;
   }
 
@@ -185,7 +181,7 @@ class SseClient {
     this.pendingBytes += p.size;
     const o = this.hub.opts;
     // A client that keeps up gets the whole of one turn's messages at its end (frames are shared
-    // strings, so queueing them costs little), up to a safety cap of 16 times the limits.
+    // objects, so queueing them costs little), up to a safety cap of 16 times the limits.
     const k = this.waitingDrain ? 1 : 16;
     if (!this.waitingDrain && this.pending.length <= o.clientBufferMessages * k && this.pendingBytes <= o.clientBufferBytes * k) {
       if (!this.dirty) this.hub.markDirty(this);
@@ -230,7 +226,7 @@ class SseClient {
     const parts = this.group.bytes(this.pending, head);
     this.pending = [];
     this.pendingBytes = 0;
-    this.writeParts(parts);
+    this.write(...parts);
   }
 
   /**
