@@ -12,7 +12,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import { deserializeError } from '../../sdk/index.js';
 import type { CallOutcome } from './protocol.js';
-import { directSender, type MessageSender } from './port-batcher.js';
+import { PortBatcher } from './port-batcher.js';
 
 export interface CorrelatorOptions {
   /**
@@ -50,7 +50,7 @@ export class CallCorrelator {
   constructor(
     port: MessagePort,
     private readonly opts: CorrelatorOptions,
-    private readonly sender: MessageSender = directSender(port),
+    private readonly sender: PortBatcher = new PortBatcher(port, 'now'),
   ) {
     port.once('close', () => this.close(opts.portClosedReason));
   }

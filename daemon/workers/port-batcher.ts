@@ -11,7 +11,8 @@
  *     has crossed before anything it awaits can answer, and before its task's result;
  *   - 'immediate' (the host): the end of this event-loop turn, after every message event of the
  *     turn has been handled (the host answers each call in its own microtask run, so a microtask
- *     would catch one answer at a time).
+ *     would catch one answer at a time);
+ *   - 'now': at once, as postMessage does (a correlator that owns its port, in tests).
  * At MAX_BATCH messages the batch crosses at once, so a long synchronous loop never holds more.
  *
  * A message that cannot be cloned (a function among a call's arguments) fails only itself: when
@@ -26,37 +27,15 @@ export interface BatchMessage<T> {
   messages: T[];
 }
 
-export type FlushMoment = 'microtask' | 'immediate';
+/** When what was posted crosses; 'now' is plain postMessage (no batching), for a port with one sender. */
+export type FlushMoment = 'microtask' | 'immediate' | 'now';
 
 /** Most messages in one batch. */
 export const MAX_BATCH = 256;
 
 type CloneErrorHandler = (err: Error) => void;
 
-/** What posts messages on a port: a PortBatcher, or the port itself (`directSender`). */
-export interface MessageSender {
-  /** Posts `msg`; `onCloneError` hears when it cannot be cloned (synchronously or at the flush). */
-  post(msg: unknown, onCloneError?: CloneErrorHandler): void;
-  /** Posts what waits now (before the port closes). */
-  flush(): void;
-}
-
-/** Posts each message at once, as postMessage does. */
-export function directSender(port: MessagePort): MessageSender {
-  return {
-    post(msg, onCloneError) {
-      try {
-        port.postMessage(msg);
-      } catch (err) {
-        if (!onCloneError) throw err;
-        onCloneError(err as Error);
-      }
-    },
-    flush() {},
-  };
-}
-
-export class PortBatcher implements MessageSender {
+export class PortBatcher {
   private queue: unknown[] = [];
   private errors: Array<CloneErrorHandler | undefined> = [];
   private scheduled = false;
@@ -67,10 +46,11 @@ export class PortBatcher implements MessageSender {
 
   constructor(private readonly port: MessagePort, private readonly moment: FlushMoment) {}
 
+  /** Posts `msg` after what was posted before it; `onCloneError` hears (at the flush) when it cannot be cloned. */
   post(msg: unknown, onCloneError?: CloneErrorHandler): void {
     this.queue.push(msg);
     this.errors.push(onCloneError);
-    if (this.queue.length >= MAX_BATCH) {
+    if (this.moment === 'now' || this.queue.length >= MAX_BATCH) {
       this.flush();
       return;
     }
@@ -80,6 +60,7 @@ export class PortBatcher implements MessageSender {
     else setImmediate(this.run);
   }
 
+  /** Posts what waits now (before the port closes, or when MAX_BATCH wait). */
   flush(): void {
     const messages = this.queue;
     if (messages.length === 0) return;
