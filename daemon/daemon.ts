@@ -110,7 +110,7 @@ async function composeDaemon(opts: { config: HeimdallConfig; logger: Logger; lis
   const sources = new SourceSet({
     config,
     db,
-    emit: (events) => { if (tap.active) tap.publish(events); router.route(events); },
+    emit: (events, opts) => { if (tap.active) tap.publish(events); router.route(events, opts); },
     // a paused plugin's queue holds no source back: the outbox's back-pressure and checkpoint leave it out
     queues: () => plugins.hosts.filter((h) => h.state !== 'paused').map((h) => h.queue),
     logger,

@@ -28,24 +28,6 @@ export const DEFAULT_EVENT_LIMITS: Readonly<EventLimits> = Object.freeze({
   maxBytes: EVENT_LIMIT_DEFAULTS.maxBytes.default,
 });
 
-/**
- * Events already measured at ingest (the http source checks them before the schema, then fills in
- * id, timestamp, database and source — a few dozen bytes); the router does not walk them again.
- * The mark is a symbol-keyed property on the event: JSON, structured clone and for…in never see it,
- * and unlike a WeakSet of hundreds of thousands of events it costs the garbage collector nothing.
- */
-const VETTED: unique symbol = Symbol('heimdall.vetted');
-
-/** Marks an event as measured within the limits (a frozen event stays unmarked and is measured again). */
-export function markVetted(event: object): void {
-  if (Object.isExtensible(event)) Object.defineProperty(event, VETTED, { value: true, enumerable: false, writable: false, configurable: false });
-}
-
-/** Whether the event was measured within the limits at ingest. */
-export function isVetted(event: object): boolean {
-  return (event as { [VETTED]?: boolean })[VETTED] === true;
-}
-
 /** Which limit an event passed. */
 export type LimitBreach = 'depth' | 'bytes' | 'value';
 
@@ -59,8 +41,10 @@ function isPlainObject(v: object): boolean {
 }
 
 function utf8Length(s: string): number {
-  // Buffer.byteLength is native and fast for one-byte strings; short strings are the common case.
-  return s.length < 64 && /^[\x20-\x7e]*$/.test(s) ? s.length : Buffer.byteLength(s, 'utf8');
+  // Short ASCII strings (the common case) are counted here; anything else by the native counter.
+  if (s.length >= 64) return Buffer.byteLength(s, 'utf8');
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7e) return Buffer.byteLength(s, 'utf8');
+  return s.length;
 }
 
 function where(field: string | undefined): string {
@@ -72,76 +56,126 @@ function where(field: string | undefined): string {
  * sentence that names the limit and its config key. `what` names the value in that sentence.
  */
 export function measureValue(value: unknown, limits: EventLimits, what = 'The event'): Measured {
-  // Each entry: the value, its depth (1 = the top), and the top-level field it sits in.
-  const stack: Array<{ v: unknown; d: number; f: string | undefined }> = [{ v: value, d: 1, f: undefined }];
+  // A getter of the value that measures something itself gets a stack of its own.
+  if (walking) return walk(value, limits, what, [], [], []);
+  walking = true;
+  try {
+    return walk(value, limits, what, STACK_VALUES, STACK_DEPTHS, STACK_FIELDS);
+  } finally {
+    walking = false;
+  }
+}
+
+/**
+ * The walk's stack, as three parallel arrays (no object per value): the value, its depth (1 = the top),
+ * and the top-level field it sits in; measureValue reuses one set for every call on this thread.
+ */
+function walk(value: unknown, limits: EventLimits, what: string, vs: unknown[], ds: number[], fs: Array<string | undefined>): Measured {
+  let top = 0;
+  let high = 1;
+  vs[top] = value;
+  ds[top] = 1;
+  fs[top] = undefined;
+  top++;
   let bytes = 0;
-  while (stack.length > 0) {
-    const { v, d, f } = stack.pop()!;
-    switch (typeof v) {
-      case 'string':
-        bytes += utf8Length(v) + 2;
-        break;
-      case 'number':
-        bytes += Number.isFinite(v) ? String(v).length : 4;
-        break;
-      case 'boolean':
-        bytes += v ? 4 : 5;
-        break;
-      case 'undefined':
-        // An array slot that is undefined is written as null; an object field is left out (counted by its parent).
-        bytes += 4;
-        break;
-      case 'object': {
-        if (v === null) {
+  try {
+    while (top > 0) {
+      top--;
+      const v = vs[top];
+      const d = ds[top]!;
+      const f = fs[top];
+      switch (typeof v) {
+        case 'string':
+          bytes += utf8Length(v) + 2;
+          break;
+        case 'number':
+          bytes += Number.isFinite(v) ? String(v).length : 4;
+          break;
+        case 'boolean':
+          bytes += v ? 4 : 5;
+          break;
+        case 'undefined':
+          // An array slot that is undefined is written as null; an object field is left out (counted by its parent).
           bytes += 4;
           break;
-        }
-        if (d > limits.maxDepth) {
-          return {
-            ok: false,
-            limit: 'depth',
-            reason: `${what} is nested more than ${limits.maxDepth} levels deep${where(f)}, past limits.events.maxDepth (${limits.maxDepth}); flatten it or send the deep part as a string.`,
-          };
-        }
-        if (Array.isArray(v)) {
-          bytes += 2 + Math.max(0, v.length - 1);
-          for (let i = v.length - 1; i >= 0; i--) stack.push({ v: v[i], d: d + 1, f: f ?? String(i) });
+        case 'object': {
+          if (v === null) {
+            bytes += 4;
+            break;
+          }
+          if (d > limits.maxDepth) {
+            return {
+              ok: false,
+              limit: 'depth',
+              reason: `${what} is nested more than ${limits.maxDepth} levels deep${where(f)}, past limits.events.maxDepth (${limits.maxDepth}); flatten it or send the deep part as a string.`,
+            };
+          }
+          if (Array.isArray(v)) {
+            bytes += 2 + Math.max(0, v.length - 1);
+            for (let i = v.length - 1; i >= 0; i--) {
+              vs[top] = v[i];
+              ds[top] = d + 1;
+              fs[top] = f ?? String(i);
+              top++;
+            }
+            if (top > high) high = top;
+            break;
+          }
+          if (!isPlainObject(v)) {
+            const name = (v as { constructor?: { name?: unknown } }).constructor?.name;
+            return { ok: false, limit: 'value', reason: `${what} holds a ${typeof name === 'string' ? name : 'non-plain'} object${where(f)}, which is not plain JSON; send plain objects, arrays, strings, numbers, booleans and null only.` };
+          }
+          let n = 0;
+          for (const k in v) {
+            if (!Object.prototype.hasOwnProperty.call(v, k)) continue;
+            const child = (v as Record<string, unknown>)[k];
+            if (child === undefined || typeof child === 'function' || typeof child === 'symbol') {
+              if (typeof child === 'function' || typeof child === 'symbol') {
+                return { ok: false, limit: 'value', reason: `${what} holds a ${typeof child} at "${k}"${where(f)}, which is not JSON; send plain JSON values only.` };
+              }
+              continue;
+            }
+            bytes += utf8Length(k) + 3;
+            n++;
+            vs[top] = child;
+            ds[top] = d + 1;
+            fs[top] = f ?? k;
+            top++;
+          }
+          if (top > high) high = top;
+          bytes += 2 + Math.max(0, n - 1);
           break;
         }
-        if (!isPlainObject(v)) {
-          const name = (v as { constructor?: { name?: unknown } }).constructor?.name;
-          return { ok: false, limit: 'value', reason: `${what} holds a ${typeof name === 'string' ? name : 'non-plain'} object${where(f)}, which is not plain JSON; send plain objects, arrays, strings, numbers, booleans and null only.` };
-        }
-        let n = 0;
-        for (const k in v) {
-          if (!Object.prototype.hasOwnProperty.call(v, k)) continue;
-          const child = (v as Record<string, unknown>)[k];
-          if (child === undefined || typeof child === 'function' || typeof child === 'symbol') {
-            if (typeof child === 'function' || typeof child === 'symbol') {
-              return { ok: false, limit: 'value', reason: `${what} holds a ${typeof child} at "${k}"${where(f)}, which is not JSON; send plain JSON values only.` };
-            }
-            continue;
-          }
-          bytes += utf8Length(k) + 3;
-          n++;
-          stack.push({ v: child, d: d + 1, f: f ?? k });
-        }
-        bytes += 2 + Math.max(0, n - 1);
-        break;
+        default:
+          return { ok: false, limit: 'value', reason: `${what} holds a ${typeof v}${where(f)}, which is not JSON; send plain JSON values only.` };
       }
-      default:
-        return { ok: false, limit: 'value', reason: `${what} holds a ${typeof v}${where(f)}, which is not JSON; send plain JSON values only.` };
+      if (bytes > limits.maxBytes) {
+        return {
+          ok: false,
+          limit: 'bytes',
+          reason: `${what} is larger than ${limits.maxBytes} bytes as JSON${where(f)}, past limits.events.maxBytes (${limits.maxBytes}); send smaller events or raise the limit.`,
+        };
+      }
     }
-    if (bytes > limits.maxBytes) {
-      return {
-        ok: false,
-        limit: 'bytes',
-        reason: `${what} is larger than ${limits.maxBytes} bytes as JSON${where(f)}, past limits.events.maxBytes (${limits.maxBytes}); send smaller events or raise the limit.`,
-      };
+    return { ok: true, bytes };
+  } finally {
+    // Let go of what the walk saw: the slots it used are cleared, and past STACK_KEEP the arrays shrink again.
+    if (high > STACK_KEEP) {
+      vs.length = STACK_KEEP;
+      ds.length = STACK_KEEP;
+      fs.length = STACK_KEEP;
     }
+    vs.fill(undefined, 0, Math.min(high, STACK_KEEP));
   }
-  return { ok: true, bytes };
 }
+
+/** The walk's stack (see walk), shared by every call of measureValue on this thread, and whether a walk runs. */
+let walking = false;
+const STACK_VALUES: unknown[] = [];
+const STACK_DEPTHS: number[] = [];
+const STACK_FIELDS: Array<string | undefined> = [];
+/** Slots kept between walks; past it the arrays are shortened again. */
+const STACK_KEEP = 256;
 
 /**
  * A copy of `value` that is safe to serialise whatever it holds: nesting below `maxDepth` and

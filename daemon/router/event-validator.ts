@@ -6,12 +6,12 @@
  * runs the same one; the limits are the daemon's (limits.events).
  */
 import { checkEvent as checkSchema, type Checked } from '../../sdk/checks/event.js';
-import { DEFAULT_EVENT_LIMITS, markVetted, measureValue, type EventLimits } from './event-limits.js';
+import { DEFAULT_EVENT_LIMITS, measureValue, type EventLimits } from './event-limits.js';
 
 export type { Checked };
 
 /** Validates one item and returns a normalised event, or the reason it was rejected as a sentence. */
-export function checkEvent(item: unknown, defaults: { database: string; source: string }, limits: EventLimits = DEFAULT_EVENT_LIMITS): Checked {
+export function checkEvent(item: unknown, defaults: { database: string; source: string; timestamp?: string }, limits: EventLimits = DEFAULT_EVENT_LIMITS): Checked {
   if (item && typeof item === 'object' && !Array.isArray(item)) {
     const measured = measureValue(item, limits);
     if (!measured.ok) {
@@ -19,7 +19,5 @@ export function checkEvent(item: unknown, defaults: { database: string; source: 
       return { ok: false, ...(id ? { id } : {}), reason: measured.reason };
     }
   }
-  const checked = checkSchema(item, defaults);
-  if (checked.ok) markVetted(checked.event);
-  return checked;
+  return checkSchema(item, defaults);
 }

@@ -8,11 +8,11 @@
  * Every source's events pass through here, so this is where limits.events is enforced for all of
  * them (event-limits.ts): an event that is too deep, too large or not plain JSON reaches no queue
  * and is counted as refused (by source and limit). Events the http source already measured at
- * ingest are not walked again.
+ * ingest (it says so: `measured`) are not walked again.
  */
 import type { Logger } from 'pino';
 import type { DatabaseEvent } from '../../sdk/index.js';
-import { DEFAULT_EVENT_LIMITS, isVetted, measureValue, type EventLimits } from './event-limits.js';
+import { DEFAULT_EVENT_LIMITS, measureValue, type EventLimits } from './event-limits.js';
 import { RefusedEvents, type RefusedStats } from './refused-events.js';
 import { JSON_MIN_FAN_OUT, markManyTargets } from './fan-out.js';
 
@@ -63,11 +63,12 @@ export class Router {
    * Routes events in order; a source is never blocked (queues drop by their policy). Each plugin is
    * handed its share of the call at once (offerAll), so its worker gets one batch, not one per event.
    */
-  route(events: readonly DatabaseEvent[]): void {
+  route(events: readonly DatabaseEvent[], opts: { measured?: boolean } = {}): void {
     const targets = this.targets;
     const shares: DatabaseEvent[][] = targets.map(() => []);
+    const measured = opts.measured === true;
     for (const ev of events) {
-      if (!this.admissible(ev)) continue;
+      if (!measured && !this.admissible(ev)) continue;
       this.routed++;
       const origin = ev.metadata?.origin?.plugin;
       const daemonsOwnQuery = origin === 'heimdall' && ev.source === 'bolt-proxy';
@@ -92,7 +93,6 @@ export class Router {
 
   /** Whether the event keeps limits.events (counts and logs it when it does not). */
   private admissible(ev: DatabaseEvent): boolean {
-    if (ev !== null && typeof ev === 'object' && isVetted(ev)) return true;
     const m = measureValue(ev, this.limits);
     if (m.ok) return true;
     const source = ev !== null && typeof ev === 'object' && typeof ev.source === 'string' ? ev.source : 'unknown';

@@ -14,6 +14,7 @@ import type { DatabaseEvent } from '../../sdk/index.js';
 import type { EventLimits } from '../router/event-limits.js';
 import { measureValue } from '../router/event-limits.js';
 import { checkEvent } from '../router/event-validator.js';
+import { nowIso } from '../../sdk/checks/event.js';
 import type { Emit, EventSource, SourceStatus } from './source.js';
 
 /** The reason given for an item refused because the daemon is starting (the HTTP layer maps it to 503). */
@@ -60,7 +61,7 @@ export class HttpSource implements EventSource {
     this.held = [];
     this.heldBytes = 0;
     if (held.length > 0) {
-      this.opts.emit(held);
+      this.opts.emit(held, { measured: true });
       this.emitted += held.length;
     }
     this.state = 'running';
@@ -104,7 +105,8 @@ export class HttpSource implements EventSource {
    * `source` names the ingest path in events that do not say (default http).
    */
   ingest(items: readonly unknown[], source = 'http'): IngestResult {
-    const defaults = { database: this.opts.database, source };
+    // one timestamp for the whole call: the items arrived together
+    const defaults = { database: this.opts.database, source, timestamp: nowIso() };
     const ok = [];
     const okIndexes: number[] = [];
     const rejected: IngestRejection[] = [];
@@ -131,7 +133,7 @@ export class HttpSource implements EventSource {
       for (const [k, e] of ok.entries()) rejected.push({ index: okIndexes[k]!, id: e.id, reason: why });
       return { accepted: 0, rejected, ids: [] };
     }
-    this.opts.emit(ok);
+    this.opts.emit(ok, { measured: true });
     this.emitted += ok.length;
     return { accepted: ok.length, rejected, ids };
   }

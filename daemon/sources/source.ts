@@ -8,7 +8,15 @@
  */
 import type { DatabaseEvent } from '../../sdk/index.js';
 
-export type Emit = (events: DatabaseEvent[]) => void;
+export interface EmitOptions {
+  /**
+   * Every event was measured against limits.events already (the http source does it per item at ingest, to
+   * answer each with its reason): the router does not walk them again.
+   */
+  measured?: boolean;
+}
+
+export type Emit = (events: DatabaseEvent[], opts?: EmitOptions) => void;
 
 export interface SourceStatus {
   name: string;

@@ -17,7 +17,7 @@ const validate = ajv.compile<DatabaseEvent>(EVENT_SCHEMA);
 let isoMs = -1;
 let iso = '';
 /** The time now as an ISO string, written once per millisecond (a batch of events shares it). */
-function nowIso(): string {
+export function nowIso(): string {
   const ms = Date.now();
   if (ms !== isoMs) {
     isoMs = ms;
@@ -28,8 +28,11 @@ function nowIso(): string {
 
 export type Checked = { ok: true; event: DatabaseEvent } | { ok: false; id?: string; reason: string };
 
-/** Validates one item and returns a normalised event, or the reason it was rejected as a sentence. */
-export function checkEvent(item: unknown, defaults: { database: string; source: string }): Checked {
+/**
+ * Validates one item and returns a normalised event, or the reason it was rejected as a sentence.
+ * `defaults.timestamp` is the time to give an event that has none (default: now), so that one batch can share it.
+ */
+export function checkEvent(item: unknown, defaults: { database: string; source: string; timestamp?: string }): Checked {
   if (!item || typeof item !== 'object' || Array.isArray(item)) {
     return { ok: false, reason: `An event must be a JSON object; got ${Array.isArray(item) ? 'an array' : item === null ? 'null' : typeof item}.` };
   }
@@ -46,7 +49,7 @@ export function checkEvent(item: unknown, defaults: { database: string; source: 
   }
   const ev = item as DatabaseEvent;
   if (ev.id === undefined) ev.id = randomUUID();
-  if (ev.timestamp === undefined) ev.timestamp = nowIso();
+  if (ev.timestamp === undefined) ev.timestamp = defaults.timestamp ?? nowIso();
   if (ev.database === undefined) ev.database = defaults.database;
   if (ev.source === undefined) ev.source = defaults.source;
   return { ok: true, event: ev };

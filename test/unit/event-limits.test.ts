@@ -48,6 +48,30 @@ describe('measureValue', () => {
     assert.equal(m.bytes, Buffer.byteLength(JSON.stringify(e)));
   });
 
+  it('measures alike after a large walk, and when a getter of the value measures something itself', () => {
+    const wide = { type: 'node.created', properties: Object.fromEntries(Array.from({ length: 2000 }, (_, i) => [`k${i}`, [i, 'é']])) };
+    const a = measureValue(wide, { maxDepth: 64, maxBytes: 1 << 20 });
+    assert.ok(a.ok);
+    assert.equal(a.bytes, Buffer.byteLength(JSON.stringify(wide)));
+    const small = { id: 'x', s: '€uro', list: [1, { two: 2 }] };
+    const b = measureValue(small, LIMITS);
+    assert.ok(b.ok);
+    assert.equal(b.bytes, Buffer.byteLength(JSON.stringify(small)));
+    let inner: ReturnType<typeof measureValue> | undefined;
+    const sneaky = {
+      a: [1, 2, 3],
+      get b() {
+        inner = measureValue({ deep: deep(100) }, LIMITS);
+        return 'bee';
+      },
+      c: { d: 'dee' },
+    };
+    const m = measureValue(sneaky, LIMITS);
+    assert.ok(m.ok);
+    assert.equal(m.bytes, Buffer.byteLength(JSON.stringify(sneaky)));
+    assert.equal(inner?.ok, false, 'the nested measure saw its own value');
+  });
+
   it('refuses a 10 KB value nested 5,000 levels deep, naming the limit and the field, without overflowing the stack', () => {
     const m = measureValue({ type: 'node.created', properties: deep(5000) }, LIMITS);
     assert.equal(m.ok, false);
@@ -102,11 +126,15 @@ describe('Router with limits.events', () => {
     const r = new Router({ limits: { maxDepth: 2, maxBytes: 100 } });
     const t = new Target();
     r.setTargets([t]);
-    const s = new HttpSource({ emit: (e) => r.route(e), database: 'neo4j', limits: { maxDepth: 64, maxBytes: 10_000 } });
+    const s = new HttpSource({ emit: (e, o) => r.route(e, o), database: 'neo4j', limits: { maxDepth: 64, maxBytes: 10_000 } });
     void s.start();
     const res = s.ingest([{ type: 'node.created', properties: { a: { b: 1 } } }]);
     assert.equal(res.accepted, 1);
-    assert.equal(t.got.length, 1, 'vetted at ingest with the http limits');
+    assert.equal(t.got.length, 1, 'measured at ingest with the http limits');
+    // the same event from any other source is walked, and refused
+    r.route([{ id: 'x', type: 'node.created', timestamp: 't', database: 'neo4j', source: 'other', properties: { a: { b: 1 } } }]);
+    assert.equal(t.got.length, 1);
+    assert.equal(r.stats().refused.total, 1);
     r.close();
   });
 });
