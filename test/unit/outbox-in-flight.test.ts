@@ -41,7 +41,7 @@ describe('InFlight', () => {
     const b = gate();
     f.add([entry(1), entry(2)], a.promise);
     f.add([entry(3)], b.promise);
-    assert.deepEqual([f.size, f.unsettled, [...f.ids], f.bytes], [2, 2, ['e1', 'e2', 'e3'], 60]);
+    assert.deepEqual([f.size, f.unsettled, [...f.keys], f.bytes], [2, 2, ['e1|1', 'e2|2', 'e3|3'], 60]);
     b.open();
     await b.promise;
     await new Promise((r) => setImmediate(r));
@@ -54,7 +54,7 @@ describe('InFlight', () => {
     f.kick();
     await f.ackRunning;
     assert.deepEqual(r.acked, [['e1', 'e2', 'e3']], 'settled batches at the head are acked in one call, in emit order');
-    assert.deepEqual([f.size, f.ids.size, f.bytes], [0, 0, 0]);
+    assert.deepEqual([f.size, f.keys.size, f.bytes], [0, 0, 0]);
   });
 
   it('keeps a batch whose ack failed, reports the failure once, and acks it on the next kick', async () => {
@@ -66,7 +66,7 @@ describe('InFlight', () => {
     await f.ackRunning;
     assert.throws(() => f.takeAckError(), /not reachable/);
     assert.doesNotThrow(() => f.takeAckError(), 'reported once');
-    assert.deepEqual([f.size, [...f.ids]], [1, ['e1']]);
+    assert.deepEqual([f.size, [...f.keys]], [1, ['e1|1']]);
     r.failing.on = false;
     f.kick();
     await f.ackRunning;
@@ -84,7 +84,7 @@ describe('InFlight', () => {
     clearTimeout(alive);
     assert.deepEqual(res, { unacked: 2 });
     assert.deepEqual(r.acked, [['e1']]);
-    assert.deepEqual([f.size, f.ids.size, f.bytes], [0, 0, 0]);
+    assert.deepEqual([f.size, f.keys.size, f.bytes], [0, 0, 0]);
 
     f.add([entry(4)]);
     r.failing.on = true;

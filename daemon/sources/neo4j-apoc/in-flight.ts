@@ -5,11 +5,10 @@
  * checkpoint it is settled at once), then its entries are acked — deleted from the outbox — strictly
  * in the order the batches were emitted. Acks are writes, so they run in the background: a commit
  * stall in Neo4j (log rotation, checkpoint) must not hold up reading and emitting the next entries.
- * Until its ack has finished an entry is still in the outbox; `ids` and `bytes` let the next read
- * skip it. A failed ack keeps its batch here; the source learns of it through takeAckError() and the
+ * Until its ack has finished an entry is still in the outbox; `keys` let the next read skip it. A failed ack keeps its batch here; the source learns of it through takeAckError() and the
  * next kick() tries again, so nothing new is delivered ahead of an entry whose ack is owed.
  */
-import type { StoredEntry } from './outbox-store.js';
+import { pendingKey, type StoredEntry } from './outbox-store.js';
 
 interface Batch {
   entries: readonly StoredEntry[];
@@ -19,8 +18,8 @@ interface Batch {
 
 export class InFlight {
   private batches: Batch[] = [];
-  /** Element ids of every entry in flight. */
-  readonly ids = new Set<string>();
+  /** pendingKey (element id and seq) of every entry in flight. */
+  readonly keys = new Set<string>();
   /** Sum of their `bytes`. */
   bytes = 0;
   private acking: Promise<void> | undefined;
@@ -57,7 +56,7 @@ export class InFlight {
       });
     }
     this.batches.push(batch);
-    for (const e of entries) this.ids.add(e.elementId);
+    for (const e of entries) this.keys.add(pendingKey(e));
     this.bytes += entries.reduce((a, e) => a + e.bytes, 0);
   }
 
@@ -93,7 +92,7 @@ export class InFlight {
       const batches = this.batches.slice(0, n);
       await this.ack(n === 1 ? batches[0]!.entries : batches.flatMap((b) => b.entries));
       for (const batch of batches) {
-        for (const e of batch.entries) this.ids.delete(e.elementId);
+        for (const e of batch.entries) this.keys.delete(pendingKey(e));
         this.bytes -= batch.entries.reduce((a, e) => a + e.bytes, 0);
       }
       this.batches.splice(0, n);
@@ -117,9 +116,9 @@ export class InFlight {
         error = err as Error;
       }
     }
-    const unacked = this.ids.size;
+    const unacked = this.keys.size;
     this.batches = [];
-    this.ids.clear();
+    this.keys.clear();
     this.bytes = 0;
     this.ackError = undefined;
     return { unacked, ...(error ? { error } : {}) };

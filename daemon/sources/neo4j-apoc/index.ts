@@ -5,7 +5,7 @@
  */
 export { Neo4jApocSource, type Neo4jApocSourceOptions, type Notify } from './source.js';
 export { roomInQueues, settledWhenQueuesDrain, type BoundedQueue, type CountingQueue } from './settle.js';
-export { MAX_BATCH_BYTES, OutboxStore, type OutboxDatabase } from './outbox-store.js';
+export { MAX_BATCH_BYTES, OutboxStore, pendingKey, type OutboxDatabase } from './outbox-store.js';
 export type * from './outbox-store-types.js';
 export { OutboxError, explainOutboxError } from './outbox-errors.js';
 export { FAILED_LABEL, OUTBOX_LABEL, TRIGGER_NAME, triggerStatement, type Ordering } from './outbox-trigger.js';

@@ -31,12 +31,18 @@ const COUNTER =
   `SET c.value = CASE WHEN coalesce(c.value, 0) < low THEN low ELSE coalesce(c.value, 0) END, c.epoch = CASE WHEN bump THEN ${nextEpoch('c.epoch')} ELSE c.epoch END ` +
   'RETURN c.value AS value, c.epoch AS epoch, bump';
 
-/** Entries of the outbox in seq order (at most $limit), cut to the prefix whose entry text starts within $maxBytes. */
-export const PREFIX =
-  `MATCH (o:${OUTBOX_LABEL}) WHERE o.seq IS NOT NULL WITH o ORDER BY o.seq LIMIT $limit ` +
+/**
+ * Entries of the outbox in seq order (at most $limit) that also meet `condition` (on `o`, before the limit),
+ * cut to the prefix whose entry text starts within $maxBytes.
+ */
+export const batchOf = (condition = ''): string =>
+  `MATCH (o:${OUTBOX_LABEL}) WHERE o.seq IS NOT NULL${condition ? ` AND ${condition}` : ''} WITH o ORDER BY o.seq LIMIT $limit ` +
   'WITH collect(o) AS os WITH os, [o IN os | coalesce(o.bytes, size(o.changes) + size(o.txMeta), 0)] AS sizes ' +
   'WITH os, sizes, apoc.coll.runningTotal(sizes) AS upto ' +
   'UNWIND range(0, size(os) - 1) AS i WITH os[i] AS o, i, upto[i] - sizes[i] AS offset WHERE offset < $maxBytes OR i = 0 ';
+
+/** The first entries of the outbox in seq order (batchOf with no condition). */
+export const PREFIX = batchOf();
 
 /** Creates the index, constraint, counter and trigger (or brings them up to date), and waits for the trigger to load. */
 export async function install(st: OutboxStatements, opts: InstallOptions = {}): Promise<InstallResult> {

@@ -15,10 +15,12 @@ export interface ReadRequest {
   /** Most new entries to return. */
   limit: number;
   /**
-   * Entries read before whose ack has not finished: they are still in the outbox and come back in seq order,
-   * so they are skipped here (their text is not fetched again) and do not count against `limit`.
+   * Entries read before whose ack has not finished, by pendingKey (element id and seq): they are still in the
+   * outbox, so Neo4j leaves them out of the read (they are not sent again) and they do not count against `limit`.
+   * Keyed by seq too because Neo4j reuses the ids of deleted nodes: a new entry with the id of one being acked is
+   * read at once.
    */
-  pending?: { ids: ReadonlySet<string>; bytes: number };
+  pending?: { keys: ReadonlySet<string> };
 }
 
 export interface ReadResult {
@@ -26,10 +28,7 @@ export interface ReadResult {
   entries: StoredEntry[];
   /** The limit or the byte bound cut the read, so more entries are probably waiting. */
   full: boolean;
-  /**
-   * Every entry the read came across, in seq order: the new ones and those it skipped as pending. The gap check
-   * (strict mode) looks at these, since an entry skipped because a pending entry's id was reused is no gap.
-   */
+  /** The epoch and seq of every entry returned, in seq order (for the gap check). */
   seen: Array<{ epoch: string; seq: string }>;
 }
 

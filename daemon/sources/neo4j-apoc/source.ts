@@ -261,7 +261,7 @@ export class Neo4jApocSource implements EventSource {
       return true;
     }
     const acking = this.inflight.ackRunning;
-    if (acking && (this.inflight.ids.size >= 10 * this.opts.config.batchSize || this.inflight.bytes >= 4 * this.store.maxBatchBytes)) {
+    if (acking && (this.inflight.keys.size >= 10 * this.opts.config.batchSize || this.inflight.bytes >= 4 * this.store.maxBatchBytes)) {
       // Acks are far behind (Neo4j is slow to commit): wait for them rather than re-reading ever more pending rows.
       await Promise.race([acking, this.sleep(poll)]);
       return true;
