@@ -80,7 +80,7 @@ export class CaptureAlarm {
   }
 
   /**
-   * An entry was read (new, or skipped as pending: reads see those again): remembers the highest seq per epoch, and
+   * An entry was read (a redelivered one may be read again): remembers the highest seq per epoch, and
    * logs a gap (strict) when an entry lies more than one above the highest seen in its epoch, i.e. entries were
    * deleted by someone else. Measured against the highest, not the last, so entries seen again say nothing new.
    */

@@ -5,7 +5,8 @@
  * checkpoint it is settled at once), then its entries are acked — deleted from the outbox — strictly
  * in the order the batches were emitted. Acks are writes, so they run in the background: a commit
  * stall in Neo4j (log rotation, checkpoint) must not hold up reading and emitting the next entries.
- * Until its ack has finished an entry is still in the outbox; `keys` let the next read skip it. A failed ack keeps its batch here; the source learns of it through takeAckError() and the
+ * Until its ack has finished an entry is still in the outbox; `keys` let the next read skip it. A
+ * failed ack keeps its batch here; the source learns of it through takeAckError() and the
  * next kick() tries again, so nothing new is delivered ahead of an entry whose ack is owed.
  */
 import { pendingKey, type StoredEntry } from './outbox-store.js';

@@ -28,8 +28,6 @@ export interface ReadResult {
   entries: StoredEntry[];
   /** The limit or the byte bound cut the read, so more entries are probably waiting. */
   full: boolean;
-  /** The epoch and seq of every entry returned, in seq order (for the gap check). */
-  seen: Array<{ epoch: string; seq: string }>;
 }
 
 export interface OutboxStoreOptions {

@@ -73,7 +73,6 @@ export class OutboxStore {
     for (const key of req.pending?.keys ?? []) skip[key] = true;
     const rows = await this.st.read(READ, { limit: neo4j.int(req.limit), maxBytes: neo4j.int(this.maxBatchBytes), skip });
     const entries: StoredEntry[] = [];
-    const seen: ReadResult['seen'] = [];
     let bytes = 0;
     for (const r of rows) {
       const entry: StoredEntry = {
@@ -86,11 +85,10 @@ export class OutboxStore {
         bytes: num(r['bytes']),
       };
       entries.push(entry);
-      seen.push({ epoch: entry.epoch, seq: entry.seq });
       bytes += entry.bytes;
     }
     const full = entries.length >= req.limit || bytes >= this.maxBatchBytes;
-    return { entries, full, seen };
+    return { entries, full };
   }
 
   /**

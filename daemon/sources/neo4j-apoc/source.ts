@@ -241,8 +241,8 @@ export class Neo4jApocSource implements EventSource {
     this.inflight.takeAckError(); // a failed background ack makes this round fail (degraded); kick() retries it
     this.inflight.kick();
     if (await this.behind()) return 'ack';
-    const { entries, full, seen } = await this.read();
-    for (const s of seen) this.alarm.observe(s.epoch, s.seq);
+    const { entries, full } = await this.read();
+    for (const e of entries) this.alarm.observe(e.epoch, e.seq);
     if (entries.length === 0) return this.idle();
     const { events, decoded, failed } = this.decode(entries);
     await this.deadLetter(failed);
@@ -288,7 +288,7 @@ export class Neo4jApocSource implements EventSource {
     return this.store.read({ limit: this.opts.config.batchSize, pending: this.inflight });
   }
 
-  /** Decode: entries → events (the read's `seen` went through the gap check already). */
+  /** Decode: entries → events (they went through the gap check already). */
   private decode(entries: readonly StoredEntry[]): DecodedEntries<StoredEntry> {
     this.lastSeq = entries[entries.length - 1]?.seq ?? this.lastSeq;
     return decodeEntries(entries, this.database, this.name);
