@@ -33,6 +33,11 @@ export interface StartNeo4jOptions {
   /** Maximum JVM heap. Default 512m. */
   maxHeap?: string;
   /**
+   * Extra neo4j.conf settings, written after the launcher's own (so they override them), e.g.
+   * `{ 'db.logs.query.enabled': 'OFF' }`. Names are checked: lower case, digits, `_` and `.`.
+   */
+  settings?: Record<string, string>;
+  /**
    * Run the JVM in its own process group, so a Ctrl-C in the terminal reaches only the parent, which
    * then stops Neo4j in its own time. Default false.
    */
@@ -196,6 +201,11 @@ export function freePort(): Promise<number> {
 export async function startNeo4j(opts: StartNeo4jOptions = {}): Promise<Neo4jInstance> {
   const log = opts.log ?? (() => {});
   const timeoutMs = opts.timeoutMs ?? 180_000;
+  for (const [key, value] of Object.entries(opts.settings ?? {})) {
+    if (!/^[a-z][a-z0-9_.]*$/.test(key) || /[\r\n]/.test(value)) {
+      throw new Error(`The Neo4j setting "${key}" cannot be passed: a name is lower case letters, digits, "_" and "." (such as db.logs.query.enabled), and a value is one line.`);
+    }
+  }
   const { classpath } = await ensureNeo4jBuilt(log);
   const ownsHome = opts.home === undefined;
   const home = ownsHome ? mkdtempSync(join(tmpdir(), 'heimdall-neo4j-')) : resolve(opts.home!);
@@ -228,6 +238,7 @@ export async function startNeo4j(opts: StartNeo4jOptions = {}): Promise<Neo4jIns
     home,
     '--stop-on-stdin-close',
     ...(auth ? ['--auth'] : []),
+    ...Object.entries(opts.settings ?? {}).flatMap(([key, value]) => ['--setting', `${key}=${value}`]),
   ];
   const env: NodeJS.ProcessEnv = { ...process.env, NEO4J_LAUNCHER_PASSWORD: password };
   delete env.NEO4J_CONF; // APOC would read apoc.conf from $NEO4J_CONF instead of HOME/conf.

@@ -81,14 +81,16 @@ test('a before-phase APOC trigger installed through the system database fires in
   await wipeDatabase(d);
 });
 
-test('a second Neo4j started by the launcher stops cleanly on SIGTERM', async () => {
+test('a second Neo4j started by the launcher runs with the extra settings it was given and stops cleanly on SIGTERM', async () => {
   await testNeo4j(); // Fails like the other Neo4j tests when this run has no Neo4j (e.g. HEIMDALL_TEST_NO_NEO4J=1).
-  const instance = await startNeo4j({ auth: false });
+  const instance = await startNeo4j({ auth: false, settings: { 'dbms.cypher.min_replan_interval': '1h' } });
   try {
     const d = neo4j.driver(instance.uri, neo4j.auth.basic('neo4j', ''));
     try {
       const { records } = await d.executeQuery('RETURN 1 AS one');
       assert.equal(neo4j.integer.toNumber(records[0]!.get('one')), 1);
+      const config = await d.executeQuery("CALL dbms.listConfig('dbms.cypher.min_replan_interval') YIELD name, value RETURN name, value", {}, { database: 'system' });
+      assert.deepEqual(config.records.map((r) => [r.get('name'), r.get('value')]), [['dbms.cypher.min_replan_interval', '1h']]);
     } finally {
       await d.close();
     }
@@ -102,4 +104,9 @@ test('a second Neo4j started by the launcher stops cleanly on SIGTERM', async ()
     if (existsSync(instance.logFile)) console.error(readFileSync(instance.logFile, 'utf8').split('\n').slice(-30).join('\n'));
     throw err;
   }
+});
+
+test('the launcher refuses a setting it cannot write to neo4j.conf, naming it, before it starts anything', async () => {
+  await assert.rejects(startNeo4j({ settings: { 'Bad Name': 'x' } }), /The Neo4j setting "Bad Name" cannot be passed/);
+  await assert.rejects(startNeo4j({ settings: { 'db.logs.query.enabled': 'OFF\nserver.bolt.enabled=false' } }), /"db.logs.query.enabled" cannot be passed: .* a value is one line/);
 });

@@ -16,7 +16,8 @@ import sun.misc.Signal;
 /**
  * Starts an embedded Neo4j Community DBMS with APOC for Heimdall's tests and local development.
  * Usage: java -cp 'target/classes:target/lib/*' heimdall.Neo4jLauncher --port N --home DIR [--auth --password PW]
- *        [--stop-on-stdin-close]   (the password may come from NEO4J_LAUNCHER_PASSWORD instead)
+ *        [--stop-on-stdin-close] [--setting KEY=VALUE]...   (the password may come from NEO4J_LAUNCHER_PASSWORD instead)
+ * Each --setting is appended to the written neo4j.conf after the launcher's own lines, so it overrides them.
  * Prints exactly one line "NEO4J READY bolt://127.0.0.1:PORT" to stdout when Bolt accepts connections;
  * everything else goes to stderr. SIGTERM or SIGINT shut the DBMS down cleanly and exit with status 0.
  */
@@ -27,6 +28,7 @@ public final class Neo4jLauncher {
         boolean auth = false;
         boolean stopOnStdinClose = false;
         String password = System.getenv("NEO4J_LAUNCHER_PASSWORD");
+        java.util.List<String> settings = new java.util.ArrayList<>();
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--port" -> port = Integer.parseInt(args[++i]);
@@ -34,7 +36,14 @@ public final class Neo4jLauncher {
                 case "--auth" -> auth = true;
                 case "--password" -> password = args[++i];
                 case "--stop-on-stdin-close" -> stopOnStdinClose = true;
-                default -> fail("Unknown argument " + args[i] + "; usage: --port N --home DIR [--auth --password PW].");
+                case "--setting" -> {
+                    String setting = i + 1 < args.length ? args[++i] : "";
+                    if (!setting.matches("[a-z][a-z0-9_.]*=[^\\n]*")) {
+                        fail("--setting needs KEY=VALUE with a Neo4j setting name such as db.logs.query.enabled=OFF, but got \"" + setting + "\".");
+                    }
+                    settings.add(setting);
+                }
+                default -> fail("Unknown argument " + args[i] + "; usage: --port N --home DIR [--auth --password PW] [--setting KEY=VALUE]...");
             }
         }
         if (home == null) fail("The --home DIR argument is required: it is where the database files are kept.");
@@ -65,6 +74,7 @@ public final class Neo4jLauncher {
                 // Without these the Bolt server idles 5 s in Netty's quiet period on every shutdown.
                 "internal.dbms.bolt.netty_server_shutdown_quiet_period=0",
                 "internal.dbms.bolt.netty_server_shutdown_timeout=2s",
+                String.join("\n", settings),
                 "") );
         Files.writeString(conf.resolve("apoc.conf"), "apoc.trigger.enabled=true\napoc.trigger.refresh=100\n");
         copyApocJarsToPlugins(Files.createDirectories(home.resolve("plugins")));
