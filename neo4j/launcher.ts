@@ -33,7 +33,19 @@ export interface StartNeo4jOptions {
   /** Maximum JVM heap. Default 512m. */
   maxHeap?: string;
   /**
-   * Extra neo4j.conf settings, written after the launcher's own (so they override them), e.g.
+   * Initial JVM heap. Default 64m: small for tests, but the heap then grows towards maxHeap as the
+   * database is used, and with the serial collector each step is a full collection that stops
+   * Neo4j for about 100 ms. Give maxHeap here for a JVM that does not grow (Neo4j's own advice for
+   * servers: server.memory.heap.initial_size equal to max_size).
+   */
+  initialHeap?: string;
+  /**
+   * The JVM's garbage collector: `serial` (default: the smallest footprint, for tests) or `g1`
+   * (what a Neo4j server runs with), for measurements that should see a server's pauses.
+   */
+  gc?: 'serial' | 'g1';
+  /**
+   * Extra neo4j.conf settings, each in place of the launcher's own line of that name where it has one, e.g.
    * `{ 'db.logs.query.enabled': 'OFF' }`. Names are checked: lower case, digits, `_` and `.`.
    */
   settings?: Record<string, string>;
@@ -201,6 +213,10 @@ export function freePort(): Promise<number> {
 export async function startNeo4j(opts: StartNeo4jOptions = {}): Promise<Neo4jInstance> {
   const log = opts.log ?? (() => {});
   const timeoutMs = opts.timeoutMs ?? 180_000;
+  for (const [name, size] of [['maxHeap', opts.maxHeap], ['initialHeap', opts.initialHeap]] as const) {
+    if (size !== undefined && !/^[1-9][0-9]*[kmg]?$/i.test(size)) throw new Error(`The Neo4j ${name} "${size}" is not a JVM heap size: give a whole number with k, m or g (such as 512m or 1g).`);
+  }
+  if (opts.gc !== undefined && opts.gc !== 'serial' && opts.gc !== 'g1') throw new Error(`The Neo4j gc "${String(opts.gc)}" is not one the launcher knows: use serial or g1.`);
   for (const [key, value] of Object.entries(opts.settings ?? {})) {
     if (!/^[a-z][a-z0-9_.]*$/.test(key) || /[\r\n]/.test(value)) {
       throw new Error(`The Neo4j setting "${key}" cannot be passed: a name is lower case letters, digits, "_" and "." (such as db.logs.query.enabled), and a value is one line.`);
@@ -220,8 +236,8 @@ export async function startNeo4j(opts: StartNeo4jOptions = {}): Promise<Neo4jIns
 
   const args = [
     `-Xmx${opts.maxHeap ?? '512m'}`,
-    '-Xms64m',
-    '-XX:+UseSerialGC',
+    `-Xms${opts.initialHeap ?? '64m'}`,
+    opts.gc === 'g1' ? '-XX:+UseG1GC' : '-XX:+UseSerialGC',
     '-XX:+ExitOnOutOfMemoryError',
     '-Djava.awt.headless=true',
     '-Dfile.encoding=UTF-8',

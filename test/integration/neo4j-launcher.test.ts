@@ -81,16 +81,22 @@ test('a before-phase APOC trigger installed through the system database fires in
   await wipeDatabase(d);
 });
 
-test('a second Neo4j started by the launcher runs with the extra settings it was given and stops cleanly on SIGTERM', async () => {
+test('a second Neo4j started by the launcher runs with the settings and the collector it was given and stops cleanly on SIGTERM', async () => {
   await testNeo4j(); // Fails like the other Neo4j tests when this run has no Neo4j (e.g. HEIMDALL_TEST_NO_NEO4J=1).
-  const instance = await startNeo4j({ auth: false, settings: { 'dbms.cypher.min_replan_interval': '1h' } });
+  // one setting of its own, one in place of a line the launcher writes itself (Neo4j refuses a setting declared twice)
+  const instance = await startNeo4j({ auth: false, initialHeap: '128m', gc: 'g1', settings: { 'dbms.cypher.min_replan_interval': '1h', 'db.tx_log.rotation.size': '2M' } });
   try {
     const d = neo4j.driver(instance.uri, neo4j.auth.basic('neo4j', ''));
     try {
       const { records } = await d.executeQuery('RETURN 1 AS one');
       assert.equal(neo4j.integer.toNumber(records[0]!.get('one')), 1);
-      const config = await d.executeQuery("CALL dbms.listConfig('dbms.cypher.min_replan_interval') YIELD name, value RETURN name, value", {}, { database: 'system' });
-      assert.deepEqual(config.records.map((r) => [r.get('name'), r.get('value')]), [['dbms.cypher.min_replan_interval', '1h']]);
+      const config = await d.executeQuery('CALL dbms.listConfig() YIELD name, value', {}, { database: 'system' });
+      const value = (name: string) => config.records.find((r) => r.get('name') === name)?.get('value') as string | undefined;
+      assert.equal(value('dbms.cypher.min_replan_interval'), '1h');
+      assert.equal(value('db.tx_log.rotation.size'), '2.00MiB');
+      // and with the collector it was asked for
+      const gcs = await d.executeQuery("CALL dbms.queryJmx('java.lang:type=GarbageCollector,name=*') YIELD name RETURN name");
+      assert.ok(gcs.records.some((r) => String(r.get('name')).includes('G1')), `the JVM runs G1 (collectors: ${gcs.records.map((r) => r.get('name')).join(', ')})`);
     } finally {
       await d.close();
     }
@@ -106,7 +112,9 @@ test('a second Neo4j started by the launcher runs with the extra settings it was
   }
 });
 
-test('the launcher refuses a setting it cannot write to neo4j.conf, naming it, before it starts anything', async () => {
+test('the launcher refuses a setting, heap size or collector it cannot pass to Neo4j, naming it, before it starts anything', async () => {
   await assert.rejects(startNeo4j({ settings: { 'Bad Name': 'x' } }), /The Neo4j setting "Bad Name" cannot be passed/);
   await assert.rejects(startNeo4j({ settings: { 'db.logs.query.enabled': 'OFF\nserver.bolt.enabled=false' } }), /"db.logs.query.enabled" cannot be passed: .* a value is one line/);
+  await assert.rejects(startNeo4j({ initialHeap: '1 GB' }), /The Neo4j initialHeap "1 GB" is not a JVM heap size: give a whole number with k, m or g/);
+  await assert.rejects(startNeo4j({ gc: 'zgc' as 'g1' }), /The Neo4j gc "zgc" is not one the launcher knows: use serial or g1/);
 });

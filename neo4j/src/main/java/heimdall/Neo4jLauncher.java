@@ -17,7 +17,7 @@ import sun.misc.Signal;
  * Starts an embedded Neo4j Community DBMS with APOC for Heimdall's tests and local development.
  * Usage: java -cp 'target/classes:target/lib/*' heimdall.Neo4jLauncher --port N --home DIR [--auth --password PW]
  *        [--stop-on-stdin-close] [--setting KEY=VALUE]...   (the password may come from NEO4J_LAUNCHER_PASSWORD instead)
- * Each --setting is appended to the written neo4j.conf after the launcher's own lines, so it overrides them.
+ * Each --setting is written to neo4j.conf, in place of the launcher's own line of that name where it has one.
  * Prints exactly one line "NEO4J READY bolt://127.0.0.1:PORT" to stdout when Bolt accepts connections;
  * everything else goes to stderr. SIGTERM or SIGINT shut the DBMS down cleanly and exit with status 0.
  */
@@ -54,7 +54,8 @@ public final class Neo4jLauncher {
         // neo4j.conf and apoc.conf are written to HOME/conf on every start, so the files show what is in force.
         // APOC reads apoc.conf from the configuration directory (HOME/conf), also in embedded mode.
         Path conf = Files.createDirectories(home.resolve("conf"));
-        Files.writeString(conf.resolve("neo4j.conf"), String.join("\n",
+        java.util.Map<String, String> config = new java.util.LinkedHashMap<>();
+        for (String line : new String[] {
                 "server.bolt.enabled=true",
                 "server.bolt.listen_address=127.0.0.1:" + port,
                 "server.bolt.advertised_address=127.0.0.1:" + port,
@@ -74,8 +75,12 @@ public final class Neo4jLauncher {
                 // Without these the Bolt server idles 5 s in Netty's quiet period on every shutdown.
                 "internal.dbms.bolt.netty_server_shutdown_quiet_period=0",
                 "internal.dbms.bolt.netty_server_shutdown_timeout=2s",
-                String.join("\n", settings),
-                "") );
+        }) putSetting(config, line);
+        // Neo4j refuses a setting declared twice: a --setting replaces the launcher's line of the same name.
+        for (String line : settings) putSetting(config, line);
+        StringBuilder text = new StringBuilder();
+        config.forEach((key, value) -> text.append(key).append('=').append(value).append('\n'));
+        Files.writeString(conf.resolve("neo4j.conf"), text.toString());
         Files.writeString(conf.resolve("apoc.conf"), "apoc.trigger.enabled=true\napoc.trigger.refresh=100\n");
         copyApocJarsToPlugins(Files.createDirectories(home.resolve("plugins")));
 
@@ -125,6 +130,11 @@ public final class Neo4jLauncher {
     }
 
     /** APOC must be on the classpath (for its extensions such as triggers) and in the plugins directory (for its procedures). */
+    private static void putSetting(java.util.Map<String, String> config, String line) {
+        int eq = line.indexOf('=');
+        config.put(line.substring(0, eq), line.substring(eq + 1));
+    }
+
     private static void copyApocJarsToPlugins(Path plugins) throws IOException {
         int copied = 0;
         for (String entry : System.getProperty("java.class.path").split(java.io.File.pathSeparator)) {
