@@ -297,8 +297,11 @@ export async function runNeo4jBench(): Promise<Record<string, unknown>> {
   const started = performance.now();
   // Neo4j's pause monitor reports JVM stop-the-world pauses; they are counted per phase to explain latency tails.
   const pauses: Array<{ at: number; ms: number }> = [];
+  // A fixed heap, as Neo4j advises for servers: with the launcher's default (64m, growing) the serial collector's
+  // full collections as the heap grows stopped Neo4j for ~100 ms each, inside the measured phases.
   const neo = await startNeo4j({
     maxHeap: '1g',
+    initialHeap: '1g',
     onOutput: (line) => {
       const m = /stop-the-world pause: \{pauseTime=(\d+)/.exec(line);
       if (m) pauses.push({ at: performance.now(), ms: Number(m[1]) });
