@@ -210,9 +210,8 @@ export function freePort(): Promise<number> {
   });
 }
 
-export async function startNeo4j(opts: StartNeo4jOptions = {}): Promise<Neo4jInstance> {
-  const log = opts.log ?? (() => {});
-  const timeoutMs = opts.timeoutMs ?? 180_000;
+/** Throws, naming the option, when a heap size, the collector or a setting could not be passed to the JVM or neo4j.conf as given. */
+function checkJvmAndSettings(opts: StartNeo4jOptions): void {
   for (const [name, size] of [['maxHeap', opts.maxHeap], ['initialHeap', opts.initialHeap]] as const) {
     if (size !== undefined && !/^[1-9][0-9]*[kmg]?$/i.test(size)) throw new Error(`The Neo4j ${name} "${size}" is not a JVM heap size: give a whole number with k, m or g (such as 512m or 1g).`);
   }
@@ -222,6 +221,12 @@ export async function startNeo4j(opts: StartNeo4jOptions = {}): Promise<Neo4jIns
       throw new Error(`The Neo4j setting "${key}" cannot be passed: a name is lower case letters, digits, "_" and "." (such as db.logs.query.enabled), and a value is one line.`);
     }
   }
+}
+
+export async function startNeo4j(opts: StartNeo4jOptions = {}): Promise<Neo4jInstance> {
+  const log = opts.log ?? (() => {});
+  const timeoutMs = opts.timeoutMs ?? 180_000;
+  checkJvmAndSettings(opts);
   const { classpath } = await ensureNeo4jBuilt(log);
   const ownsHome = opts.home === undefined;
   const home = ownsHome ? mkdtempSync(join(tmpdir(), 'heimdall-neo4j-')) : resolve(opts.home!);

@@ -129,12 +129,13 @@ public final class Neo4jLauncher {
         new CountDownLatch(1).await(); // Neo4j runs on its own threads; this one waits for a signal.
     }
 
-    /** APOC must be on the classpath (for its extensions such as triggers) and in the plugins directory (for its procedures). */
+    /** Puts one KEY=VALUE line into the configuration, in place of an earlier line of that KEY. */
     private static void putSetting(java.util.Map<String, String> config, String line) {
         int eq = line.indexOf('=');
         config.put(line.substring(0, eq), line.substring(eq + 1));
     }
 
+    /** APOC must be on the classpath (for its extensions such as triggers) and in the plugins directory (for its procedures). */
     private static void copyApocJarsToPlugins(Path plugins) throws IOException {
         int copied = 0;
         for (String entry : System.getProperty("java.class.path").split(java.io.File.pathSeparator)) {
