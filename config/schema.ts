@@ -120,7 +120,7 @@ const source = {
       required: ['type'],
       properties: {
         type: { const: 'neo4j-apoc' },
-        pollIntervalMs: { ...durationMs, default: 100, description: 'Longest wait between reads of an empty outbox, ms (the wait starts at 5 ms and doubles while the outbox stays empty; 5 ms after a read that found entries).' },
+        pollIntervalMs: { ...durationMs, default: 100, description: 'Longest wait between reads of an empty outbox, ms (the wait starts at 5 ms and doubles while the outbox stays empty, after a busy spell only once reads 5 ms apart have gone on as long as the spell did, up to 500 ms; 5 ms after a read that found entries).' },
         batchSize: { ...positiveInt, default: 1000, description: 'Outbox entries read per poll.' },
         backlogWarning: { ...positiveInt, default: 10000, description: 'Warn when the backlog passes this many entries.' },
         ordering: { type: 'string', enum: ['strict', 'relaxed'], default: 'relaxed', description: 'strict: events in commit order (writers serialise on a counter); relaxed: no write-path lock, per-entity order only (see daemon/sources/README.md).' },

@@ -8,7 +8,8 @@
  *   emit    the events, in chunks that fit the plugin queues (`room`);
  *   ack     once the batch's `settled` checkpoint passes, delete its entries in the background (in-flight.ts)
  * — again at once while full batches come back, MIN_POLL_MS (5 ms) after a round that found entries, and against
- * an empty outbox after a wait that doubles from 5 ms up to pollIntervalMs. Only a crash between emit
+ * an empty outbox after a wait that doubles from 5 ms up to pollIntervalMs once a busy spell's hold has passed
+ * (poll-pacer.ts). Only a crash between emit
  * and ack redelivers, with the same event ids. While the database is unreachable the source is
  * `degraded` and retries with backoff; the outbox keeps every committed change meanwhile.
  *
@@ -25,6 +26,7 @@ import { InFlight } from './in-flight.js';
 import { explainOutboxError } from './outbox-errors.js';
 import { decodeEntries, type DecodedEntries } from './outbox-events.js';
 import { OutboxStore, type ReadResult, type StoredEntry } from './outbox-store.js';
+import { PollPacer } from './poll-pacer.js';
 import { FAILED_LABEL, type Ordering } from './outbox-trigger.js';
 import { TriggerGuard, type Waiting } from './trigger-guard.js';
 import type { Neo4jApocSourceOptions } from './source-options.js';
@@ -37,8 +39,6 @@ const STOP_SETTLE_MS = 5000;
 const BACKLOG_REFRESH_MS = 1000;
 const BACKLOG_WARN_EVERY_MS = 60_000;
 const QUERY_TIMEOUT_MS = 30_000;
-/** The shortest wait between reads: after a round that found entries, and where the idle backoff starts. */
-export const MIN_POLL_MS = 5;
 
 /** What a round found: a full batch (read again at once), some entries, none, or a batch whose ack is due ('ack': at once). */
 type Found = 'full' | 'some' | 'none' | 'ack';
@@ -66,8 +66,8 @@ export class Neo4jApocSource implements EventSource {
   private backlogAt = 0;
   private lastBacklogWarn = 0;
   private failures = 0;
-  /** The next wait against an empty outbox (idle backoff, MIN_POLL_MS … pollIntervalMs). */
-  private idleMs = MIN_POLL_MS;
+  /** The waits between reads (the idle backoff, and the hold after a busy spell). */
+  private readonly pacer: PollPacer;
   private stopping = false;
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
@@ -102,6 +102,7 @@ export class Neo4jApocSource implements EventSource {
     });
     this.watchdog = new CaptureWatchdog({ intervalMs: checkIntervalMs, timer: opts.timer ?? systemTimer, check: () => this.check() });
     this.inflight = new InFlight((entries) => this.store.ack(entries));
+    this.pacer = new PollPacer(opts.config.pollIntervalMs);
   }
 
   get ordering(): Ordering {
@@ -217,23 +218,17 @@ export class Neo4jApocSource implements EventSource {
   /**
    * Between rounds: backoff after a failure; none while full batches come back or a settled batch waits for its ack;
    * MIN_POLL_MS after a round that found entries (so a steady write rate is followed within milliseconds without a
-   * query storm); and against an empty outbox an interval that doubles from MIN_POLL_MS up to pollIntervalMs (the
-   * idle cost stays one read per pollIntervalMs).
+   * query storm); and against an empty outbox the pacer's wait (poll-pacer.ts: MIN_POLL_MS for a while after a busy
+   * spell, then doubling up to pollIntervalMs, so the idle cost stays one read per pollIntervalMs).
    */
   private pause(found: Found): Promise<void> {
     const poll = this.opts.config.pollIntervalMs;
     if (this.failures > 0) return this.sleep(Math.min(MAX_BACKOFF_MS, poll * 2 ** Math.min(this.failures, 10)));
-    if (found === 'full' || found === 'ack') {
-      if (found === 'full') this.idleMs = Math.min(MIN_POLL_MS, poll);
-      return new Promise((r) => setImmediate(r));
-    }
-    if (found === 'some') {
-      this.idleMs = Math.min(MIN_POLL_MS, poll);
-      return this.sleep(this.idleMs);
-    }
-    const wait = this.idleMs;
-    this.idleMs = Math.min(poll, this.idleMs * 2);
-    return this.sleep(wait);
+    const now = performance.now();
+    if (found === 'full' || found === 'some') this.pacer.found(now);
+    if (found === 'full' || found === 'ack') return new Promise((r) => setImmediate(r));
+    if (found === 'some') return this.sleep(this.pacer.currentIdleMs);
+    return this.sleep(this.pacer.emptyWait(now));
   }
 
   /** One round of read → decode → emit → ack; says what it found (see pause). */
@@ -277,7 +272,7 @@ export class Neo4jApocSource implements EventSource {
     await this.refreshBacklog(false);
     const unsettled = this.inflight.oldest(true);
     if (!unsettled) return 'none';
-    await Promise.race([unsettled, this.sleep(this.idleMs)]);
+    await Promise.race([unsettled, this.sleep(this.pacer.currentIdleMs)]);
     return 'ack';
   }
 
