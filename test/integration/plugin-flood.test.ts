@@ -220,11 +220,21 @@ describe('a plugin flooding the daemon', { timeout: 300_000 }, () => {
       assert.ok(!r.cutoff);
       if (r.skipped > 0) sampled++;
     }
+    // The client that stopped reading is cut off once its socket has taken nothing for clientStallMs across two
+    // flushes. The kernel may have taken the whole replay into the socket's buffers (loopback buffers grow to
+    // several MB), and the flood passes little: more 2 KB messages, until the daemon says it cut the client off,
+    // fill the socket for sure and make the flushes that judge it.
+    let cut = false;
+    void slowCutOff.then(() => (cut = true), () => undefined);
+    await waitFor('the daemon to cut off the client that stopped reading', async () => {
+      if (!cut) await invoke('heimdall.bifrost-notifier.burst', { count: 50, window: 50, pad: 2000 });
+      return cut;
+    }, 120_000);
+    await slowCutOff;
     const after = (await (await d.fetch('/v1/bifrost/status')).json()) as { stream: { clients: number; cutOff: number } };
     assert.equal(after.stream.cutOff, 1, 'only the client that stopped reading was cut off');
     assert.equal(after.stream.clients, READERS);
 
-    await slowCutOff;
     await waitFor('the stopped client to read its cutoff event', () => slow.cutoff, 20_000);
     await waitFor('the daemon to end the stopped client\'s response', () => slow.ended, 20_000);
     process.stdout.write(`# ${runs.join('; ')}; ${out.notifications.passed} notifications and ${out.logLines.passed} log lines passed, ${sampled} readers got a sample\n`);
