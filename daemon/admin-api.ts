@@ -27,7 +27,7 @@ export interface AdminApiParts {
   plugins: { statuses(): PluginStatus[] } & Partial<{ quarantined: QuarantineApi['list']; quarantineStats: QuarantineApi['stats']; retryQuarantined: QuarantineApi['retry'] }>;
   /** Restart, pause and resume of one plugin (POST /v1/plugins/{name}/…). */
   pluginControl?: PluginControlApi;
-  sources: { statuses(): SourceStatus[]; ingest(items: readonly unknown[], source?: string): IngestResult };
+  sources: { statuses(): SourceStatus[]; ingest(items: readonly unknown[], source?: string, texts?: readonly string[]): IngestResult };
   /** The database router, when one is configured. */
   db: { readonly connected: boolean; readonly lastError: string | undefined } | undefined;
   registry: Pick<ActionRegistry, 'list'>;
@@ -102,7 +102,7 @@ export function createAdminApi(p: AdminApiParts): DaemonApi {
     plugins: () => p.plugins.statuses(),
     ...(p.pluginControl ? { pluginControl: p.pluginControl } : {}),
     actions: () => p.registry.list(),
-    ingest: (items, source) => p.sources.ingest(items, source),
+    ingest: (items, source, texts) => p.sources.ingest(items, source, texts),
     invokeAction: (name, params, trigger) => invoker.invokeAction(name, params, trigger),
     prompt: (prompt, opts) => invoker.sendPrompt(prompt, opts, { kind: 'operator' }),
     metrics: () => p.metrics.render(),

@@ -39,7 +39,7 @@ function syntaxMessage(err: unknown): string {
 }
 
 /** One item found in an NDJSON body: a parsed value, or the reason its line is not JSON. */
-export type NdjsonItem = { ok: true; value: unknown; line: number } | { ok: false; reason: string; line: number };
+export type NdjsonItem = { ok: true; value: unknown; text: string; line: number } | { ok: false; reason: string; line: number };
 
 /**
  * Walks an NDJSON text in chunks of at most `max` non-blank lines, so that the caller can yield
@@ -72,7 +72,7 @@ export class NdjsonReader {
       // Fast path: an event line starts with '{'. Anything else is checked for being blank.
       if (line.charCodeAt(0) !== 123 && line.trim() === '') continue;
       try {
-        out.push({ ok: true, value: parseJson(line, this.safe), line: this.lineNo });
+        out.push({ ok: true, value: parseJson(line, this.safe), text: line, line: this.lineNo });
       } catch (err) {
         out.push({ ok: false, line: this.lineNo, reason: `Line ${this.lineNo} is not valid JSON: ${syntaxMessage(err)}.` });
       }

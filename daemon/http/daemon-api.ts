@@ -78,8 +78,11 @@ export interface DaemonApi {
   /** Restart, pause, resume (the POST /v1/plugins/{name}/… routes). */
   pluginControl?: PluginControlApi;
   actions(): ActionInfo[];
-  /** Validates each item against the event schema, fills id/timestamp/database/source, routes the valid ones. */
-  ingest(items: unknown[], source: string): IngestResult;
+  /**
+   * Validates each item against the event schema, fills id/timestamp/database/source, routes the valid ones.
+   * `texts[i]` is the JSON text items[i] was parsed from, when there is one (NDJSON lines).
+   */
+  ingest(items: unknown[], source: string, texts?: readonly string[]): IngestResult;
   invokeAction(name: string, params: Record<string, unknown> | undefined, trigger: ActionTrigger): Promise<ActionResult>;
   prompt(prompt: string, opts?: PromptOptions): Promise<ActionResult>;
   /** Prometheus text exposition. */

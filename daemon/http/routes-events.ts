@@ -51,11 +51,11 @@ class AnswerBuilder {
     if (this.answer.rejected.length < MAX_REJECTIONS_LISTED) this.answer.rejected.push(r);
   }
   /** Ingests `items`; `indexOf[i]`/`lineOf[i]` give each item's place in the request. */
-  ingest(api: DaemonApi, items: unknown[], indexOf: (i: number) => number, lineOf?: (i: number) => number): void {
+  ingest(api: DaemonApi, items: unknown[], indexOf: (i: number) => number, lineOf?: (i: number) => number, texts?: string[]): void {
     if (items.length === 0) return;
     let result;
     try {
-      result = api.ingest(items, 'http');
+      result = api.ingest(items, 'http', texts);
     } catch (err) {
       // Nothing of this request is in yet: let the error handler answer. Otherwise report the rest.
       if (this.answer.accepted === 0 && this.answer.rejectedCount === 0) throw err;
@@ -91,23 +91,25 @@ export async function ingestNdjson(api: DaemonApi, text: string): Promise<Events
     first = false;
     const chunk = reader.next(INGEST_CHUNK);
     const items: unknown[] = [];
+    const texts: string[] = [];
     const indexes: number[] = [];
     const lines: number[] = [];
     for (const item of chunk) {
       if (item.ok) {
         items.push(item.value);
+        texts.push(item.text);
         indexes.push(index);
         lines.push(item.line);
       } else {
         // Keep rejections in request order: ingest what came before this line first.
-        b.ingest(api, items.splice(0), (i) => indexes[i]!, (i) => lines[i]!);
+        b.ingest(api, items.splice(0), (i) => indexes[i]!, (i) => lines[i]!, texts.splice(0));
         indexes.length = 0;
         lines.length = 0;
         b.reject({ index, line: item.line, reason: item.reason });
       }
       index++;
     }
-    b.ingest(api, items, (i) => indexes[i]!, (i) => lines[i]!);
+    b.ingest(api, items, (i) => indexes[i]!, (i) => lines[i]!, texts);
   }
   return b.answer;
 }

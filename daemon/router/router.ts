@@ -8,13 +8,16 @@
  * Every source's events pass through here, so this is where limits.events is enforced for all of
  * them (event-limits.ts): an event that is too deep, too large or not plain JSON reaches no queue
  * and is counted as refused (by source and limit). Events the http source already measured at
- * ingest (it says so: `measured`) are not walked again.
+ * ingest (it says so: `measured`) are not walked again. With SHARE_MIN_PLUGINS plugins or more, the
+ * texts of events handed with their NDJSON text (`textOf`) that go to every plugin are written once
+ * into shared memory (shared-lines.ts).
  */
 import type { Logger } from 'pino';
 import type { DatabaseEvent } from '../../sdk/index.js';
 import { DEFAULT_EVENT_LIMITS, measureValue, type EventLimits } from './event-limits.js';
 import { RefusedEvents, type RefusedStats } from './refused-events.js';
 import { JSON_MIN_FAN_OUT, markManyTargets } from './fan-out.js';
+import { SHARE_MIN_PLUGINS, shareLines } from './shared-lines.js';
 
 /** What the router needs of a plugin (the plugin host satisfies it). */
 export interface QueueTarget {
@@ -63,11 +66,15 @@ export class Router {
    * Routes events in order; a source is never blocked (queues drop by their policy). Each plugin is
    * handed its share of the call at once (offerAll), so its worker gets one batch, not one per event.
    */
-  route(events: readonly DatabaseEvent[], opts: { measured?: boolean } = {}): void {
+  route(events: readonly DatabaseEvent[], opts: { measured?: boolean; textOf?: (index: number) => string | undefined } = {}): void {
     const targets = this.targets;
     const shares: DatabaseEvent[][] = targets.map(() => []);
     const measured = opts.measured === true;
-    for (const ev of events) {
+    const textOf = targets.length >= SHARE_MIN_PLUGINS ? opts.textOf : undefined;
+    const sharedEvents: DatabaseEvent[] = [];
+    const sharedTexts: string[] = [];
+    for (let j = 0; j < events.length; j++) {
+      const ev = events[j]!;
       if (!measured && !this.admissible(ev)) continue;
       this.routed++;
       const origin = ev.metadata?.origin?.plugin;
@@ -80,8 +87,14 @@ export class Router {
         shares[i]!.push(ev);
         fanOut++;
       }
-      if (fanOut >= JSON_MIN_FAN_OUT) markManyTargets(ev);
+      // shared text only for an event every plugin takes: no queue keeps a segment for others' events (shared-lines.ts)
+      const text = textOf !== undefined && fanOut === targets.length ? textOf(j) : undefined;
+      if (text !== undefined) {
+        sharedEvents.push(ev);
+        sharedTexts.push(text);
+      } else if (fanOut >= JSON_MIN_FAN_OUT) markManyTargets(ev);
     }
+    if (sharedEvents.length > 0) shareLines(sharedEvents, sharedTexts);
     for (let i = 0; i < targets.length; i++) {
       const t = targets[i]!;
       const share = shares[i]!;

@@ -15,6 +15,7 @@ import type { EventLimits } from '../router/event-limits.js';
 import { measureValue } from '../router/event-limits.js';
 import { checkEvent } from '../router/event-validator.js';
 import { nowIso } from '../../sdk/checks/event.js';
+import { FilledText, missingFields, type Missing } from '../router/shared-lines.js';
 import type { Emit, EventSource, SourceStatus } from './source.js';
 
 /** The reason given for an item refused because the daemon is starting (the HTTP layer maps it to 503). */
@@ -102,21 +103,32 @@ export class HttpSource implements EventSource {
 
   /**
    * Validates each item, fills id/timestamp/database/source, and emits the valid ones.
-   * `source` names the ingest path in events that do not say (default http).
+   * `source` names the ingest path in events that do not say (default http). `texts[i]`, when
+   * given, is the JSON text items[i] was parsed from (an NDJSON line): the accepted events' texts
+   * are then shared with the plugins' workers instead of cloned for each (router/shared-lines.ts).
    */
-  ingest(items: readonly unknown[], source = 'http'): IngestResult {
+  ingest(items: readonly unknown[], source = 'http', texts?: readonly string[]): IngestResult {
     // one timestamp for the whole call: the items arrived together
     const defaults = { database: this.opts.database, source, timestamp: nowIso() };
-    const ok = [];
+    const ok: DatabaseEvent[] = [];
     const okIndexes: number[] = [];
     const rejected: IngestRejection[] = [];
     const ids: string[] = [];
+    // each accepted item's line and what the check filled in: the router asks for the text of those it shares
+    const okTexts: Array<string | undefined> | undefined = texts && this.state === 'running' ? [] : undefined;
+    const okMissing: Array<Missing | undefined> = [];
     for (let i = 0; i < items.length; i++) {
-      const c = checkEvent(items[i], defaults, this.opts.limits);
+      const item = items[i];
+      const missing: Missing | undefined = okTexts && item !== null && typeof item === 'object' ? missingFields(item as Record<string, unknown>) : undefined;
+      const c = checkEvent(item, defaults, this.opts.limits);
       if (c.ok) {
         ok.push(c.event);
         okIndexes.push(i);
         ids.push(c.event.id);
+        if (okTexts) {
+          okTexts.push(texts![i]);
+          okMissing.push(missing);
+        }
       } else rejected.push({ index: i, ...(c.id ? { id: c.id } : {}), reason: c.reason });
     }
     if (this.state === 'starting') {
@@ -133,7 +145,15 @@ export class HttpSource implements EventSource {
       for (const [k, e] of ok.entries()) rejected.push({ index: okIndexes[k]!, id: e.id, reason: why });
       return { accepted: 0, rejected, ids: [] };
     }
-    this.opts.emit(ok, { measured: true });
+    if (okTexts) {
+      const filled = new FilledText(defaults);
+      const textOf = (k: number) => {
+        const line = okTexts[k];
+        const missing = okMissing[k];
+        return line === undefined || missing === undefined ? undefined : filled.splice(line, missing, ok[k]!);
+      };
+      this.opts.emit(ok, { measured: true, textOf });
+    } else this.opts.emit(ok, { measured: true });
     this.emitted += ok.length;
     return { accepted: ok.length, rejected, ids };
   }

@@ -93,8 +93,8 @@ export class SourceSet {
   }
 
   /** Items POSTed to /v1/events (see HttpSource.ingest); all refused when no http source is configured. */
-  ingest(items: readonly unknown[], source?: string): IngestResult {
-    if (this.http) return this.http.ingest(items, source);
+  ingest(items: readonly unknown[], source?: string, texts?: readonly string[]): IngestResult {
+    if (this.http) return this.http.ingest(items, source, texts);
     return { accepted: 0, rejected: items.map((_, index) => ({ index, reason: NO_HTTP_SOURCE })), ids: [] };
   }
 

@@ -14,6 +14,8 @@ export interface EmitOptions {
    * answer each with its reason): the router does not walk them again.
    */
   measured?: boolean;
+  /** The JSON text of events[index], where it has one (the http source's NDJSON lines; router/shared-lines.ts). */
+  textOf?: (index: number) => string | undefined;
 }
 
 export type Emit = (events: DatabaseEvent[], opts?: EmitOptions) => void;

@@ -17,10 +17,15 @@
  * Writing JSON pays only when an event goes to several plugins: only the events the router handed
  * to at least JSON_MIN_FAN_OUT plugins (router/fan-out.ts marks them) cross as text; the others
  * cross as structured clones, beside the text or, when the batch holds no widely routed event, as
- * one structured clone of the whole batch.
+ * one structured clone of the whole batch. *
+ * Events that came in as NDJSON lines and went to every plugin have their text in shared memory
+ * already (router/shared-lines.ts): a batch holding any crosses as `runs`, each run a place in a
+ * segment that the worker parses in one JSON.parse, with the batch's other events between them
+ * written as above. Nothing of such an event is copied or cloned per plugin.
  */
 import type { DatabaseEvent } from '../../sdk/index.js';
 import { hasManyTargets } from '../router/fan-out.js';
+import { lineOf, parseRun, type LineRun } from '../router/shared-lines.js';
 
 export type WireBatch =
   | {
@@ -30,7 +35,15 @@ export type WireBatch =
       cloned?: Array<[number, DatabaseEvent]>;
     }
   /** A batch of events the router handed to few plugins (router/fan-out.ts): structured-cloned whole. */
-  | { events: DatabaseEvent[] };
+  | { events: DatabaseEvent[] }
+  /**
+   * A batch that holds events whose NDJSON text is shared (router/shared-lines.ts): runs of them as
+   * places in shared memory, the others between them written as above, in order.
+   */
+  | { runs: Array<LineRun | PlainWire> };
+
+/** A batch, or part of one, with no shared text. */
+export type PlainWire = Exclude<WireBatch, { runs: unknown }>;
 
 /** Most characters of JSON in one batch; past it the rest of the batch is structured-cloned. */
 const MAX_WIRE_CHARS = 1 << 27;
@@ -84,6 +97,36 @@ export function eventJson(event: DatabaseEvent): string | null {
 
 /** Writes a batch for the worker, in order. */
 export function encodeBatch(batch: readonly DatabaseEvent[]): WireBatch {
+  let shared = false;
+  for (let i = 0; i < batch.length && !shared; i++) shared = lineOf(batch[i]!) !== undefined;
+  return shared ? encodeRuns(batch) : encodePlain(batch);
+}
+
+/** A batch with shared text: consecutive events of one segment that lie side by side make one run. */
+function encodeRuns(batch: readonly DatabaseEvent[]): WireBatch {
+  const runs: Array<LineRun | PlainWire> = [];
+  let run: LineRun | undefined;
+  let plainFrom = -1;
+  for (let i = 0; i < batch.length; i++) {
+    const ref = lineOf(batch[i]!);
+    if (ref === undefined) {
+      run = undefined;
+      if (plainFrom < 0) plainFrom = i;
+      continue;
+    }
+    if (plainFrom >= 0) {
+      runs.push(encodePlain(batch.slice(plainFrom, i)));
+      plainFrom = -1;
+    }
+    // the next line of a segment starts one byte (the comma) after the one before it ends
+    if (run && run.sab === ref.sab && run.end + 1 === ref.start) run.end = ref.end;
+    else runs.push((run = { sab: ref.sab, start: ref.start, end: ref.end }));
+  }
+  if (plainFrom >= 0) runs.push(encodePlain(batch.slice(plainFrom)));
+  return { runs };
+}
+
+function encodePlain(batch: readonly DatabaseEvent[]): PlainWire {
   if (!batch.some(hasManyTargets)) return { events: batch as DatabaseEvent[] };
   let json = '[';
   let chars = 0;
@@ -106,6 +149,11 @@ export function encodeBatch(batch: readonly DatabaseEvent[]): WireBatch {
 
 /** The worker's side: the events of the batch, in order. */
 export function decodeBatch(wire: WireBatch): DatabaseEvent[] {
+  if ('runs' in wire) {
+    const batch: DatabaseEvent[] = [];
+    for (const part of wire.runs) for (const e of 'sab' in part ? parseRun(part) : decodeBatch(part)) batch.push(e);
+    return batch;
+  }
   if ('events' in wire) return wire.events;
   const batch = JSON.parse(wire.json) as DatabaseEvent[];
   if (wire.cloned) for (const [i, event] of wire.cloned) batch[i] = event;

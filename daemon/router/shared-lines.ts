@@ -1,0 +1,147 @@
+/**
+ * The NDJSON text an event came in as, written once into shared memory for every plugin it goes to
+ * (issue 12, item 4). The http source keeps the text of each accepted NDJSON line with the fields
+ * it filled in (id, timestamp, database, source) spliced in before the closing brace, exactly where
+ * the schema check appended them to the parsed object, so that JSON.parse of that text gives the
+ * event the main thread holds: the same keys in the same order with the same values (both sides
+ * parse the same characters). The router writes the texts of the events of one route call that go
+ * to every plugin, joined by commas, into a SharedArrayBuffer (a segment) and marks each event with
+ * where its text lies; a plugin host sends a worker only where in which segment its batch lies, and
+ * the worker parses `[` + those bytes + `]` in one JSON.parse. The main thread so pays no structured
+ * clone per plugin, and no copy of the text per plugin: every worker reads the same memory.
+ *
+ * A queued event keeps its segment alive. Only events that go to every plugin are written into
+ * segments (one that goes to some crosses as before), so a queue holds a segment for the events it
+ * has, not for others' events; only its drops can leave part of a segment queued, at the head or
+ * the tail of the queue. A segment holds at most SEGMENT_MAX_EVENTS events and SEGMENT_MAX_BYTES.
+ *
+ * The mark is a symbol property, which JSON, structured clone and for…in never see. It names the
+ * event it was made for, so that a copy of the event (spread, Object.assign: they copy symbol
+ * properties), made perhaps to change it, does not pass for text that is no longer its own.
+ * (Object.defineProperty would hide it from spread too, but costs the main thread 0.6 µs an event.)
+ */
+import type { DatabaseEvent } from '../../sdk/index.js';
+
+/** Where an event's text lies: bytes [start, end) of `sab`. */
+export interface LineRef {
+  readonly sab: SharedArrayBuffer;
+  readonly start: number;
+  readonly end: number;
+  /** The event this is the text of (set when the router marks it). */
+  owner?: object;
+}
+
+/**
+ * Plugins there must be before texts are shared: with one, its structured clone costs the main thread
+ * less than splicing and writing the text (bench/core.ts, 2026-12-03: main-thread CPU per 100k events
+ * 4.2–6.7x the raw baseline's with sharing, 3.8–4.1x without; with 4 plugins 1.3–1.6x against 1.8–2.6x).
+ */
+export const SHARE_MIN_PLUGINS = 2;
+
+/** Most events written into one segment (a route call of the http source holds at most 1024). */
+export const SEGMENT_MAX_EVENTS = 1024;
+/** Most bytes of one segment, counted as 3 a character. */
+export const SEGMENT_MAX_BYTES = 1 << 20;
+
+const LINE: unique symbol = Symbol('heimdall.sharedLine');
+type Carrier = { [LINE]?: LineRef };
+
+/** Marks `event` as one whose text is `ref` (the router does it for events that go to every plugin). */
+export function attachLine(event: DatabaseEvent, ref: LineRef): void {
+  if (ref.owner !== undefined || !Object.isExtensible(event)) return;
+  ref.owner = event;
+  (event as Carrier)[LINE] = ref;
+}
+
+/** The shared text of `event`, when it has one (not a copy's). */
+export function lineOf(event: DatabaseEvent): LineRef | undefined {
+  const ref = (event as Carrier)[LINE];
+  return ref !== undefined && ref.owner === event ? ref : undefined;
+}
+
+/** The fields the schema check fills in, in the order it appends them (sdk/checks/event.ts). */
+export const FILLED_FIELDS = ['id', 'timestamp', 'database', 'source'] as const;
+export type Missing = [boolean, boolean, boolean, boolean];
+
+/** Which of FILLED_FIELDS `item` lacks (read before the check fills them). */
+export function missingFields(item: Record<string, unknown>): Missing {
+  return [item.id === undefined, item.timestamp === undefined, item.database === undefined, item.source === undefined];
+}
+
+/** The defaults of one ingest call as JSON members, written once for all its events. */
+export class FilledText {
+  private readonly ts: string;
+  private readonly db: string;
+  private readonly src: string;
+  private readonly all: string;
+  constructor(defaults: { timestamp: string; database: string; source: string }) {
+    this.ts = `,"timestamp":${JSON.stringify(defaults.timestamp)}`;
+    this.db = `,"database":${JSON.stringify(defaults.database)}`;
+    this.src = `,"source":${JSON.stringify(defaults.source)}`;
+    this.all = this.ts + this.db + this.src;
+  }
+
+  /**
+   * The line with the fields the check filled in (`missing`: the id from `event`, the others this
+   * call's defaults) spliced in before its closing brace. `line` is the text of a JSON object (the
+   * check accepted what it parsed to), so its last `}` closes it and only white space can follow.
+   */
+  splice(line: string, missing: Missing, event: DatabaseEvent): string {
+    const [id, ts, db, src] = missing;
+    if (!id && !ts && !db && !src) return line;
+    // a generated id is a UUID (nothing to escape); one the producer sent is never filled in
+    let fill = id ? `,"id":"${event.id}"` : '';
+    if (ts && db && src) fill += this.all;
+    else fill += (ts ? this.ts : '') + (db ? this.db : '') + (src ? this.src : '');
+    const close = line.lastIndexOf('}');
+    return close === line.length - 1 ? line.slice(0, close) + fill + '}' : line.slice(0, close) + fill + line.slice(close);
+  }
+}
+
+/**
+ * Writes the texts of `events` (texts[i] is that of events[i]) into segments of shared memory and
+ * marks each event with where its text lies.
+ */
+export function shareLines(events: readonly DatabaseEvent[], texts: readonly string[]): void {
+  let first = 0;
+  let chars = 0;
+  for (let i = 0; i < texts.length; i++) {
+    const len = texts[i]!.length + 1;
+    // a character takes at most 3 bytes of UTF-8
+    if (i > first && (i - first >= SEGMENT_MAX_EVENTS || (chars + len) * 3 > SEGMENT_MAX_BYTES)) {
+      writeSegment(events, texts, first, i);
+      first = i;
+      chars = 0;
+    }
+    chars += len;
+  }
+  if (texts.length > first) writeSegment(events, texts, first, texts.length);
+}
+
+function writeSegment(events: readonly DatabaseEvent[], texts: readonly string[], from: number, to: number): void {
+  let joined = texts[from]!;
+  for (let i = from + 1; i < to; i++) joined += ',' + texts[i]!;
+  const bytes = Buffer.byteLength(joined, 'utf8');
+  const sab = new SharedArrayBuffer(bytes);
+  Buffer.from(sab).write(joined, 0, 'utf8');
+  const ascii = bytes === joined.length;
+  let pos = 0;
+  for (let i = from; i < to; i++) {
+    const t = texts[i]!;
+    const len = ascii ? t.length : Buffer.byteLength(t, 'utf8');
+    attachLine(events[i]!, { sab, start: pos, end: pos + len });
+    pos += len + 1;
+  }
+}
+
+/** A run of consecutive events of one segment, as a worker is sent it. */
+export interface LineRun {
+  sab: SharedArrayBuffer;
+  start: number;
+  end: number;
+}
+
+/** The events of a run, parsed in the worker. */
+export function parseRun(run: LineRun): DatabaseEvent[] {
+  return JSON.parse(`[${Buffer.from(run.sab, run.start, run.end - run.start).toString('utf8')}]`) as DatabaseEvent[];
+}

@@ -1,0 +1,150 @@
+/**
+ * NDJSON text shared with the plugin workers (router/shared-lines.ts): a line with the fields the
+ * schema check filled in spliced in parses to exactly the event the check made (values and key
+ * order, nested too); the router writes into shared memory only the events every plugin takes; a
+ * batch of them crosses as runs of a segment and decodes to exactly what a structured clone of
+ * the batch gives, in order, with other events between them; a copy of an event does not pass for
+ * its text.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { DatabaseEvent } from '../../sdk/index.js';
+import { checkEvent } from '../../daemon/router/event-validator.js';
+import { FilledText, SEGMENT_MAX_EVENTS, SHARE_MIN_PLUGINS, lineOf, missingFields, shareLines } from '../../daemon/router/shared-lines.js';
+import { decodeBatch, encodeBatch } from '../../daemon/workers/event-wire.js';
+import { Router, type QueueTarget } from '../../daemon/router/router.js';
+
+const defaults = { database: 'neo4j', source: 'http', timestamp: '2026-12-03T12:00:00.000Z' };
+
+/** Every key of `v`, nested, in order: key order is what deepStrictEqual does not compare. */
+function keyOrder(v: unknown): unknown {
+  if (v === null || typeof v !== 'object') return null;
+  if (Array.isArray(v)) return v.map(keyOrder);
+  return Object.entries(v).map(([k, x]) => [k, keyOrder(x)]);
+}
+
+/** Parses and checks `line` as the http source does; answers the event and its spliced text. */
+function ingestLine(line: string, filled = new FilledText(defaults)): { event: DatabaseEvent; text: string } {
+  const item = JSON.parse(line) as Record<string, unknown>;
+  const missing = missingFields(item);
+  const c = checkEvent(item, defaults);
+  assert.ok(c.ok, `the line is a valid event: ${line}`);
+  return { event: c.event, text: filled.splice(line, missing, c.event) };
+}
+
+const LINES = [
+  '{"type":"node.created","nodeId":"a","properties":{"s":"a } brace","list":[{"x":1},{}]}}',
+  '{"type":"node.updated","id":"own-id","properties":{"name":"Zoë Ångström 日本語 🛡️","sep":"x\\u2028y"}}   ',
+  '{"type":"node.created","timestamp":"2026-01-01T00:00:00.000Z","source":"app","properties":{"z":-0,"big":1e400,"b":1,"2":"two","a":2}}\r',
+  '{"type":"relationship.created","relationshipId":"r1","database":"other","metadata":{"tx":{"app":"x"}}}',
+  '{"id":"all-there","type":"node.deleted","timestamp":"2026-01-01T00:00:00.000Z","database":"neo4j","source":"app"}',
+];
+
+describe('FilledText.splice', () => {
+  it('gives text that parses to the checked event: same values, same key order, filled fields last in the check’s order', () => {
+    for (const line of LINES) {
+      const { event, text } = ingestLine(line);
+      const parsed = JSON.parse(text) as DatabaseEvent;
+      assert.deepStrictEqual(parsed, event, line);
+      assert.deepStrictEqual(keyOrder(parsed), keyOrder(event), `key order: ${line}`);
+    }
+    assert.equal(ingestLine(LINES[4]!).text, LINES[4], 'nothing filled: the line as it came');
+    assert.ok(Object.is((JSON.parse(ingestLine(LINES[2]!).text) as { properties: { z: number } }).properties.z, -0), '-0 stays -0');
+  });
+});
+
+describe('shared lines on the wire', () => {
+  it('a batch of shared events crosses as one run of a segment and decodes to what a structured clone gives', () => {
+    const ins = LINES.map((l) => ingestLine(l));
+    const events = ins.map((x) => x.event);
+    shareLines(events, ins.map((x) => x.text));
+    for (const e of events) assert.ok(lineOf(e), `${e.id} has its text`);
+    const wire = encodeBatch(events);
+    assert.ok('runs' in wire);
+    assert.equal(wire.runs.length, 1, 'adjacent lines of one segment make one run');
+    const got = decodeBatch(structuredClone(wire));
+    assert.deepStrictEqual(got, structuredClone(events));
+    assert.deepStrictEqual(keyOrder(got), keyOrder(events));
+  });
+
+  it('keeps order with other events between shared ones, and with lines that are not side by side', () => {
+    const ins = LINES.map((l) => ingestLine(l));
+    const events = ins.map((x) => x.event);
+    shareLines(events, ins.map((x) => x.text));
+    const plain = { id: 'plain', type: 'node.updated', timestamp: defaults.timestamp, database: 'neo4j', source: 'test', properties: { n: NaN } } as DatabaseEvent;
+    const batch = [events[0]!, plain, events[1]!, events[3]!, events[4]!, events[2]!];
+    const wire = encodeBatch(batch);
+    assert.ok('runs' in wire);
+    // [0] | plain | [1] | [3,4] | [2]
+    assert.equal(wire.runs.length, 5);
+    assert.deepStrictEqual(decodeBatch(structuredClone(wire)), structuredClone(batch));
+  });
+
+  it('splits segments at SEGMENT_MAX_EVENTS and finds every line in them, past multi-byte characters', () => {
+    const n = SEGMENT_MAX_EVENTS + 10;
+    const ins = Array.from({ length: n }, (_, i) => ingestLine(JSON.stringify({ type: 'node.updated', nodeId: `n${i}`, properties: { s: i % 3 === 0 ? `ü${'🛡️'.repeat(i % 5)}` : 'plain' } })));
+    const events = ins.map((x) => x.event);
+    shareLines(events, ins.map((x) => x.text));
+    const sabs = new Set(events.map((e) => lineOf(e)!.sab));
+    assert.equal(sabs.size, 2);
+    const wire = encodeBatch(events);
+    assert.ok('runs' in wire);
+    assert.equal(wire.runs.length, 2, 'one run per segment');
+    assert.deepStrictEqual(decodeBatch(structuredClone(wire)), structuredClone(events));
+  });
+
+  it('does not let a copy of an event, changed or not, pass for the original’s text', () => {
+    const { event, text } = ingestLine(LINES[0]!);
+    shareLines([event], [text]);
+    const changed = { ...event, type: 'node.deleted' } as DatabaseEvent;
+    assert.equal(lineOf(changed), undefined);
+    assert.equal(lineOf(Object.assign({}, event)), undefined);
+    assert.deepStrictEqual(decodeBatch(structuredClone(encodeBatch([changed]))), [structuredClone(changed)]);
+  });
+});
+
+describe('the router and shared lines', () => {
+  const target = (name: string, only?: string): QueueTarget & { got: DatabaseEvent[] } => {
+    const got: DatabaseEvent[] = [];
+    return { name, receiveOwnEvents: false, got, subscribes: (type) => only === undefined || type === only, offer: (e) => void got.push(e) };
+  };
+
+  it('shares the text of the events every plugin takes, and only theirs', () => {
+    const r = new Router();
+    const all = target('all');
+    const created = target('created', 'node.created');
+    r.setTargets([all, created]);
+    const ins = [LINES[0]!, LINES[1]!, LINES[2]!].map((l) => ingestLine(l));
+    r.route(ins.map((x) => x.event), { measured: true, textOf: (j) => ins[j]!.text });
+    assert.deepStrictEqual(all.got.map((e) => lineOf(e) !== undefined), [true, false, true], 'node.created goes to both, node.updated to one');
+    assert.deepStrictEqual(created.got.map((e) => e.type), ['node.created', 'node.created']);
+    const wire = encodeBatch(all.got);
+    assert.deepStrictEqual(decodeBatch(structuredClone(wire)), structuredClone(all.got));
+  });
+
+  it('shares nothing with fewer than SHARE_MIN_PLUGINS plugins: a clone costs the main thread less', () => {
+    const r = new Router();
+    const only = target('only');
+    r.setTargets([only]);
+    const x = ingestLine(LINES[0]!);
+    let asked = 0;
+    r.route([x.event], { measured: true, textOf: () => (asked++, x.text) });
+    assert.equal(SHARE_MIN_PLUGINS, 2);
+    assert.equal(lineOf(x.event), undefined);
+    assert.equal(asked, 0, 'the text is not even spliced');
+  });
+
+  it('shares nothing without texts, and none of an event a plugin does not get because it wrote it', () => {
+    const r = new Router();
+    const a = target('a');
+    const b = target('b');
+    r.setTargets([a, b]);
+    const plain = ingestLine(LINES[0]!);
+    r.route([plain.event]);
+    assert.equal(lineOf(plain.event), undefined);
+    const own = ingestLine('{"type":"node.created","metadata":{"origin":{"plugin":"a"}}}');
+    r.route([own.event], { measured: true, textOf: () => own.text });
+    assert.equal(a.got.length, 1, 'a does not get its own write');
+    assert.equal(lineOf(own.event), undefined);
+  });
+});
