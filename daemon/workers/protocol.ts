@@ -30,7 +30,7 @@ export const PROGRESS = {
   COMPLETED: 0,
   /** Of those, how many threw. */
   FAILED: 1,
-  /** Date.now() when the current handler started; 0 when no handler is running. */
+  /** When the current handler started, in Date.now() terms (the worker's performance.timeOrigin + now()); 0 when no handler is running. */
   HANDLER_STARTED_AT: 2,
   /** Sequence number of the batch the worker is working on (batches run one after another). */
   BATCH_SEQ: 3,
