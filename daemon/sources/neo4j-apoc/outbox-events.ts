@@ -6,6 +6,10 @@
  * `<database>:<epoch>:<seq>:commit`, taken from the entry alone, so a redelivered entry yields the same
  * ids; the epoch (the counter's, written into the entry by the trigger) changes whenever the sequence
  * could start again (install, reinstall, reset), so ids never repeat for different transactions.
+ * A relaxed-mode seq is a clock reading, and two transactions can read the same nanosecond (1 in ~4,000
+ * concurrent readings on a 2-core VM), so there `<seq>` is `<clock>.<n>`, n being the outbox node's own
+ * number: transactions that read the same instant were open together, so their entry nodes were alive
+ * together and have different numbers (Neo4j does not hand a freed id out while older transactions are open).
  *
  * Values: the trigger serialises with apoc.convert.toJson, so temporal values arrive as ISO strings,
  * points as `{crs, x, y, z}` / `{crs, latitude, longitude, height}`, byte arrays as arrays of numbers,
@@ -13,6 +17,7 @@
  * JSON.parse could round them.
  */
 import type { DatabaseEvent, EventOrigin, EventType } from '../../../sdk/index.js';
+import { RELAXED_SEQ_FLOOR } from './outbox-trigger.js';
 
 export interface OutboxEntry {
   /** Element id of the outbox node (what the acknowledgement deletes). */
@@ -112,13 +117,27 @@ function propsOf(rows: Array<[string, string, unknown]> | undefined): Props {
   return p;
 }
 
+/** The `<seq>` part of an entry's ids (see the top of this file). */
+export function idSeq(entry: Pick<OutboxEntry, 'seq' | 'elementId'>): string {
+  if (!/^\d+$/.test(entry.seq) || BigInt(entry.seq) < BigInt(RELAXED_SEQ_FLOOR)) return entry.seq;
+  const last = entry.elementId.slice(entry.elementId.lastIndexOf(':') + 1);
+  return `${entry.seq}.${/^\d+$/.test(last) ? last : fnv1a(entry.elementId)}`;
+}
+
+/** A stable short hash (FNV-1a, 32 bits, hex) for element ids not of the form `<kind>:<database id>:<number>`. */
+function fnv1a(s: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193) >>> 0;
+  return h.toString(16);
+}
+
 /** The events of one outbox entry; throws when its JSON is malformed. */
 export function entryEvents(entry: OutboxEntry, database: string, source = 'neo4j-apoc'): DatabaseEvent[] {
   const ch = parseOutboxJson(entry.changes) as Changes;
   const tx = (entry.txMeta ? parseOutboxJson(entry.txMeta) : {}) as Record<string, unknown>;
   const origin = originOf(tx);
   const timestamp = new Date(entry.committedAt).toISOString();
-  const txId = `${entry.epoch}:${entry.seq}`;
+  const txId = `${entry.epoch}:${idSeq(entry)}`;
   const events: DatabaseEvent[] = [];
   const base = (type: EventType, extra: Record<string, unknown> = {}): DatabaseEvent => ({
     id: `${database}:${txId}:${events.length}`,
