@@ -7,7 +7,6 @@
  *   node      a trigger that creates one small node under a range index on a clock seq (the outbox entry's write)
  *   compute   the relaxed outbox statement up to its JSON, returning it instead of creating the entry
  *   relaxed   the relaxed outbox trigger as installed
- *   relaxed-long-way  the same with every transaction sent the long way (as before the short way for creates)
  *   strict    the strict outbox trigger as installed
  *
  * The disk's fsync latency drifts by several times within minutes here, so every round's slowdown is
@@ -22,7 +21,7 @@ import { triggerStatement } from '../daemon/sources/neo4j-apoc/outbox-trigger.js
 import { closedLoopTxPerS } from './neo4j-closed-loop.js';
 import { printTable, sleep } from './stats.js';
 
-const VARIANTS = ['off', 'noop', 'node', 'compute', 'relaxed', 'relaxed-long-way', 'strict'] as const;
+const VARIANTS = ['off', 'noop', 'node', 'compute', 'relaxed', 'strict'] as const;
 type Variant = (typeof VARIANTS)[number];
 
 const NAME = 'heimdall_bench_part';
@@ -39,12 +38,6 @@ function statementOf(v: Variant): { statement: string; params: Record<string, un
       const full = triggerStatement('relaxed');
       const cut = full.indexOf('WITH apoc.convert.toJson(md) AS md');
       return { statement: `${full.slice(0, cut)}RETURN size(apoc.convert.toJson(ch)) + size(apoc.convert.toJson(md)) AS bytes`, params: { key: 'bench-not-internal' } };
-    }
-    case 'relaxed-long-way': {
-      const full = triggerStatement('relaxed');
-      const longWay = full.replace('WITH md WHERE onlyCreates', 'WITH md WHERE false').replace('WITH md WHERE NOT onlyCreates', 'WITH md WHERE true');
-      if (longWay === full) throw new Error('The relaxed statement has no short way to switch off; update bench/neo4j-trigger-parts.ts.');
-      return { statement: longWay, params: { key: 'bench-not-internal' } };
     }
     case 'relaxed':
     case 'strict':

@@ -1,9 +1,9 @@
 /**
- * The outbox trigger's two ways (outbox-trigger.ts): a transaction that only creates takes the short
- * way, any other the long one, and the entry says exactly what changed either way: for each
- * transaction the test knows the entry's `changes` in full and compares it. A transaction that creates
- * and also changes, labels, unlabels, strips or deletes something existing must take the long way
- * (the short way would leave those changes out, and the test would see it). Under both orderings.
+ * The outbox trigger's entry for each shape of transaction (outbox-trigger.ts): for each transaction
+ * the test knows the entry's `changes` in full and compares it. A transaction that only creates, and
+ * one that creates and also changes, labels, unlabels, strips or deletes something existing (the
+ * statement's shortcut for pure inserts must not drop those changes), and forged Heimdall nodes
+ * created among ordinary ones are refused. Under both orderings.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -57,7 +57,7 @@ after(async () => {
 });
 
 for (const ordering of ['relaxed', 'strict'] as const) {
-  describe(`the ${ordering} outbox trigger's two ways`, () => {
+  describe(`the ${ordering} outbox trigger's entry for each shape of transaction`, () => {
     before(async () => {
       await store.install({ ordering });
       await reset();
@@ -74,7 +74,7 @@ for (const ordering of ['relaxed', 'strict'] as const) {
       });
     });
 
-    it('takes the long way when a transaction that creates also changes, labels, unlabels or strips an existing node', async () => {
+    it('writes what a transaction that creates also changed, labelled, unlabelled or stripped on an existing node', async () => {
       const id = await ids();
       const set = await changesOf("MATCH (a:PathTest {k: 'a'}) SET a.x = 5 CREATE (:PathTest {k: 'c'})");
       const c1 = (await ids()).c!;
@@ -92,7 +92,7 @@ for (const ordering of ['relaxed', 'strict'] as const) {
       assert.equal((rel.rpa as unknown[]).length, 1);
     });
 
-    it('takes the long way when a transaction that creates also deletes', async () => {
+    it('writes what a transaction that creates also deleted, with the relationship that went with it', async () => {
       const id = await ids();
       const c = await changesOf("MATCH (b:PathTest {k: 'b'}) DETACH DELETE b CREATE (:PathTest {k: 'h'})");
       assert.deepStrictEqual(c.nd, [id.b]);
@@ -100,7 +100,7 @@ for (const ordering of ['relaxed', 'strict'] as const) {
       assert.equal((c.nc as unknown[]).length, 1);
     });
 
-    it('refuses a forged entry, dead letter or counter created on the short way, naming every label, and writes nothing', async () => {
+    it('refuses a forged entry, dead letter or counter created among ordinary nodes, naming every label, and writes nothing', async () => {
       for (const [cypher, labels] of [
         ["CREATE (:HeimdallOutbox {seq: 1, changes: '{}'})", /HeimdallOutbox\b/],
         ['CREATE (:PathTest)-[:PATH_R]->(:HeimdallOutboxFailed {seq: 2})', /HeimdallOutboxFailed/],
