@@ -199,6 +199,11 @@ describe('neo4j-apoc source (relaxed ordering)', () => {
       assert.deepEqual(updates, Array.from({ length: total }, (_, i) => [i, i + 1]), 'updates of one node arrive in commit order');
       assert.equal(c.events.filter((e) => e.type === 'node.created').length, total + 1);
       assert.equal(new Set(c.events.map((e) => e.id)).size, c.events.length, 'ids are unique');
+      // relaxed ids: <database>:<epoch>:<clock>.<n>:<index>, n the entry node's number; metadata.seq is the clock reading
+      for (const e of c.events) {
+        assert.match(e.id, /^neo4j:\d+:\d{19}\.\d+:(\d+|commit)$/, e.id);
+        assert.equal(e.txId, `${e.metadata?.['epoch']}:${e.metadata?.['seq']}.${/\.(\d+):/.exec(e.id)![1]}`);
+      }
       assert.equal(src.status().details?.['ordering'], 'relaxed');
     } finally {
       await src.stop();
