@@ -72,7 +72,7 @@ describe('the embedded Neo4j of the committed config', () => {
         const r = await d.fetch('/v1/actions/heimdall.recorder.seen/invoke', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
         const events = ((await r.json()) as { data: { events: Array<{ id: string; type: string }> } }).data.events;
         // ids <database>:<epoch>:<seq>:<i> are the neo4j-apoc source's
-        return events.some((e) => e.type === 'node.created' && /^neo4j:\d+:\d+:\d+$/.test(e.id));
+        return events.some((e) => e.type === 'node.created' && /^neo4j:\d+:\d+(\.\d+)?:\d+$/.test(e.id));
       }, 30_000);
 
       assert.equal(await d.stop('SIGTERM', 60_000), 0);
