@@ -16,6 +16,7 @@
  * NaN/Infinity as strings; integers outside ±2^53 are turned into decimal strings here before
  * JSON.parse could round them.
  */
+import { createHash } from 'node:crypto';
 import type { DatabaseEvent, EventOrigin, EventType } from '../../../sdk/index.js';
 import { RELAXED_SEQ_FLOOR } from './outbox-trigger.js';
 
@@ -121,14 +122,8 @@ function propsOf(rows: Array<[string, string, unknown]> | undefined): Props {
 export function idSeq(entry: Pick<OutboxEntry, 'seq' | 'elementId'>): string {
   if (!/^\d+$/.test(entry.seq) || BigInt(entry.seq) < BigInt(RELAXED_SEQ_FLOOR)) return entry.seq;
   const last = entry.elementId.slice(entry.elementId.lastIndexOf(':') + 1);
-  return `${entry.seq}.${/^\d+$/.test(last) ? last : fnv1a(entry.elementId)}`;
-}
-
-/** A stable short hash (FNV-1a, 32 bits, hex) for element ids not of the form `<kind>:<database id>:<number>`. */
-function fnv1a(s: string): string {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193) >>> 0;
-  return h.toString(16);
+  // an element id not of the form `<kind>:<database id>:<number>` gives a stable short hash of itself
+  return `${entry.seq}.${/^\d+$/.test(last) ? last : createHash('sha1').update(entry.elementId).digest('hex').slice(0, 8)}`;
 }
 
 /** The events of one outbox entry; throws when its JSON is malformed. */
