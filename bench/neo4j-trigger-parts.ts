@@ -8,6 +8,10 @@
  *   compute   the relaxed outbox statement up to its JSON, returning it instead of creating the entry
  *   relaxed   the relaxed outbox trigger as installed
  *   strict    the strict outbox trigger as installed
+ *   listener  no trigger: the relaxed entry written by a kernel transaction listener in Java (neo4j/src/main/java/heimdall/capture)
+ *   relaxed-drain, listener-drain   the same with a reader beside the writers that reads the entries in seq order and
+ *             deletes them as the daemon does (read at once while entries come back, 5 ms apart otherwise; one delete
+ *             commit per read), without any delivery: what draining costs the writers on the database's side
  *
  * The disk's fsync latency drifts by several times within minutes here, so every round's slowdown is
  * also given against the off run of the same round. Not part of a plain `npm run bench` (about 5 min):
@@ -21,14 +25,47 @@ import { triggerStatement } from '../daemon/sources/neo4j-apoc/outbox-trigger.js
 import { closedLoopTxPerS } from './neo4j-closed-loop.js';
 import { printTable, sleep } from './stats.js';
 
-const VARIANTS = ['off', 'noop', 'node', 'compute', 'relaxed', 'strict'] as const;
+const VARIANTS = ['off', 'noop', 'node', 'compute', 'relaxed', 'strict', 'listener', 'relaxed-drain', 'listener-drain'] as const;
 type Variant = (typeof VARIANTS)[number];
 
 const NAME = 'heimdall_bench_part';
+/** The internal key of the variants (the writers send no metadata, so they are captured; the cleanup and the drain send it). */
+const INTERNAL = 'heimdall-bench-internal-key';
+const internal = { metadata: { heimdallKey: INTERNAL } };
+
+/**
+ * The daemon's reads and deletes without its delivery: entries in seq order, up to 500 a read, deleted in one commit
+ * (with the internal key, which the trigger and the listener let through), again at once while a read was full, else 5 ms on.
+ */
+function drain(driver: Driver): () => Promise<number> {
+  let stop = false;
+  let drained = 0;
+  const loop = (async () => {
+    while (!stop) {
+      const r = await driver.executeQuery(
+        'MATCH (o:HeimdallOutbox) WHERE o.seq IS NOT NULL WITH o ORDER BY o.seq LIMIT 500 RETURN collect(elementId(o)) AS ids, sum(size(o.changes)) AS bytes',
+        {}, { database: 'neo4j', routing: 'READ' },
+      );
+      const ids = r.records[0]!.get('ids') as string[];
+      if (ids.length > 0) {
+        await driver.executeQuery('UNWIND $ids AS id MATCH (o:HeimdallOutbox) WHERE elementId(o) = id DETACH DELETE o', { ids }, { database: 'neo4j', transactionConfig: internal });
+        drained += ids.length;
+      }
+      if (ids.length < 500) await sleep(5);
+    }
+  })();
+  return async () => {
+    stop = true;
+    await loop;
+    return drained;
+  };
+}
 
 function statementOf(v: Variant): { statement: string; params: Record<string, unknown> } | undefined {
   switch (v) {
     case 'off':
+    case 'listener':
+    case 'listener-drain':
       return undefined;
     case 'noop':
       return { statement: 'RETURN 1', params: {} };
@@ -37,11 +74,13 @@ function statementOf(v: Variant): { statement: string; params: Record<string, un
     case 'compute': {
       const full = triggerStatement('relaxed');
       const cut = full.indexOf('WITH apoc.convert.toJson(md) AS md');
-      return { statement: `${full.slice(0, cut)}RETURN size(apoc.convert.toJson(ch)) + size(apoc.convert.toJson(md)) AS bytes`, params: { key: 'bench-not-internal' } };
+      return { statement: `${full.slice(0, cut)}RETURN size(apoc.convert.toJson(ch)) + size(apoc.convert.toJson(md)) AS bytes`, params: { key: INTERNAL } };
     }
     case 'relaxed':
     case 'strict':
-      return { statement: triggerStatement(v), params: { key: 'bench-not-internal' } };
+      return { statement: triggerStatement(v), params: { key: INTERNAL } };
+    case 'relaxed-drain':
+      return { statement: triggerStatement('relaxed'), params: { key: INTERNAL } };
   }
 }
 
@@ -63,10 +102,16 @@ async function waitLoaded(driver: Driver, want: string[], what: string): Promise
 /** Drops every trigger, empties the database (no trigger sees it), then installs `v` and waits for it to load. */
 async function use(driver: Driver, v: Variant): Promise<void> {
   await driver.executeQuery('CALL apoc.trigger.dropAll($db)', { db: 'neo4j' }, { database: 'system' });
+  await driver.executeQuery('CALL heimdall.capture.uninstall()', {}, { database: 'neo4j' });
   await waitLoaded(driver, [], 'off');
   for (;;) {
-    const r = await driver.executeQuery('MATCH (n) WITH n LIMIT 10000 DETACH DELETE n RETURN count(*) AS n', {}, { database: 'neo4j' });
+    const r = await driver.executeQuery('MATCH (n) WITH n LIMIT 10000 DETACH DELETE n RETURN count(*) AS n', {}, { database: 'neo4j', transactionConfig: internal });
     if (Number(r.records[0]!.get('n')) === 0) break;
+  }
+  if (v === 'listener' || v === 'listener-drain') {
+    await driver.executeQuery("CALL heimdall.capture.install('relaxed', $key)", { key: INTERNAL }, { database: 'neo4j' });
+    await driver.executeQuery("CREATE (:HeimdallOutboxSeq {name: 'outbox', epoch: 1})", {}, { database: 'neo4j', transactionConfig: internal });
+    return;
   }
   const s = statementOf(v);
   if (!s) return;
@@ -80,6 +125,7 @@ export async function runTriggerPartsBench(seconds = 3, rounds = 4): Promise<Rec
   try {
     await driver.executeQuery('CREATE RANGE INDEX bench_entry_seq IF NOT EXISTS FOR (e:BenchEntry) ON (e.seq)', {}, { database: 'neo4j' });
     await driver.executeQuery('CREATE RANGE INDEX heimdall_outbox_seq IF NOT EXISTS FOR (o:HeimdallOutbox) ON (o.seq)', {}, { database: 'neo4j' });
+    await driver.executeQuery('CREATE CONSTRAINT heimdall_outbox_counter IF NOT EXISTS FOR (c:HeimdallOutboxSeq) REQUIRE c.name IS UNIQUE', {}, { database: 'neo4j' });
     for (const v of VARIANTS) {
       await use(driver, v);
       await closedLoopTxPerS(driver, 8, 3, 300); // warm the JIT for each statement (and the disk: the first seconds are slow)
@@ -88,8 +134,10 @@ export async function runTriggerPartsBench(seconds = 3, rounds = 4): Promise<Rec
     for (let r = 0; r < rounds; r++) {
       for (const v of VARIANTS) {
         await use(driver, v);
+        const stopDrain = v.endsWith('-drain') ? drain(driver) : undefined;
         const w1 = await closedLoopTxPerS(driver, 1, seconds, 500);
         const w8 = await closedLoopTxPerS(driver, 8, seconds, 500);
+        await stopDrain?.();
         (best[v] ??= { w1: [], w8: [] }).w1.push(w1);
         best[v]!.w8.push(w8);
       }

@@ -145,7 +145,7 @@ export function neo4jBuildState(): { built: boolean; stale: boolean; classpath: 
   const lib = join(base, 'target', 'lib');
   // Maven may leave an up-to-date class file untouched, so a successful build here also writes a stamp file.
   const stamp = join(base, 'target', '.built-by-launcher');
-  const built = existsSync(classFile) && existsSync(lib) && readdirSync(lib).some((f) => f.startsWith('apoc-core-'));
+  const built = existsSync(classFile) && existsSync(join(base, 'target', 'heimdall-capture-plugin.jar')) && existsSync(lib) && readdirSync(lib).some((f) => f.startsWith('apoc-core-'));
   const builtAt = built ? Math.max(statSync(classFile).mtimeMs, existsSync(stamp) ? statSync(stamp).mtimeMs : 0) : 0;
   const stale = built && Math.max(statSync(join(base, 'pom.xml')).mtimeMs, newestMtime(join(base, 'src'))) > builtAt;
   return { built, stale, classpath: `${join(base, 'target', 'classes')}:${join(lib, '*')}` };

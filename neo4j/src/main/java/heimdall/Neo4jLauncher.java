@@ -135,7 +135,10 @@ public final class Neo4jLauncher {
         config.put(line.substring(0, eq), line.substring(eq + 1));
     }
 
-    /** APOC must be on the classpath (for its extensions such as triggers) and in the plugins directory (for its procedures). */
+    /**
+     * APOC must be on the classpath (for its extensions such as triggers) and in the plugins directory (for its procedures);
+     * so must Heimdall's capture extension (heimdall/capture).
+     */
     private static void copyApocJarsToPlugins(Path plugins) throws IOException {
         int copied = 0;
         for (String entry : System.getProperty("java.class.path").split(java.io.File.pathSeparator)) {
@@ -146,6 +149,16 @@ public final class Neo4jLauncher {
             }
         }
         if (copied == 0) fail("No apoc-*.jar is on the classpath; run `mvn -q -B -f neo4j/pom.xml package` first.");
+        // Heimdall's outbox capture extension: its listener is found on the classpath, its heimdall.capture.* procedures in plugins.
+        for (String entry : System.getProperty("java.class.path").split(java.io.File.pathSeparator)) {
+            Path classes = Path.of(entry);
+            Path jar = classes.resolveSibling("heimdall-capture-plugin.jar");
+            if (classes.getFileName().toString().equals("classes") && Files.exists(jar)) {
+                Files.copy(jar, plugins.resolve(jar.getFileName()), StandardCopyOption.REPLACE_EXISTING);
+                return;
+            }
+        }
+        fail("target/heimdall-capture-plugin.jar is missing beside target/classes; run `mvn -q -B -f neo4j/pom.xml package` first.");
     }
 
     /** The embedded API bypasses authentication, so the system database can set the password before Bolt is used. */
