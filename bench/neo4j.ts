@@ -13,6 +13,8 @@
  *  (b2) commit-to-handler p50/p99 at 300 and 500 tx/s with the writer in a separate process (neo4j-writer.ts),
  *      the daemon (default poll settings) draining, for both orderings;
  *  (d) idle polling cost: the daemon's queries/s against an empty outbox, CPU of the daemon and of Neo4j.
+ * (a), (a2) and (b2) also run with capture: listener (relaxed; the kernel transaction listener of Heimdall's Neo4j
+ * extension writes the entries instead of the APOC trigger), labelled `listener`.
  *
  *   node dist/bench/neo4j.js            (or `npm run bench -- neo4j`)
  * HEIMDALL_BENCH_QUICK=1: shorter phases. HEIMDALL_BENCH_DEBUG=1: warnings of the daemon and the worst latencies on
@@ -37,15 +39,20 @@ const quick = process.env.HEIMDALL_BENCH_QUICK === '1';
 const silent = pino({ level: process.env.HEIMDALL_BENCH_DEBUG ? 'warn' : 'silent' });
 const now = (): number => performance.timeOrigin + performance.now();
 
-type Mode = 'off' | Ordering;
+/** No capture, the APOC trigger in either ordering, or (listener) the relaxed listener of Heimdall's Neo4j extension. */
+type Mode = 'off' | Ordering | 'listener';
+
+/** The listener-capture store beside each trigger store (set by runNeo4jBench). */
+const listenerStores = new WeakMap<OutboxStore, OutboxStore>();
 
 async function setMode(driver: Driver, outbox: OutboxStore, mode: Mode): Promise<void> {
-  await outbox.uninstall({ purge: true });
+  await outbox.uninstall({ purge: true }); // the trigger and the listener
+  const store = mode === 'listener' ? listenerStores.get(outbox)! : outbox;
   if (mode !== 'off') {
-    const r = await outbox.install({ ordering: mode });
-    if (!r.loaded) throw new Error(`The ${mode} outbox trigger did not load.`);
+    const r = await store.install({ ordering: mode === 'listener' ? 'relaxed' : mode });
+    if (!r.loaded) throw new Error(`The ${mode} outbox capture did not load.`);
   }
-  await driver.executeQuery('MATCH (n) DETACH DELETE n', {}, { database: 'neo4j', transactionConfig: { metadata: await outbox.internalMetadata() } });
+  await driver.executeQuery('MATCH (n) DETACH DELETE n', {}, { database: 'neo4j', transactionConfig: { metadata: await store.internalMetadata() } });
 }
 
 /** (a) Closed loop: `writers` sessions each commit one-node transactions back to back for `seconds`. */
@@ -126,8 +133,8 @@ async function latencyAtRate(uri: string, driver: Driver, outbox: OutboxStore, o
   }
 }
 
-/** A daemon with a database, the latency plugin and, unless `ordering` is null, a neo4j-apoc source. */
-async function benchDaemon(uri: string, ordering: Ordering | 'default' | null) {
+/** A daemon with a database, the latency plugin and, unless `ordering` is null, a neo4j-apoc source ('listener': relaxed, capture: listener). */
+async function benchDaemon(uri: string, ordering: Ordering | 'listener' | 'default' | null) {
   const yaml = [
     'server:',
     '  port: 0',
@@ -138,7 +145,7 @@ async function benchDaemon(uri: string, ordering: Ordering | 'default' | null) {
     '  user: neo4j',
     "  password: ''",
     'sources:',
-    ...(ordering ? ['  - type: neo4j-apoc', ...(ordering === 'default' ? [] : [`    ordering: ${ordering}`])] : ['  - type: http']),
+    ...(ordering ? ['  - type: neo4j-apoc', ...(ordering === 'default' ? [] : ordering === 'listener' ? ['    capture: listener'] : [`    ordering: ${ordering}`])] : ['  - type: http']),
     'plugins:',
     `  - path: ${JSON.stringify(join(ROOT, 'test/fixtures/plugins/neo4j-latency.mjs'))}`,
     '',
@@ -171,7 +178,7 @@ async function writerProcess(uri: string, writers: number, seconds: number): Pro
 }
 
 /** (a2) Writers' tx/s with 1 and 8 writers while a daemon runs (and drains the outbox when `ordering` is set). */
-async function writesUnderDaemon(uri: string, driver: Driver, outbox: OutboxStore, ordering: Ordering | null, seconds: number): Promise<Record<string, number>> {
+async function writesUnderDaemon(uri: string, driver: Driver, outbox: OutboxStore, ordering: Ordering | 'listener' | null, seconds: number): Promise<Record<string, number>> {
   // The baseline right before, with no trigger at all (an earlier daemon left its heimdall_policy trigger), so
   // that the ratio compares two neighbouring measurements on a machine whose load changes.
   await setMode(driver, outbox, 'off');
@@ -192,7 +199,7 @@ async function writesUnderDaemon(uri: string, driver: Driver, outbox: OutboxStor
 }
 
 /** (b2) Open loop at `rate` tx/s from a separate process (neo4j-writer.ts) while the daemon drains; commit ack → handler. */
-async function latencySeparateClient(uri: string, driver: Driver, outbox: OutboxStore, ordering: Ordering, rate: number, seconds: number): Promise<Record<string, number>> {
+async function latencySeparateClient(uri: string, driver: Driver, outbox: OutboxStore, ordering: Ordering | 'listener', rate: number, seconds: number): Promise<Record<string, number>> {
   await setMode(driver, outbox, ordering);
   const d = await benchDaemon(uri, ordering);
   try {
@@ -281,7 +288,7 @@ async function drain(uri: string, driver: Driver, outbox: OutboxStore, ordering:
   await db.start();
   const expected = txs * (perTx + 1);
   let events = 0;
-  const src = new Neo4jApocSource({ db, config: { type: 'neo4j-apoc', pollIntervalMs: 100, batchSize: 1000, backlogWarning: 1_000_000, ordering, install: true, checkIntervalMs: 5000, reinstall: true }, emit: (e) => void (events += e.length), logger: silent });
+  const src = new Neo4jApocSource({ db, config: { type: 'neo4j-apoc', pollIntervalMs: 100, batchSize: 1000, backlogWarning: 1_000_000, ordering, capture: 'trigger', install: true, checkIntervalMs: 5000, reinstall: true }, emit: (e) => void (events += e.length), logger: silent });
   const t0 = performance.now();
   await src.start();
   while (events < expected) await sleep(5);
@@ -311,19 +318,20 @@ export async function runNeo4jBench(): Promise<Record<string, unknown>> {
   const driver = neo4j.driver(neo.uri, neo4j.auth.basic('neo4j', ''));
   const outboxDb = new Database({ uri: neo.uri, user: 'neo4j', password: '', database: 'neo4j', queryTimeoutMs: 60_000, connectTimeoutMs: 5000 }, silent);
   const outbox = new OutboxStore(outboxDb, { database: 'neo4j' });
+  listenerStores.set(outbox, new OutboxStore(outboxDb, { database: 'neo4j', capture: 'listener' }));
   try {
     await outboxDb.connect();
     const secs = quick ? 1.5 : 3;
     const skipWrites = process.env.HEIMDALL_BENCH_NEO4J_SKIP_WRITES === '1'; // development: latency and drain only
     // A fresh JVM is slow for its first seconds (JIT): warm it up with every mode, then measure every mode twice,
     // interleaved, and keep the better run of each (the disk's fsync latency is noisy).
-    for (const mode of ['off', 'strict', 'relaxed'] as const) {
+    for (const mode of ['off', 'strict', 'relaxed', 'listener'] as const) {
       await setMode(driver, outbox, mode);
       await writeThroughput(driver, 8, quick ? 1 : 2);
     }
     const writes: Record<string, Record<string, number>> = {};
     for (let round = 0; round < (skipWrites ? 1 : 2); round++) {
-      for (const mode of ['off', 'strict', 'relaxed'] as const) {
+      for (const mode of ['off', 'strict', 'relaxed', 'listener'] as const) {
         await setMode(driver, outbox, mode);
         const w1 = await writeThroughput(driver, 1, secs);
         const w8 = await writeThroughput(driver, 8, secs);
@@ -339,18 +347,18 @@ export async function runNeo4jBench(): Promise<Record<string, unknown>> {
       latency[ordering]!['neo4jLongestPauseMs'] = ps.length ? Math.max(...ps) : 0;
     }
     const underDaemon: Record<string, Record<string, number>> = {};
-    for (const o of ['policy', 'strict', 'relaxed'] as const) underDaemon[o] = await writesUnderDaemon(neo.uri, driver, outbox, o === 'policy' ? null : o, secs);
+    for (const o of ['policy', 'strict', 'relaxed', 'listener'] as const) underDaemon[o] = await writesUnderDaemon(neo.uri, driver, outbox, o === 'policy' ? null : o, secs);
     const separate: Record<string, Record<string, number>> = {};
-    for (const ordering of ['strict', 'relaxed'] as const) {
+    for (const ordering of ['strict', 'relaxed', 'listener'] as const) {
       for (const rate of [300, 500]) separate[`${ordering}@${rate}`] = await latencySeparateClient(neo.uri, driver, outbox, ordering, rate, quick ? 4 : 8);
     }
     const idle = await idleCost(neo.uri, driver, outbox, neo.pid, quick ? 5 : 10);
     const drained = await drain(neo.uri, driver, outbox, 'strict', quick ? 2000 : 10_000, 10);
     await setMode(driver, outbox, 'off');
-    const ratio = (m: 'strict' | 'relaxed', w: 'w1' | 'w8') => writes['off']![w]! / writes[m]![w]!;
+    const ratio = (m: 'strict' | 'relaxed' | 'listener', w: 'w1' | 'w8') => writes['off']![w]! / writes[m]![w]!;
     const results = {
       neo4j: '5.26.19 embedded (neo4j/), 1 GB heap, page cache 64 MB, data on local disk',
-      writes: { ...writes, slowdown: { strictW1: ratio('strict', 'w1'), strictW8: ratio('strict', 'w8'), relaxedW1: ratio('relaxed', 'w1'), relaxedW8: ratio('relaxed', 'w8') } },
+      writes: { ...writes, slowdown: { strictW1: ratio('strict', 'w1'), strictW8: ratio('strict', 'w8'), relaxedW1: ratio('relaxed', 'w1'), relaxedW8: ratio('relaxed', 'w8'), listenerW1: ratio('listener', 'w1'), listenerW8: ratio('listener', 'w8') } },
       latency,
       writesUnderDaemon: underDaemon,
       latencySeparateClient: separate,
@@ -365,14 +373,16 @@ export async function runNeo4jBench(): Promise<Record<string, unknown>> {
       ['(a) tx/s, relaxed trigger, 1 / 8 writers', `${fmt(writes['relaxed']!['w1']!)} / ${fmt(writes['relaxed']!['w8']!)}`],
       ['(a) slowdown strict, 1 / 8 writers (x)', `${fmt(ratio('strict', 'w1'), 2)} / ${fmt(ratio('strict', 'w8'), 2)}`, '< 2x'],
       ['(a) slowdown relaxed, 1 / 8 writers (x)', `${fmt(ratio('relaxed', 'w1'), 2)} / ${fmt(ratio('relaxed', 'w8'), 2)}`, '< 2x'],
+      ['(a) tx/s, relaxed listener (capture: listener), 1 / 8 writers', `${fmt(writes['listener']!['w1']!)} / ${fmt(writes['listener']!['w8']!)}`],
+      ['(a) slowdown relaxed listener, 1 / 8 writers (x)', `${fmt(ratio('listener', 'w1'), 2)} / ${fmt(ratio('listener', 'w8'), 2)}`, '< 1.3x'],
       ...(['strict', 'relaxed'] as const).flatMap((o): Array<[string, string, string?]> => [
         [`(b) ${o}: achieved tx/s at 500 target (skipped)`, `${fmt(L(o)['achievedRate']!)} (${fmt(L(o)['skipped']!)})`],
         [`(b) ${o}: commit→handler p50 / p99 / max, ms`, `${fmt(L(o)['p50Ms']!, 1)} / ${fmt(L(o)['p99Ms']!, 1)} / ${fmt(L(o)['maxMs']!, 1)}`, 'p99 < 250'],
         [`(b) ${o}: delivered / committed`, `${fmt(L(o)['delivered']!)} / ${fmt(L(o)['committed']!)}`],
         [`(b) ${o}: Neo4j JVM pauses during the phase (longest, ms)`, `${fmt(L(o)['neo4jPauses']!)} (${fmt(L(o)['neo4jLongestPauseMs']!)})`],
       ]),
-      ...(['policy', 'strict', 'relaxed'] as const).map((o): [string, string, string?] => [
-        `(a2) ${o === 'policy' ? 'daemon, no outbox (heimdall_policy only)' : `daemon draining, ${o}`}: tx/s 1 / 8 writers vs no trigger (x)`,
+      ...(['policy', 'strict', 'relaxed', 'listener'] as const).map((o): [string, string, string?] => [
+        `(a2) ${o === 'policy' ? 'daemon, no outbox (heimdall_policy only)' : o === 'listener' ? 'daemon draining, relaxed, capture: listener' : `daemon draining, ${o}`}: tx/s 1 / 8 writers vs no trigger (x)`,
         `${fmt(underDaemon[o]!['w1']!)} / ${fmt(underDaemon[o]!['w8']!)} vs ${fmt(underDaemon[o]!['off1']!)} / ${fmt(underDaemon[o]!['off8']!)} just before (${fmt(underDaemon[o]!['x1']!, 2)}x / ${fmt(underDaemon[o]!['x8']!, 2)}x)`,
         o === 'policy' ? '' : '< 1.3x (default mode)',
       ]),

@@ -124,6 +124,7 @@ const source = {
         batchSize: { ...positiveInt, default: 1000, description: 'Outbox entries read per poll.' },
         backlogWarning: { ...positiveInt, default: 10000, description: 'Warn when the backlog passes this many entries.' },
         ordering: { type: 'string', enum: ['strict', 'relaxed'], default: 'relaxed', description: 'strict: events in commit order (writers serialise on a counter); relaxed: no write-path lock, per-entity order only (see daemon/sources/README.md).' },
+        capture: { type: 'string', enum: ['trigger', 'listener'], default: 'trigger', description: "What writes the outbox entries: trigger (an APOC trigger, the default) or listener (the kernel transaction listener of Heimdall's Neo4j extension, neo4j/target/heimdall-capture-plugin.jar in Neo4j's plugins folder; the same entries at a fraction of the write-path cost, see daemon/sources/README.md)." },
         install: { type: 'boolean', default: true, description: 'Install (or update) the outbox trigger, constraint and counter at start-up; false expects `heimdall db install`.' },
         checkIntervalMs: { ...durationMs, default: 5000, description: 'How often the source checks that capture is still on: trigger installed, current and not paused, sequence not moved backwards, ms.' },
         reinstall: { type: 'boolean', default: true, description: 'Put the outbox back when a check finds it removed, paused or changed (needs install: true); false: only report it (Bifrost error, /readyz 503).' },

@@ -21,6 +21,7 @@ interface DbOptions {
 }
 interface InstallOptions extends DbOptions {
   ordering?: 'strict' | 'relaxed';
+  capture?: 'trigger' | 'listener';
   waitMs?: string;
 }
 interface UninstallOptions extends DbOptions {
@@ -44,7 +45,7 @@ function parseWait(text: string | undefined, def: number): number {
 }
 
 /** Runs `fn` with the outbox store of `database`, connected through a Database of its own (no watch), and closes it. */
-async function withStore<T>(db: DatabaseConfig, database: string, fn: (store: OutboxStore) => Promise<T>): Promise<T> {
+async function withStore<T>(db: DatabaseConfig, database: string, fn: (store: OutboxStore) => Promise<T>, capture: 'trigger' | 'listener' = 'trigger'): Promise<T> {
   // Loaded on demand, so the other commands do not pay for the driver.
   const [{ pino }, { Database }, { OutboxStore: Store }, { OutboxError, explainOutboxError }] = await Promise.all([
     import('pino'),
@@ -59,7 +60,7 @@ async function withStore<T>(db: DatabaseConfig, database: string, fn: (store: Ou
     } catch (err) {
       throw explainOutboxError(err, database, 'connect');
     }
-    return await fn(new Store(router, { database }));
+    return await fn(new Store(router, { database, capture }));
   } catch (err) {
     if (err instanceof OutboxError) throw new CliError(`${redactUrl(db.uri)}: ${err.message}`, EXIT_FAILURE);
     throw err;
@@ -76,8 +77,9 @@ export async function runDbInstall(opts: InstallOptions): Promise<void> {
   const { config, db, database } = await target(opts);
   const source = config.sources.find((s) => s.type === 'neo4j-apoc');
   const ordering = opts.ordering ?? (source?.type === 'neo4j-apoc' ? source.ordering : undefined) ?? 'relaxed';
+  const capture = opts.capture ?? (source?.type === 'neo4j-apoc' ? source.capture : undefined) ?? 'trigger';
   const waitMs = parseWait(opts.waitMs, 90_000);
-  const res = await withStore(db, database, (store) => store.install({ ordering, waitMs, log: progress(opts.json) }));
+  const res = await withStore(db, database, (store) => store.install({ ordering, waitMs, log: progress(opts.json) }), capture);
   if (opts.json) printJson(res);
   if (!res.loaded) {
     throw new CliError(
@@ -87,7 +89,8 @@ export async function runDbInstall(opts: InstallOptions): Promise<void> {
   }
   if (!opts.json) {
     const what = res.trigger === 'unchanged' ? 'was already installed and current' : res.trigger === 'created' ? 'is installed' : 'is updated';
-    out(`The Heimdall outbox ${what} in the database ${database} (${res.ordering} ordering, counter at ${res.counter}); committed changes are captured from now on.`);
+    const by = capture === 'listener' ? ", captured by the listener of Heimdall's Neo4j extension" : '';
+    out(`The Heimdall outbox ${what} in the database ${database} (${res.ordering} ordering${by}, counter at ${res.counter}); committed changes are captured from now on.`);
   }
 }
 
@@ -114,7 +117,7 @@ export async function runDbUninstall(opts: UninstallOptions): Promise<void> {
     );
   }
   if (!opts.json) {
-    const parts = [res.triggerDropped ? `Removed the Heimdall outbox trigger from the database ${database}` : `The database ${database} had no Heimdall outbox trigger`];
+    const parts = [res.triggerDropped ? `Removed the Heimdall outbox capture from the database ${database}` : `The database ${database} had no Heimdall outbox capture`];
     if (res.entriesDeleted) parts.push(`deleted ${res.entriesDeleted} undelivered entries`);
     if (res.entriesKept) parts.push(`kept ${res.entriesKept} undelivered entries with the counter and index (a later \`heimdall db install\` delivers them; --purge deletes them)`);
     else if (res.schemaDropped) parts.push('dropped the counter, its constraint and the index');
@@ -125,15 +128,17 @@ export async function runDbUninstall(opts: UninstallOptions): Promise<void> {
   }
 }
 
-export async function runDbStatus(opts: DbOptions): Promise<void> {
-  const { db, database } = await target(opts);
-  const st = await withStore(db, database, (store) => store.status());
+export async function runDbStatus(opts: DbOptions & { capture?: 'trigger' | 'listener' }): Promise<void> {
+  const { config, db, database } = await target(opts);
+  const source = config.sources.find((s) => s.type === 'neo4j-apoc');
+  const capture = opts.capture ?? (source?.type === 'neo4j-apoc' ? source.capture : undefined) ?? 'trigger';
+  const st = await withStore(db, database, (store) => store.status(), capture);
   if (opts.json) printJson(st);
   else {
     const yes = (b: boolean) => (b ? 'yes' : 'no');
     out(`database        ${st.database} (${redactUrl(db.uri)})`);
     out(`APOC            ${st.apocVersion ?? 'not installed'}`);
-    out(`trigger         stored: ${yes(st.trigger.stored)}, loaded: ${yes(st.trigger.loaded)}, paused: ${yes(st.trigger.paused)}, ordering: ${st.trigger.ordering ?? '-'}`);
+    out(`${capture === 'listener' ? 'listener' : 'trigger '}        stored: ${yes(st.trigger.stored)}, loaded: ${yes(st.trigger.loaded)}, paused: ${yes(st.trigger.paused)}, ordering: ${st.trigger.ordering ?? '-'}`);
     out(`index, counter  index: ${yes(st.seqIndex)}, constraint: ${yes(st.counterConstraint)}, counter: ${st.counter ?? '-'}, epoch: ${st.epoch ?? '-'}`);
     out(`backlog         ${st.backlog} undelivered transactions${st.oldestCommittedAt ? `, oldest committed at ${st.oldestCommittedAt}` : ''}`);
     out(`installed       ${yes(st.installed)}`);
@@ -141,12 +146,12 @@ export async function runDbStatus(opts: DbOptions): Promise<void> {
   if (!st.installed) {
     const why =
       st.apocVersion === null ? 'APOC Core is not installed in Neo4j'
-      : !st.trigger.stored ? 'the trigger is not installed'
+      : !st.trigger.stored ? (capture === 'listener' ? "the listener of Heimdall's Neo4j extension is not installed" : 'the trigger is not installed')
       : st.trigger.ordering === 'unknown' ? 'the stored trigger is not the one this Heimdall version writes'
       : st.trigger.paused ? 'the trigger is paused'
       : !st.trigger.loaded ? 'the trigger is stored but the database has not loaded it yet (apoc.trigger.refresh)'
       : 'the index, constraint or counter is missing';
-    throw new CliError(`The Heimdall outbox is not ready in the database ${database}: ${why}. Run \`heimdall db install\`.`, EXIT_FAILURE);
+    throw new CliError(`The Heimdall outbox is not ready in the database ${database}: ${why}. Run \`heimdall db install${capture === 'listener' ? ' --capture listener' : ''}\`.`, EXIT_FAILURE);
   }
 }
 
@@ -160,6 +165,7 @@ export function registerDb(program: Command): void {
   common(db.command('install'))
     .description('Install or update the outbox trigger, counter and index (idempotent) and wait until the database has loaded the trigger.')
     .addOption(new Option('--ordering <mode>', 'strict (commit order) or relaxed (no write lock); default: the neo4j-apoc source in the config, else relaxed').choices(['strict', 'relaxed']))
+    .addOption(new Option('--capture <what>', "trigger (APOC) or listener (Heimdall's Neo4j extension); default: the neo4j-apoc source in the config, else trigger").choices(['trigger', 'listener']))
     .option('--wait-ms <ms>', 'how long to wait for the database to load the trigger (default 90000)')
     .action(async (opts: InstallOptions) => runDbInstall(opts));
   common(db.command('uninstall'))
@@ -169,5 +175,6 @@ export function registerDb(program: Command): void {
     .action(async (opts: UninstallOptions) => runDbUninstall(opts));
   common(db.command('status'))
     .description('Show the outbox trigger, counter, index and backlog; exits 1 when the outbox is not installed and loaded.')
-    .action(async (opts: DbOptions) => runDbStatus(opts));
+    .addOption(new Option('--capture <what>', 'trigger or listener: which capture to look for; default: the neo4j-apoc source in the config, else trigger').choices(['trigger', 'listener']))
+    .action(async (opts: DbOptions & { capture?: 'trigger' | 'listener' }) => runDbStatus(opts));
 }

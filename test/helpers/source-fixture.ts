@@ -55,6 +55,7 @@ export const sourceConfig = (over: Partial<Neo4jApocSourceConfig> = {}): Neo4jAp
   batchSize: 1000,
   backlogWarning: 10_000,
   ordering: 'strict',
+  capture: 'trigger',
   install: true,
   checkIntervalMs: 60_000, // the watchdog stays out of the way unless a test drives it (timer option)
   reinstall: true,

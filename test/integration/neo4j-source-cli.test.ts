@@ -53,10 +53,28 @@ it('status exits 1 before install; install exits 0 and is idempotent; status the
 
   const un = await runCli(['db', 'uninstall', '--config', config, '--purge'], { timeoutMs: 60_000 });
   assert.equal(un.code, 0, un.stderr);
-  assert.match(un.stdout, /^Removed the Heimdall outbox trigger from the database neo4j/);
+  assert.match(un.stdout, /^Removed the Heimdall outbox capture from the database neo4j/);
   assert.match(un.stderr, /^Warning: a Heimdall daemon that captures the database neo4j notices within 5000 ms that capture is off, raises an error on Bifrost and reinstalls the trigger, unless its neo4j-apoc source has reinstall: false\./);
   const gone = await runCli(['db', 'status', '--config', config]);
   assert.equal(gone.code, 1);
+});
+
+it('install --capture listener installs the listener of Heimdall\'s Neo4j extension in place of the trigger; status --capture listener sees it; uninstall removes it', { timeout: 120_000 }, async () => {
+  const install = await runCli(['db', 'install', '--config', config, '--capture', 'listener'], { timeoutMs: 60_000 });
+  assert.equal(install.code, 0, install.stdout + install.stderr);
+  assert.match(install.stdout, /^The Heimdall outbox is installed in the database neo4j \(relaxed ordering, captured by the listener of Heimdall's Neo4j extension, counter at 0\)/);
+  const trigger = await runCli(['db', 'status', '--config', config]);
+  assert.equal(trigger.code, 1, 'no trigger is installed');
+  assert.match(trigger.stderr, /the trigger is not installed/);
+  const status = await runCli(['db', 'status', '--config', config, '--capture', 'listener']);
+  assert.equal(status.code, 0, status.stderr);
+  assert.match(status.stdout, /^listener {8}stored: yes, loaded: yes, paused: no, ordering: relaxed$/m);
+  const un = await runCli(['db', 'uninstall', '--config', config, '--purge'], { timeoutMs: 60_000 });
+  assert.equal(un.code, 0, un.stderr);
+  assert.match(un.stdout, /^Removed the Heimdall outbox capture from the database neo4j/);
+  const gone = await runCli(['db', 'status', '--config', config, '--capture', 'listener']);
+  assert.equal(gone.code, 1);
+  assert.match(gone.stderr, /the listener of Heimdall's Neo4j extension is not installed\. Run `heimdall db install --capture listener`\./);
 });
 
 it('exits 2 without a database section or with a bad option, and 1 with one line when Neo4j is unreachable', async () => {

@@ -67,7 +67,7 @@ it('goes degraded while Neo4j restarts under load and then delivers every commit
     db = new Database({ uri: instance.uri, user: 'neo4j', password: '', database: 'neo4j', queryTimeoutMs: 10_000, connectTimeoutMs: 2000 }, logger);
     await db.start(250);
     const events: DatabaseEvent[] = [];
-    const source = new Neo4jApocSource({ db, config: { type: 'neo4j-apoc', pollIntervalMs: 20, batchSize: 1000, backlogWarning: 10_000, ordering: 'strict', install: true, checkIntervalMs: 5000, reinstall: true }, emit: (e) => void events.push(...e), logger });
+    const source = new Neo4jApocSource({ db, config: { type: 'neo4j-apoc', pollIntervalMs: 20, batchSize: 1000, backlogWarning: 10_000, ordering: 'strict', capture: 'trigger', install: true, checkIntervalMs: 5000, reinstall: true }, emit: (e) => void events.push(...e), logger });
     src = source;
     await source.start();
     const state = (): string => JSON.stringify(source.status());

@@ -10,7 +10,7 @@
  */
 import type { Logger } from 'pino';
 import type { CaptureSnapshot, InstallResult } from './outbox-store-types.js';
-import { RELAXED_SEQ_FLOOR, TRIGGER_NAME, type Ordering } from './outbox-trigger.js';
+import { RELAXED_SEQ_FLOOR, TRIGGER_NAME, type Capture, type Ordering } from './outbox-trigger.js';
 import { REINSTALL_REPAIRS, type Expectation, type Finding, type FindingKind } from './watchdog.js';
 
 /** Publishes a notice on Bifrost (the daemon wires it to its notices); level as Bifrost's. */
@@ -19,6 +19,8 @@ export type Notify = (level: 'info' | 'warning' | 'error' | 'success', title: st
 export interface CaptureAlarmOptions {
   database: string;
   ordering: Ordering;
+  /** What writes the entries (for the notices' wording). Default 'trigger'. */
+  capture?: Capture;
   /** The daemon may put the trigger back (config `install` and `reinstall` both true). */
   reinstall: boolean;
   /** Why it may not: which key is false. */
@@ -96,6 +98,11 @@ export class CaptureAlarm {
     }
   }
 
+  /** "trigger heimdall_outbox" or "listener", as the notices name it. */
+  private get captureName(): string {
+    return this.o.capture === 'listener' ? 'listener' : `trigger ${TRIGGER_NAME}`;
+  }
+
   /** The trigger guard installed (or updated) the outbox. */
   installed(res: InstallResult): void {
     this.epoch = res.epoch;
@@ -103,7 +110,7 @@ export class CaptureAlarm {
     if (!a || a.reinstalledAt !== undefined || !res.loaded || ![...a.kinds].some((k) => REINSTALL_REPAIRS.has(k))) return;
     a.reinstalledAt = this.o.now();
     this.o.changed();
-    const msg = `Heimdall reinstalled the outbox trigger ${TRIGGER_NAME} of the database ${this.o.database} (${res.ordering} ordering, trigger ${res.trigger}, epoch ${res.epoch}); changes are captured again. Changes committed since ${iso(this.lastClean)} may not have been captured.`;
+    const msg = `Heimdall reinstalled the outbox ${this.captureName} of the database ${this.o.database} (${res.ordering} ordering, ${this.o.capture === 'listener' ? 'listener' : 'trigger'} ${res.trigger}, epoch ${res.epoch}); changes are captured again. Changes committed since ${iso(this.lastClean)} may not have been captured.`;
     this.o.log.warn(msg);
     this.o.notify('warning', 'Change capture reinstalled', msg, this.data({ epoch: res.epoch, trigger: res.trigger }));
   }
@@ -152,7 +159,7 @@ export class CaptureAlarm {
     const a = this.alarm!;
     this.alarm = undefined;
     this.o.changed();
-    const msg = `The neo4j-apoc source confirmed that the outbox trigger ${TRIGGER_NAME} of the database ${this.o.database} is installed, current and running again (epoch ${this.epoch ?? 'unknown'}).`;
+    const msg = `The neo4j-apoc source confirmed that the outbox ${this.captureName} of the database ${this.o.database} is installed, current and running again (epoch ${this.epoch ?? 'unknown'}).`;
     this.o.log.info(msg);
     if (a.reinstalledAt === undefined) this.o.notify('success', 'Change capture is on again', `${msg} Changes committed between ${iso(a.since)} and ${iso(this.o.now())} may not have been captured.`, this.data({ epoch: this.epoch }));
   }

@@ -34,6 +34,13 @@ export function explainOutboxError(err: unknown, database: string, what: string)
   if (/Unknown function 'apoc\.|There is no procedure with the name `apoc\./i.test(msg)) {
     return new OutboxError(`APOC Core is not available in the database ${database} (${msg}); the outbox needs APOC Core of the same version as Neo4j in its plugins folder.`, code);
   }
+  if (/There is no procedure with the name `heimdall\.capture\./i.test(msg)) {
+    return new OutboxError(
+      `Heimdall's Neo4j extension is not available in the database ${database} (${msg}); capture: listener needs neo4j/target/heimdall-capture-plugin.jar ` +
+        "(built by `mvn -q -B -f neo4j/pom.xml package`) in Neo4j's plugins folder and a restart of Neo4j, or use capture: trigger.",
+      code,
+    );
+  }
   if (/Triggers have not been enabled|apoc\.trigger\.enabled/i.test(msg)) {
     return new OutboxError(`APOC triggers are disabled; set apoc.trigger.enabled=true in Neo4j's apoc.conf and restart Neo4j, then ${what} again.`, code);
   }

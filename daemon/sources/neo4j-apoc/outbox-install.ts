@@ -9,12 +9,18 @@
  * never repeat across a reinstall. APOC keeps triggers in the system database and each database
  * loads them on its next refresh (apoc.trigger.refresh, 60 s by default), so install and uninstall
  * wait until the database has (un)loaded the trigger; changes committed before that are not captured.
+ *
+ * With capture: listener (the store's) the listener of Heimdall's Neo4j extension writes the entries instead: the
+ * install calls heimdall.capture.install(ordering, key) (in force at once, no refresh to wait for), keeping the key of
+ * the listener or of the APOC trigger in place, and then drops an APOC trigger of ours. Until the database unloads
+ * that trigger (its next refresh) transactions are captured by both, so their changes are delivered twice, with
+ * different event ids; nothing is missed. Installing the trigger again removes the listener once the trigger runs.
  */
 import neo4j from 'neo4j-driver';
 import { explainOutboxError } from './outbox-errors.js';
 import type { OutboxStatements } from './outbox-statements.js';
 import type { InstallOptions, InstallResult, OutboxStatus, UninstallOptions, UninstallResult } from './outbox-store-types.js';
-import { COUNTER_CONSTRAINT, COUNTER_LABEL, COUNTER_NAME, OUTBOX_LABEL, RELAXED_SEQ_FLOOR, SEQ_INDEX, TRIGGER_NAME, nextEpoch, orderingOf, triggerStatement, type Ordering } from './outbox-trigger.js';
+import { COUNTER_CONSTRAINT, COUNTER_LABEL, COUNTER_NAME, OUTBOX_LABEL, RELAXED_SEQ_FLOOR, SEQ_INDEX, TRIGGER_NAME, captureOf, captureStatement, nextEpoch, orderingOf, type Ordering } from './outbox-trigger.js';
 import { KEY_PARAM, newInternalKey } from '../../db/own-state.js';
 
 const num = (v: unknown): number => (v === null || v === undefined ? 0 : Number(v));
@@ -46,26 +52,35 @@ export const PREFIX = batchOf();
 
 /** Creates the index, constraint, counter and trigger (or brings them up to date), and waits for the trigger to load. */
 export async function install(st: OutboxStatements, opts: InstallOptions = {}): Promise<InstallResult> {
-  const { database } = st;
+  const { database, capture } = st;
   const ordering: Ordering = opts.ordering ?? 'relaxed';
   const waitMs = opts.waitMs ?? 90_000;
   const log = opts.log ?? (() => {});
-  const statement = triggerStatement(ordering);
+  const statement = captureStatement(capture, ordering);
   try {
     if ((await st.apocVersion()) === null) throw new Error("Unknown function 'apoc.version'");
     await st.schema(`CREATE CONSTRAINT ${COUNTER_CONSTRAINT} IF NOT EXISTS FOR (c:${COUNTER_LABEL}) REQUIRE c.name IS UNIQUE`);
     await st.schema(`CREATE RANGE INDEX ${SEQ_INDEX} IF NOT EXISTS FOR (o:${OUTBOX_LABEL}) ON (o.seq)`);
     await st.schema('CALL db.awaitIndexes(300)');
     const stored = await st.storedTrigger();
-    // The key of the trigger in place (stored, else still loaded) is kept, so a running daemon's writes keep working.
-    const key = stored?.key ?? (await st.loadedKey()) ?? newInternalKey();
+    // The APOC trigger a listener install replaces, or the listener a trigger install replaces once the trigger runs.
+    const apoc = capture === 'listener' ? await st.apocStoredTrigger() : undefined;
+    const listener = capture === 'trigger' ? await listenerSettings(st) : undefined;
+    // The key of the capture in place (stored, else still loaded; or the one it replaces) is kept, so a running daemon's writes keep working.
+    const key = stored?.key ?? apoc?.key ?? listener?.key ?? (await st.loadedKey()) ?? st.knownKey ?? newInternalKey();
     const write = !stored || stored.query !== statement || stored.key === undefined;
     const resume = !write && stored.paused;
     st.useKey(key);
+    let trigger: InstallResult['trigger'] = 'unchanged';
+    if (write && capture === 'listener') {
+      // First, so that the counter write below carries a key the listener knows.
+      await st.status('CALL heimdall.capture.install($ordering, $key) YIELD installed RETURN installed', { ordering, key });
+      trigger = stored ? 'updated' : 'created';
+      log(`${stored ? 'Updated' : 'Installed'} the outbox listener of Heimdall's Neo4j extension for the database ${database} (${ordering} ordering).`);
+    }
     // A counter that went missing while no trigger ran continues after the highest strict seq still in the outbox.
     const [c] = await st.internal(COUNTER, { floor: neo4j.int(RELAXED_SEQ_FLOOR), name: COUNTER_NAME, minSeq: neo4j.int(opts.minSeq ?? 0), bump: write || resume }, false);
-    let trigger: InstallResult['trigger'] = 'unchanged';
-    if (write) {
+    if (write && capture === 'trigger') {
       await st.system('write', "CALL apoc.trigger.install($db, $name, $statement, {phase: 'before'}, {params: $params}) YIELD name RETURN name", { statement, params: { [KEY_PARAM]: key } });
       trigger = stored ? 'updated' : 'created';
       log(`${stored ? 'Updated' : 'Stored'} the APOC trigger ${TRIGGER_NAME} for the database ${database} (${ordering} ordering).`);
@@ -74,16 +89,40 @@ export async function install(st: OutboxStatements, opts: InstallOptions = {}): 
       await st.system('write', 'CALL apoc.trigger.start($db, $name)');
       log(`Resumed the paused APOC trigger ${TRIGGER_NAME} of the database ${database}.`);
     }
+    if (apoc) {
+      await st.system('write', 'CALL apoc.trigger.drop($db, $name)');
+      log(`Dropped the APOC trigger ${TRIGGER_NAME} of the database ${database}: the listener captures its changes now. Until the database unloads the trigger (apoc.trigger.refresh) both capture, so changes committed meanwhile are delivered twice.`);
+    }
     let loaded = await st.waitLoaded(statement, Math.min(waitMs, 1000)); // waitMs 0: look once
     if (!loaded && waitMs > 1000) {
       log(`Waiting up to ${Math.round(waitMs / 1000)} s for the database ${database} to load the trigger (APOC loads stored triggers every apoc.trigger.refresh ms, 60000 by default).`);
       loaded = await st.waitLoaded(statement, waitMs - 1000);
     }
     st.useKey(key); // waiting learnt the key of the old trigger while it was still loaded
+    if (loaded && capture === 'trigger' && listener) {
+      await st.status('CALL heimdall.capture.uninstall() YIELD installed RETURN installed');
+      log(`Uninstalled the outbox listener of Heimdall's Neo4j extension for the database ${database}: the APOC trigger captures its changes now.`);
+    }
     return { database, ordering, trigger, loaded, counter: (c?.['value'] as number | string | undefined) ?? 0, epoch: String(c?.['epoch'] ?? 0), newEpoch: c?.['bump'] === true };
   } catch (err) {
     throw explainOutboxError(err, database, 'install the outbox');
   }
+}
+
+/** The listener's settings when it is installed for the database; undefined when not, or when Neo4j has no such extension. */
+async function listenerSettings(st: OutboxStatements): Promise<{ key: string | undefined } | undefined> {
+  try {
+    const l = await st.listenerState();
+    return l.installed ? { key: l.key } : undefined;
+  } catch (err) {
+    if (/heimdall\.capture\.status/.test((err as Error).message)) return undefined; // no such procedure: not in the plugins directory
+    throw err;
+  }
+}
+
+/** Whether the listener of Heimdall's extension is installed for the database. */
+async function listenerInstalled(st: OutboxStatements): Promise<boolean> {
+  return (await listenerSettings(st)) !== undefined;
 }
 
 /**
@@ -94,18 +133,23 @@ export async function uninstall(st: OutboxStatements, opts: UninstallOptions & {
   const { database } = st;
   const log = opts.log ?? (() => {});
   try {
-    const stored = await st.storedTrigger();
+    const stored = await st.apocStoredTrigger();
     if (stored) {
       await st.system('write', 'CALL apoc.trigger.drop($db, $name)');
       log(`Dropped the APOC trigger ${TRIGGER_NAME} of the database ${database}.`);
     }
+    const listener = await listenerInstalled(st);
+    if (listener) {
+      await st.status('CALL heimdall.capture.uninstall() YIELD installed RETURN installed');
+      log(`Uninstalled the outbox listener of Heimdall's Neo4j extension for the database ${database}.`);
+    }
     let reinstalled = false;
-    const back = async (): Promise<boolean> => (reinstalled = (await st.storedTrigger()) !== undefined);
+    const back = async (): Promise<boolean> => (reinstalled = (await st.apocStoredTrigger()) !== undefined || (await listenerInstalled(st)));
     const count = async (): Promise<number> => num((await st.status(`MATCH (o:${OUTBOX_LABEL}) RETURN count(o) AS n`))[0]?.['n']);
     // A running daemon put the trigger back: keep what it needs (the result says so; the CLI explains it).
     const putBack = async (entriesDeleted: number): Promise<UninstallResult> =>
-      ({ database, triggerDropped: stored !== undefined, unloaded: false, entriesDeleted, entriesKept: await count(), schemaDropped: false, reinstalled: true });
-    const unloaded = await st.waitLoaded(undefined, opts.waitMs ?? 90_000, back);
+      ({ database, triggerDropped: stored !== undefined || listener, unloaded: false, entriesDeleted, entriesKept: await count(), schemaDropped: false, reinstalled: true });
+    const unloaded = await st.waitUnloaded(opts.waitMs ?? 90_000, back);
     if (reinstalled || (!unloaded && (await back()))) return putBack(0);
     let entriesDeleted = 0;
     if (opts.purge) {
@@ -128,7 +172,7 @@ export async function uninstall(st: OutboxStatements, opts: UninstallOptions & {
     } else {
       log(`Kept ${entriesKept} undelivered outbox entries (and the counter and index) in the database ${database}; a later install delivers them, and --purge deletes them.`);
     }
-    return { database, triggerDropped: stored !== undefined, unloaded, entriesDeleted, entriesKept, schemaDropped, reinstalled };
+    return { database, triggerDropped: stored !== undefined || listener, unloaded, entriesDeleted, entriesKept, schemaDropped, reinstalled };
   } catch (err) {
     throw explainOutboxError(err, database, 'uninstall the outbox');
   }
@@ -161,11 +205,12 @@ export async function status(st: OutboxStatements): Promise<OutboxStatus> {
     const oldest = row?.['oldest'] as number | null | undefined;
     const epoch = row?.['epoch'];
     const ordering = stored ? (orderingOf(stored.query) ?? 'unknown') : null;
+    const capture = stored ? (captureOf(stored.query) ?? 'trigger') : null;
     const current = stored !== undefined && ordering !== 'unknown' && stored.key !== undefined && loaded?.query === stored.query && loaded.keyed;
     const out: OutboxStatus = {
       database,
       apocVersion: apoc,
-      trigger: { stored: stored !== undefined, loaded: loaded !== undefined, paused: Boolean(stored?.paused || loaded?.paused), ordering },
+      trigger: { stored: stored !== undefined, loaded: loaded !== undefined, paused: Boolean(stored?.paused || loaded?.paused), ordering, capture },
       seqIndex,
       counterConstraint,
       counter: (row?.['counter'] as number | string | null | undefined) ?? null,

@@ -4,13 +4,13 @@
  * (`{app: 'heimdall', outbox: 'read' | 'status' | 'trigger' | 'ack'}`, so Neo4j's query log shows it),
  * and the internal key (../../db/own-state.ts) on every write to Heimdall's own nodes.
  *
- * The key is learnt from the trigger (its APOC parameters) whenever the store looks at it, and set by
- * the install. A write that the trigger refuses because the key is stale (someone reinstalled the
+ * The key is learnt from the trigger (its APOC parameters; with capture: listener, from
+ * heimdall.capture.status()) whenever the store looks at it, and set by the install. A write that the trigger refuses because the key is stale (someone reinstalled the
  * outbox, with a new key) learns the current key from the trigger the database runs and is tried once
  * more. The key never appears in a result, a log line or an error.
  */
 import type { Database, RunOptions } from '../../db/database.js';
-import { orderingOf, TRIGGER_NAME } from './outbox-trigger.js';
+import { listenerStatement, orderingOf, TRIGGER_NAME, type Capture, type Ordering } from './outbox-trigger.js';
 import type { LoadedTrigger } from './outbox-store-types.js';
 import { internalMetadata, isRefusal, keyOf } from '../../db/own-state.js';
 
@@ -26,6 +26,14 @@ export interface StoredTrigger {
   key: string | undefined;
 }
 
+/** What heimdall.capture.status() answers: whether the extension runs for the database and what it was told. */
+export interface ListenerState {
+  running: boolean;
+  installed: boolean;
+  ordering: Ordering | undefined;
+  key: string | undefined;
+}
+
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export class OutboxStatements {
@@ -36,7 +44,14 @@ export class OutboxStatements {
     private readonly db: OutboxDatabase,
     readonly database: string,
     private readonly timeoutMs: number,
+    /** What writes the entries; with 'listener' "the trigger" below is the listener's settings (heimdall.capture.status()). */
+    readonly capture: Capture = 'trigger',
   ) {}
+
+  /** The key as last learnt (an install that finds no capture in place keeps it, so the daemon's writes in flight keep working). */
+  get knownKey(): string | undefined {
+    return this.key;
+  }
 
   /** Use this key for internal writes from now on (the install chose it). */
   useKey(key: string | undefined): void {
@@ -86,8 +101,14 @@ export class OutboxStatements {
     return this.run(cypher, { db: this.database, name: TRIGGER_NAME, ...params }, { database: 'system', mode, timeoutMs: null, metadata: { outbox: 'trigger' } });
   }
 
-  /** The trigger as stored in the system database, or undefined. */
+  /** The trigger as stored in the system database, or undefined. With capture: listener, the listener's settings. */
   async storedTrigger(): Promise<StoredTrigger | undefined> {
+    if (this.capture === 'listener') return this.listenerTrigger();
+    return this.apocStoredTrigger();
+  }
+
+  /** The APOC trigger as stored in the system database, or undefined (whatever the capture). */
+  async apocStoredTrigger(): Promise<StoredTrigger | undefined> {
     // The system database takes only CALL … YIELD … RETURN (no WHERE), so the trigger is picked here.
     const rows = await this.system('read', 'CALL apoc.trigger.show($db) YIELD name, query, paused, params RETURN name, query, paused, params');
     const r = rows.find((x) => x['name'] === TRIGGER_NAME);
@@ -96,12 +117,17 @@ export class OutboxStatements {
 
   /** The trigger as the captured database runs it now (apoc.trigger.list), or undefined when it runs none of ours. Learns its key. */
   async loadedTrigger(): Promise<LoadedTrigger | undefined> {
+    if (this.capture === 'listener') {
+      const t = await this.listenerTrigger();
+      return t && { query: t.query, paused: false, ordering: orderingOf(t.query), keyed: t.key !== undefined };
+    }
     const rows = await this.read('CALL apoc.trigger.list() YIELD name, query, paused, params WHERE name = $name RETURN query, paused, params', { name: TRIGGER_NAME });
     return this.loadedFrom(rows[0]);
   }
 
   /** The internal key of the trigger the database runs now, if any (and learns it). */
   async loadedKey(): Promise<string | undefined> {
+    if (this.capture === 'listener') return (await this.listenerTrigger())?.key;
     const rows = await this.read('CALL apoc.trigger.list() YIELD name, params WHERE name = $name RETURN params', { name: TRIGGER_NAME });
     const key = keyOf(rows[0]?.['params']);
     if (key) this.key = key;
@@ -128,6 +154,48 @@ export class OutboxStatements {
     for (;;) {
       const t = await this.loadedTrigger();
       if (query === undefined ? t === undefined : t?.query === query && !t.paused && t.keyed) return true;
+      if (Date.now() >= deadline) return false;
+      if (stop && Date.now() >= nextStop) {
+        if (await stop()) return false;
+        nextStop = Date.now() + 500;
+      }
+      await sleep(50);
+    }
+  }
+
+  /**
+   * heimdall.capture.status() in the captured database (admin only). Throws when the extension is not in Neo4j's
+   * plugins directory (explainOutboxError says what to do).
+   */
+  async listenerState(): Promise<ListenerState> {
+    const [r] = await this.status('CALL heimdall.capture.status() YIELD running, installed, ordering, key RETURN running, installed, ordering, key');
+    const ordering = r?.['ordering'];
+    return {
+      running: r?.['running'] === true,
+      installed: r?.['installed'] === true,
+      ordering: ordering === 'strict' || ordering === 'relaxed' ? ordering : undefined,
+      key: keyOf({ key: r?.['key'] }),
+    };
+  }
+
+  /** The listener's settings as a StoredTrigger (its stand-in statement), or undefined when it is not installed; learns its key. */
+  private async listenerTrigger(): Promise<StoredTrigger | undefined> {
+    const l = await this.listenerState();
+    if (!l.running || !l.installed || !l.ordering) return undefined;
+    if (l.key) this.key = l.key;
+    return { query: listenerStatement(l.ordering), paused: false, key: l.key };
+  }
+
+  /**
+   * For uninstall: waits until the database runs no APOC trigger of ours and no listener is installed (the store's
+   * capture either way); `stop` as in waitLoaded.
+   */
+  async waitUnloaded(waitMs: number, stop?: () => Promise<boolean>): Promise<boolean> {
+    const deadline = Date.now() + waitMs;
+    let nextStop = Date.now() + 500;
+    for (;;) {
+      const rows = await this.read('CALL apoc.trigger.list() YIELD name WHERE name = $name RETURN name', { name: TRIGGER_NAME });
+      if (rows.length === 0 && (this.capture === 'trigger' || !(await this.listenerTrigger()))) return true;
       if (Date.now() >= deadline) return false;
       if (stop && Date.now() >= nextStop) {
         if (await stop()) return false;

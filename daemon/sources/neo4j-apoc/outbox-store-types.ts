@@ -4,7 +4,7 @@
  * part of the CLI's output.
  */
 import type { OutboxEntry } from './outbox-events.js';
-import type { Ordering } from './outbox-trigger.js';
+import type { Capture, Ordering } from './outbox-trigger.js';
 
 /** An entry as read, with the size that bounds reads and acks. */
 export interface StoredEntry extends OutboxEntry {
@@ -37,6 +37,8 @@ export interface OutboxStoreOptions {
   maxBatchBytes?: number;
   /** Transaction timeout of the delivery statements (read, ack, dead-letter, backlog), ms. Default 30000. */
   timeoutMs?: number;
+  /** What writes the entries (outbox-trigger.ts Capture). Default 'trigger'. */
+  capture?: Capture;
 }
 
 
@@ -123,6 +125,8 @@ export interface OutboxStatus {
     paused: boolean;
     /** The mode of the stored statement; 'unknown' when it is not one this build writes (an older or edited one). */
     ordering: Ordering | 'unknown' | null;
+    /** What writes the entries: the APOC trigger, or the listener of Heimdall's Neo4j extension (null: neither is in place). */
+    capture: Capture | null;
   };
   seqIndex: boolean;
   counterConstraint: boolean;

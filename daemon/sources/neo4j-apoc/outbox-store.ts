@@ -8,7 +8,7 @@
 import neo4j from 'neo4j-driver';
 import { batchOf, install, schemaCovers, status, uninstall } from './outbox-install.js';
 import { OutboxStatements, type OutboxDatabase } from './outbox-statements.js';
-import { COUNTER_LABEL, COUNTER_NAME, FAILED_LABEL, OUTBOX_LABEL, TRIGGER_NAME, nextEpoch } from './outbox-trigger.js';
+import { COUNTER_LABEL, COUNTER_NAME, FAILED_LABEL, OUTBOX_LABEL, TRIGGER_NAME, nextEpoch, type Capture } from './outbox-trigger.js';
 import type {
   CaptureSnapshot,
   InstallOptions,
@@ -52,17 +52,23 @@ const WATCH =
   'WITH collect({query: query, paused: paused, params: params})[0] AS t ' +
   `OPTIONAL MATCH (c:${COUNTER_LABEL} {name: $counter}) RETURN t, c.value AS value, c.epoch AS epoch`;
 
+/** The counter alone (capture: listener; the listener's settings come from heimdall.capture.status()). */
+const WATCH_COUNTER = `OPTIONAL MATCH (c:${COUNTER_LABEL} {name: $counter}) RETURN c.value AS value, c.epoch AS epoch`;
+
 const num = (v: unknown): number => (v === null || v === undefined ? 0 : Number(v));
 
 export class OutboxStore {
   readonly database: string;
   readonly maxBatchBytes: number;
+  /** What writes the entries: the APOC trigger or the listener of Heimdall's Neo4j extension. */
+  readonly capture: Capture;
   private readonly st: OutboxStatements;
 
   constructor(db: OutboxDatabase, opts: OutboxStoreOptions) {
     this.database = opts.database;
     this.maxBatchBytes = opts.maxBatchBytes ?? MAX_BATCH_BYTES;
-    this.st = new OutboxStatements(db, opts.database, opts.timeoutMs ?? 30_000);
+    this.capture = opts.capture ?? 'trigger';
+    this.st = new OutboxStatements(db, opts.database, opts.timeoutMs ?? 30_000, this.capture);
   }
 
   // ---- delivery ----------------------------------------------------------------------------------
@@ -141,6 +147,13 @@ export class OutboxStore {
 
   /** The trigger stored and loaded, the counter and the schema, as they are now (read-only). */
   async watch(): Promise<CaptureSnapshot> {
+    if (this.capture === 'listener') {
+      const loaded = await this.st.loadedTrigger();
+      const [row] = await this.st.read(WATCH_COUNTER, { counter: COUNTER_NAME });
+      const value = row?.['value'];
+      const counter = value === null || value === undefined ? undefined : { value: Number(value), epoch: String(row?.['epoch'] ?? 0) };
+      return { loaded, stored: loaded && { query: loaded.query, paused: false, keyed: loaded.keyed }, counter, ...(await schemaCovers(this.st)) };
+    }
     const [row] = await this.st.read(WATCH, { name: TRIGGER_NAME, counter: COUNTER_NAME });
     const loaded = this.st.loadedFrom((row?.['t'] ?? undefined) as Record<string, unknown> | undefined);
     const value = row?.['value'];

@@ -42,6 +42,23 @@ export const RELAXED_SEQ_FLOOR = 1_000_000_000_000_000;
 
 export type Ordering = 'strict' | 'relaxed';
 
+/**
+ * What writes the outbox entries: the APOC trigger (this file's statement; the default), or the kernel transaction
+ * listener of Heimdall's Neo4j extension (neo4j/src/main/java/heimdall/capture, installed with heimdall.capture.install):
+ * the same entry, guard, internal key and heal, from Java instead of a Cypher statement evaluated per transaction.
+ */
+export type Capture = 'trigger' | 'listener';
+
+/**
+ * What stands for the listener where the trigger's statement is compared (install, watchdog, status): the listener's
+ * settings as a procedure call. It never runs as Cypher.
+ */
+export const listenerStatement = (ordering: Ordering): string => `CALL heimdall.capture.install('${ordering}', $key)`;
+
+/** The trigger statement, or the listener's stand-in, for this capture and ordering. */
+export const captureStatement = (capture: Capture, ordering: Ordering): string =>
+  capture === 'listener' ? listenerStatement(ordering) : triggerStatement(ordering);
+
 /** A Cypher string literal. */
 const lit = (s: string): string => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 const list = (xs: readonly string[]): string => `[${xs.map(lit).join(', ')}]`;
@@ -162,7 +179,13 @@ export function triggerStatement(ordering: Ordering): string {
 
 /** Which mode a stored trigger statement was built for, or undefined when it is not one of ours. */
 export function orderingOf(statement: string): Ordering | undefined {
-  if (statement === triggerStatement('strict')) return 'strict';
-  if (statement === triggerStatement('relaxed')) return 'relaxed';
+  if (statement === triggerStatement('strict') || statement === listenerStatement('strict')) return 'strict';
+  if (statement === triggerStatement('relaxed') || statement === listenerStatement('relaxed')) return 'relaxed';
   return undefined;
+}
+
+/** Which capture a statement (or the listener's stand-in) is, or undefined when it is not one of ours. */
+export function captureOf(statement: string): Capture | undefined {
+  if (statement === listenerStatement('strict') || statement === listenerStatement('relaxed')) return 'listener';
+  return orderingOf(statement) ? 'trigger' : undefined;
 }

@@ -77,12 +77,13 @@ export class Neo4jApocSource implements EventSource {
   constructor(private readonly opts: Neo4jApocSourceOptions) {
     this.database = opts.database ?? opts.db.defaultDatabase;
     this.log = opts.logger;
-    this.store = new OutboxStore(opts.db, { database: this.database, maxBatchBytes: opts.maxBatchBytes, timeoutMs: QUERY_TIMEOUT_MS });
+    this.store = new OutboxStore(opts.db, { database: this.database, maxBatchBytes: opts.maxBatchBytes, timeoutMs: QUERY_TIMEOUT_MS, capture: opts.config.capture ?? 'trigger' });
     const { install, reinstall } = opts.config;
     const checkIntervalMs = opts.config.checkIntervalMs;
     this.alarm = new CaptureAlarm({
       database: this.database,
       ordering: this.ordering,
+      capture: this.store.capture,
       reinstall: install && reinstall,
       noReinstallBecause: install ? 'its neo4j-apoc source has reinstall: false' : 'its neo4j-apoc source has install: false',
       checkIntervalMs,
@@ -173,7 +174,7 @@ export class Neo4jApocSource implements EventSource {
   check(): Promise<void> {
     return this.serial(async () => {
       if (this.stopping || !this.trigger.ready) return;
-      const expected = this.alarm.expectation(); // before the read: what was delivered by then was committed by then
+      const expected = { ...this.alarm.expectation(), capture: this.store.capture }; // before the read: what was delivered by then was committed by then
       const snap = await this.store.watch();
       const act = this.alarm.checked(inspect(snap, expected), snap);
       if (act.bumpEpochAbove !== undefined) {

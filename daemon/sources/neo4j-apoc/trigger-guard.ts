@@ -90,7 +90,8 @@ export class TriggerGuard {
           degraded: false,
         };
       }
-      if (first || res.trigger !== 'unchanged') log.info(`The neo4j-apoc source captures the changes of the database ${this.database} (${ordering} ordering, trigger ${res.trigger}).`);
+      const by = this.o.store.capture === 'listener' ? "the listener of Heimdall's Neo4j extension" : 'the APOC trigger';
+      if (first || res.trigger !== 'unchanged') log.info(`The neo4j-apoc source captures the changes of the database ${this.database} with ${by} (${ordering} ordering, ${res.trigger}).`);
       return undefined;
     } catch (err) {
       const e = explainOutboxError(err, this.database, 'install the outbox');
@@ -106,7 +107,7 @@ export class TriggerGuard {
       this.ready = false;
       this.nextCheck = Date.now() + INSTALL_RETRY_MS;
       return {
-        reason: `The outbox trigger ${TRIGGER_NAME} is ${loaded ? 'paused' : 'not installed'} in the database ${this.database} and sources[].install is false; run \`heimdall db install\`. Changes are not captured until then.`,
+        reason: `The outbox ${this.o.store.capture === 'listener' ? 'listener' : `trigger ${TRIGGER_NAME}`} is ${loaded ? 'paused' : 'not installed'} in the database ${this.database} and sources[].install is false; run \`heimdall db install${this.o.store.capture === 'listener' ? ' --capture listener' : ''}\`. Changes are not captured until then.`,
         degraded: true,
       };
     }

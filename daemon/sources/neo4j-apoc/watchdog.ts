@@ -16,7 +16,7 @@
  * Checks never overlap: the next one is planned when the last has finished.
  */
 import type { CaptureSnapshot } from './outbox-store-types.js';
-import { COUNTER_CONSTRAINT, SEQ_INDEX, TRIGGER_NAME, orderingOf, triggerStatement, type Ordering } from './outbox-trigger.js';
+import { COUNTER_CONSTRAINT, SEQ_INDEX, TRIGGER_NAME, captureStatement, orderingOf, type Capture, type Ordering } from './outbox-trigger.js';
 
 /** The timers the watchdog uses; Bifrost's Clock and the tests' FakeClock fit. */
 export interface WatchdogTimer {
@@ -42,6 +42,8 @@ export interface Finding {
 export interface Expectation {
   database: string;
   ordering: Ordering;
+  /** What writes the entries. Default 'trigger'. */
+  capture?: Capture;
   /** The epoch the source knows (its install, or the last one it saw); undefined: take what is there. */
   epoch: string | undefined;
   delivered: ReadonlyMap<string, number>;
@@ -55,18 +57,22 @@ export function inspect(snap: CaptureSnapshot, exp: Expectation): Finding[] {
   const db = exp.database;
   const out: Finding[] = [];
   const { loaded, stored } = snap;
-  if (!loaded || stored === undefined) {
+  const capture = exp.capture ?? 'trigger';
+  if (capture === 'listener' && !loaded) {
+    out.push({ kind: 'removed', message: `The outbox listener of the database ${db} was uninstalled (heimdall.capture.uninstall, or \`heimdall db uninstall\`), or Neo4j no longer runs Heimdall's extension: changes committed without it are not captured.` });
+  } else if (!loaded || stored === undefined) {
     const how = !loaded ? 'the database no longer runs it' : 'it is no longer stored in the system database, so the database drops it at its next trigger refresh';
     out.push({ kind: 'removed', message: `The outbox trigger ${TRIGGER_NAME} of the database ${db} was removed (apoc.trigger.drop or apoc.trigger.remove, or \`heimdall db uninstall\`): ${how}, and changes committed without it are not captured.` });
   } else if (loaded.paused || stored?.paused) {
     out.push({ kind: 'paused', message: `The outbox trigger ${TRIGGER_NAME} of the database ${db} was paused (apoc.trigger.stop or apoc.trigger.pause): changes committed while it is paused are not captured.` });
   }
-  const statement = triggerStatement(exp.ordering);
+  const statement = captureStatement(capture, exp.ordering);
   const current = (t: { query: string; keyed: boolean } | null | undefined): boolean => !t || (t.query === statement && t.keyed);
   if (loaded && stored !== undefined && (!current(loaded) || !current(stored))) {
     const other = orderingOf(loaded.query === statement ? (stored?.query ?? statement) : loaded.query);
     const what = other && other !== exp.ordering ? `it uses ${other} ordering and the config asks for ${exp.ordering}` : 'its statement or parameters were changed, or an older Heimdall installed it';
-    out.push({ kind: 'replaced', message: `The outbox trigger ${TRIGGER_NAME} of the database ${db} is not the one this Heimdall installs (${what}): capture may miss changes or refuse Heimdall's own writes.` });
+    const name = capture === 'listener' ? 'listener' : `trigger ${TRIGGER_NAME}`;
+    out.push({ kind: 'replaced', message: `The outbox ${name} of the database ${db} is not the one this Heimdall installs (${what}): capture may miss changes or refuse Heimdall's own writes.` });
   }
   if (!snap.seqIndex || !snap.counterConstraint) {
     const missing = [!snap.seqIndex ? `the index ${SEQ_INDEX}` : '', !snap.counterConstraint ? `the constraint ${COUNTER_CONSTRAINT}` : ''].filter(Boolean).join(' and ');
