@@ -32,19 +32,27 @@ final class CaptureConfig {
         return BY_DATABASE.get(database);
     }
 
-    /** Reads the database's file (when there is one) at database start. */
-    static void load(String database, Path file) throws IOException {
+    /**
+     * Reads the database's file (when there is one) at database start. A file that cannot be read or is not valid
+     * leaves the listener uninstalled (the database still starts) and says so on stderr (neo4j.log); the daemon's
+     * watchdog then finds capture off and installs it again, which writes the file anew.
+     */
+    static void load(String database, Path file) {
         FILES.put(database, file);
         BY_DATABASE.remove(database);
         if (!Files.exists(file)) return;
         Properties p = new Properties();
         try (Reader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
             p.load(r);
+        } catch (IOException | IllegalArgumentException e) {
+            System.err.println("Heimdall's outbox listener cannot read its settings " + file + " (" + e.getMessage() + "), so it captures nothing in the database " + database + " until heimdall db install (or a daemon with capture: listener) installs it again.");
+            return;
         }
         String ordering = p.getProperty("ordering");
         String key = p.getProperty("key");
         if (key == null || key.length() < 16 || !("relaxed".equals(ordering) || "strict".equals(ordering))) {
-            throw new IOException("The Heimdall capture settings in " + file + " are not valid (ordering relaxed or strict, a key of 16 or more characters); run heimdall db install again or delete the file.");
+            System.err.println("Heimdall's outbox listener settings " + file + " are not valid (they need ordering relaxed or strict and a key of 16 or more characters), so it captures nothing in the database " + database + " until heimdall db install (or a daemon with capture: listener) installs it again.");
+            return;
         }
         BY_DATABASE.put(database, new Settings(ordering, key));
     }

@@ -34,7 +34,7 @@ public final class OutboxCaptureExtensionFactory extends ExtensionFactory<Outbox
                 .resolve("heimdall-capture").resolve(name + ".properties");
         return new LifecycleAdapter() {
             @Override
-            public void start() throws java.io.IOException {
+            public void start() {
                 CaptureConfig.load(name, file);
                 deps.databaseManagementService().registerTransactionEventListener(name, listener);
             }
