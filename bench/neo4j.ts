@@ -133,8 +133,11 @@ async function latencyAtRate(uri: string, driver: Driver, outbox: OutboxStore, o
   }
 }
 
-/** A daemon with a database, the latency plugin and, unless `ordering` is null, a neo4j-apoc source ('listener': relaxed, capture: listener). */
-async function benchDaemon(uri: string, ordering: Ordering | 'listener' | 'default' | null) {
+/**
+ * A daemon with a database, the latency plugin and, unless `ordering` is null, a neo4j-apoc source ('listener': relaxed,
+ * capture: listener; 'listener-noguard': the same with remediation.guardTrigger: false, so no APOC trigger at all).
+ */
+async function benchDaemon(uri: string, ordering: Ordering | 'listener' | 'listener-noguard' | 'default' | null) {
   const yaml = [
     'server:',
     '  port: 0',
@@ -145,7 +148,8 @@ async function benchDaemon(uri: string, ordering: Ordering | 'listener' | 'defau
     '  user: neo4j',
     "  password: ''",
     'sources:',
-    ...(ordering ? ['  - type: neo4j-apoc', ...(ordering === 'default' ? [] : ordering === 'listener' ? ['    capture: listener'] : [`    ordering: ${ordering}`])] : ['  - type: http']),
+    ...(ordering ? ['  - type: neo4j-apoc', ...(ordering === 'default' ? [] : ordering.startsWith('listener') ? ['    capture: listener'] : [`    ordering: ${ordering}`])] : ['  - type: http']),
+    ...(ordering === 'listener-noguard' ? ['remediation:', '  guardTrigger: false'] : []),
     'plugins:',
     `  - path: ${JSON.stringify(join(ROOT, 'test/fixtures/plugins/neo4j-latency.mjs'))}`,
     '',
@@ -178,7 +182,7 @@ async function writerProcess(uri: string, writers: number, seconds: number): Pro
 }
 
 /** (a2) Writers' tx/s with 1 and 8 writers while a daemon runs (and drains the outbox when `ordering` is set). */
-async function writesUnderDaemon(uri: string, driver: Driver, outbox: OutboxStore, ordering: Ordering | 'listener' | null, seconds: number): Promise<Record<string, number>> {
+async function writesUnderDaemon(uri: string, driver: Driver, outbox: OutboxStore, ordering: Ordering | 'listener' | 'listener-noguard' | null, seconds: number): Promise<Record<string, number>> {
   // The baseline right before, with no trigger at all (an earlier daemon left its heimdall_policy trigger), so
   // that the ratio compares two neighbouring measurements on a machine whose load changes.
   await setMode(driver, outbox, 'off');
@@ -347,7 +351,7 @@ export async function runNeo4jBench(): Promise<Record<string, unknown>> {
       latency[ordering]!['neo4jLongestPauseMs'] = ps.length ? Math.max(...ps) : 0;
     }
     const underDaemon: Record<string, Record<string, number>> = {};
-    for (const o of ['policy', 'strict', 'relaxed', 'listener'] as const) underDaemon[o] = await writesUnderDaemon(neo.uri, driver, outbox, o === 'policy' ? null : o, secs);
+    for (const o of ['policy', 'strict', 'relaxed', 'listener', 'listener-noguard'] as const) underDaemon[o] = await writesUnderDaemon(neo.uri, driver, outbox, o === 'policy' ? null : o, secs);
     const separate: Record<string, Record<string, number>> = {};
     for (const ordering of ['strict', 'relaxed', 'listener'] as const) {
       for (const rate of [300, 500]) separate[`${ordering}@${rate}`] = await latencySeparateClient(neo.uri, driver, outbox, ordering, rate, quick ? 4 : 8);
@@ -381,8 +385,8 @@ export async function runNeo4jBench(): Promise<Record<string, unknown>> {
         [`(b) ${o}: delivered / committed`, `${fmt(L(o)['delivered']!)} / ${fmt(L(o)['committed']!)}`],
         [`(b) ${o}: Neo4j JVM pauses during the phase (longest, ms)`, `${fmt(L(o)['neo4jPauses']!)} (${fmt(L(o)['neo4jLongestPauseMs']!)})`],
       ]),
-      ...(['policy', 'strict', 'relaxed', 'listener'] as const).map((o): [string, string, string?] => [
-        `(a2) ${o === 'policy' ? 'daemon, no outbox (heimdall_policy only)' : o === 'listener' ? 'daemon draining, relaxed, capture: listener' : `daemon draining, ${o}`}: tx/s 1 / 8 writers vs no trigger (x)`,
+      ...(['policy', 'strict', 'relaxed', 'listener', 'listener-noguard'] as const).map((o): [string, string, string?] => [
+        `(a2) ${{ policy: 'daemon, no outbox (heimdall_policy only)', listener: 'daemon draining, relaxed, capture: listener', 'listener-noguard': 'same, remediation.guardTrigger: false (no APOC trigger)' }[o as string] ?? `daemon draining, ${o}`}: tx/s 1 / 8 writers vs no trigger (x)`,
         `${fmt(underDaemon[o]!['w1']!)} / ${fmt(underDaemon[o]!['w8']!)} vs ${fmt(underDaemon[o]!['off1']!)} / ${fmt(underDaemon[o]!['off8']!)} just before (${fmt(underDaemon[o]!['x1']!, 2)}x / ${fmt(underDaemon[o]!['x8']!, 2)}x)`,
         o === 'policy' ? '' : '< 1.3x (default mode)',
       ]),
