@@ -6,11 +6,17 @@ import java.util.Map;
 import org.neo4j.graphdb.Entity;
 import org.neo4j.graphdb.Label;
 import org.neo4j.graphdb.Node;
+import org.neo4j.graphdb.spatial.Point;
 
 /**
  * A small streaming JSON writer for outbox entries: one StringBuilder, a comma flag per open container.
- * Property values as apoc.convert.toJson writes them: numbers, booleans and strings as themselves,
- * arrays as lists, anything else (temporal, spatial) as its string form.
+ * Values as apoc.convert.toJson (APOC's Jackson mapper, JsonUtil) writes them, so that the listener's entries
+ * are the trigger's byte for byte: integers as themselves, floats as Double.toString writes them (2.0, -0.0,
+ * 1.2345678E7, 1.0E-10) and NaN/Infinity/-Infinity as strings, strings with Jackson's escapes (\" \\ \b \t \n
+ * \f \r, other control characters as a six-character escape (backslash, u, four upper-case hex digits), everything else as it is), arrays and lists as
+ * lists, maps as objects, points as APOC's PointSerializer writes them ({crs, x, y, z} or {crs, latitude,
+ * longitude, height}, the third coordinate null in 2D), and anything else (temporal values, durations) as
+ * its toString, as APOC's TemporalSerializer and DurationValueSerializer do.
  */
 final class Json {
     private final StringBuilder out = new StringBuilder(128);
@@ -103,8 +109,10 @@ final class Json {
         } else if (v instanceof Double || v instanceof Float) {
             double d = ((Number) v).doubleValue();
             sep();
-            if (Double.isFinite(d)) out.append(d == Math.rint(d) && Math.abs(d) < 1e15 ? Long.toString((long) d) + ".0" : Double.toString(d));
+            if (Double.isFinite(d)) out.append(Double.toString(d));
             else str(Double.toString(d));
+        } else if (v instanceof Point p) {
+            point(p);
         } else if (v instanceof Character c) {
             value(c.toString());
         } else if (v.getClass().isArray()) {
@@ -142,6 +150,17 @@ final class Json {
         return endObject();
     }
 
+    /** A point as APOC's PointSerializer writes it: cartesian {crs, x, y, z}, WGS-84 {crs, latitude, longitude, height}; z/height null in 2D. */
+    private void point(Point p) {
+        String crs = p.getCRS().getType();
+        double[] c = p.getCoordinate().getCoordinate();
+        Object third = c.length > 2 ? (Object) c[2] : null;
+        beginObject().key("crs").value(crs);
+        if (crs.startsWith("cartesian")) key("x").any(c[0]).key("y").any(c[1]).key("z").any(third);
+        else key("latitude").any(c[1]).key("longitude").any(c[0]).key("height").any(third);
+        endObject();
+    }
+
     /** Closes the outermost container and answers the text. */
     String close() {
         if (first.size() != 1) throw new IllegalStateException("An outbox entry's JSON was closed with " + first.size() + " containers open.");
@@ -164,7 +183,7 @@ final class Json {
                 case '\b' -> out.append("\\b");
                 case '\f' -> out.append("\\f");
                 default -> {
-                    if (c < 0x20) out.append(String.format("\\u%04x", (int) c));
+                    if (c < 0x20) out.append(String.format("\\u%04X", (int) c));
                     else out.append(c);
                 }
             }

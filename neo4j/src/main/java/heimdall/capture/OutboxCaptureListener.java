@@ -191,7 +191,8 @@ public final class OutboxCaptureListener implements TransactionEventListener<Obj
         entry.setProperty("committedAt", System.currentTimeMillis());
         entry.setProperty("txMeta", txMeta);
         entry.setProperty("changes", changes);
-        entry.setProperty("bytes", (long) (changes.length() + txMeta.length()));
+        // Code points, as the trigger's Cypher size() counts them.
+        entry.setProperty("bytes", (long) (changes.codePointCount(0, changes.length()) + txMeta.codePointCount(0, txMeta.length())));
         return null;
     }
 
