@@ -149,11 +149,18 @@ export class OutboxStatements {
    * now and then (every ~500 ms) whether to give up early.
    */
   async waitLoaded(query: string | undefined, waitMs: number, stop?: () => Promise<boolean>): Promise<boolean> {
+    return this.poll(async () => {
+      const t = await this.loadedTrigger();
+      return query === undefined ? t === undefined : t?.query === query && !t.paused && t.keyed;
+    }, waitMs, stop);
+  }
+
+  /** Asks `done` every 50 ms until it holds (true) or waitMs has passed (false); `stop` every ~500 ms whether to give up early. */
+  private async poll(done: () => Promise<boolean>, waitMs: number, stop?: () => Promise<boolean>): Promise<boolean> {
     const deadline = Date.now() + waitMs;
     let nextStop = Date.now() + 500;
     for (;;) {
-      const t = await this.loadedTrigger();
-      if (query === undefined ? t === undefined : t?.query === query && !t.paused && t.keyed) return true;
+      if (await done()) return true;
       if (Date.now() >= deadline) return false;
       if (stop && Date.now() >= nextStop) {
         if (await stop()) return false;
@@ -191,18 +198,10 @@ export class OutboxStatements {
    * capture either way); `stop` as in waitLoaded.
    */
   async waitUnloaded(waitMs: number, stop?: () => Promise<boolean>): Promise<boolean> {
-    const deadline = Date.now() + waitMs;
-    let nextStop = Date.now() + 500;
-    for (;;) {
+    return this.poll(async () => {
       const rows = await this.read('CALL apoc.trigger.list() YIELD name WHERE name = $name RETURN name', { name: TRIGGER_NAME });
-      if (rows.length === 0 && (this.capture === 'trigger' || !(await this.listenerTrigger()))) return true;
-      if (Date.now() >= deadline) return false;
-      if (stop && Date.now() >= nextStop) {
-        if (await stop()) return false;
-        nextStop = Date.now() + 500;
-      }
-      await sleep(50);
-    }
+      return rows.length === 0 && (this.capture === 'trigger' || !(await this.listenerTrigger()));
+    }, waitMs, stop);
   }
 
   /** APOC's version, or null when APOC is not installed. */

@@ -58,12 +58,12 @@ public final class OutboxCaptureListener implements TransactionEventListener<Obj
     public Object beforeCommit(TransactionData data, Transaction tx, GraphDatabaseService db) {
         CaptureConfig.Settings settings = CaptureConfig.of(database);
         if (settings == null) return null;
-        Object given = data.metaData().get("heimdallKey");
+        Map<String, Object> meta = data.metaData();
+        Object given = meta.get("heimdallKey");
         if (given instanceof String k && MessageDigest.isEqual(k.getBytes(StandardCharsets.UTF_8), settings.key().getBytes(StandardCharsets.UTF_8))) {
             heal(data);
             return null;
         }
-        Map<String, Object> meta = data.metaData();
 
         Set<String> created = new HashSet<>();
         Json nc = Json.array();
