@@ -135,9 +135,10 @@ async function latencyAtRate(uri: string, driver: Driver, outbox: OutboxStore, o
 
 /**
  * A daemon with a database, the latency plugin and, unless `ordering` is null, a neo4j-apoc source ('listener': relaxed,
- * capture: listener; 'listener-noguard': the same with remediation.guardTrigger: false, so no APOC trigger at all).
+ * capture: listener, and with the jar on the server the commit guard runs in the extension too, so no APOC trigger at all;
+ * 'listener-apocguard': the same with remediation.guardEngine: apoc, the APOC heimdall_policy trigger as before).
  */
-async function benchDaemon(uri: string, ordering: Ordering | 'listener' | 'listener-noguard' | 'default' | null) {
+async function benchDaemon(uri: string, ordering: Ordering | 'listener' | 'listener-apocguard' | 'default' | null) {
   const yaml = [
     'server:',
     '  port: 0',
@@ -149,7 +150,7 @@ async function benchDaemon(uri: string, ordering: Ordering | 'listener' | 'liste
     "  password: ''",
     'sources:',
     ...(ordering ? ['  - type: neo4j-apoc', ...(ordering === 'default' ? [] : ordering.startsWith('listener') ? ['    capture: listener'] : [`    ordering: ${ordering}`])] : ['  - type: http']),
-    ...(ordering === 'listener-noguard' ? ['remediation:', '  guardTrigger: false'] : []),
+    ...(ordering === 'listener-apocguard' ? ['remediation:', '  guardEngine: apoc'] : []),
     'plugins:',
     `  - path: ${JSON.stringify(join(ROOT, 'test/fixtures/plugins/neo4j-latency.mjs'))}`,
     '',
@@ -182,7 +183,7 @@ async function writerProcess(uri: string, writers: number, seconds: number): Pro
 }
 
 /** (a2) Writers' tx/s with 1 and 8 writers while a daemon runs (and drains the outbox when `ordering` is set). */
-async function writesUnderDaemon(uri: string, driver: Driver, outbox: OutboxStore, ordering: Ordering | 'listener' | 'listener-noguard' | null, seconds: number): Promise<Record<string, number>> {
+async function writesUnderDaemon(uri: string, driver: Driver, outbox: OutboxStore, ordering: Ordering | 'listener' | 'listener-apocguard' | null, seconds: number): Promise<Record<string, number>> {
   // The baseline right before, with no trigger at all (an earlier daemon left its heimdall_policy trigger), so
   // that the ratio compares two neighbouring measurements on a machine whose load changes.
   await setMode(driver, outbox, 'off');
@@ -351,7 +352,7 @@ export async function runNeo4jBench(): Promise<Record<string, unknown>> {
       latency[ordering]!['neo4jLongestPauseMs'] = ps.length ? Math.max(...ps) : 0;
     }
     const underDaemon: Record<string, Record<string, number>> = {};
-    for (const o of ['policy', 'strict', 'relaxed', 'listener', 'listener-noguard'] as const) underDaemon[o] = await writesUnderDaemon(neo.uri, driver, outbox, o === 'policy' ? null : o, secs);
+    for (const o of ['policy', 'strict', 'relaxed', 'listener', 'listener-apocguard'] as const) underDaemon[o] = await writesUnderDaemon(neo.uri, driver, outbox, o === 'policy' ? null : o, secs);
     const separate: Record<string, Record<string, number>> = {};
     for (const ordering of ['strict', 'relaxed', 'listener'] as const) {
       for (const rate of [300, 500]) separate[`${ordering}@${rate}`] = await latencySeparateClient(neo.uri, driver, outbox, ordering, rate, quick ? 4 : 8);
@@ -385,8 +386,8 @@ export async function runNeo4jBench(): Promise<Record<string, unknown>> {
         [`(b) ${o}: delivered / committed`, `${fmt(L(o)['delivered']!)} / ${fmt(L(o)['committed']!)}`],
         [`(b) ${o}: Neo4j JVM pauses during the phase (longest, ms)`, `${fmt(L(o)['neo4jPauses']!)} (${fmt(L(o)['neo4jLongestPauseMs']!)})`],
       ]),
-      ...(['policy', 'strict', 'relaxed', 'listener', 'listener-noguard'] as const).map((o): [string, string, string?] => [
-        `(a2) ${{ policy: 'daemon, no outbox (heimdall_policy only)', listener: 'daemon draining, relaxed, capture: listener', 'listener-noguard': 'same, remediation.guardTrigger: false (no APOC trigger)' }[o as string] ?? `daemon draining, ${o}`}: tx/s 1 / 8 writers vs no trigger (x)`,
+      ...(['policy', 'strict', 'relaxed', 'listener', 'listener-apocguard'] as const).map((o): [string, string, string?] => [
+        `(a2) ${{ policy: 'daemon, no outbox (commit guard only)', listener: 'daemon draining, relaxed, capture: listener (no APOC trigger)', 'listener-apocguard': 'same, remediation.guardEngine: apoc (APOC heimdall_policy)' }[o as string] ?? `daemon draining, ${o}`}: tx/s 1 / 8 writers vs no trigger (x)`,
         `${fmt(underDaemon[o]!['w1']!)} / ${fmt(underDaemon[o]!['w8']!)} vs ${fmt(underDaemon[o]!['off1']!)} / ${fmt(underDaemon[o]!['off8']!)} just before (${fmt(underDaemon[o]!['x1']!, 2)}x / ${fmt(underDaemon[o]!['x8']!, 2)}x)`,
         o === 'policy' ? '' : '< 1.3x (default mode)',
       ]),

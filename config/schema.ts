@@ -502,7 +502,13 @@ const configProperties = {
       guardTrigger: {
         type: 'boolean',
         default: true,
-        description: 'Install the commit guard (APOC trigger heimdall_policy) that checks remediation transactions at commit and samples what a delete would remove; needs apoc.trigger.enabled and an admin user, else writes are judged by counters alone.',
+        description: 'Use the commit guard that checks remediation transactions at commit and samples what a delete would remove (see guardEngine); without it, writes are judged by counters alone.',
+      },
+      guardEngine: {
+        type: 'string',
+        enum: ['auto', 'extension', 'apoc'],
+        default: 'auto',
+        description: "What runs the commit guard: extension (Heimdall's Neo4j extension, neo4j/target/heimdall-capture-plugin.jar in the server's plugins; no APOC trigger), apoc (the APOC trigger heimdall_policy; needs apoc.trigger.enabled and an admin user), auto (the extension where the server has it, else APOC).",
       },
       sampleSize: { type: 'integer', minimum: 0, maximum: 100, default: 10, description: 'Nodes and relationships an approval request shows of what a delete would remove (with the commit guard).' },
     },

@@ -1,11 +1,13 @@
 /**
- * The commit guard: an APOC trigger (`heimdall_policy`, phase `before`, so it runs inside the
+ * The commit guard as an APOC trigger (`heimdall_policy`, phase `before`, so it runs inside the
  * writer's transaction and its failure rolls the transaction back) that judges the remediation
  * executor's transactions by what they really changed — APOC's transaction data, which sees what
  * a statement's counters miss (apoc.cypher.doIt and apoc.do.when delete inside the transaction
  * and report nodesDeleted 0). It acts only on transactions whose metadata carries
  * `heimdallPolicy` (which neither the model nor a plugin can set: tx.setMetaData is never allowed),
- * and leaves every other transaction at its first line:
+ * and have no `engine` in it (those marked `engine: 'extension'` are judged by the same guard in Heimdall's
+ * Neo4j extension, neo4j/src/main/java/heimdall/capture/PolicyGuard.java), and leaves every other
+ * transaction at its first line:
  *
  *   { maxNodesDeleted, maxRelationshipsDeleted, maxLabelsRemoved }
  *       fail the commit when the transaction deleted or unlabelled more than that, or touched a
@@ -17,12 +19,10 @@
  *
  * The message is `HEIMDALL_POLICY<<{json}>>`, thrown through apoc.util.validate; parseGuardError
  * reads it back. Without APOC triggers (apoc.trigger.enabled=false, no admin rights) the executor
- * judges by counters alone and asks without a sample. Installed with the rest of the executor
- * (remediation.guardTrigger, default true); remove it with
- * `CALL apoc.trigger.drop('<database>', 'heimdall_policy')` on the system database.
+ * judges by counters alone and asks without a sample. commit-guard.ts installs it (or finds the
+ * extension's); remove it with `CALL apoc.trigger.drop('<database>', 'heimdall_policy')` on the system
+ * database.
  */
-import type { Logger } from 'pino';
-import type { Database } from './database.js';
 
 export const POLICY_TRIGGER = 'heimdall_policy';
 const MARK = 'HEIMDALL_POLICY<<';
@@ -34,7 +34,7 @@ const VALUE_CHARS = 200;
 const PROPS_PER_ENTITY = 20;
 
 export const POLICY_TRIGGER_STATEMENT = [
-  `WITH $metaData.heimdallPolicy AS p WHERE p IS NOT NULL`,
+  `WITH $metaData.heimdallPolicy AS p WHERE p IS NOT NULL AND p.engine IS NULL`,
   `WITH p, [n IN $deletedNodes | elementId(n)] AS dIds`,
   `WITH p, dIds, apoc.map.fromLists(dIds, [x IN dIds | true]) AS dset`,
   `WITH p, dIds, dset,`,
@@ -119,108 +119,5 @@ export function parseGuardError(err: unknown): GuardReport | undefined {
   }
 }
 
-/** The in-transaction check that the guard is loaded, unpaused and ours (run before a probe commits). */
+/** The in-transaction check that the APOC guard is loaded, unpaused and ours (run before a probe commits). */
 export const GUARD_LOADED_CYPHER = 'CALL apoc.trigger.list() YIELD name, query, paused WHERE name = $name RETURN query, paused';
-
-type GuardState = { state: 'ready' } | { state: 'unavailable' | 'pending'; reason: string; at: number };
-
-/** Retry a failed install after this long. */
-const RETRY_MS = 30_000;
-
-/** Installs the guard per database and knows whether it is loaded. */
-export class PolicyTrigger {
-  private readonly states = new Map<string, GuardState>();
-  private readonly installing = new Map<string, Promise<boolean>>();
-  private warned = new Set<string>();
-  private closed = false;
-
-  constructor(private readonly db: Database, private readonly log: Logger, readonly enabled: boolean) {}
-
-  /** Stops waiting for a trigger to load (at shutdown); nothing is logged after it. */
-  close(): void {
-    this.closed = true;
-  }
-
-  /** Whether the guard is known to be loaded in `database` (without asking the server). */
-  ready(database: string): boolean {
-    return this.states.get(database)?.state === 'ready';
-  }
-
-  /** Why it is not ready, for audit entries and notices. */
-  reason(database: string): string {
-    if (!this.enabled) return 'remediation.guardTrigger is false';
-    const s = this.states.get(database);
-    return !s ? 'not installed yet' : s.state === 'ready' ? 'loaded' : s.reason;
-  }
-
-  /**
-   * Installs (or updates, or resumes) the guard in `database` and waits up to `waitMs` for the
-   * database to load it; resolves with whether it is loaded. Never throws: without the guard,
-   * writes are judged by their counters alone.
-   */
-  ensure(database: string, waitMs = 0): Promise<boolean> {
-    if (!this.enabled) return Promise.resolve(false);
-    const s = this.states.get(database);
-    if (s?.state === 'ready') return Promise.resolve(true);
-    if (s && s.state === 'unavailable' && Date.now() - s.at < RETRY_MS) return Promise.resolve(false);
-    let p = this.installing.get(database);
-    if (!p) {
-      p = this.install(database).finally(() => this.installing.delete(database));
-      this.installing.set(database, p);
-    }
-    if (waitMs <= 0) return p.then(() => this.ready(database));
-    return Promise.race([p, new Promise<boolean>((r) => setTimeout(() => r(this.ready(database)), waitMs).unref())]);
-  }
-
-  /** Forget that the guard was loaded (a probe found it missing); the next ensure installs it again. */
-  lost(database: string, reason: string): void {
-    this.states.set(database, { state: 'pending', reason, at: 0 });
-    this.log.warn(`The remediation commit guard (${POLICY_TRIGGER}) is no longer loaded in the database ${database} (${reason}); writes are judged by their counters alone until it is installed again.`);
-  }
-
-  private async install(database: string): Promise<boolean> {
-    const sys = (cypher: string, params: Record<string, unknown>) => this.db.run(cypher, { db: database, name: POLICY_TRIGGER, ...params }, { database: 'system', mode: 'write', timeoutMs: null, metadata: { purpose: 'policy-guard' } });
-    try {
-      // The system database takes only CALL … YIELD … RETURN (no WHERE), so the row is picked here.
-      const shown = await sys('CALL apoc.trigger.show($db) YIELD name, query, paused RETURN name, query, paused', {});
-      const stored = (shown.rows as Array<{ name?: string; query?: string; paused?: boolean }>).find((r) => r.name === POLICY_TRIGGER);
-      if (!stored || stored.query !== POLICY_TRIGGER_STATEMENT) {
-        await sys("CALL apoc.trigger.install($db, $name, $statement, {phase: 'before'}) YIELD name RETURN name", { statement: POLICY_TRIGGER_STATEMENT });
-        this.log.info(`Installed the remediation commit guard (APOC trigger ${POLICY_TRIGGER}) in the database ${database}.`);
-      } else if (stored.paused) {
-        await sys('CALL apoc.trigger.start($db, $name) YIELD name RETURN name', {});
-        this.log.warn(`The remediation commit guard (${POLICY_TRIGGER}) was paused in the database ${database}; Heimdall resumed it.`);
-      }
-      this.states.set(database, { state: 'pending', reason: 'installed, waiting for the database to load it (apoc.trigger.refresh)', at: Date.now() });
-      return await this.waitLoaded(database, 120_000);
-    } catch (err) {
-      const reason = (err as Error).message;
-      this.states.set(database, { state: 'unavailable', reason, at: Date.now() });
-      if (this.closed) return false;
-      if (!this.warned.has(database)) {
-        this.warned.add(database);
-        this.log.warn(`The remediation commit guard (APOC trigger ${POLICY_TRIGGER}) could not be installed in the database ${database}: ${reason}. Writes are judged by their counters alone and approvals show no sample of what would be deleted. Enable APOC triggers (apoc.trigger.enabled=true) for a user who may install them, or set remediation.guardTrigger: false.`);
-      }
-      return false;
-    }
-  }
-
-  /** Polls apoc.trigger.list() (what the database has loaded) until the guard is there, unpaused and current. */
-  private async waitLoaded(database: string, timeoutMs: number): Promise<boolean> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const r = await this.db.run(GUARD_LOADED_CYPHER, { name: POLICY_TRIGGER }, { database, mode: 'read', metadata: { purpose: 'policy-guard' } });
-      const row = r.rows[0] as { query?: string; paused?: boolean } | undefined;
-      if (row && row.query === POLICY_TRIGGER_STATEMENT && !row.paused) {
-        this.states.set(database, { state: 'ready' });
-        return true;
-      }
-      if (this.closed) return false;
-      if (Date.now() > deadline) {
-        this.states.set(database, { state: 'unavailable', reason: `the database did not load the trigger within ${Math.round(timeoutMs / 1000)} s`, at: Date.now() });
-        return false;
-      }
-      await new Promise((res) => setTimeout(res, 250).unref());
-    }
-  }
-}

@@ -11,7 +11,7 @@
  *      indexes or constraints are destructive. In `auto` a statement that is not destructive
  *      commits at once; a destructive one is rolled back and needs an operator (unless
  *      autoApproveDestructive). In `approve` every write is first run and rolled back to learn
- *      what it would change. The commit guard (policy-trigger.ts), where loaded, checks the same
+ *      what it would change. The commit guard (commit-guard.ts), where loaded, checks the same
  *      transaction from APOC's transaction data at commit;
  *   3. an operator is asked with the counters and, with the guard, a sample of what would go (a
  *      probe whose commit the guard fails on purpose) — no write transaction is open meanwhile;
@@ -38,7 +38,8 @@ import { classifyStatement } from './classify.js';
 import { streamRead } from './cypher-reader.js';
 import type { Database } from './database.js';
 import { NamePolicy } from './name-policy.js';
-import { PolicyTrigger, type GuardReport } from './policy-trigger.js';
+import { CommitGuard, type GuardEngine } from './commit-guard.js';
+import type { GuardReport } from './policy-trigger.js';
 import { countersText, destructive, exceeds, guardLimits, proposer, sampleForAudit, sampleText } from './remediation-terms.js';
 import { refusalMessage, StatementPolicy } from './statement-policy.js';
 import { runWrite, type Counters, type WriteAttempt, type WriteRequest } from './write-transaction.js';
@@ -76,13 +77,15 @@ type Policy = RemediationConfig & { autoApproveDestructive: boolean };
 const MAX_ROWS = 100;
 /** How long an approval waits for the guard to load before it asks without a sample. */
 const GUARD_WAIT_MS = 2000;
+/** The engine that judges a request at commit, once the guard is loaded (the policy in its metadata names it). */
+const guardedBy = (engine: GuardEngine | undefined): Partial<WriteRequest> => (engine ? { guardEngine: engine } : {});
 
 export class RemediationExecutor implements ExecutorSeam {
   executed = 0;
   refused = 0;
   readonly names: NamePolicy;
   readonly statements: StatementPolicy;
-  readonly guard: PolicyTrigger;
+  readonly guard: CommitGuard;
   /** Hears where the time of each executed write went (benchmarks; nothing is logged). */
   onTiming: ((t: ExecutionTiming) => void) | undefined;
 
@@ -93,7 +96,7 @@ export class RemediationExecutor implements ExecutorSeam {
       d.log.warn(`The config entry ${entry} is ignored: it names what is never allowed (procedures that commit on their own, run Cypher from strings, reach files or URLs, or administer the server).`);
     }
     this.statements = new StatementPolicy(d.db, this.names);
-    this.guard = new PolicyTrigger(d.db, d.log, r.guardTrigger);
+    this.guard = new CommitGuard(d.db, d.log, r.guardTrigger, r.guardEngine);
   }
 
   /** Installs the commit guard in the default database in the background (never fails the start). */
@@ -109,7 +112,7 @@ export class RemediationExecutor implements ExecutorSeam {
    */
   private async warmUp(database: string): Promise<void> {
     try {
-      await runWrite(this.d.db, { statement: 'CREATE (n) RETURN 0 AS warm', params: {}, database, maxRows: 0, metadata: { purpose: 'policy-guard-warm-up' }, probe: { sample: 0 } });
+      await runWrite(this.d.db, { statement: 'CREATE (n) RETURN 0 AS warm', params: {}, database, maxRows: 0, metadata: { purpose: 'policy-guard-warm-up' }, probe: { sample: 0 }, ...guardedBy(this.guard.engine(database)) });
     } catch (err) {
       this.d.log.debug(`The warm-up probe of the commit guard failed (${(err as Error).message}); the first write plans it instead.`);
     }
@@ -154,6 +157,7 @@ export class RemediationExecutor implements ExecutorSeam {
       ...(ctx.signal ? { signal: ctx.signal } : {}),
       maxRows: ctx.proposedBy === 'plugin' ? Number.POSITIVE_INFINITY : MAX_ROWS,
       metadata: { ...(ctx.plugin ? { plugin: ctx.plugin } : {}), action: ctx.action, invocationId: ctx.invocationId },
+      ...guardedBy(this.guard.engine(ctx.database ?? this.d.db.defaultDatabase)),
       ...extra,
     };
   }
@@ -231,7 +235,7 @@ export class RemediationExecutor implements ExecutorSeam {
       : await runWrite(this.d.db, this.request(statement, params, ctx, { commitIf: () => false }));
     if (probe.outcome === 'committed') {
       // Impossible while the guard is verified inside the probe's own transaction; said loudly if it ever happens.
-      this.d.log.error({ invocationId: ctx.invocationId, statement }, 'A remediation probe COMMITTED although the commit guard was verified inside its transaction; the write is in the database without approval. Check the APOC triggers of the database (apoc.trigger.list) and the audit log.');
+      this.d.log.error({ invocationId: ctx.invocationId, statement }, 'A remediation probe COMMITTED although the commit guard was verified inside its transaction; the write is in the database without approval. Check the commit guard of the database (heimdall.policy.status for the extension guard, apoc.trigger.list for the APOC trigger) and the audit log.');
       this.d.bus.publish({ kind: 'notification', level: 'error', title: 'Remediation probe committed', message: `A probe of a statement proposed by ${proposer(ctx)} committed without approval (${countersText(probe.counters)}). Check the APOC triggers and the audit log.`, data: { statement, params, counters: probe.counters, invocationId: ctx.invocationId }, origin: { kind: 'daemon', invocationId: ctx.invocationId } });
       return executed(probe);
     }

@@ -3,8 +3,8 @@
  * to the end (its rows are streamed; the first `maxRows` are kept), the executor reads the
  * transaction's counters (summary.counters of the statement, consumed inside the transaction) and
  * decides; only then is the transaction committed or rolled back. The commit guard
- * (policy-trigger.ts), where it is loaded, checks the same transaction once more at commit from
- * APOC's transaction data, with the limits carried in the metadata.
+ * (commit-guard.ts), where it is loaded, checks the same transaction once more at commit from
+ * the transaction data, with the limits carried in the metadata (and the engine that judges it).
  *
  * Three ways to run:
  *   commitIf(counters)   commit when it answers true, else roll back (nothing is kept);
@@ -17,7 +17,8 @@ import type { Row } from '../../sdk/index.js';
 import type { Database, TxMetadata } from './database.js';
 import { refusedLabels } from './own-state.js';
 import { plainRows } from './plain-values.js';
-import { GUARD_LOADED_CYPHER, parseGuardError, POLICY_TRIGGER, POLICY_TRIGGER_STATEMENT, type GuardLimits, type GuardReport } from './policy-trigger.js';
+import { guardCheck, type GuardEngine } from './commit-guard.js';
+import { parseGuardError, type GuardLimits, type GuardReport } from './policy-trigger.js';
 
 /** The counters of a statement that are not zero (nodesDeleted, propertiesSet, …). */
 export type Counters = Record<string, number>;
@@ -37,6 +38,8 @@ export interface WriteRequest {
   commitIf?: (counters: Counters) => boolean;
   /** A probe that asks the guard for a sample and never commits. */
   probe?: { sample: number };
+  /** The engine whose guard judges this transaction (commit-guard.ts); absent: the APOC trigger, where there is one. */
+  guardEngine?: GuardEngine;
 }
 
 export interface WriteAttempt {
@@ -74,7 +77,8 @@ function nonZero(updates: Record<string, number>): Counters {
 
 export async function runWrite(db: Database, r: WriteRequest): Promise<WriteAttempt> {
   const t0 = Date.now();
-  const policy = r.probe ? { probe: true, sample: r.probe.sample } : r.limits ? { ...r.limits } : {};
+  const judged = r.probe ? { probe: true, sample: r.probe.sample } : r.limits ? { ...r.limits } : {};
+  const policy = r.guardEngine === 'extension' ? { ...judged, engine: 'extension' } : judged;
   return db.transaction(
     {
       mode: 'write',
@@ -94,11 +98,15 @@ export async function runWrite(db: Database, r: WriteRequest): Promise<WriteAtte
       const counters = nonZero((await result.summary()).counters.updates());
       const done = (outcome: WriteAttempt['outcome'], extra: Partial<WriteAttempt> = {}): WriteAttempt => ({ outcome, counters, rows, rowCount, durationMs: Date.now() - t0, ...extra });
       if (r.probe) {
-        const loaded = await tx.run(GUARD_LOADED_CYPHER, { name: POLICY_TRIGGER });
-        const row = loaded.records[0];
-        const verified = row !== undefined && row.get('query') === POLICY_TRIGGER_STATEMENT && row.get('paused') !== true;
+        const check = guardCheck(r.guardEngine ?? 'apoc');
+        let verified = false;
+        try {
+          verified = check.verified((await tx.run(check.cypher, check.params)).records[0]);
+        } catch {
+          // no such procedure (the extension or APOC is gone): not verified, and nothing commits
+        }
         if (!verified) {
-          await tx.rollback();
+          await tx.rollback().catch(() => undefined);
           return done('rolled-back', { guardVerified: false });
         }
         try {

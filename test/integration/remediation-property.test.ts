@@ -7,7 +7,7 @@
  * (HEIMDALL_POLICY_SEED, HEIMDALL_POLICY_RUNS). Each runs through the executor on a fresh scratch
  * graph whose nodes and relationships carry ids; the test fails when a node, relationship or label
  * that existed before is gone afterwards, or when an executed statement's counters show a delete.
- * It runs once with the commit guard and once with counters alone.
+ * It runs with the APOC commit guard, with the extension's (PolicyGuard.java) and with counters alone.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -111,14 +111,19 @@ after(async () => {
   await driver.close();
 });
 
-for (const guard of [true, false]) {
-  describe(`random statements with nobody approving (${guard ? 'with the commit guard' : 'counters alone'})`, () => {
+const variants = [
+  { guard: true, engine: 'apoc', seed: 0, label: 'with the APOC commit guard' },
+  { guard: true, engine: 'extension', seed: 2, label: "with the extension's commit guard" },
+  { guard: false, engine: 'auto', seed: 1, label: 'counters alone' },
+] as const;
+for (const { guard, engine, seed: offset, label } of variants) {
+  describe(`random statements with nobody approving (${label})`, () => {
     let db: Database;
     let executor: RemediationExecutor;
     let asked = 0;
     before(async () => {
       const n = await testNeo4j();
-      const config = parseConfig(`database:\n  uri: ${n.uri}\n  user: ${n.user}\n  password: ${JSON.stringify(n.password)}\nremediation:\n  guardTrigger: ${guard}\n`, { file: '/tmp/heimdall-property.yaml', env: {} });
+      const config = parseConfig(`database:\n  uri: ${n.uri}\n  user: ${n.user}\n  password: ${JSON.stringify(n.password)}\nremediation:\n  guardTrigger: ${guard}\n  guardEngine: ${engine}\n`, { file: '/tmp/heimdall-property.yaml', env: {} });
       const log = pino({ level: process.env.HEIMDALL_TEST_LOG ?? 'silent' });
       db = new Database(config.database!, log);
       await db.connect();
@@ -132,11 +137,12 @@ for (const guard of [true, false]) {
         pluginPolicy: () => undefined,
       });
       assert.equal(await executor.guard.ensure('neo4j', 30_000), guard);
+      assert.equal(executor.guard.engine('neo4j'), guard ? engine : undefined, 'the engine asked for judges');
     });
     after(() => db.close());
 
-    it(`no statement deletes or unlabels without approval (seed ${SEED + (guard ? 0 : 1)}, ${RUNS} statements)`, { timeout: 600_000 }, async () => {
-      const r = rng(SEED + (guard ? 0 : 1));
+    it(`no statement deletes or unlabels without approval (seed ${SEED + offset}, ${RUNS} statements)`, { timeout: 600_000 }, async () => {
+      const r = rng(SEED + offset);
       const tally = { executed: 0, refused: 0, askedAndDenied: 0, failed: 0 };
       const ctx = { invocationId: 'property', action: 'heimdall.remediate.cypher', proposedBy: 'model' as const, trigger: { kind: 'prompt' as const } };
       for (let i = 0; i < RUNS; i++) {
@@ -152,7 +158,7 @@ for (const guard of [true, false]) {
           tally.failed++;
         }
         const gone = lost(before, await state(driver));
-        assert.deepEqual(gone, [], `statement #${i} (seed ${SEED + (guard ? 0 : 1)}) removed ${gone.join(', ')} without approval: ${s}\noutcome: ${JSON.stringify(outcome)}`);
+        assert.deepEqual(gone, [], `statement #${i} (seed ${SEED + offset}) removed ${gone.join(', ')} without approval: ${s}\noutcome: ${JSON.stringify(outcome)}`);
         if (outcome?.status === 'executed') {
           tally.executed++;
           for (const k of ['nodesDeleted', 'relationshipsDeleted', 'labelsRemoved']) {
@@ -165,7 +171,7 @@ for (const guard of [true, false]) {
       }
       // The grammar must reach every branch, or the property says little.
       for (const [k, v] of Object.entries(tally)) assert.ok(v > 0, `no statement ended ${k}: ${JSON.stringify(tally)}`);
-      console.log(`# ${guard ? 'with the commit guard' : 'counters alone'}: ${JSON.stringify(tally)}`);
+      console.log(`# ${label}: ${JSON.stringify(tally)}`);
     });
   });
 }

@@ -49,7 +49,7 @@ describe('config defaults', () => {
     assert.deepEqual(cfg.actions, { timeoutMs: 30000 });
     assert.deepEqual(cfg.drops, { logIntervalMs: 10000 });
     assert.deepEqual(cfg.shutdown, { drainTimeoutMs: 10000 });
-    assert.deepEqual(cfg.remediation, { mode: 'auto', allowSchema: false, autoApproveDestructive: false, allowProcedures: [], allowFunctions: [], guardTrigger: true, sampleSize: 10 });
+    assert.deepEqual(cfg.remediation, { mode: 'auto', allowSchema: false, autoApproveDestructive: false, allowProcedures: [], allowFunctions: [], guardTrigger: true, guardEngine: 'auto', sampleSize: 10 });
     assert.deepEqual(cfg.audit, { path: '.heimdall/audit.jsonl', graph: false });
     assert.equal(cfg.bifrost.bufferSize, 1000);
     assert.equal(cfg.database, undefined);

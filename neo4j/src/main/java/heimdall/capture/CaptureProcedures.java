@@ -14,7 +14,8 @@ import org.neo4j.procedure.Sensitive;
 /**
  * heimdall.capture.install / uninstall / status: the outbox listener's settings for the database the
  * procedure is called in. Admin only, as APOC's trigger procedures are: the status answers the internal
- * key, which lets a transaction write Heimdall's own nodes.
+ * key, which lets a transaction write Heimdall's own nodes. heimdall.policy.status: whether the commit
+ * guard (PolicyGuard) runs there; open to every user, as it answers only a version.
  */
 public final class CaptureProcedures {
     @Context
@@ -57,6 +58,24 @@ public final class CaptureProcedures {
     public Stream<Status> uninstall() throws IOException {
         CaptureConfig.put(db.databaseName(), null);
         return Stream.of(new Status(db.databaseName()));
+    }
+
+    public static final class PolicyStatus {
+        public String database;
+        public boolean running;
+        public String version;
+
+        PolicyStatus(String database) {
+            this.database = database;
+            this.running = CaptureConfig.running(database);
+            this.version = PolicyGuard.VERSION;
+        }
+    }
+
+    @Procedure(name = "heimdall.policy.status", mode = Mode.READ)
+    @Description("heimdall.policy.status(): whether the remediation commit guard runs for this database (it judges the transactions whose metadata has heimdallPolicy with engine 'extension') and its version.")
+    public Stream<PolicyStatus> policyStatus() {
+        return Stream.of(new PolicyStatus(db.databaseName()));
     }
 
     @Admin

@@ -33,6 +33,12 @@ final class Json {
         return new Json().beginObject();
     }
 
+    /** One value as JSON text, as apoc.convert.toJson writes it on its own. */
+    static String text(Object v) {
+        String a = array().any(v).close();
+        return a.substring(1, a.length() - 1);
+    }
+
     /** True when the outermost container has nothing in it. */
     boolean isEmptyContainer() {
         return written == 0;

@@ -32,7 +32,8 @@ import org.neo4j.graphdb.event.TransactionEventListener;
  *  3. capture: one entry per transaction that changed something; seq from the counter (strict: the
  *     counter is write-locked before it is read, so seq order is commit order) or the clock in epoch
  *     nanoseconds, strictly increasing in this JVM (relaxed); epoch from the counter.
- * It does nothing in a database where heimdall.capture.install was not called.
+ * It captures nothing in a database where heimdall.capture.install was not called. Before all of it, in every
+ * database, it runs the remediation commit guard (PolicyGuard) on the transactions the daemon marked for it.
  */
 public final class OutboxCaptureListener implements TransactionEventListener<Object> {
     static final String VERSION = "1";
@@ -56,9 +57,11 @@ public final class OutboxCaptureListener implements TransactionEventListener<Obj
 
     @Override
     public Object beforeCommit(TransactionData data, Transaction tx, GraphDatabaseService db) {
+        Map<String, Object> meta = data.metaData();
+        // The remediation commit guard first, whether or not capture is installed, so that it judges the writer's changes only.
+        PolicyGuard.check(data, meta);
         CaptureConfig.Settings settings = CaptureConfig.of(database);
         if (settings == null) return null;
-        Map<String, Object> meta = data.metaData();
         Object given = meta.get("heimdallKey");
         if (given instanceof String k && MessageDigest.isEqual(k.getBytes(StandardCharsets.UTF_8), settings.key().getBytes(StandardCharsets.UTF_8))) {
             heal(data);
