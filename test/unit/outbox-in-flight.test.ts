@@ -1,11 +1,11 @@
 /**
  * The neo4j-apoc source's parts that need no Neo4j: InFlight (batches emitted and not yet acked, acked
- * in order once settled, a failed ack kept and reported once) and decodeEntries (an unreadable entry is
+ * in order once settled, a failed ack kept and reported once, acks paced by a clock the test moves) and decodeEntries (an unreadable entry is
  * set aside, the others decode).
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { InFlight } from '../../daemon/sources/neo4j-apoc/in-flight.js';
+import { InFlight, type AckPacing } from '../../daemon/sources/neo4j-apoc/in-flight.js';
 import { decodeEntries } from '../../daemon/sources/neo4j-apoc/outbox-events.js';
 import type { StoredEntry } from '../../daemon/sources/neo4j-apoc/outbox-store.js';
 
@@ -91,6 +91,75 @@ describe('InFlight', () => {
     const failed = await f.drain(20);
     assert.equal(failed.unacked, 1);
     assert.match(failed.error?.message ?? '', /not reachable/);
+  });
+});
+
+/** Pacing on a clock that moves only when the test says, with the timers it was asked for. */
+function manualPacing(gapMs: number, flushAt: number): AckPacing & { t: number; timers: Array<{ at: number; fn: () => void; cancelled: boolean }>; advance(ms: number): void } {
+  const p = {
+    gapMs,
+    flushAt,
+    t: 1000,
+    timers: [] as Array<{ at: number; fn: () => void; cancelled: boolean }>,
+    now: () => p.t,
+    later: (fn: () => void, ms: number) => {
+      const timer = { at: p.t + ms, fn, cancelled: false };
+      p.timers.push(timer);
+      return { cancel: () => (timer.cancelled = true) };
+    },
+    advance: (ms: number) => {
+      p.t += ms;
+      for (const timer of p.timers.filter((x) => !x.cancelled && x.at <= p.t)) {
+        timer.cancelled = true;
+        timer.fn();
+      }
+    },
+  };
+  return p;
+}
+
+describe('InFlight ack pacing', () => {
+  it('starts an ack at most once per gap, acks what settled meanwhile together, and at once when flushAt entries wait', async () => {
+    const r = recordingAck();
+    const pace = manualPacing(50, 5);
+    const f = new InFlight(r.ack, pace);
+    f.add([entry(1)]);
+    f.kick();
+    await f.ackRunning;
+    assert.deepEqual(r.acked, [['e1']], 'the first ack starts at once');
+    f.add([entry(2)]);
+    f.kick();
+    assert.equal(f.ackRunning, undefined, 'within the gap no ack starts');
+    pace.advance(20);
+    f.add([entry(3)]);
+    f.kick();
+    f.kick();
+    assert.equal(pace.timers.filter((t) => !t.cancelled).length, 1, 'one timer for the rest of the gap, however often kicked');
+    pace.advance(29);
+    assert.deepEqual(r.acked, [['e1']], 'nothing before the gap is over');
+    pace.advance(1);
+    await f.ackRunning;
+    assert.deepEqual(r.acked, [['e1'], ['e2', 'e3']], 'at the end of the gap, what settled meanwhile goes in one ack');
+    f.add([entry(4), entry(5), entry(6)]);
+    f.add([entry(7), entry(8)]);
+    f.kick();
+    await f.ackRunning;
+    assert.deepEqual(r.acked[2], ['e4', 'e5', 'e6', 'e7', 'e8'], 'flushAt settled entries are acked without waiting for the gap');
+    assert.equal(f.size, 0);
+  });
+
+  it('drain acks at once and cancels the paced ack', async () => {
+    const r = recordingAck();
+    const pace = manualPacing(50, 100);
+    const f = new InFlight(r.ack, pace);
+    f.add([entry(1)]);
+    f.kick();
+    await f.ackRunning;
+    f.add([entry(2)]);
+    f.kick();
+    assert.deepEqual(await f.drain(0), { unacked: 0 });
+    assert.deepEqual(r.acked, [['e1'], ['e2']]);
+    assert.ok(pace.timers.every((t) => t.cancelled), 'no ack is left waiting for its gap');
   });
 });
 

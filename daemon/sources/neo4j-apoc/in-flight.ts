@@ -8,8 +8,39 @@
  * Until its ack has finished an entry is still in the outbox; `keys` let the next read skip it. A
  * failed ack keeps its batch here; the source learns of it through takeAckError() and the
  * next kick() tries again, so nothing new is delivered ahead of an entry whose ack is owed.
+ *
+ * Each ack is a commit, and on a disk that makes commits slow every commit of the daemon's is one
+ * the application waits behind. So acks are paced: one starts at least `gapMs` after the last one
+ * started (the settled batches meanwhile are acked together), unless `flushAt` entries or more are
+ * waiting. The entries stay in the outbox that much longer; their events were delivered already.
  */
 import { pendingKey, type StoredEntry } from './outbox-store.js';
+
+/** How acks are paced (see the top): the least time between the starts of two acks, and the clock. */
+export interface AckPacing {
+  gapMs: number;
+  /** Settled entries at which an ack starts at once, gap or not. */
+  flushAt: number;
+  now(): number;
+  /** Runs `fn` in `ms`; cancel() stops it. */
+  later(fn: () => void, ms: number): { cancel(): void };
+}
+
+const NO_PACING: AckPacing = { gapMs: 0, flushAt: Number.POSITIVE_INFINITY, now: () => 0, later: () => ({ cancel: () => {} }) };
+
+/** Real time: performance.now() and an unref'd timer. */
+export function realPacing(gapMs: number, flushAt: number): AckPacing {
+  return {
+    gapMs,
+    flushAt,
+    now: () => performance.now(),
+    later: (fn, ms) => {
+      const t = setTimeout(fn, ms);
+      t.unref();
+      return { cancel: () => clearTimeout(t) };
+    },
+  };
+}
 
 interface Batch {
   entries: readonly StoredEntry[];
@@ -25,8 +56,13 @@ export class InFlight {
   bytes = 0;
   private acking: Promise<void> | undefined;
   private ackError: unknown;
+  private lastAckAt = Number.NEGATIVE_INFINITY;
+  private paced: { cancel(): void } | undefined;
 
-  constructor(private readonly ack: (entries: readonly StoredEntry[]) => Promise<unknown>) {}
+  constructor(
+    private readonly ack: (entries: readonly StoredEntry[]) => Promise<unknown>,
+    private readonly pacing: AckPacing = NO_PACING,
+  ) {}
 
   /** Batches in flight. */
   get size(): number {
@@ -69,25 +105,54 @@ export class InFlight {
     throw err;
   }
 
-  /** Starts acking the settled batches at the head in the background, unless an ack runs already. */
+  /**
+   * Starts acking the settled batches at the head in the background, unless an ack runs already; within `gapMs` of
+   * the last ack's start (and with fewer than `flushAt` settled entries) it starts when the gap is over instead.
+   */
   kick(): void {
     if (this.acking || !this.batches[0]?.done) return;
-    this.acking = this.ackSettled()
+    const { gapMs, flushAt, now, later } = this.pacing;
+    const due = this.lastAckAt + gapMs - now();
+    if (due > 0 && this.settledEntries(flushAt) < flushAt) {
+      this.paced ??= later(() => {
+        this.paced = undefined;
+        this.kick();
+      }, due);
+      return;
+    }
+    this.paced?.cancel();
+    this.paced = undefined;
+    this.lastAckAt = now();
+    let failed = false;
+    this.acking = this.ackSettled(gapMs > 0)
       .catch((err: unknown) => {
+        failed = true;
         this.ackError = err;
       })
       .finally(() => {
         this.acking = undefined;
+        // What settled while this ack ran goes in the next one, a gap after this one started.
+        if (!failed && gapMs > 0) this.kick();
       });
+  }
+
+  /** Entries in the settled batches at the head, counted up to `atMost`. */
+  private settledEntries(atMost: number): number {
+    let n = 0;
+    for (const b of this.batches) {
+      if (!b.done || n >= atMost) break;
+      n += b.entries.length;
+    }
+    return n;
   }
 
   /**
    * Acks every settled batch at the head, in order, in one ack call (the store splits it by bytes): with frequent
    * small batches one delete per batch would add a commit per poll to the application's write path. The batches
-   * leave only once all their entries are deleted.
+   * leave only once all their entries are deleted. `once`: one ack call, not again for what settled meanwhile.
    */
-  async ackSettled(): Promise<void> {
-    while (this.batches[0]?.done) {
+  async ackSettled(once = false): Promise<void> {
+    for (let round = 0; this.batches[0]?.done && !(once && round > 0); round++) {
       let n = 0;
       while (this.batches[n]?.done) n++;
       const batches = this.batches.slice(0, n);
@@ -106,6 +171,8 @@ export class InFlight {
    * and, when the ack failed, why. Afterwards nothing is in flight.
    */
   async drain(settleMs: number): Promise<{ unacked: number; error?: Error }> {
+    this.paced?.cancel();
+    this.paced = undefined;
     await this.acking;
     const last = this.batches[this.batches.length - 1];
     let error: Error | undefined;

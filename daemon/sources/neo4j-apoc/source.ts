@@ -22,7 +22,7 @@ import type { Logger } from 'pino';
 import type { DatabaseEvent } from '../../../sdk/index.js';
 import type { EventSource, SourceStatus } from '../source.js';
 import { CaptureAlarm } from './capture-alarm.js';
-import { InFlight } from './in-flight.js';
+import { InFlight, realPacing } from './in-flight.js';
 import { explainOutboxError } from './outbox-errors.js';
 import { decodeEntries, type DecodedEntries } from './outbox-events.js';
 import { OutboxStore, type ReadResult, type StoredEntry } from './outbox-store.js';
@@ -39,6 +39,11 @@ const STOP_SETTLE_MS = 5000;
 const BACKLOG_REFRESH_MS = 1000;
 const BACKLOG_WARN_EVERY_MS = 60_000;
 const QUERY_TIMEOUT_MS = 30_000;
+/**
+ * The least time between the starts of two acks (deletes of delivered entries, in-flight.ts): with a steady writer
+ * each ack would otherwise be a commit for every few of the application's, which it waits behind on a slow disk.
+ */
+export const ACK_GAP_MS = 50;
 
 /** What a round found: a full batch (read again at once), some entries, none, or a batch whose ack is due ('ack': at once). */
 type Found = 'full' | 'some' | 'none' | 'ack';
@@ -102,7 +107,7 @@ export class Neo4jApocSource implements EventSource {
       onInstalled: (res) => this.alarm.installed(res),
     });
     this.watchdog = new CaptureWatchdog({ intervalMs: checkIntervalMs, timer: opts.timer ?? systemTimer, check: () => this.check() });
-    this.inflight = new InFlight((entries) => this.store.ack(entries));
+    this.inflight = new InFlight((entries) => this.store.ack(entries), realPacing(ACK_GAP_MS, opts.config.batchSize));
     this.pacer = new PollPacer(opts.config.pollIntervalMs);
   }
 
