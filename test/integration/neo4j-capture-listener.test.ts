@@ -302,6 +302,27 @@ describe('the listener under concurrent writers', () => {
     assert.equal(new Set(ks).size, 320, 'every transaction is in exactly one entry');
   });
 
+  it('strict: with the counter gone (deleted with the key), 8 sessions writing at once all commit and share one new counter', async () => {
+    await useListener('strict');
+    await reset();
+    await internal("MATCH (c:HeimdallOutboxSeq {name: 'outbox'}) DELETE c");
+    assert.equal(await counter(), undefined);
+    for (let round = 0; round < 5; round++) {
+      await internal("MATCH (c:HeimdallOutboxSeq {name: 'outbox'}) DELETE c");
+      await writers(8, 3); // throws when one writer fails, e.g. on the counter's uniqueness constraint
+    }
+    const counters = await run("MATCH (c:HeimdallOutboxSeq {name: 'outbox'}) RETURN count(c) AS n");
+    assert.equal(num(counters.records[0]!.get('n')), 1, 'one counter');
+    const es = await entries();
+    assert.equal(es.length, 120, 'every transaction wrote its entry');
+    const byEpoch = new Map<number, bigint[]>();
+    for (const e of es) byEpoch.set(e.epoch, [...(byEpoch.get(e.epoch) ?? []), e.seq]);
+    assert.equal(byEpoch.size, 5, 'each re-created counter starts a new epoch');
+    for (const seqs of byEpoch.values()) {
+      assert.deepEqual(seqs.sort((a, b) => (a < b ? -1 : 1)), Array.from({ length: 24 }, (_, i) => BigInt(i + 1)), 'each counts from 1 without gap or duplicate');
+    }
+  });
+
   it('relaxed: 8 sessions x 40 transactions get unique seqs', async () => {
     await useListener('relaxed');
     await reset();

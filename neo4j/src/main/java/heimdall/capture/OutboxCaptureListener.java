@@ -5,6 +5,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
@@ -48,6 +50,10 @@ public final class OutboxCaptureListener implements TransactionEventListener<Obj
             + "to remove the outbox run `heimdall db uninstall --purge`.";
 
     private final String database;
+    /** Longest a strict transaction waits for another one to re-create the counter, s. */
+    private static final long CREATE_WAIT_S = 30;
+    /** Held by the transaction that creates the strict counter, from before its creation until it committed or rolled back. */
+    private final Semaphore creating = new Semaphore(1);
     /** The last relaxed seq handed out: epoch nanoseconds, made strictly increasing within this JVM. */
     private final AtomicLong lastSeq = new AtomicLong();
 
@@ -172,22 +178,54 @@ public final class OutboxCaptureListener implements TransactionEventListener<Obj
 
         long seq;
         Object epoch;
+        Object held = null;
         Node counter = counter(tx);
-        if ("strict".equals(settings.ordering())) {
-            // A missing counter (deleted with the key) starts again at 0 in a new epoch, as the trigger's MERGE does.
-            if (counter == null) {
-                counter = tx.createNode(COUNTER);
-                counter.setProperty("name", "outbox");
-                counter.setProperty("epoch", System.currentTimeMillis());
+        try {
+            if ("strict".equals(settings.ordering())) {
+                // A missing counter (deleted with the key) starts again at 0 in a new epoch, as the trigger's MERGE does.
+                // One transaction at a time creates it, and holds `creating` until it has committed or rolled back
+                // (afterCommit, afterRollback): the others wait, then find the counter it committed, so that concurrent
+                // writers neither make two counters (two runs of seqs) nor fail on the counter's uniqueness constraint.
+                if (counter == null) {
+                    held = acquireCreating();
+                    counter = counter(tx);
+                    if (counter != null) {
+                        creating.release();
+                        held = null;
+                    } else {
+                        counter = tx.createNode(COUNTER);
+                        counter.setProperty("name", "outbox");
+                        counter.setProperty("epoch", System.currentTimeMillis());
+                    }
+                }
+                tx.acquireWriteLock(counter);
+                seq = number(counter.getProperty("value", 0L)) + 1;
+                counter.setProperty("value", seq);
+                epoch = counter.getProperty("epoch", 0L);
+            } else {
+                seq = nextSeq();
+                epoch = counter == null ? 0L : counter.getProperty("epoch", 0L);
             }
-            tx.acquireWriteLock(counter);
-            seq = number(counter.getProperty("value", 0L)) + 1;
-            counter.setProperty("value", seq);
-            epoch = counter.getProperty("epoch", 0L);
-        } else {
-            seq = nextSeq();
-            epoch = counter == null ? 0L : counter.getProperty("epoch", 0L);
+            writeEntry(tx, seq, epoch, txMeta, changes);
+        } catch (RuntimeException e) {
+            if (held != null) creating.release();
+            throw e;
         }
+        return held;
+    }
+
+    /** Waits for the right to create the counter; a transaction that waits this long fails and can be tried again. */
+    private Object acquireCreating() {
+        try {
+            if (creating.tryAcquire(CREATE_WAIT_S, TimeUnit.SECONDS)) return creating;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        throw new IllegalStateException("Heimdall's outbox listener waited " + CREATE_WAIT_S + " s for another transaction to re-create the outbox counter of the database "
+                + database + ", so this transaction was not committed; try it again.");
+    }
+
+    private static void writeEntry(Transaction tx, long seq, Object epoch, String txMeta, String changes) {
         Node entry = tx.createNode(OUTBOX);
         entry.setProperty("seq", seq);
         entry.setProperty("epoch", epoch);
@@ -196,7 +234,6 @@ public final class OutboxCaptureListener implements TransactionEventListener<Obj
         entry.setProperty("changes", changes);
         // Code points, as the trigger's Cypher size() counts them.
         entry.setProperty("bytes", (long) (changes.codePointCount(0, changes.length()) + txMeta.codePointCount(0, txMeta.length())));
-        return null;
     }
 
     /** The counter node, or null (the first of several, should the uniqueness constraint be gone). */
@@ -234,8 +271,12 @@ public final class OutboxCaptureListener implements TransactionEventListener<Obj
     }
 
     @Override
-    public void afterCommit(TransactionData data, Object state, GraphDatabaseService db) {}
+    public void afterCommit(TransactionData data, Object state, GraphDatabaseService db) {
+        if (state == creating) creating.release();
+    }
 
     @Override
-    public void afterRollback(TransactionData data, Object state, GraphDatabaseService db) {}
+    public void afterRollback(TransactionData data, Object state, GraphDatabaseService db) {
+        if (state == creating) creating.release();
+    }
 }
