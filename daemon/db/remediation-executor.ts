@@ -12,7 +12,7 @@
  *      commits at once; a destructive one is rolled back and needs an operator (unless
  *      autoApproveDestructive). In `approve` every write is first run and rolled back to learn
  *      what it would change. The commit guard (commit-guard.ts), where loaded, checks the same
- *      transaction from APOC's transaction data at commit;
+ *      transaction from its transaction data at commit (in Heimdall's Neo4j extension or an APOC trigger);
  *   3. an operator is asked with the counters and, with the guard, a sample of what would go (a
  *      probe whose commit the guard fails on purpose) — no write transaction is open meanwhile;
  *   4. after approval the statement runs again in a new transaction and is rolled back if it now
@@ -236,7 +236,7 @@ export class RemediationExecutor implements ExecutorSeam {
     if (probe.outcome === 'committed') {
       // Impossible while the guard is verified inside the probe's own transaction; said loudly if it ever happens.
       this.d.log.error({ invocationId: ctx.invocationId, statement }, 'A remediation probe COMMITTED although the commit guard was verified inside its transaction; the write is in the database without approval. Check the commit guard of the database (heimdall.policy.status for the extension guard, apoc.trigger.list for the APOC trigger) and the audit log.');
-      this.d.bus.publish({ kind: 'notification', level: 'error', title: 'Remediation probe committed', message: `A probe of a statement proposed by ${proposer(ctx)} committed without approval (${countersText(probe.counters)}). Check the APOC triggers and the audit log.`, data: { statement, params, counters: probe.counters, invocationId: ctx.invocationId }, origin: { kind: 'daemon', invocationId: ctx.invocationId } });
+      this.d.bus.publish({ kind: 'notification', level: 'error', title: 'Remediation probe committed', message: `A probe of a statement proposed by ${proposer(ctx)} committed without approval (${countersText(probe.counters)}). Check the commit guard of the database (heimdall.policy.status, apoc.trigger.list) and the audit log.`, data: { statement, params, counters: probe.counters, invocationId: ctx.invocationId }, origin: { kind: 'daemon', invocationId: ctx.invocationId } });
       return executed(probe);
     }
     if (probe.outcome === 'probed') {

@@ -176,28 +176,24 @@ public final class OutboxCaptureListener implements TransactionEventListener<Obj
         String changes = ch.close();
         String txMeta = Json.object().entries(meta).close();
 
-        long seq;
-        Object epoch;
-        Object held = null;
+        boolean strict = "strict".equals(settings.ordering());
         Node counter = counter(tx);
+        // A missing strict counter (deleted with the key) starts again at 0 in a new epoch, as the trigger's MERGE does.
+        // One transaction at a time creates it, holding `creating` until it has committed or rolled back (afterCommit,
+        // afterRollback): the others wait, then find the counter it committed, so that concurrent writers neither make
+        // two counters (two runs of seqs) nor fail on the counter's uniqueness constraint.
+        boolean creates = false;
+        if (strict && counter == null) {
+            acquireCreating();
+            counter = counter(tx); // committed meanwhile by the transaction that held it
+            if (counter != null) creating.release();
+            else creates = true;
+        }
         try {
-            if ("strict".equals(settings.ordering())) {
-                // A missing counter (deleted with the key) starts again at 0 in a new epoch, as the trigger's MERGE does.
-                // One transaction at a time creates it, and holds `creating` until it has committed or rolled back
-                // (afterCommit, afterRollback): the others wait, then find the counter it committed, so that concurrent
-                // writers neither make two counters (two runs of seqs) nor fail on the counter's uniqueness constraint.
-                if (counter == null) {
-                    held = acquireCreating();
-                    counter = counter(tx);
-                    if (counter != null) {
-                        creating.release();
-                        held = null;
-                    } else {
-                        counter = tx.createNode(COUNTER);
-                        counter.setProperty("name", "outbox");
-                        counter.setProperty("epoch", System.currentTimeMillis());
-                    }
-                }
+            long seq;
+            Object epoch;
+            if (strict) {
+                if (creates) counter = createCounter(tx);
                 tx.acquireWriteLock(counter);
                 seq = number(counter.getProperty("value", 0L)) + 1;
                 counter.setProperty("value", seq);
@@ -208,21 +204,28 @@ public final class OutboxCaptureListener implements TransactionEventListener<Obj
             }
             writeEntry(tx, seq, epoch, txMeta, changes);
         } catch (RuntimeException e) {
-            if (held != null) creating.release();
+            if (creates) creating.release();
             throw e;
         }
-        return held;
+        return creates ? creating : null;
     }
 
     /** Waits for the right to create the counter; a transaction that waits this long fails and can be tried again. */
-    private Object acquireCreating() {
+    private void acquireCreating() {
         try {
-            if (creating.tryAcquire(CREATE_WAIT_S, TimeUnit.SECONDS)) return creating;
+            if (creating.tryAcquire(CREATE_WAIT_S, TimeUnit.SECONDS)) return;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
         throw new IllegalStateException("Heimdall's outbox listener waited " + CREATE_WAIT_S + " s for another transaction to re-create the outbox counter of the database "
                 + database + ", so this transaction was not committed; try it again.");
+    }
+
+    private static Node createCounter(Transaction tx) {
+        Node counter = tx.createNode(COUNTER);
+        counter.setProperty("name", "outbox");
+        counter.setProperty("epoch", System.currentTimeMillis());
+        return counter;
     }
 
     private static void writeEntry(Transaction tx, long seq, Object epoch, String txMeta, String changes) {
