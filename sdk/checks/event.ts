@@ -3,11 +3,11 @@
  * timestamp (now), database and source. The daemon's ingest paths and the testing kit's `emit`
  * run this same check, so an event the kit accepts is one POST /v1/events accepts.
  */
-import { randomUUID } from 'node:crypto';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsImport from 'ajv-formats';
 import { EVENT_SCHEMA } from '../event-schema.js';
 import type { DatabaseEvent } from '../events.js';
+import { newEventId } from './event-id.js';
 
 const addFormats = addFormatsImport as unknown as (ajv: Ajv2020) => Ajv2020;
 const ajv = new Ajv2020({ strict: true, allErrors: true });
@@ -48,7 +48,7 @@ export function checkEvent(item: unknown, defaults: { database: string; source: 
     return { ok: false, ...(id ? { id } : {}), reason: `${reasons.join('; ')}.` };
   }
   const ev = item as DatabaseEvent;
-  if (ev.id === undefined) ev.id = randomUUID();
+  if (ev.id === undefined) ev.id = newEventId();
   if (ev.timestamp === undefined) ev.timestamp = defaults.timestamp ?? nowIso();
   if (ev.database === undefined) ev.database = defaults.database;
   if (ev.source === undefined) ev.source = defaults.source;

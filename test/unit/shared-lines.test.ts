@@ -93,6 +93,17 @@ describe('shared lines on the wire', () => {
     assert.deepStrictEqual(decodeBatch(structuredClone(wire)), structuredClone(events));
   });
 
+  it('writes an event larger than a segment’s cap into a segment of its own, and the small ones after it as before', () => {
+    const big = 'é'.repeat(400_000); // 800,000 bytes of UTF-8; counted as 3 a character it passes SEGMENT_MAX_BYTES
+    const ins = [ingestLine(JSON.stringify({ type: 'node.updated', nodeId: 'small-1' })), ingestLine(JSON.stringify({ type: 'node.updated', nodeId: 'big', properties: { big } })), ingestLine(JSON.stringify({ type: 'node.updated', nodeId: 'small-2', properties: { s: 'ü' } }))];
+    const events = ins.map((x) => x.event);
+    shareLines(events, ins.map((x) => x.text));
+    const refs = events.map((e) => lineOf(e)!);
+    assert.equal(new Set(refs.map((r) => r.sab)).size, 3, 'the big event sits alone: one segment each');
+    assert.equal(refs[1]!.end - refs[1]!.start, Buffer.byteLength(ins[1]!.text, 'utf8'));
+    assert.deepStrictEqual(decodeBatch(structuredClone(encodeBatch(events))), structuredClone(events));
+  });
+
   it('does not let a copy of an event, changed or not, pass for the original’s text', () => {
     const { event, text } = ingestLine(LINES[0]!);
     shareLines([event], [text]);
