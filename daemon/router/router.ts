@@ -17,7 +17,7 @@ import type { DatabaseEvent } from '../../sdk/index.js';
 import { DEFAULT_EVENT_LIMITS, measureValue, type EventLimits } from './event-limits.js';
 import { RefusedEvents, type RefusedStats } from './refused-events.js';
 import { JSON_MIN_FAN_OUT, markManyTargets } from './fan-out.js';
-import { SHARE_MIN_PLUGINS, shareLines } from './shared-lines.js';
+import { SHARE_MIN_PLUGINS, shareLines, type LineText } from './shared-lines.js';
 
 /** What the router needs of a plugin (the plugin host satisfies it). */
 export interface QueueTarget {
@@ -66,13 +66,13 @@ export class Router {
    * Routes events in order; a source is never blocked (queues drop by their policy). Each plugin is
    * handed its share of the call at once (offerAll), so its worker gets one batch, not one per event.
    */
-  route(events: readonly DatabaseEvent[], opts: { measured?: boolean; textOf?: (index: number) => string | undefined } = {}): void {
+  route(events: readonly DatabaseEvent[], opts: { measured?: boolean; textOf?: (index: number) => LineText | undefined } = {}): void {
     const targets = this.targets;
     const shares: DatabaseEvent[][] = targets.map(() => []);
     const measured = opts.measured === true;
     const textOf = targets.length >= SHARE_MIN_PLUGINS ? opts.textOf : undefined;
     const sharedEvents: DatabaseEvent[] = [];
-    const sharedTexts: string[] = [];
+    const sharedTexts: LineText[] = [];
     for (let j = 0; j < events.length; j++) {
       const ev = events[j]!;
       if (!measured && !this.admissible(ev)) continue;

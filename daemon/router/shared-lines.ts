@@ -10,6 +10,12 @@
  * the worker parses `[` + those bytes + `]` in one JSON.parse. The main thread so pays no structured
  * clone per plugin, and no copy of the text per plugin: every worker reads the same memory.
  *
+ * The defaults of an ingest call (timestamp, database, source) are not written into each text
+ * when the check filled in all three (the common case: a producer sends neither): the segment
+ * carries them once (`defaults`) and the worker sets them on each event it parses, in the order the
+ * check appended them, after the id spliced into the text. Each worker so parses about 40% fewer
+ * characters an event (bench/core.ts: worker CPU 1.15-1.45 against 1.4-1.8 us an event).
+ *
  * A queued event keeps its segment alive. Only events that go to every plugin are written into
  * segments (one that goes to some crosses as before), so a queue holds a segment for the events it
  * has, not for others' events; only its drops can leave part of a segment queued, at the head or
@@ -22,11 +28,25 @@
  */
 import type { DatabaseEvent } from '../../sdk/index.js';
 
-/** Where an event's text lies: bytes [start, end) of `sab`. */
+/** The fields the check filled in from an ingest call's defaults, set by the reader on each event of a segment. */
+export interface FilledDefaults {
+  readonly timestamp: string;
+  readonly database: string;
+  readonly source: string;
+}
+
+/** An accepted line's text as the router shares it, and the defaults its reader sets (when all three were filled in). */
+export interface LineText {
+  readonly text: string;
+  readonly defaults?: FilledDefaults;
+}
+
+/** Where an event's text lies: bytes [start, end) of `sab`; its reader sets `defaults` on what it parses. */
 export interface LineRef {
   readonly sab: SharedArrayBuffer;
   readonly start: number;
   readonly end: number;
+  readonly defaults?: FilledDefaults;
   /** The event this is the text of (set when the router marks it). */
   owner?: object;
 }
@@ -73,42 +93,66 @@ export class FilledText {
   private readonly ts: string;
   private readonly db: string;
   private readonly src: string;
-  private readonly all: string;
-  constructor(defaults: { timestamp: string; database: string; source: string }) {
+  /** What the reader sets on an event whose three defaults the check filled in (one object for the call). */
+  private readonly defaults: FilledDefaults;
+  constructor(defaults: FilledDefaults) {
     this.ts = `,"timestamp":${JSON.stringify(defaults.timestamp)}`;
     this.db = `,"database":${JSON.stringify(defaults.database)}`;
     this.src = `,"source":${JSON.stringify(defaults.source)}`;
-    this.all = this.ts + this.db + this.src;
+    this.defaults = { timestamp: defaults.timestamp, database: defaults.database, source: defaults.source };
   }
 
   /**
    * The line with the fields the check filled in (`missing`: the id from `event`, the others this
-   * call's defaults) spliced in before its closing brace. `line` is the text of a JSON object (the
-   * check accepted what it parsed to), so its last `}` closes it and only white space can follow.
+   * call's defaults) spliced in before its closing brace; when it filled in all three defaults,
+   * only the id, and the defaults go beside the text for the reader to set. `line` is the text of
+   * a JSON object (the check accepted what it parsed to), so its last `}` closes it and only white
+   * space can follow.
    */
-  splice(line: string, missing: Missing, event: DatabaseEvent): string {
+  splice(line: string, missing: Missing, event: DatabaseEvent): LineText {
     const [id, ts, db, src] = missing;
-    if (!id && !ts && !db && !src) return line;
+    const all = ts && db && src;
     // a generated id is a UUID (nothing to escape); one the producer sent is never filled in
     let fill = id ? `,"id":"${event.id}"` : '';
-    if (ts && db && src) fill += this.all;
-    else fill += (ts ? this.ts : '') + (db ? this.db : '') + (src ? this.src : '');
-    const close = line.lastIndexOf('}');
-    return close === line.length - 1 ? line.slice(0, close) + fill + '}' : line.slice(0, close) + fill + line.slice(close);
+    if (!all) fill += (ts ? this.ts : '') + (db ? this.db : '') + (src ? this.src : '');
+    let text = line;
+    if (fill !== '') {
+      const close = line.lastIndexOf('}');
+      text = close === line.length - 1 ? line.slice(0, close) + fill + '}' : line.slice(0, close) + fill + line.slice(close);
+    }
+    return all ? { text, defaults: this.defaults } : { text };
   }
+}
+
+/** Sets `defaults` on each of `events`, in the order the check appends them. */
+export function setDefaults(events: readonly DatabaseEvent[], defaults: FilledDefaults): void {
+  const { timestamp, database, source } = defaults;
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i] as { timestamp?: string; database?: string; source?: string };
+    e.timestamp = timestamp;
+    e.database = database;
+    e.source = source;
+  }
+}
+
+/** The event a LineText stands for: its text parsed, then its defaults set (what a worker reads). */
+export function readLine(line: LineText): DatabaseEvent {
+  const event = JSON.parse(line.text) as DatabaseEvent;
+  if (line.defaults) setDefaults([event], line.defaults);
+  return event;
 }
 
 /**
  * Writes the texts of `events` (texts[i] is that of events[i]) into segments of shared memory and
  * marks each event with where its text lies.
  */
-export function shareLines(events: readonly DatabaseEvent[], texts: readonly string[]): void {
+export function shareLines(events: readonly DatabaseEvent[], texts: readonly LineText[]): void {
   let first = 0;
   let chars = 0;
   for (let i = 0; i < texts.length; i++) {
-    const len = texts[i]!.length + 1;
-    // a character takes at most 3 bytes of UTF-8
-    if (i > first && (i - first >= SEGMENT_MAX_EVENTS || (chars + len) * 3 > SEGMENT_MAX_BYTES)) {
+    const len = texts[i]!.text.length + 1;
+    // a character takes at most 3 bytes of UTF-8; a segment's events share its defaults, or have none
+    if (i > first && (i - first >= SEGMENT_MAX_EVENTS || (chars + len) * 3 > SEGMENT_MAX_BYTES || texts[i]!.defaults !== texts[first]!.defaults)) {
       writeSegment(events, texts, first, i);
       first = i;
       chars = 0;
@@ -127,9 +171,9 @@ export function shareLines(events: readonly DatabaseEvent[], texts: readonly str
 let scratch = Buffer.allocUnsafe(1 << 16);
 let ends = new Int32Array(SEGMENT_MAX_EVENTS);
 
-function writeSegment(events: readonly DatabaseEvent[], texts: readonly string[], from: number, to: number): void {
+function writeSegment(events: readonly DatabaseEvent[], texts: readonly LineText[], from: number, to: number): void {
   let chars = 0;
-  for (let i = from; i < to; i++) chars += texts[i]!.length + 1;
+  for (let i = from; i < to; i++) chars += texts[i]!.text.length + 1;
   // a character takes at most 3 bytes of UTF-8
   let buf = scratch;
   if (buf.length < chars * 3) {
@@ -140,27 +184,31 @@ function writeSegment(events: readonly DatabaseEvent[], texts: readonly string[]
   let pos = 0;
   for (let i = from; i < to; i++) {
     if (i > from) buf[pos++] = 0x2c; // ','
-    pos += buf.write(texts[i]!, pos, 'utf8');
+    pos += buf.write(texts[i]!.text, pos, 'utf8');
     ends[i - from] = pos;
   }
   const sab = new SharedArrayBuffer(pos);
   new Uint8Array(sab).set(buf.subarray(0, pos));
+  const defaults = texts[from]!.defaults;
   let start = 0;
   for (let i = from; i < to; i++) {
     const end = ends[i - from]!;
-    attachLine(events[i]!, { sab, start, end });
+    attachLine(events[i]!, defaults ? { sab, start, end, defaults } : { sab, start, end });
     start = end + 1;
   }
 }
 
-/** A run of consecutive events of one segment, as a worker is sent it. */
+/** A run of consecutive events of one segment, as a worker is sent it, with the segment's defaults. */
 export interface LineRun {
   sab: SharedArrayBuffer;
   start: number;
   end: number;
+  defaults?: FilledDefaults;
 }
 
-/** The events of a run, parsed in the worker. */
+/** The events of a run, parsed in the worker, with the segment's defaults set. */
 export function parseRun(run: LineRun): DatabaseEvent[] {
-  return JSON.parse(`[${Buffer.from(run.sab, run.start, run.end - run.start).toString('utf8')}]`) as DatabaseEvent[];
+  const events = JSON.parse(`[${Buffer.from(run.sab, run.start, run.end - run.start).toString('utf8')}]`) as DatabaseEvent[];
+  if (run.defaults) setDefaults(events, run.defaults);
+  return events;
 }

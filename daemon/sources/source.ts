@@ -7,6 +7,7 @@
  * callback, started and stopped by the daemon in order, and reports its own status.
  */
 import type { DatabaseEvent } from '../../sdk/index.js';
+import type { LineText } from '../router/shared-lines.js';
 
 export interface EmitOptions {
   /**
@@ -14,8 +15,8 @@ export interface EmitOptions {
    * answer each with its reason): the router does not walk them again.
    */
   measured?: boolean;
-  /** The JSON text of events[index], where it has one (the http source's NDJSON lines; router/shared-lines.ts). */
-  textOf?: (index: number) => string | undefined;
+  /** The JSON text of events[index], where it has one (the http source's NDJSON lines, with the defaults its reader sets; router/shared-lines.ts). */
+  textOf?: (index: number) => LineText | undefined;
 }
 
 export type Emit = (events: DatabaseEvent[], opts?: EmitOptions) => void;

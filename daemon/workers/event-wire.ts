@@ -120,7 +120,7 @@ function encodeRuns(batch: readonly DatabaseEvent[]): WireBatch {
     }
     // the next line of a segment starts one byte (the comma) after the one before it ends
     if (run && run.sab === ref.sab && run.end + 1 === ref.start) run.end = ref.end;
-    else runs.push((run = { sab: ref.sab, start: ref.start, end: ref.end }));
+    else runs.push((run = ref.defaults ? { sab: ref.sab, start: ref.start, end: ref.end, defaults: ref.defaults } : { sab: ref.sab, start: ref.start, end: ref.end }));
   }
   if (plainFrom >= 0) runs.push(encodePlain(batch.slice(plainFrom)));
   return { runs };

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { DatabaseEvent } from '../../sdk/index.js';
 import { checkEvent } from '../../daemon/router/event-validator.js';
-import { FilledText, SEGMENT_MAX_EVENTS, SHARE_MIN_PLUGINS, lineOf, missingFields, shareLines } from '../../daemon/router/shared-lines.js';
+import { FilledText, SEGMENT_MAX_EVENTS, SHARE_MIN_PLUGINS, lineOf, missingFields, readLine, shareLines, type LineText } from '../../daemon/router/shared-lines.js';
 import { decodeBatch, encodeBatch } from '../../daemon/workers/event-wire.js';
 import { Router, type QueueTarget } from '../../daemon/router/router.js';
 
@@ -23,8 +23,11 @@ function keyOrder(v: unknown): unknown {
   return Object.entries(v).map(([k, x]) => [k, keyOrder(x)]);
 }
 
+/** One ingest call's filled fields, as the http source has for all the items of one call. */
+const FILLED = new FilledText(defaults);
+
 /** Parses and checks `line` as the http source does; answers the event and its spliced text. */
-function ingestLine(line: string, filled = new FilledText(defaults)): { event: DatabaseEvent; text: string } {
+function ingestLine(line: string, filled = FILLED): { event: DatabaseEvent; text: LineText } {
   const item = JSON.parse(line) as Record<string, unknown>;
   const missing = missingFields(item);
   const c = checkEvent(item, defaults);
@@ -44,24 +47,36 @@ describe('FilledText.splice', () => {
   it('gives text that parses to the checked event: same values, same key order, filled fields last in the check’s order', () => {
     for (const line of LINES) {
       const { event, text } = ingestLine(line);
-      const parsed = JSON.parse(text) as DatabaseEvent;
+      const parsed = readLine(text);
       assert.deepStrictEqual(parsed, event, line);
       assert.deepStrictEqual(keyOrder(parsed), keyOrder(event), `key order: ${line}`);
     }
-    assert.equal(ingestLine(LINES[4]!).text, LINES[4], 'nothing filled: the line as it came');
-    assert.ok(Object.is((JSON.parse(ingestLine(LINES[2]!).text) as { properties: { z: number } }).properties.z, -0), '-0 stays -0');
+    assert.deepStrictEqual(ingestLine(LINES[4]!).text, { text: LINES[4] }, 'nothing filled: the line as it came');
+    assert.ok(Object.is((readLine(ingestLine(LINES[2]!).text) as unknown as { properties: { z: number } }).properties.z, -0), '-0 stays -0');
+  });
+
+  it('leaves the three defaults out of the text when the check filled in all three, and splices them in when it filled some', () => {
+    const all = ingestLine(LINES[0]!).text;
+    assert.deepStrictEqual(all.defaults, { timestamp: defaults.timestamp, database: 'neo4j', source: 'http' });
+    assert.ok(!all.text.includes('"timestamp"') && !all.text.includes('"database"') && !all.text.includes('"source"'), all.text);
+    assert.match(all.text, /,"id":"[0-9a-f-]{36}"\}$/, 'the generated id is spliced in');
+    const some = ingestLine(LINES[2]!).text;
+    assert.equal(some.defaults, undefined);
+    assert.ok(some.text.includes(',"id":') && some.text.includes(',"database":"neo4j"}'), some.text);
+    const filled = new FilledText(defaults);
+    assert.equal(ingestLine(LINES[0]!, filled).text.defaults, ingestLine(LINES[1]!, filled).text.defaults, 'one defaults object for the whole ingest call');
   });
 });
 
 describe('shared lines on the wire', () => {
-  it('a batch of shared events crosses as one run of a segment and decodes to what a structured clone gives', () => {
+  it('a batch of shared events crosses as one run per segment and decodes to what a structured clone gives', () => {
     const ins = LINES.map((l) => ingestLine(l));
     const events = ins.map((x) => x.event);
     shareLines(events, ins.map((x) => x.text));
     for (const e of events) assert.ok(lineOf(e), `${e.id} has its text`);
     const wire = encodeBatch(events);
     assert.ok('runs' in wire);
-    assert.equal(wire.runs.length, 1, 'adjacent lines of one segment make one run');
+    assert.equal(wire.runs.length, 2, 'adjacent lines of one segment make one run: LINES[0..1] leave all three defaults to the reader, LINES[2..4] do not');
     const got = decodeBatch(structuredClone(wire));
     assert.deepStrictEqual(got, structuredClone(events));
     assert.deepStrictEqual(keyOrder(got), keyOrder(events));
@@ -100,8 +115,25 @@ describe('shared lines on the wire', () => {
     shareLines(events, ins.map((x) => x.text));
     const refs = events.map((e) => lineOf(e)!);
     assert.equal(new Set(refs.map((r) => r.sab)).size, 3, 'the big event sits alone: one segment each');
-    assert.equal(refs[1]!.end - refs[1]!.start, Buffer.byteLength(ins[1]!.text, 'utf8'));
+    assert.equal(refs[1]!.end - refs[1]!.start, Buffer.byteLength(ins[1]!.text.text, 'utf8'));
     assert.deepStrictEqual(decodeBatch(structuredClone(encodeBatch(events))), structuredClone(events));
+  });
+
+  it('starts a segment where the defaults change, and a run decodes with its segment’s defaults in the check’s key order', () => {
+    const filled = new FilledText(defaults);
+    // all three filled, some filled, all three filled again: three segments
+    const ins = [LINES[0]!, LINES[1]!, LINES[2]!, LINES[3]!, LINES[0]!, LINES[1]!].map((l) => ingestLine(l, filled));
+    const events = ins.map((x) => x.event);
+    shareLines(events, ins.map((x) => x.text));
+    const refs = events.map((e) => lineOf(e)!);
+    assert.deepStrictEqual(refs.map((r) => r.defaults !== undefined), [true, true, false, false, true, true]);
+    assert.equal(new Set(refs.map((r) => r.sab)).size, 3);
+    const wire = encodeBatch(events);
+    assert.ok('runs' in wire);
+    assert.equal(wire.runs.length, 3, 'one run per segment');
+    const decoded = decodeBatch(structuredClone(wire));
+    assert.deepStrictEqual(decoded, structuredClone(events));
+    assert.deepStrictEqual(decoded.map(keyOrder), events.map(keyOrder), 'the same keys in the same order');
   });
 
   it('does not let a copy of an event, changed or not, pass for the original’s text', () => {
