@@ -18,7 +18,7 @@ import { parseConfig } from '../config/loader.js';
 import { startDaemon, type RunningDaemon } from '../daemon/daemon.js';
 import type { DatabaseEvent } from '../sdk/index.js';
 import { cpuSpan, type CpuSpan } from './main-thread-cpu.js';
-import { ndjsonLine } from './raw-baseline.js';
+import { WARM_UP_EVENTS, ndjsonLine } from './raw-baseline.js';
 import { percentile, sleep } from './stats.js';
 
 const ROOT = resolve(fileURLToPath(new URL('../../', import.meta.url)));
@@ -119,19 +119,17 @@ function postNdjson(agent: Agent, url: string, body: string): Promise<number> {
 
 /**
  * (b) NDJSON over POST /v1/events into `plugins` no-op plugins, two clients in this process over
- * keep-alive connections; the main thread's CPU (daemon and clients) over the run.
+ * keep-alive connections, after WARM_UP_EVENTS; the CPU (main thread with the clients, the plugin
+ * workers, the other threads) over the measured run.
  */
-export async function httpNdjson(plugins = 4, n = 200_000, perRequest = 2_000): Promise<{ plugins: number; acceptedPerS: number; deliveredPerS: number; dropped: number; cpu: CpuSpan; mainCpuMsPer100k: number }> {
+export async function httpNdjson(plugins = 4, n = 200_000, perRequest = 2_000): Promise<{ plugins: number; acceptedPerS: number; deliveredPerS: number; dropped: number; cpu: CpuSpan; mainCpuMsPer100k: number; workersCpuMsPer100k: number; otherCpuMsPer100k: number }> {
   const d = await benchDaemon(noopPlugins(plugins), 65_536, true);
   const agent = new Agent({ keepAlive: true, maxSockets: 2 });
   try {
     const body = Array.from({ length: perRequest }, (_, i) => ndjsonLine(i)).join('\n');
-    const requests = n / perRequest;
-    const took = cpuSpan();
-    const t0 = performance.now();
     let accepted = 0;
     let sent = 0;
-    const client = async () => {
+    const client = async (requests: number) => {
       while (sent < requests) {
         sent++;
         while (Math.min(...d.internals.hosts.map((h) => h.queue.capacity - h.queue.queued)) < 2 * perRequest) await sleep(1);
@@ -140,13 +138,27 @@ export async function httpNdjson(plugins = 4, n = 200_000, perRequest = 2_000): 
         accepted += took;
       }
     };
-    await Promise.all([client(), client()]);
+    const drained = async () => {
+      while (d.internals.hosts.some((h) => h.queue.queued > 0)) await new Promise((r) => setImmediate(r));
+    };
+    const warmUp = Math.ceil(WARM_UP_EVENTS / perRequest);
+    await Promise.all([client(warmUp), client(warmUp)]);
+    await drained();
+    const base = delivered(d);
+    accepted = 0;
+    sent = 0;
+    const requests = n / perRequest;
+    const took = cpuSpan(d.internals.hosts.map((h) => h.info?.threadId ?? NaN));
+    const t0 = performance.now();
+    await Promise.all([client(requests), client(requests)]);
     const tAcc = (performance.now() - t0) / 1000;
-    while (d.internals.hosts.some((h) => h.queue.queued > 0)) await new Promise((r) => setImmediate(r));
+    await drained();
     const tDel = (performance.now() - t0) / 1000;
     const cpu = took();
     const dropped = d.internals.hosts.reduce((a, h) => a + h.queue.counters().droppedTotal, 0);
-    return { plugins, acceptedPerS: accepted / tAcc, deliveredPerS: delivered(d) / tDel, dropped, cpu, mainCpuMsPer100k: (cpu.mainMs * 100_000) / (delivered(d) * plugins) };
+    const got = delivered(d) - base;
+    const per100k = (ms: number) => (ms * 100_000) / (got * plugins);
+    return { plugins, acceptedPerS: accepted / tAcc, deliveredPerS: got / tDel, dropped, cpu, mainCpuMsPer100k: per100k(cpu.mainMs), workersCpuMsPer100k: per100k(cpu.workersMs), otherCpuMsPer100k: per100k(cpu.otherMs) };
   } finally {
     agent.destroy();
     await d.stop();

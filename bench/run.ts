@@ -43,6 +43,8 @@ if (want('core')) {
     rows.push([`(b) HTTP NDJSON → ${p.plugins} plugin${p.plugins > 1 ? 's' : ''}, delivered events/s per plugin`, fmt(p.http.deliveredPerS), '', `raw ${p.plugins} worker${p.plugins > 1 ? 's' : ''} ${fmt(p.raw.perWorkerEventsPerS)}`]);
     rows.push([`(b) HTTP/raw ratio, ${p.plugins} plugin${p.plugins > 1 ? 's' : ''}`, fmt(p.http.deliveredPerS / p.raw.perWorkerEventsPerS, 2), p.plugins === 4 ? '>= 1.0' : '', '1.00']);
     rows.push([`(b) main-thread CPU per 100k delivered, ${p.plugins} plugin${p.plugins > 1 ? 's' : ''}, ms`, fmt(p.http.mainCpuMsPer100k, 1), '', `raw ${fmt(p.raw.mainCpuMsPer100k, 1)}`]);
+    rows.push([`(b)   worker threads' CPU per 100k delivered, ${p.plugins} plugin${p.plugins > 1 ? 's' : ''}, ms`, fmt(p.http.workersCpuMsPer100k, 1), '', `raw ${fmt(p.raw.workersCpuMsPer100k, 1)}`]);
+    rows.push([`(b)   other threads' CPU (GC helpers, libuv) per 100k delivered, ${p.plugins} plugin${p.plugins > 1 ? 's' : ''}, ms`, fmt(p.http.otherCpuMsPer100k, 1), '', `raw ${fmt(p.raw.otherCpuMsPer100k, 1)}`]);
   }
   rows.push(
     ['(b) HTTP NDJSON accepted events/s, 4 plugins', fmt(four.http.acceptedPerS)],
