@@ -2,9 +2,10 @@
  * Core event-path benchmark (issues 2 and 12): (a) in-process source → 4 no-op worker plugins,
  * (b) the same over POST /v1/events with NDJSON into 1, 4 and 16 plugins, each beside (c) the raw
  * worker_threads baseline with as many workers (raw-baseline.ts) and a naive piscina run() per
- * event, with the main thread's CPU per 100k delivered events, (d) ingest→handler latency at half
- * the measured maximum rate beside the raw baseline at the same rate, (e) 60 s at 10x a slow
- * plugin's rate in a daemon child process.
+ * event, with the CPU per 100k delivered events of the main thread, the plugin workers and the
+ * other threads (GC helpers, libuv), (d) ingest→handler latency at half the measured maximum rate
+ * beside the raw baseline at the same rate, after a warm-up second reported apart, (e) 60 s at 10x a
+ * slow plugin's rate in a daemon child process.
  */
 import { Agent, request } from 'node:http';
 import { spawn } from 'node:child_process';
@@ -18,7 +19,7 @@ import { parseConfig } from '../config/loader.js';
 import { startDaemon, type RunningDaemon } from '../daemon/daemon.js';
 import type { DatabaseEvent } from '../sdk/index.js';
 import { cpuSpan, type CpuSpan } from './main-thread-cpu.js';
-import { WARM_UP_EVENTS, ndjsonLine } from './raw-baseline.js';
+import { LATENCY_WARM_UP_S, WARM_UP_EVENTS, latencyFigures, ndjsonLine, paceEvents, type LatencyAtRate } from './raw-baseline.js';
 import { percentile, sleep } from './stats.js';
 
 const ROOT = resolve(fileURLToPath(new URL('../../', import.meta.url)));
@@ -165,31 +166,28 @@ export async function httpNdjson(plugins = 4, n = 200_000, perRequest = 2_000): 
   }
 }
 
-/** (d) Ingest→handler latency at a paced rate (events/s per plugin) for `seconds`. */
-export async function latencyAtRate(rate: number, seconds = 4): Promise<{ rate: number; p50Ms: number; p99Ms: number; samples: number }> {
+/**
+ * (d) Ingest→handler latency at a paced rate (events/s per plugin): LATENCY_WARM_UP_S seconds after
+ * the daemon started, reported apart, then `seconds` measured.
+ */
+export async function latencyAtRate(rate: number, seconds = 4): Promise<LatencyAtRate> {
   const d = await benchDaemon([P('latency.mjs'), P('noop-1.mjs'), P('noop-2.mjs'), P('noop-3.mjs')], 65_536);
   try {
-    const now = () => performance.timeOrigin + performance.now();
-    const t0 = performance.now();
     let sent = 0;
-    while (performance.now() - t0 < seconds * 1000) {
-      const due = Math.floor(((performance.now() - t0) / 1000) * rate);
-      const batch: DatabaseEvent[] = [];
-      const ts = new Date().toISOString();
-      for (; sent < due; sent++) batch.push({ id: `l-${sent}`, type: 'node.updated', timestamp: ts, database: 'neo4j', source: 'bench', metadata: { t0: now() } });
-      if (batch.length) d.internals.router.route(batch);
-      await sleep(1);
-    }
-    await waitDelivered(d, sent);
-    const lat: number[] = [];
-    for (;;) {
-      const r = await d.api.invokeAction('heimdall.latency.take', {}, { kind: 'operator' });
-      const page = r.data!.latencies as number[];
-      if (page.length === 0) break;
-      for (const x of page) lat.push(x);
-    }
-    lat.sort((a, b) => a - b);
-    return { rate, p50Ms: percentile(lat, 50), p99Ms: percentile(lat, 99), samples: lat.length };
+    const phase = async (s: number): Promise<number[]> => {
+      sent += await paceEvents(rate, s, sent, (batch) => d.internals.router.route(batch));
+      await waitDelivered(d, sent);
+      const lat: number[] = [];
+      for (;;) {
+        const r = await d.api.invokeAction('heimdall.latency.take', {}, { kind: 'operator' });
+        const page = r.data!.latencies as number[];
+        if (page.length === 0) break;
+        for (const x of page) lat.push(x);
+      }
+      return lat;
+    };
+    const warmUp = await phase(LATENCY_WARM_UP_S);
+    return latencyFigures(rate, await phase(seconds), warmUp);
   } finally {
     await d.stop();
   }

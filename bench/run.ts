@@ -50,6 +50,7 @@ if (want('core')) {
     ['(b) HTTP NDJSON accepted events/s, 4 plugins', fmt(four.http.acceptedPerS)],
     [`(d) latency p50 at ${fmt(d.rate)} ev/s per plugin, ms`, fmt(d.p50Ms, 2), '', `raw ${fmt(dRaw.p50Ms, 2)}`],
     [`(d) latency p99 at ${fmt(d.rate)} ev/s per plugin, ms`, fmt(d.p99Ms, 2), '< 5', `raw ${fmt(dRaw.p99Ms, 2)}`],
+    [`(d)   p99 in the first second after start (warm-up, not in the row above), ms`, fmt(d.warmUpP99Ms, 2), '', `raw ${fmt(dRaw.warmUpP99Ms, 2)}`],
     [`(e) overload ${e.seconds} s at 10x: /healthz p99, ms`, fmt(e.healthzP99Ms as number, 2), '< 50'],
     ['(e) RSS MB over time (s:MB)', (e.rssMb as Array<{ s: number; mb: number }>).map((r) => `${r.s}:${r.mb}`).join(' ')],
     ['(e) RSS growth, 2nd half vs 1st half, MB', fmt(e.rssGrowthMb as number, 1), 'flat'],
