@@ -5,6 +5,10 @@
  * process.cpuUsage() counts every thread of the process; it is given beside it.
  */
 import { readFileSync } from 'node:fs';
+import { threadCpuMs as daemonThreadCpuMs } from '../daemon/workers/busy-thread.js';
+
+/** CPU ms of the thread `tid` of this process so far; NaN once it is gone. */
+const threadCpuMs = (tid: number): number => daemonThreadCpuMs(tid) ?? NaN;
 
 /** Clock ticks per second of /proc's utime and stime (USER_HZ, 100 on Linux). */
 const TICKS_PER_S = 100;
@@ -30,17 +34,6 @@ export interface CpuSpan {
   workersMs: number;
   /** The rest: V8's garbage-collector helpers, libuv's pool and other threads, ms. */
   otherMs: number;
-}
-
-/** CPU ms of the thread `tid` of this process so far; NaN once it is gone or where /proc is not there. */
-function threadCpuMs(tid: number): number {
-  try {
-    const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(rest[11]) + Number(rest[12])) * 1000) / TICKS_PER_S;
-  } catch {
-    return NaN;
-  }
 }
 
 /**
