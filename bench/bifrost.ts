@@ -11,7 +11,8 @@
  * (a worker thread publishes as the plugin does, the main thread serialises every message for
  * every client and writes it at once, one write per message and client), the design Bifrost's
  * hub replaces. Target (issue 12): >= 50,000/s to each of 100 clients, p99 < 20 ms at 1,000/s.
- * The clients run in this process: the counting clients only count frames (no parsing), the
+ * The clients run in this process: the counting clients only count frames in the raw bytes of a
+ * plain socket (sse-counting-client.ts: no HTTP parser, no parsing of frames), the
  * latency client parses each event. They share this machine's cores with the daemon, so beside
  * the 10- and 100-client figures stands what they can read at all: the same count of ready-made
  * frames of the daemon's size written to all of them at once by a bare server (the clients'
@@ -22,7 +23,7 @@
  *   runBifrostBench()                     (bench/run.ts; returns the figures)
  */
 import { spawn } from 'node:child_process';
-import { createServer, get, type ClientRequest, type ServerResponse } from 'node:http';
+import { createServer, type ServerResponse } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { resolve } from 'node:path';
@@ -30,63 +31,15 @@ import { fileURLToPath } from 'node:url';
 import type { BifrostMessage } from '../daemon/bifrost/bus.js';
 import { connectSse } from '../daemon/bifrost/sse-client.js';
 import { startDaemonProcess, type DaemonProcess } from '../test/helpers/daemon-process.js';
+import { countingClient, type CountingClient } from './sse-counting-client.js';
+import { loopbackCeiling } from './loopback-ceiling.js';
 import { fmt, percentile, printTable, sleep } from './stats.js';
 
 const ROOT = resolve(fileURLToPath(new URL('../../', import.meta.url)));
 const NOTIFIER = resolve(ROOT, 'test/fixtures/plugins/bifrost-notifier.mjs');
 const quick = process.env['HEIMDALL_BENCH_QUICK'] === '1';
 const STREAM = '/v1/bifrost/stream?kind=notification&plugin=bifrost-notifier';
-const NEEDLE = Buffer.from('\nevent: notification\n');
-/** The head of a `skipped` event (a control event, never split across the frames around it in one write). */
-const SKIPPED = /event: skipped\ndata: \{"skipped":(\d+),/g;
 const now = () => performance.timeOrigin + performance.now();
-
-interface CountingClient {
-  count: number;
-  /** Notifications the daemon left out for this client (its `skipped` events): it read too slowly. */
-  skipped: number;
-  cutOff: boolean;
-  ended: boolean;
-  close(): void;
-}
-
-/** A client that counts notification frames in the raw bytes without parsing them. */
-function countingClient(url: string): Promise<CountingClient> {
-  return new Promise((resolveClient, reject) => {
-    const c: CountingClient = { count: 0, skipped: 0, cutOff: false, ended: false, close: () => req.destroy() };
-    let carry: Buffer = Buffer.alloc(0);
-    let skippedTail = '';
-    const req: ClientRequest = get(url, { headers: { accept: 'text/event-stream' } }, (res) => {
-      if (res.statusCode !== 200) {
-        reject(new Error(`The stream answered HTTP ${res.statusCode}.`));
-        res.resume();
-        return;
-      }
-      res.on('data', (chunk: Buffer) => {
-        const buf = carry.length > 0 ? Buffer.concat([carry, chunk]) : chunk;
-        let i = buf.indexOf(NEEDLE);
-        while (i !== -1) {
-          c.count++;
-          i = buf.indexOf(NEEDLE, i + NEEDLE.length);
-        }
-        if (!c.cutOff && buf.includes('event: cutoff')) c.cutOff = true;
-        // A skipped event may straddle two chunks: the tail after the last match is kept.
-        const text = skippedTail + chunk.toString('latin1');
-        let end = 0;
-        for (const m of text.matchAll(SKIPPED)) {
-          c.skipped += Number(m[1]);
-          end = m.index + m[0].length;
-        }
-        skippedTail = text.slice(Math.max(end, text.length - 48));
-        carry = buf.subarray(Math.max(0, buf.length - NEEDLE.length + 1));
-      });
-      res.on('close', () => (c.ended = true));
-      // The hello event arrives at once: the subscription is live.
-      res.once('data', () => resolveClient(c));
-    });
-    req.on('error', (err) => (c.ended ? undefined : reject(err)));
-  });
-}
 
 function rssMb(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -343,6 +296,7 @@ export async function runBifrostBench(): Promise<Record<string, unknown>> {
   } finally {
     naive.stop();
   }
+  const loopback = await loopbackCeiling(100, (quick ? 5_000 : 20_000) * DAEMON_FRAME_BYTES, DAEMON_FRAME_BYTES);
   const d = await startDaemonProcess({
     configYaml: [
       'plugins:',
@@ -373,6 +327,7 @@ export async function runBifrostBench(): Promise<Record<string, unknown>> {
       streamsOpened: status.stream.connectedTotal,
       cutOff: status.stream.cutOff,
       clientCeiling: ceiling,
+      loopbackCeiling: loopback,
       naiveBaseline: { throughput: base.runs, latency: [base.lat1, base.lat100], rssMb: { idle: baseIdleRssMb, peakDelivering100: base.runs[2]!.peakRssMb } },
     };
     /** The target column: the target, then the baseline's figure from this run. */
@@ -386,6 +341,10 @@ export async function runBifrostBench(): Promise<Record<string, unknown>> {
         ...ceiling.filter((c) => c.clients === r.clients).map((c): [string, string, string] => [
           `(a) ${plural(r.clients)}: what the bench's clients can read (ready-made ${DAEMON_FRAME_BYTES}-byte frames, all written at once)`, fmt(c.deliveredPerS), 'the ceiling on this machine',
         ]),
+        ...(r.clients === loopback.clients ? [[
+          `(a) ${plural(r.clients)}: what this machine's loopback moves at all (bare sockets, no HTTP, bytes only counted), in ${DAEMON_FRAME_BYTES}-byte frames/s`,
+          fmt(loopback.framesPerSPerClient), `${fmt(loopback.mbPerS)} MB/s in all`,
+        ] as [string, string, string]] : []),
         ...(r.cutOff > 0 ? [[`(a) ${r.clients} clients: cut off as too slow`, fmt(r.cutOff)] as [string, string]] : []),
         ...(r.skipped > 0 ? [[`(a) ${plural(r.clients)}: notifications skipped for a client that read too slowly (the bench's own clients, on this machine)`, fmt(r.skipped)] as [string, string]] : []),
       ]),
