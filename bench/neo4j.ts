@@ -13,6 +13,8 @@
  *  (b2) commit-to-handler p50/p99 at 300 and 500 tx/s with the writer in a separate process (neo4j-writer.ts),
  *      the daemon (default poll settings) draining, for both orderings;
  *  (d) idle polling cost: the daemon's queries/s against an empty outbox, CPU of the daemon and of Neo4j.
+ * Every write phase of (a) and (a2) first runs its own load until Neo4j's JIT compiler is done with it
+ * (jvm-warm-up.ts), and the table says how long that took.
  * (a), (a2) and (b2) also run with capture: listener (relaxed; the kernel transaction listener of Heimdall's Neo4j
  * extension writes the entries instead of the APOC trigger), labelled `listener`.
  *
@@ -32,6 +34,7 @@ import { Database } from '../daemon/db/database.js';
 import { Neo4jApocSource, OutboxStore, type Ordering } from '../daemon/sources/neo4j-apoc/index.js';
 import { startNeo4j } from '../neo4j/launcher.js';
 import { closedLoopTxPerS } from './neo4j-closed-loop.js';
+import { warmUntilCompiled, type WarmUp } from './jvm-warm-up.js';
 import { fmt, percentile, printTable, sleep } from './stats.js';
 
 const ROOT = resolve(fileURLToPath(new URL('../../', import.meta.url)));
@@ -183,21 +186,24 @@ async function writerProcess(uri: string, writers: number, seconds: number): Pro
 }
 
 /** (a2) Writers' tx/s with 1 and 8 writers while a daemon runs (and drains the outbox when `ordering` is set). */
-async function writesUnderDaemon(uri: string, driver: Driver, outbox: OutboxStore, ordering: Ordering | 'listener' | 'listener-apocguard' | null, seconds: number): Promise<Record<string, number>> {
+async function writesUnderDaemon(uri: string, driver: Driver, outbox: OutboxStore, ordering: Ordering | 'listener' | 'listener-apocguard' | null, seconds: number, neoPid: number): Promise<Record<string, number>> {
   // The baseline right before, with no trigger at all (an earlier daemon left its heimdall_policy trigger), so
   // that the ratio compares two neighbouring measurements on a machine whose load changes.
   await setMode(driver, outbox, 'off');
   await driver.executeQuery('CALL apoc.trigger.drop($db, $name)', { db: 'neo4j', name: 'heimdall_policy' }, { database: 'system' });
   await sleep(500);
   // The writers are an application: their own process (neo4j-writer.ts), not this one's event loop, which the daemon uses.
+  // Each side first runs its own load until Neo4j's JIT is done with it (jvm-warm-up.ts): the daemon's side runs
+  // code (the trigger, the outbox queries) that the baseline's does not.
+  const warmOff = await warmUntilCompiled(neoPid, () => writerProcess(uri, 8, 3), { maxS: quick ? 30 : 60 });
   const off1 = await writerProcess(uri, 1, seconds);
   const off8 = await writerProcess(uri, 8, seconds);
   const d = await benchDaemon(uri, ordering);
   try {
-    await writeThroughput(driver, 8, quick ? 1 : 2); // warm-up
+    const warm = await warmUntilCompiled(neoPid, () => writerProcess(uri, 8, 3), { maxS: quick ? 30 : 60 });
     const w1 = await writerProcess(uri, 1, seconds);
     const w8 = await writerProcess(uri, 8, seconds);
-    return { off1, off8, w1, w8, x1: off1 / w1, x8: off8 / w8 };
+    return { off1, off8, w1, w8, x1: off1 / w1, x8: off8 / w8, warmUpOffS: warmOff.seconds, warmUpS: warm.seconds, warmUpCompilerPct: warm.compilerPct };
   } finally {
     await d.stop();
   }
@@ -328,11 +334,13 @@ export async function runNeo4jBench(): Promise<Record<string, unknown>> {
     await outboxDb.connect();
     const secs = quick ? 1.5 : 3;
     const skipWrites = process.env.HEIMDALL_BENCH_NEO4J_SKIP_WRITES === '1'; // development: latency and drain only
-    // A fresh JVM is slow for its first seconds (JIT): warm it up with every mode, then measure every mode twice,
-    // interleaved, and keep the better run of each (the disk's fsync latency is noisy).
+    // A fresh JVM is slow for its first minute (JIT, jvm-warm-up.ts): each mode's load runs until the compiler is
+    // done with it, then every mode is measured twice, interleaved, and the better run of each is kept (the disk's
+    // fsync latency is noisy).
+    const warmUps: Record<string, WarmUp> = {};
     for (const mode of ['off', 'strict', 'relaxed', 'listener'] as const) {
       await setMode(driver, outbox, mode);
-      await writeThroughput(driver, 8, quick ? 1 : 2);
+      warmUps[mode] = await warmUntilCompiled(neo.pid, () => writeThroughput(driver, 8, 3), { maxS: quick ? 30 : 90 });
     }
     const writes: Record<string, Record<string, number>> = {};
     for (let round = 0; round < (skipWrites ? 1 : 2); round++) {
@@ -352,7 +360,7 @@ export async function runNeo4jBench(): Promise<Record<string, unknown>> {
       latency[ordering]!['neo4jLongestPauseMs'] = ps.length ? Math.max(...ps) : 0;
     }
     const underDaemon: Record<string, Record<string, number>> = {};
-    for (const o of ['policy', 'strict', 'relaxed', 'listener', 'listener-apocguard'] as const) underDaemon[o] = await writesUnderDaemon(neo.uri, driver, outbox, o === 'policy' ? null : o, secs);
+    for (const o of ['policy', 'strict', 'relaxed', 'listener', 'listener-apocguard'] as const) underDaemon[o] = await writesUnderDaemon(neo.uri, driver, outbox, o === 'policy' ? null : o, secs, neo.pid);
     const separate: Record<string, Record<string, number>> = {};
     for (const ordering of ['strict', 'relaxed', 'listener'] as const) {
       for (const rate of [300, 500]) separate[`${ordering}@${rate}`] = await latencySeparateClient(neo.uri, driver, outbox, ordering, rate, quick ? 4 : 8);
@@ -363,6 +371,7 @@ export async function runNeo4jBench(): Promise<Record<string, unknown>> {
     const ratio = (m: 'strict' | 'relaxed' | 'listener', w: 'w1' | 'w8') => writes['off']![w]! / writes[m]![w]!;
     const results = {
       neo4j: '5.26.19 embedded (neo4j/), 1 GB heap, page cache 64 MB, data on local disk',
+      warmUps,
       writes: { ...writes, slowdown: { strictW1: ratio('strict', 'w1'), strictW8: ratio('strict', 'w8'), relaxedW1: ratio('relaxed', 'w1'), relaxedW8: ratio('relaxed', 'w8'), listenerW1: ratio('listener', 'w1'), listenerW8: ratio('listener', 'w8') } },
       latency,
       writesUnderDaemon: underDaemon,
@@ -373,6 +382,7 @@ export async function runNeo4jBench(): Promise<Record<string, unknown>> {
     };
     const L = (o: string) => latency[o]!;
     printTable('neo4j-apoc source (issue 3): small write transactions, commit-to-handler latency, drain', [
+      ['(a) warm-up: s of 8 writers until Neo4j\'s JIT compiler used < 10% of a core, off / strict / relaxed / listener', (['off', 'strict', 'relaxed', 'listener'] as const).map((m) => `${fmt(warmUps[m]!.seconds, 0)}${warmUps[m]!.settled ? '' : ' (not settled)'}`).join(' / ')],
       ['(a) tx/s, no trigger, 1 writer / 8 writers', `${fmt(writes['off']!['w1']!)} / ${fmt(writes['off']!['w8']!)}`],
       ['(a) tx/s, strict trigger, 1 / 8 writers', `${fmt(writes['strict']!['w1']!)} / ${fmt(writes['strict']!['w8']!)}`],
       ['(a) tx/s, relaxed trigger, 1 / 8 writers', `${fmt(writes['relaxed']!['w1']!)} / ${fmt(writes['relaxed']!['w8']!)}`],
@@ -388,7 +398,7 @@ export async function runNeo4jBench(): Promise<Record<string, unknown>> {
       ]),
       ...(['policy', 'strict', 'relaxed', 'listener', 'listener-apocguard'] as const).map((o): [string, string, string?] => [
         `(a2) ${{ policy: 'daemon, no outbox (commit guard only)', listener: 'daemon draining, relaxed, capture: listener (no APOC trigger)', 'listener-apocguard': 'same, remediation.guardEngine: apoc (APOC heimdall_policy)' }[o as string] ?? `daemon draining, ${o}`}: tx/s 1 / 8 writers vs no trigger (x)`,
-        `${fmt(underDaemon[o]!['w1']!)} / ${fmt(underDaemon[o]!['w8']!)} vs ${fmt(underDaemon[o]!['off1']!)} / ${fmt(underDaemon[o]!['off8']!)} just before (${fmt(underDaemon[o]!['x1']!, 2)}x / ${fmt(underDaemon[o]!['x8']!, 2)}x)`,
+        `${fmt(underDaemon[o]!['w1']!)} / ${fmt(underDaemon[o]!['w8']!)} vs ${fmt(underDaemon[o]!['off1']!)} / ${fmt(underDaemon[o]!['off8']!)} just before (${fmt(underDaemon[o]!['x1']!, 2)}x / ${fmt(underDaemon[o]!['x8']!, 2)}x; warm-up ${fmt(underDaemon[o]!['warmUpOffS']!, 0)} / ${fmt(underDaemon[o]!['warmUpS']!, 0)} s)`,
         o === 'policy' ? '' : '< 1.3x (default mode)',
       ]),
       ...Object.entries(separate).map(([k, v]): [string, string, string?] => [
