@@ -22,6 +22,8 @@
  *   after (plan cache, batched fsync): round trip 15.6-17.6, EXPLAIN 0.04-0.05, audit 0.4
  *     (p99 4-7), write 9.9-10.8, hops 3.0-3.6, driver CREATE 9.6-10.7
  * The p99 (70-290 ms) is the machine's: the driver's own CREATE had p99 82-240 ms in the same runs.
+ * Measured 2026-12-04 after the JIT warm-up (jvm-warm-up.ts, 23-28 s), n=500, 3 runs: round trip p50 5.9-6.5,
+ *   p99 13.5-16.6 quiet and 14.3-17.7 with the other core busy; write p99 9.7-10.4, driver CREATE p99 11.1-12.5.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
