@@ -33,6 +33,7 @@ import { connectSse } from '../daemon/bifrost/sse-client.js';
 import { startDaemonProcess, type DaemonProcess } from '../test/helpers/daemon-process.js';
 import { countingClient, type CountingClient } from './sse-counting-client.js';
 import { loopbackCeiling } from './loopback-ceiling.js';
+import { procCpuS } from './proc-cpu.js';
 import { fmt, percentile, printTable, sleep } from './stats.js';
 
 const ROOT = resolve(fileURLToPath(new URL('../../', import.meta.url)));
@@ -46,11 +47,8 @@ function rssMb(pid: number): number {
   return m ? Math.round(Number(m[1]) / 1024) : NaN;
 }
 
-/** CPU time of a process, all threads, user + system, µs (Linux clock ticks of 10 ms). */
-function cpuMicros(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100;
-}
+/** CPU time of a process, all threads, user + system, µs. */
+const cpuMicros = (pid: number): number => procCpuS(pid) * 1e6;
 
 /** What the benchmark drives: the daemon, or the naive baseline. */
 interface Target {

@@ -8,10 +8,11 @@
  * own load until the compiler threads' CPU falls below a share of one core over one round.
  */
 import { readFileSync, readdirSync } from 'node:fs';
+import { statCpuS } from './proc-cpu.js';
 
 /** CPU seconds the JIT compiler threads of the JVM `pid` have used (Linux /proc; 0 where it cannot say). */
 export function compilerCpuS(pid: number): number {
-  let ticks = 0;
+  let seconds = 0;
   let tasks: string[];
   try {
     tasks = readdirSync(`/proc/${pid}/task`);
@@ -22,14 +23,12 @@ export function compilerCpuS(pid: number): number {
     try {
       const s = readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8');
       const name = s.slice(s.indexOf('(') + 1, s.lastIndexOf(')'));
-      if (!/^C[12] CompilerThre/.test(name)) continue;
-      const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(f[11]) + Number(f[12]); // utime, stime (fields 14, 15) in clock ticks
+      if (/^C[12] CompilerThre/.test(name)) seconds += statCpuS(s);
     } catch {
       // the thread ended between the listing and the read
     }
   }
-  return ticks / 100;
+  return seconds;
 }
 
 export interface WarmUp {

@@ -23,7 +23,6 @@
  * stderr. HEIMDALL_BENCH_NEO4J_SKIP_WRITES=1: one round of (a) only (development).
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join, resolve } from 'node:path';
 import neo4j, { type Driver } from 'neo4j-driver';
@@ -35,6 +34,7 @@ import { Neo4jApocSource, OutboxStore, type Ordering } from '../daemon/sources/n
 import { startNeo4j } from '../neo4j/launcher.js';
 import { closedLoopTxPerS } from './neo4j-closed-loop.js';
 import { warmUntilCompiled, type WarmUp } from './jvm-warm-up.js';
+import { procCpuS } from './proc-cpu.js';
 import { fmt, percentile, printTable, sleep } from './stats.js';
 
 const ROOT = resolve(fileURLToPath(new URL('../../', import.meta.url)));
@@ -240,13 +240,6 @@ async function latencySeparateClient(uri: string, driver: Driver, outbox: Outbox
   } finally {
     await d.stop();
   }
-}
-
-/** CPU seconds (user + system) a process has used, from /proc (Linux). */
-function procCpuS(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
-  return (Number(rest[11]) + Number(rest[12])) / 100; // utime, stime (fields 14, 15) in clock ticks
 }
 
 /** (d) The default daemon against an empty outbox for `seconds`: its queries/s, its CPU and Neo4j's. */
