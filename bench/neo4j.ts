@@ -152,7 +152,7 @@ async function benchDaemon(uri: string, ordering: Ordering | 'listener' | 'liste
     '  user: neo4j',
     "  password: ''",
     'sources:',
-    ...(ordering ? ['  - type: neo4j-apoc', ...(ordering === 'default' ? [] : ordering.startsWith('listener') ? ['    capture: listener'] : [`    ordering: ${ordering}`])] : ['  - type: http']),
+    ...(ordering ? ['  - type: neo4j-apoc', ...(ordering === 'default' ? [] : ordering.startsWith('listener') ? ['    capture: listener'] : [`    ordering: ${ordering}`, '    capture: trigger'])] : ['  - type: http']),
     ...(ordering === 'listener-apocguard' ? ['remediation:', '  guardEngine: apoc'] : []),
     'plugins:',
     `  - path: ${JSON.stringify(join(ROOT, 'test/fixtures/plugins/neo4j-latency.mjs'))}`,

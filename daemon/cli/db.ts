@@ -10,6 +10,7 @@ import { Option, type Command } from 'commander';
 import { redactUrl } from '../../config/redact.js';
 import type { DatabaseConfig, HeimdallConfig } from '../../config/types.js';
 import type { OutboxStore } from '../sources/neo4j-apoc/outbox-store.js';
+import type { CaptureChoice } from '../sources/neo4j-apoc/outbox-trigger.js';
 import { CliError, EXIT_FAILURE, EXIT_USAGE } from './exit.js';
 import { out, printJson } from './output.js';
 import { loadConfigOrDefaults } from './start.js';
@@ -21,7 +22,7 @@ interface DbOptions {
 }
 interface InstallOptions extends DbOptions {
   ordering?: 'strict' | 'relaxed';
-  capture?: 'trigger' | 'listener';
+  capture?: CaptureChoice;
   waitMs?: string;
 }
 interface UninstallOptions extends DbOptions {
@@ -45,7 +46,7 @@ function parseWait(text: string | undefined, def: number): number {
 }
 
 /** Runs `fn` with the outbox store of `database`, connected through a Database of its own (no watch), and closes it. */
-async function withStore<T>(db: DatabaseConfig, database: string, fn: (store: OutboxStore) => Promise<T>, capture: 'trigger' | 'listener' = 'trigger'): Promise<T> {
+async function withStore<T>(db: DatabaseConfig, database: string, fn: (store: OutboxStore) => Promise<T>, capture: CaptureChoice = 'auto'): Promise<T> {
   // Loaded on demand, so the other commands do not pay for the driver.
   const [{ pino }, { Database }, { OutboxStore: Store }, { OutboxError, explainOutboxError }] = await Promise.all([
     import('pino'),
@@ -77,9 +78,9 @@ export async function runDbInstall(opts: InstallOptions): Promise<void> {
   const { config, db, database } = await target(opts);
   const source = config.sources.find((s) => s.type === 'neo4j-apoc');
   const ordering = opts.ordering ?? (source?.type === 'neo4j-apoc' ? source.ordering : undefined) ?? 'relaxed';
-  const capture = opts.capture ?? (source?.type === 'neo4j-apoc' ? source.capture : undefined) ?? 'trigger';
+  const choice = opts.capture ?? (source?.type === 'neo4j-apoc' ? source.capture : undefined) ?? 'auto';
   const waitMs = parseWait(opts.waitMs, 90_000);
-  const res = await withStore(db, database, (store) => store.install({ ordering, waitMs, log: progress(opts.json) }), capture);
+  const { res, capture } = await withStore(db, database, async (store) => ({ res: await store.install({ ordering, waitMs, log: progress(opts.json) }), capture: store.capture }), choice);
   if (opts.json) printJson(res);
   if (!res.loaded) {
     throw new CliError(
@@ -128,11 +129,11 @@ export async function runDbUninstall(opts: UninstallOptions): Promise<void> {
   }
 }
 
-export async function runDbStatus(opts: DbOptions & { capture?: 'trigger' | 'listener' }): Promise<void> {
+export async function runDbStatus(opts: DbOptions & { capture?: CaptureChoice }): Promise<void> {
   const { config, db, database } = await target(opts);
   const source = config.sources.find((s) => s.type === 'neo4j-apoc');
-  const capture = opts.capture ?? (source?.type === 'neo4j-apoc' ? source.capture : undefined) ?? 'trigger';
-  const st = await withStore(db, database, (store) => store.status(), capture);
+  const choice = opts.capture ?? (source?.type === 'neo4j-apoc' ? source.capture : undefined) ?? 'auto';
+  const { st, capture } = await withStore(db, database, async (store) => ({ st: await store.status(), capture: store.capture }), choice);
   if (opts.json) printJson(st);
   else {
     const yes = (b: boolean) => (b ? 'yes' : 'no');
@@ -151,7 +152,7 @@ export async function runDbStatus(opts: DbOptions & { capture?: 'trigger' | 'lis
       : st.trigger.paused ? 'the trigger is paused'
       : !st.trigger.loaded ? 'the trigger is stored but the database has not loaded it yet (apoc.trigger.refresh)'
       : 'the index, constraint or counter is missing';
-    throw new CliError(`The Heimdall outbox is not ready in the database ${database}: ${why}. Run \`heimdall db install${capture === 'listener' ? ' --capture listener' : ''}\`.`, EXIT_FAILURE);
+    throw new CliError(`The Heimdall outbox is not ready in the database ${database}: ${why}. Run \`heimdall db install${choice === 'auto' ? '' : ` --capture ${choice}`}\`.`, EXIT_FAILURE);
   }
 }
 
@@ -165,7 +166,7 @@ export function registerDb(program: Command): void {
   common(db.command('install'))
     .description('Install or update the outbox trigger, counter and index (idempotent) and wait until the database has loaded the trigger.')
     .addOption(new Option('--ordering <mode>', 'strict (commit order) or relaxed (no write lock); default: the neo4j-apoc source in the config, else relaxed').choices(['strict', 'relaxed']))
-    .addOption(new Option('--capture <what>', "trigger (APOC) or listener (Heimdall's Neo4j extension); default: the neo4j-apoc source in the config, else trigger").choices(['trigger', 'listener']))
+    .addOption(new Option('--capture <what>', "trigger (APOC), listener (Heimdall's Neo4j extension) or auto (the one installed, else the listener where the server has the extension); default: the neo4j-apoc source in the config, else auto").choices(['auto', 'trigger', 'listener']))
     .option('--wait-ms <ms>', 'how long to wait for the database to load the trigger (default 90000)')
     .action(async (opts: InstallOptions) => runDbInstall(opts));
   common(db.command('uninstall'))
@@ -175,6 +176,6 @@ export function registerDb(program: Command): void {
     .action(async (opts: UninstallOptions) => runDbUninstall(opts));
   common(db.command('status'))
     .description('Show the outbox trigger, counter, index and backlog; exits 1 when the outbox is not installed and loaded.')
-    .addOption(new Option('--capture <what>', 'trigger or listener: which capture to look for; default: the neo4j-apoc source in the config, else trigger').choices(['trigger', 'listener']))
-    .action(async (opts: DbOptions & { capture?: 'trigger' | 'listener' }) => runDbStatus(opts));
+    .addOption(new Option('--capture <what>', 'trigger, listener or auto: which capture to look for; default: the neo4j-apoc source in the config, else auto').choices(['auto', 'trigger', 'listener']))
+    .action(async (opts: DbOptions & { capture?: CaptureChoice }) => runDbStatus(opts));
 }

@@ -8,7 +8,8 @@
  *
  * NEVER holds what commits its own transactions, runs Cypher from a string (which would hide
  * further calls from the screen), reads files or URLs, exports data, or administers the server or
- * its triggers; config cannot allow those. Patterns are globs (`*` any run of characters, dots
+ * its triggers or Heimdall's capture (heimdall.capture.uninstall would stop every event); config
+ * cannot allow those. Patterns are globs (`*` any run of characters, dots
  * included; `?` one character), matched case-insensitively (Neo4j resolves procedure names
  * case-sensitively and built-in functions case-insensitively; matching without case never allows
  * more than the server runs).
@@ -119,6 +120,7 @@ export const NEVER_PROCEDURES: readonly string[] = [
   'tx.*',
   'db.clearQueryCaches',
   'db.stats.*',
+  'heimdall.*',
 ];
 
 export const NEVER_FUNCTIONS: readonly string[] = ['apoc.cypher.*', 'apoc.custom.*', 'custom.*', 'apoc.static.*', 'apoc.trigger.*', 'apoc.load.*', 'apoc.xml.*', 'apoc.data.url', 'graph.*'];

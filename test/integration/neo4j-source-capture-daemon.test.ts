@@ -3,7 +3,8 @@
  * worker writing every event id to a file) with a short checkIntervalMs: `apoc.trigger.drop` on the heimdall trigger
  * publishes a Bifrost error notice, turns /readyz to 503 with the reason, and the daemon reinstalls the trigger and
  * delivers what is committed afterwards; `heimdall db uninstall` under the running daemon warns that the daemon will
- * put it back, and the daemon does. No event id is delivered for two different changes.
+ * put it back, and the daemon does. No event id is delivered for two different changes. The source sets capture: trigger
+ * (capture: auto would choose the listener on this server, whose own tamper checks neo4j-source-listener tests).
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -35,7 +36,7 @@ before(async () => {
   databaseYaml = `database:\n  uri: ${JSON.stringify(t.uri)}\n  user: ${JSON.stringify(t.user)}\n  password: ${JSON.stringify(t.password)}\n`;
   d = await startTestDaemon(
     [pluginYaml(fixturePlugin('neo4j-id-log.mjs'), `config:\n  file: ${JSON.stringify(idFile)}`)],
-    `${databaseYaml}sources:\n  - type: neo4j-apoc\n    pollIntervalMs: 20\n    checkIntervalMs: ${CHECK_MS}\n`,
+    `${databaseYaml}sources:\n  - type: neo4j-apoc\n    capture: trigger\n    pollIntervalMs: 20\n    checkIntervalMs: ${CHECK_MS}\n`,
   );
 });
 
@@ -111,7 +112,7 @@ it('apoc.trigger.drop: a Bifrost error notice, /readyz 503 with the reason, rein
 it('`heimdall db uninstall` under the running daemon: the CLI warns, the daemon reports capture off and puts it back', { timeout: 90_000 }, async () => {
   const daemon = d!;
   const config = join(tmp, 'heimdall.config.yaml');
-  writeFileSync(config, `${databaseYaml}sources:\n  - type: neo4j-apoc\n    checkIntervalMs: ${CHECK_MS}\n`);
+  writeFileSync(config, `${databaseYaml}sources:\n  - type: neo4j-apoc\n    capture: trigger\n    checkIntervalMs: ${CHECK_MS}\n`);
   await waitFor('/readyz 200', async () => (await readyz(daemon)) === 200, 10_000);
   const w = watchNotices(daemon);
   try {

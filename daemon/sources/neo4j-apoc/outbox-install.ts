@@ -20,7 +20,7 @@ import neo4j from 'neo4j-driver';
 import { explainOutboxError } from './outbox-errors.js';
 import type { OutboxStatements } from './outbox-statements.js';
 import type { InstallOptions, InstallResult, OutboxStatus, UninstallOptions, UninstallResult } from './outbox-store-types.js';
-import { COUNTER_CONSTRAINT, COUNTER_LABEL, COUNTER_NAME, OUTBOX_LABEL, RELAXED_SEQ_FLOOR, SEQ_INDEX, TRIGGER_NAME, captureOf, captureStatement, nextEpoch, orderingOf, type Ordering } from './outbox-trigger.js';
+import { COUNTER_CONSTRAINT, COUNTER_LABEL, COUNTER_NAME, OUTBOX_LABEL, RELAXED_SEQ_FLOOR, SEQ_INDEX, TRIGGER_NAME, captureOf, captureStatement, nextEpoch, orderingOf, type Capture, type Ordering } from './outbox-trigger.js';
 import { KEY_PARAM, newInternalKey } from '../../db/own-state.js';
 
 const num = (v: unknown): number => (v === null || v === undefined ? 0 : Number(v));
@@ -107,6 +107,43 @@ export async function install(st: OutboxStatements, opts: InstallOptions = {}): 
   } catch (err) {
     throw explainOutboxError(err, database, 'install the outbox');
   }
+}
+
+/** What capture: auto chose for a database, and why (one clause, for the log line that says so). */
+export interface ChosenCapture {
+  capture: Capture;
+  why: string;
+}
+
+/**
+ * capture: auto. Keeps the capture already in place (switching would capture every transaction twice until the
+ * database unloads the APOC trigger, see above); on a database with neither, the listener where the server runs
+ * Heimdall's extension for it, else the APOC trigger. Throws only when Neo4j cannot be reached or the APOC trigger
+ * cannot be read (the install that follows would fail the same way).
+ */
+export async function chooseCapture(st: OutboxStatements): Promise<ChosenCapture> {
+  let ext: Awaited<ReturnType<OutboxStatements['listenerState']>> | undefined;
+  let missing = 'it does not run for this database';
+  try {
+    ext = await st.listenerState();
+  } catch (err) {
+    const explained = explainOutboxError(err, st.database, "look for Heimdall's Neo4j extension");
+    if (explained.unreachable) throw explained;
+    const msg = ((err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message).replace(/\s*\n\s*/g, ' ');
+    missing = /There is no procedure with the name `heimdall\.capture\./i.test(msg) ? "the server's plugins have no heimdall-capture-plugin.jar" : msg;
+  }
+  if (ext?.running && ext.installed) return { capture: 'listener', why: "the listener of Heimdall's Neo4j extension is installed there" };
+  let apoc: Awaited<ReturnType<OutboxStatements['apocStoredTrigger']>>;
+  try {
+    apoc = await st.apocStoredTrigger();
+  } catch (err) {
+    throw explainOutboxError(err, st.database, 'read the APOC triggers (to choose the outbox capture)');
+  }
+  if (apoc) {
+    return { capture: 'trigger', why: `the APOC trigger ${TRIGGER_NAME} is installed there (set capture: listener to move to Heimdall's extension, while writes are quiet)` };
+  }
+  if (ext?.running) return { capture: 'listener', why: "nothing captured it yet and the server runs Heimdall's Neo4j extension" };
+  return { capture: 'trigger', why: `nothing captured it yet and Heimdall's Neo4j extension is not available (${missing})` };
 }
 
 /**

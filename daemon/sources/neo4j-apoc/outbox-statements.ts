@@ -45,8 +45,18 @@ export class OutboxStatements {
     readonly database: string,
     private readonly timeoutMs: number,
     /** What writes the entries; with 'listener' "the trigger" below is the listener's settings (heimdall.capture.status()). */
-    readonly capture: Capture = 'trigger',
+    private captureNow: Capture = 'trigger',
   ) {}
+
+  /** What writes the entries (settled by useCapture when the config said auto). */
+  get capture(): Capture {
+    return this.captureNow;
+  }
+
+  /** From now on the entries are written by this capture (capture: auto, once chosen). */
+  useCapture(capture: Capture): void {
+    this.captureNow = capture;
+  }
 
   /** The key as last learnt (an install that finds no capture in place keeps it, so the daemon's writes in flight keep working). */
   get knownKey(): string | undefined {

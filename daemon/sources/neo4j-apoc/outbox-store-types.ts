@@ -4,7 +4,7 @@
  * part of the CLI's output.
  */
 import type { OutboxEntry } from './outbox-events.js';
-import type { Capture, Ordering } from './outbox-trigger.js';
+import type { Capture, CaptureChoice, Ordering } from './outbox-trigger.js';
 
 /** An entry as read, with the size that bounds reads and acks. */
 export interface StoredEntry extends OutboxEntry {
@@ -37,8 +37,8 @@ export interface OutboxStoreOptions {
   maxBatchBytes?: number;
   /** Transaction timeout of the delivery statements (read, ack, dead-letter, backlog), ms. Default 30000. */
   timeoutMs?: number;
-  /** What writes the entries (outbox-trigger.ts Capture). Default 'trigger'. */
-  capture?: Capture;
+  /** What writes the entries (outbox-trigger.ts CaptureChoice; 'auto' is settled by the first install or status). Default 'trigger'. */
+  capture?: CaptureChoice;
 }
 
 

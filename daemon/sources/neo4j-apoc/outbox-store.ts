@@ -6,9 +6,9 @@
  * carry the internal key (../../db/own-state.ts), so the trigger lets them through and captures nothing of them.
  */
 import neo4j from 'neo4j-driver';
-import { batchOf, install, schemaCovers, status, uninstall } from './outbox-install.js';
+import { batchOf, chooseCapture, install, schemaCovers, status, uninstall } from './outbox-install.js';
 import { OutboxStatements, type OutboxDatabase } from './outbox-statements.js';
-import { COUNTER_LABEL, COUNTER_NAME, FAILED_LABEL, OUTBOX_LABEL, TRIGGER_NAME, nextEpoch, type Capture } from './outbox-trigger.js';
+import { COUNTER_LABEL, COUNTER_NAME, FAILED_LABEL, OUTBOX_LABEL, TRIGGER_NAME, nextEpoch, type Capture, type CaptureChoice } from './outbox-trigger.js';
 import type {
   CaptureSnapshot,
   InstallOptions,
@@ -60,15 +60,60 @@ const num = (v: unknown): number => (v === null || v === undefined ? 0 : Number(
 export class OutboxStore {
   readonly database: string;
   readonly maxBatchBytes: number;
-  /** What writes the entries: the APOC trigger or the listener of Heimdall's Neo4j extension. */
-  readonly capture: Capture;
+  /** What the options asked for; 'auto' is settled by the first install or status (settleCapture). */
+  readonly captureChoice: CaptureChoice;
   private readonly st: OutboxStatements;
+  private settling: Promise<Capture> | undefined;
+  private chosen = false;
+  /** The choice last logged, so that choosing again (unsettleCapture) says only what changed. */
+  private told: string | undefined;
 
   constructor(db: OutboxDatabase, opts: OutboxStoreOptions) {
     this.database = opts.database;
     this.maxBatchBytes = opts.maxBatchBytes ?? MAX_BATCH_BYTES;
-    this.capture = opts.capture ?? 'trigger';
-    this.st = new OutboxStatements(db, opts.database, opts.timeoutMs ?? 30_000, this.capture);
+    this.captureChoice = opts.capture ?? 'trigger';
+    this.st = new OutboxStatements(db, opts.database, opts.timeoutMs ?? 30_000, this.captureChoice === 'listener' ? 'listener' : 'trigger');
+  }
+
+  /** What writes the entries: the APOC trigger or the listener of Heimdall's Neo4j extension ('trigger' while auto is not settled). */
+  get capture(): Capture {
+    return this.st.capture;
+  }
+
+  /** With capture: auto, the next settleCapture chooses again (install: false, while nothing the choice expects is installed). */
+  unsettleCapture(): void {
+    if (this.captureChoice !== 'auto' || !this.chosen) return;
+    this.settling = undefined;
+    this.chosen = false;
+  }
+
+  /** Whether `capture` is what writes the entries (false while capture: auto has not chosen yet). */
+  get captureSettled(): boolean {
+    return this.captureChoice !== 'auto' || this.chosen;
+  }
+
+  /**
+   * With capture: auto, chooses the capture once (outbox-install.ts chooseCapture) and says which and why through
+   * `log`; a failed choice (Neo4j unreachable) is made again by the next call. Otherwise the configured capture.
+   */
+  settleCapture(log: (line: string) => void = () => {}): Promise<Capture> {
+    if (this.captureChoice !== 'auto') return Promise.resolve(this.capture);
+    this.settling ??= chooseCapture(this.st).then(
+      ({ capture, why }) => {
+        this.st.useCapture(capture);
+        this.chosen = true;
+        const by = capture === 'listener' ? "the listener of Heimdall's Neo4j extension" : 'the APOC trigger';
+        const line = `The outbox of the database ${this.database} is written by ${by} (capture: auto): ${why}.`;
+        if (line !== this.told) log(line);
+        this.told = line;
+        return capture;
+      },
+      (err: unknown) => {
+        this.settling = undefined;
+        throw err;
+      },
+    );
+    return this.settling;
   }
 
   // ---- delivery ----------------------------------------------------------------------------------
@@ -189,7 +234,8 @@ export class OutboxStore {
   // ---- lifecycle (outbox-install.ts) -------------------------------------------------------------
 
   /** Creates the index, constraint, counter and trigger (or brings them up to date), and waits for the trigger to load. */
-  install(opts: InstallOptions = {}): Promise<InstallResult> {
+  async install(opts: InstallOptions = {}): Promise<InstallResult> {
+    await this.settleCapture(opts.log);
     return install(this.st, opts);
   }
 
@@ -199,7 +245,8 @@ export class OutboxStore {
   }
 
   /** What is in place, read-only. */
-  status(): Promise<OutboxStatus> {
+  async status(): Promise<OutboxStatus> {
+    await this.settleCapture();
     return status(this.st);
   }
 }

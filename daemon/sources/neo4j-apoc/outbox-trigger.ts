@@ -43,11 +43,18 @@ export const RELAXED_SEQ_FLOOR = 1_000_000_000_000_000;
 export type Ordering = 'strict' | 'relaxed';
 
 /**
- * What writes the outbox entries: the APOC trigger (this file's statement; the default), or the kernel transaction
- * listener of Heimdall's Neo4j extension (neo4j/src/main/java/heimdall/capture, installed with heimdall.capture.install):
- * the same entry, guard, internal key and heal, from Java instead of a Cypher statement evaluated per transaction.
+ * What writes the outbox entries: the APOC trigger (this file's statement), or the kernel transaction listener of
+ * Heimdall's Neo4j extension (neo4j/src/main/java/heimdall/capture, installed with heimdall.capture.install): the same
+ * entry, guard, internal key and heal, from Java instead of a Cypher statement evaluated per transaction.
  */
 export type Capture = 'trigger' | 'listener';
+
+/**
+ * What the config asks for: one of them, or `auto` (the default): the capture already in place, else, on a database
+ * with neither, the listener where the server runs Heimdall's extension and the trigger where it does not
+ * (outbox-install.ts chooseCapture).
+ */
+export type CaptureChoice = Capture | 'auto';
 
 /**
  * What stands for the listener where the trigger's statement is compared (install, watchdog, status): the listener's

@@ -82,13 +82,16 @@ export class Neo4jApocSource implements EventSource {
   constructor(private readonly opts: Neo4jApocSourceOptions) {
     this.database = opts.database ?? opts.db.defaultDatabase;
     this.log = opts.logger;
-    this.store = new OutboxStore(opts.db, { database: this.database, maxBatchBytes: opts.maxBatchBytes, timeoutMs: QUERY_TIMEOUT_MS, capture: opts.config.capture ?? 'trigger' });
+    this.store = new OutboxStore(opts.db, { database: this.database, maxBatchBytes: opts.maxBatchBytes, timeoutMs: QUERY_TIMEOUT_MS, capture: opts.config.capture ?? 'auto' });
     const { install, reinstall } = opts.config;
     const checkIntervalMs = opts.config.checkIntervalMs;
+    const store = this.store;
     this.alarm = new CaptureAlarm({
       database: this.database,
       ordering: this.ordering,
-      capture: this.store.capture,
+      get capture() {
+        return store.capture; // settled by the first install (capture: auto)
+      },
       reinstall: install && reinstall,
       noReinstallBecause: install ? 'its neo4j-apoc source has reinstall: false' : 'its neo4j-apoc source has install: false',
       checkIntervalMs,
@@ -127,7 +130,7 @@ export class Neo4jApocSource implements EventSource {
       state: this.state,
       ...(this.reason ? { reason: this.reason } : {}),
       emitted: this.emitted,
-      details: { database: this.database, backlog: this.backlogCount, lastSeq: this.lastSeqPlain(), epoch: this.alarm.epoch ?? null, ordering: this.ordering, triggerLoaded: this.trigger.ready },
+      details: { database: this.database, backlog: this.backlogCount, lastSeq: this.lastSeqPlain(), epoch: this.alarm.epoch ?? null, ordering: this.ordering, capture: this.store.captureSettled ? this.store.capture : null, triggerLoaded: this.trigger.ready },
     };
   }
 

@@ -102,12 +102,14 @@ export class TriggerGuard {
   }
 
   private async check(): Promise<Waiting | undefined> {
+    await this.o.store.settleCapture((line) => this.o.log.info(line));
     const loaded = await this.o.store.loadedTrigger();
     if (!loaded || loaded.paused) {
       this.ready = false;
+      if (!loaded) this.o.store.unsettleCapture(); // capture: auto looks again at what `heimdall db install` put in place
       this.nextCheck = Date.now() + INSTALL_RETRY_MS;
       return {
-        reason: `The outbox ${this.o.store.capture === 'listener' ? 'listener' : `trigger ${TRIGGER_NAME}`} is ${loaded ? 'paused' : 'not installed'} in the database ${this.database} and sources[].install is false; run \`heimdall db install${this.o.store.capture === 'listener' ? ' --capture listener' : ''}\`. Changes are not captured until then.`,
+        reason: `The outbox ${this.o.store.capture === 'listener' ? 'listener' : `trigger ${TRIGGER_NAME}`} is ${loaded ? 'paused' : 'not installed'} in the database ${this.database} and sources[].install is false; run \`heimdall db install${this.o.store.captureChoice === 'auto' ? '' : ` --capture ${this.o.store.captureChoice}`}\`. Changes are not captured until then.`,
         degraded: true,
       };
     }
