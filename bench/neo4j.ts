@@ -392,7 +392,7 @@ export async function runNeo4jBench(): Promise<Record<string, unknown>> {
       ...(['policy', 'strict', 'relaxed', 'listener', 'listener-apocguard'] as const).map((o): [string, string, string?] => [
         `(a2) ${{ policy: 'daemon, no outbox (commit guard only)', listener: 'daemon draining, relaxed, capture: listener (no APOC trigger)', 'listener-apocguard': 'same, remediation.guardEngine: apoc (APOC heimdall_policy)' }[o as string] ?? `daemon draining, ${o}`}: tx/s 1 / 8 writers vs no trigger (x)`,
         `${fmt(underDaemon[o]!['w1']!)} / ${fmt(underDaemon[o]!['w8']!)} vs ${fmt(underDaemon[o]!['off1']!)} / ${fmt(underDaemon[o]!['off8']!)} just before (${fmt(underDaemon[o]!['x1']!, 2)}x / ${fmt(underDaemon[o]!['x8']!, 2)}x; warm-up ${fmt(underDaemon[o]!['warmUpOffS']!, 0)} / ${fmt(underDaemon[o]!['warmUpS']!, 0)} s)`,
-        o === 'policy' ? '' : '< 1.3x (default mode)',
+        { policy: '', strict: '(opt-in exact order)', relaxed: '< 1.3x (the default without the extension)', listener: '< 1.3x (the default: capture auto)', 'listener-apocguard': '' }[o],
       ]),
       ...Object.entries(separate).map(([k, v]): [string, string, string?] => [
         `(b2) ${k} separate client: achieved tx/s, p50 / p99 / max ms (delivered/committed)`,
